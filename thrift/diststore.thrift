@@ -1,0 +1,63 @@
+// The diststore contract: a key-value store on the locator. Any node accepts any request and
+// forwards it to the key's owner (at most one hop).
+//
+// Keys are strings (UTF-8 or not; compared as bytes), values binary. Limits: see README.
+
+include "locator.thrift"
+
+namespace cpp thrifty.rpc
+
+// The key has no value (never written, or erased).
+exception NotFound {
+  1: string key,
+}
+
+// The request was refused or could not be served; `message` says why (a limit, an
+// unreachable owner, ...). Nothing was changed unless the message says so.
+exception StoreError {
+  1: string message,
+}
+
+struct Entry {
+  1: string key,
+  2: binary value,
+}
+
+// A stored version of a key. `version` is a hybrid logical clock timestamp; a tombstone
+// records an erase. The higher version wins everywhere (last writer wins).
+struct Record {
+  1: string key,
+  2: binary value,
+  3: i64 version,
+  4: bool tombstone,
+}
+
+struct HandoffAck {
+  // Records that were newer than the receiver's copy and were written.
+  1: i64 applied,
+  // Records the receiver already had at this version or newer.
+  2: i64 skipped,
+}
+
+service Store extends locator.Locator {
+  binary get(1: string key) throws (1: NotFound missing, 2: StoreError error),
+  void put(1: string key, 2: binary value) throws (1: StoreError error),
+  // Erasing a key that does not exist is not an error.
+  void erase(1: string key) throws (1: StoreError error),
+  // Values of the keys that exist; absent keys are left out of the map.
+  map<string, binary> multi_get(1: list<string> keys) throws (1: StoreError error),
+  void multi_put(1: list<Entry> entries) throws (1: StoreError error),
+
+  // ---- Node to node. Never forwarded again. ----
+
+  // Records this node holds for `keys` (tombstones included). With `fallback`, a key this
+  // node lacks is looked up on its previous owner while data is moving.
+  list<Record> owner_get(1: list<string> keys, 2: bool fallback) throws (1: StoreError error),
+
+  // Writes on the owner: a record with version 0 is stamped here; others are merged (newer wins).
+  void owner_put(1: list<Record> records) throws (1: StoreError error),
+
+  // One batch of a key handoff (join, leave, repair): merged, newer wins.
+  HandoffAck handoff(1: list<Record> records, 2: locator.Location sender)
+      throws (1: StoreError error),
+}
