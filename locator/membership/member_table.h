@@ -1,0 +1,96 @@
+// MemberTable: this node's view of every member of the cluster, and the rules that decide
+// which of two statements about a member is newer (SWIM / memberlist precedence).
+//
+// Thread-safe. Listeners run on the thread that made the change, after the table's lock is
+// released, in the order the changes were made on that thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "locator_types.h"
+
+namespace thrifty::membership {
+
+using rpc::Location;
+using rpc::Member;
+using rpc::MemberState;
+
+// "host:port": the name of a member everywhere (logs, ring nodes, maps).
+std::string MemberName(const Location& location);
+const char* StateName(MemberState::type state);
+
+// Rank used when two statements carry the same incarnation: the later state in a member's
+// life wins (ALIVE < SUSPECT < DEAD, LEFT).
+int StateRank(MemberState::type state);
+
+class MemberTable {
+ public:
+  // `before` is empty when the member was unknown.
+  using Listener = std::function<void(const std::optional<Member>& before, const Member& after)>;
+
+  // `self` must be ALIVE with a location; its incarnation should grow across restarts
+  // (the node uses its start time in ms) so that a restarted node overrides its old death.
+  explicit MemberTable(Member self);
+
+  MemberTable(const MemberTable&) = delete;
+  MemberTable& operator=(const MemberTable&) = delete;
+
+  // Applies what another node says about a member. Returns true if the table changed.
+  // - an unknown member is added if ALIVE or SUSPECT (news of the death of a stranger is
+  //   dropped);
+  // - a known member takes the statement if its incarnation is higher, or equal with a higher
+  //   state rank;
+  // - a statement that this node is SUSPECT or DEAD at an incarnation >= its own is refuted:
+  //   self's incarnation becomes that incarnation + 1, still ALIVE (listeners see self change,
+  //   which the gossip layer must spread). Not while this node is leaving (LEFT).
+  bool apply(const Member& statement);
+
+  // Changes about this node itself; each bumps self's incarnation so it overrides older news.
+  Member set_self_metadata(const std::string& key, const std::string& value);
+  Member set_self_state(MemberState::type state);  // LEFT on a clean leave
+
+  // This node's own failure detector's verdicts about others, at the incarnation it knows.
+  // Returns false if the member is unknown or already in that state or a later one.
+  bool mark(const std::string& name, MemberState::type state);
+
+  // Drops DEAD and LEFT members whose state is older than `age_ms` (then a stale ALIVE could
+  // resurrect them only with a higher incarnation). Returns how many were dropped.
+  size_t reap(int64_t now_ms, int64_t age_ms);
+
+  Member self() const;
+  std::string self_name() const;
+  std::optional<Member> find(const std::string& name) const;
+  std::vector<Member> all() const;          // every member, self included, by name
+  std::vector<Member> in_ring() const;      // ALIVE and SUSPECT members, self included
+  // A number that grows with every change (cheap check for "did anything change").
+  uint64_t generation() const;
+
+  void add_listener(Listener listener);
+
+ private:
+  struct Entry {
+    Member member;
+    int64_t state_since_ms = 0;
+  };
+  using Notification = std::pair<std::optional<Member>, Member>;
+
+  bool apply_locked(const Member& statement, std::vector<Notification>* out);
+  void notify(const std::vector<Notification>& changes);
+
+  mutable std::mutex mu_;
+  std::string self_name_;
+  std::map<std::string, Entry> members_;
+  uint64_t generation_ = 0;
+  std::vector<Listener> listeners_;  // guarded by listeners_mu_
+  mutable std::mutex listeners_mu_;
+};
+
+int64_t NowMs();  // wall clock, milliseconds since the epoch
+
+}  // namespace thrifty::membership
