@@ -100,6 +100,10 @@ service Locator extends Base {
   // Every member this node knows, whatever its state, with its metadata.
   list<Member> members(),
 
+  // This node's whole view: members, placement and service type (what ring-aware clients
+  // need to place keys themselves).
+  View get_view(),
+
   // Push-pull anti-entropy: merges the caller's members into this node's view and returns
   // this node's view.
   View sync(1: list<Member> members, 2: binary proof)

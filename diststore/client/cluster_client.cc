@@ -1,0 +1,199 @@
+#include "diststore/client/cluster_client.h"
+
+#include "locator/membership/member_table.h"
+
+namespace thrifty::client {
+
+using membership::MemberName;
+using membership::NowMs;
+
+namespace {
+
+std::vector<rpc::Member> RingMembers(const rpc::View& view) {
+  std::vector<rpc::Member> out;
+  for (const auto& m : view.members) {
+    if (m.state == rpc::MemberState::ALIVE || m.state == rpc::MemberState::SUSPECT) out.push_back(m);
+  }
+  return out;
+}
+
+}  // namespace
+
+ClusterClient::ClusterClient(ClientOptions options)
+    : options_(std::move(options)), pool_(options_.pool), fan_out_(8) {
+  if (options_.seeds.empty()) throw ClientError("no node to connect to");
+  snapshot_ = fetch();
+}
+
+std::shared_ptr<const ClusterClient::Snapshot> ClusterClient::fetch() {
+  std::vector<Location> candidates = options_.seeds;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (snapshot_) {
+      for (const auto& m : RingMembers(snapshot_->view)) candidates.push_back(m.location);
+    }
+  }
+  std::string last_error = "no node given";
+  for (const Location& node : candidates) {
+    try {
+      auto snap = std::make_shared<Snapshot>();
+      pool_.call(node, [&](rpc::StoreClient& c) { c.get_view(snap->view); });
+      snap->ring = std::make_shared<const locator::Ring>(RingMembers(snap->view), snap->view.placement);
+      snap->fetched_ms = NowMs();
+      return snap;
+    } catch (const std::exception& e) {
+      last_error = rpc::ToString(node) + ": " + e.what();
+    }
+  }
+  throw ClientError("cannot reach the cluster (" + last_error + ")");
+}
+
+std::shared_ptr<const ClusterClient::Snapshot> ClusterClient::snapshot(bool force_refresh) {
+  std::shared_ptr<const Snapshot> current;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    current = snapshot_;
+  }
+  if (!force_refresh && NowMs() - current->fetched_ms < options_.refresh_interval_ms) return current;
+  auto fresh = fetch();
+  std::lock_guard<std::mutex> lock(mu_);
+  snapshot_ = fresh;
+  return fresh;
+}
+
+rpc::View ClusterClient::view() { return snapshot(true)->view; }
+
+Location ClusterClient::owner(const std::string& key) {
+  auto snap = snapshot(false);
+  if (snap->ring->empty()) throw ClientError("the cluster's ring is empty");
+  return snap->ring->owner(key);
+}
+
+Location ClusterClient::entry_node() {
+  auto snap = snapshot(false);
+  if (!snap->ring->empty()) return snap->ring->nodes().front();
+  return options_.seeds.front();
+}
+
+template <typename Fn>
+auto ClusterClient::with_owner(const std::string& key, Fn&& fn)
+    -> decltype(fn(std::declval<rpc::StoreClient&>())) {
+  Location target = options_.ring_aware ? owner(key) : options_.seeds.front();
+  try {
+    return pool_.call(target, fn);
+  } catch (const apache::thrift::transport::TTransportException&) {
+    // The owner is gone or restarting: refresh and let another node forward.
+  }
+  auto snap = snapshot(true);
+  std::string last_error;
+  for (const Location& node : snap->ring->nodes()) {
+    if (MemberName(node) == MemberName(target)) continue;
+    try {
+      return pool_.call(node, fn);
+    } catch (const apache::thrift::transport::TTransportException& e) {
+      last_error = rpc::ToString(node) + ": " + e.what();
+    }
+  }
+  throw ClientError("no node of the cluster answered (" + last_error + ")");
+}
+
+std::optional<std::string> ClusterClient::get(const std::string& key) {
+  try {
+    return with_owner(key, [&](rpc::StoreClient& c) {
+      std::string value;
+      c.get(value, key);
+      return std::optional<std::string>(std::move(value));
+    });
+  } catch (const rpc::NotFound&) {
+    return std::nullopt;
+  } catch (const rpc::StoreError& e) {
+    throw ClientError(e.message);
+  } catch (const ClientError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw ClientError(e.what());
+  }
+}
+
+void ClusterClient::put(const std::string& key, const std::string& value) {
+  try {
+    with_owner(key, [&](rpc::StoreClient& c) { c.put(key, value); });
+  } catch (const rpc::StoreError& e) {
+    throw ClientError(e.message);
+  } catch (const ClientError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw ClientError(e.what());
+  }
+}
+
+void ClusterClient::erase(const std::string& key) {
+  try {
+    with_owner(key, [&](rpc::StoreClient& c) { c.erase(key); });
+  } catch (const rpc::StoreError& e) {
+    throw ClientError(e.message);
+  } catch (const ClientError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw ClientError(e.what());
+  }
+}
+
+std::map<std::string, std::string> ClusterClient::multi_get(const std::vector<std::string>& keys) {
+  std::map<std::string, std::vector<std::string>> by_owner;
+  for (const auto& key : keys) {
+    by_owner[options_.ring_aware ? MemberName(owner(key)) : std::string()].push_back(key);
+  }
+  std::vector<std::pair<std::string, std::vector<std::string>>> groups(by_owner.begin(), by_owner.end());
+  auto results = fan_out_.map(groups, [&](const auto& group) {
+    return with_owner(group.second.front(), [&](rpc::StoreClient& c) {
+      std::map<std::string, std::string> out;
+      c.multi_get(out, group.second);
+      return out;
+    });
+  });
+  std::map<std::string, std::string> out;
+  for (auto& r : results) {
+    try {
+      auto part = r.get();
+      out.insert(std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+    } catch (const rpc::StoreError& e) {
+      throw ClientError(e.message);
+    } catch (const ClientError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw ClientError(e.what());
+    }
+  }
+  return out;
+}
+
+void ClusterClient::multi_put(const std::vector<rpc::Entry>& entries) {
+  std::map<std::string, std::vector<rpc::Entry>> by_owner;
+  for (const auto& e : entries) {
+    by_owner[options_.ring_aware ? MemberName(owner(e.key)) : std::string()].push_back(e);
+  }
+  std::vector<std::pair<std::string, std::vector<rpc::Entry>>> groups(by_owner.begin(), by_owner.end());
+  auto results = fan_out_.map(groups, [&](const auto& group) {
+    with_owner(group.second.front().key, [&](rpc::StoreClient& c) { c.multi_put(group.second); });
+  });
+  for (auto& r : results) {
+    try {
+      r.get();
+    } catch (const rpc::StoreError& e) {
+      throw ClientError(e.message);
+    } catch (const ClientError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw ClientError(e.what());
+    }
+  }
+}
+
+std::map<std::string, int64_t> ClusterClient::stats(const Location& node) {
+  std::map<std::string, int64_t> out;
+  pool_.call(node, [&](rpc::StoreClient& c) { c.stats(out); });
+  return out;
+}
+
+}  // namespace thrifty::client

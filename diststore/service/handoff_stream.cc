@@ -1,0 +1,172 @@
+#include "diststore/service/handoff_stream.h"
+
+#include <chrono>
+#include <future>
+#include <vector>
+
+#include <glog/logging.h>
+
+#include "locator/membership/member_table.h"
+
+namespace thrifty::diststore {
+
+using membership::MemberName;
+
+namespace {
+
+struct PendingBatch {
+  Location owner;
+  std::vector<rpc::Record> records;
+  size_t bytes = 0;
+};
+
+}  // namespace
+
+HandoffStream::HandoffStream(RequestCoordinator& coordinator, HandoffOptions options)
+    : coordinator_(coordinator), options_(options) {
+  thread_ = std::thread([this] { worker(); });
+}
+
+HandoffStream::~HandoffStream() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void HandoffStream::request_sweep() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    requested_ = true;
+  }
+  cv_.notify_all();
+}
+
+void HandoffStream::worker() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    cv_.wait(lock, [this] { return stopping_ || requested_; });
+    if (stopping_) break;
+    requested_ = false;
+    lock.unlock();
+    SweepResult result;
+    try {
+      result = sweep_once();
+    } catch (const std::exception& e) {
+      LOG(ERROR) << "handoff sweep failed: " << e.what();
+      result.failed = 1;
+    }
+    lock.lock();
+    if (result.failed > 0 && !stopping_) {
+      // Try again later (the owner may be restarting, or be declared dead meanwhile).
+      cv_.wait_for(lock, std::chrono::milliseconds(options_.retry_delay_ms),
+                   [this] { return stopping_; });
+      requested_ = true;
+    }
+  }
+}
+
+bool HandoffStream::drain(int64_t deadline_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(deadline_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    SweepResult result = sweep_once();
+    if (result.failed == 0 && result.sent == 0) return true;
+    if (result.failed > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return false;
+}
+
+SweepResult HandoffStream::sweep_once() {
+  std::lock_guard<std::mutex> sweep_lock(sweep_mu_);
+  ++sweeps_;
+  const auto start = std::chrono::steady_clock::now();
+  SweepResult result;
+  auto ring = coordinator_.routing_ring();
+  if (ring->empty()) return result;
+  if (ring->size() == 1 && coordinator_.is_self(ring->nodes().front())) return result;
+
+  std::map<std::string, PendingBatch> pending;
+  std::vector<std::pair<std::shared_ptr<PendingBatch>, std::future<void>>> in_flight;
+  std::map<std::string, uint64_t> sent_to;
+
+  // Deletes what an owner acknowledged; counts what failed.
+  auto settle = [&](const PendingBatch& batch, std::future<void>& done) {
+    try {
+      done.get();
+      for (const auto& r : batch.records) {
+        coordinator_.engine().erase_if_version(r.key, r.version);
+      }
+      result.sent += batch.records.size();
+      sent_to[MemberName(batch.owner)] += batch.records.size();
+      coordinator_.node().note_peer_success(batch.owner);
+    } catch (const std::exception& e) {
+      result.failed += batch.records.size();
+      ++failures_;
+      coordinator_.node().note_peer_failure(batch.owner);
+      LOG(WARNING) << "handoff of " << batch.records.size() << " records to "
+                   << rpc::ToString(batch.owner) << " failed: " << e.what();
+    }
+  };
+  auto send = [&](PendingBatch&& taken) {
+    auto batch = std::make_shared<PendingBatch>(std::move(taken));
+    ++result.batches;
+    ++batches_out_;
+    records_out_ += static_cast<int64_t>(batch->records.size());
+    while (in_flight.size() >= options_.parallel_owners) {
+      settle(*in_flight.front().first, in_flight.front().second);
+      in_flight.erase(in_flight.begin());
+    }
+    auto future = std::async(std::launch::async, [this, batch] {
+      rpc::HandoffAck ack;
+      coordinator_.pool().call(batch->owner, [&](rpc::StoreClient& client) {
+        client.handoff(ack, batch->records, coordinator_.node().self_location());
+      });
+    });
+    in_flight.emplace_back(std::move(batch), std::move(future));
+  };
+
+  coordinator_.engine().scan([&](std::string_view key, const storage::Record& record) {
+    ++result.scanned;
+    const Location& owner = ring->owner(key);
+    if (coordinator_.is_self(owner)) return true;
+    const std::string name = MemberName(owner);
+    PendingBatch& batch = pending[name];
+    batch.owner = owner;
+    batch.bytes += key.size() + record.value.size() + 32;
+    batch.records.push_back(ToRpc(std::string(key), record));
+    if (batch.records.size() >= options_.batch_records || batch.bytes >= options_.batch_bytes) {
+      send(std::move(batch));
+      pending.erase(name);
+    }
+    return true;
+  });
+  for (auto& [name, batch] : pending) {
+    if (!batch.records.empty()) send(std::move(batch));
+  }
+  for (auto& [batch, future] : in_flight) settle(*batch, future);
+
+  result.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (result.sent > 0 || result.failed > 0) {
+    for (const auto& [name, count] : sent_to) {
+      LOG(INFO) << "handoff: " << count << " records to " << name;
+    }
+    LOG(INFO) << "handoff sweep: scanned " << result.scanned << ", handed off " << result.sent
+              << " in " << result.batches << " batches, failed " << result.failed << ", "
+              << result.seconds << " s ("
+              << (result.seconds > 0 ? static_cast<int64_t>(result.sent / result.seconds) : 0)
+              << " records/s)";
+  }
+  return result;
+}
+
+std::map<std::string, int64_t> HandoffStream::stats() const {
+  return {{"handoff_sweeps", sweeps_.load()},
+          {"handoff_records_out", records_out_.load()},
+          {"handoff_batches_out", batches_out_.load()},
+          {"handoff_failures", failures_.load()}};
+}
+
+}  // namespace thrifty::diststore

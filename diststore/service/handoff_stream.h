@@ -1,0 +1,73 @@
+// HandoffStream: moves every record this node holds but does not own to its owner.
+//
+// One mechanism serves a join (holders push the keys a new node now owns), a clean leave
+// (the leaver, draining, pushes everything) and a restart (keys that moved while the node was
+// away). A sweep scans the engine, groups misplaced records by owner, sends them in batches
+// (bounded by count and bytes) and deletes each record only after its owner acknowledged it
+// and only if it was not rewritten meanwhile (Engine::erase_if_version).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "diststore/service/request_coordinator.h"
+
+namespace thrifty::diststore {
+
+struct HandoffOptions {
+  size_t batch_records = 1000;
+  size_t batch_bytes = 1 << 20;
+  int retry_delay_ms = 1000;   // after a failed sweep, try again this much later
+  size_t parallel_owners = 4;  // batches in flight to distinct owners at once
+};
+
+struct SweepResult {
+  uint64_t scanned = 0;
+  uint64_t sent = 0;       // records acknowledged by their owners
+  uint64_t failed = 0;     // records whose batch failed (kept here, retried later)
+  uint64_t batches = 0;
+  double seconds = 0;
+};
+
+class HandoffStream {
+ public:
+  HandoffStream(RequestCoordinator& coordinator, HandoffOptions options = {});
+  ~HandoffStream();  // stops the worker
+
+  HandoffStream(const HandoffStream&) = delete;
+  HandoffStream& operator=(const HandoffStream&) = delete;
+
+  // Asks for a sweep soon (on a ring change). Cheap; sweeps requested while one runs are
+  // coalesced into one more sweep after it.
+  void request_sweep();
+
+  // Runs sweeps on the caller's thread until one finds nothing misplaced, or `deadline_ms`
+  // passes. Used on a clean leave. Returns true if everything was handed off.
+  bool drain(int64_t deadline_ms);
+
+  // One sweep now, on the caller's thread.
+  SweepResult sweep_once();
+
+  std::map<std::string, int64_t> stats() const;
+
+ private:
+  void worker();
+
+  RequestCoordinator& coordinator_;
+  HandoffOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool requested_ = false;
+  bool stopping_ = false;
+  std::mutex sweep_mu_;  // one sweep at a time
+  std::thread thread_;
+
+  std::atomic<int64_t> sweeps_{0}, records_out_{0}, batches_out_{0}, failures_{0};
+};
+
+}  // namespace thrifty::diststore

@@ -1,0 +1,432 @@
+#include "diststore/service/request_coordinator.h"
+
+#include <glog/logging.h>
+
+#include "locator/membership/member_table.h"
+
+namespace thrifty::diststore {
+
+using membership::MemberName;
+using membership::NowMs;
+
+namespace {
+// After a ring change, misses are checked on the alternate holder for this long; handoff
+// traffic arriving keeps the window open.
+constexpr int64_t kFallbackWindowMs = 30000;
+constexpr int64_t kFallbackAfterHandoffMs = 10000;
+}  // namespace
+
+rpc::Record ToRpc(const std::string& key, const storage::Record& record) {
+  rpc::Record out;
+  out.key = key;
+  out.value = record.value;
+  out.version = record.version;
+  out.tombstone = record.tombstone;
+  return out;
+}
+
+storage::Record FromRpc(const rpc::Record& record) {
+  return storage::Record{record.value, record.version, record.tombstone};
+}
+
+RequestCoordinator::RequestCoordinator(locator::LocatorNode& node, storage::Engine& engine,
+                                       StoreLimits limits, rpc::PoolOptions pool_options)
+    : node_(node),
+      engine_(engine),
+      limits_(limits),
+      pool_(std::move(pool_options)),
+      fan_out_(32),
+      self_name_(node.self_name()) {
+  on_ring_change();
+}
+
+bool RequestCoordinator::is_self(const Location& location) const {
+  return MemberName(location) == self_name_;
+}
+
+void RequestCoordinator::on_ring_change() {
+  std::vector<rpc::Member> others;
+  for (auto& member : node_.members().in_ring()) {
+    if (MemberName(member.location) != self_name_) others.push_back(std::move(member));
+  }
+  auto ring = std::make_shared<const locator::Ring>(others, node_.options().placement);
+  {
+    std::lock_guard<std::mutex> lock(rings_mu_);
+    others_ring_ = std::move(ring);
+  }
+  last_ring_change_ms_ = NowMs();
+}
+
+void RequestCoordinator::note_handoff_received() { last_handoff_received_ms_ = NowMs(); }
+
+std::shared_ptr<const locator::Ring> RequestCoordinator::others_ring() const {
+  std::lock_guard<std::mutex> lock(rings_mu_);
+  return others_ring_;
+}
+
+std::shared_ptr<const locator::Ring> RequestCoordinator::routing_ring() const {
+  if (draining_.load()) {
+    auto others = others_ring();
+    if (!others->empty()) return others;
+  }
+  return node_.ring();
+}
+
+void RequestCoordinator::start_draining() {
+  draining_ = true;
+  LOG(INFO) << "draining: requests now go to the ring without this node";
+}
+
+bool RequestCoordinator::fallback_open() const {
+  const int64_t now = NowMs();
+  return draining_.load() || now - last_ring_change_ms_.load() < kFallbackWindowMs ||
+         now - last_handoff_received_ms_.load() < kFallbackAfterHandoffMs;
+}
+
+void RequestCoordinator::owner_failed(const Location& owner, const std::exception& e) {
+  ++errors_;
+  node_.note_peer_failure(owner);
+  LOG(WARNING) << "owner " << rpc::ToString(owner) << " unreachable: " << e.what();
+  ThrowStoreError("owner " + rpc::ToString(owner) + " of the key is unreachable (" + e.what() +
+                  "); try again once the cluster has noticed");
+}
+
+// ---- reads ----
+
+std::vector<std::optional<storage::Record>> RequestCoordinator::read_owned(
+    const std::vector<std::string>& keys, bool fallback) {
+  std::vector<std::optional<storage::Record>> found;
+  try {
+    found = engine_.multi_get(keys);
+  } catch (const std::exception& e) {
+    ++errors_;
+    ThrowStoreError(std::string("storage failure on ") + self_name_ + ": " + e.what());
+  }
+  if (!fallback || !fallback_open()) return found;
+
+  // Keys still missing: ask the node that holds them if this one does not exist.
+  auto others = others_ring();
+  if (others->empty()) return found;
+  std::map<std::string, std::vector<size_t>> by_holder;  // holder name -> indexes
+  std::map<std::string, Location> holders;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (found[i]) continue;
+    const Location& holder = others->owner(keys[i]);
+    by_holder[MemberName(holder)].push_back(i);
+    holders[MemberName(holder)] = holder;
+  }
+  for (const auto& [name, indexes] : by_holder) {
+    std::vector<std::string> missing;
+    for (size_t i : indexes) missing.push_back(keys[i]);
+    ++fallback_reads_;
+    std::vector<rpc::Record> records;
+    try {
+      pool_.call(holders[name], [&](rpc::StoreClient& client) {
+        client.owner_get(records, missing, false);
+      });
+    } catch (const std::exception& e) {
+      VLOG(1) << "fallback read on " << name << " failed: " << e.what();
+      continue;  // the holder may have left; what we have is the best answer
+    }
+    std::map<std::string, storage::Record> theirs;
+    for (auto& r : records) theirs[r.key] = FromRpc(r);
+    for (size_t i : indexes) {
+      auto it = theirs.find(keys[i]);
+      if (it != theirs.end()) found[i] = it->second;
+    }
+  }
+  // A handoff may have delivered a key between our read and the holder's (it deletes only
+  // after we acknowledged it): look once more where nothing was found.
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!found[i]) found[i] = engine_.get(keys[i]);
+  }
+  return found;
+}
+
+std::string RequestCoordinator::get(const std::string& key) {
+  CheckKey(limits_, key);
+  ++gets_;
+  auto ring = routing_ring();
+  if (ring->empty()) ThrowStoreError("no node in the ring");
+  const Location& owner = ring->owner(key);
+  std::optional<storage::Record> record;
+  if (is_self(owner)) {
+    record = read_owned({key}, true)[0];
+  } else {
+    ++forwarded_;
+    std::vector<rpc::Record> records;
+    try {
+      pool_.call(owner, [&](rpc::StoreClient& client) { client.owner_get(records, {key}, true); });
+    } catch (const rpc::StoreError&) {
+      throw;
+    } catch (const std::exception& e) {
+      owner_failed(owner, e);
+    }
+    if (!records.empty()) record = FromRpc(records.front());
+  }
+  if (!record || record->tombstone) {
+    ++not_found_;
+    rpc::NotFound missing;
+    missing.key = key;
+    throw missing;
+  }
+  return std::move(record->value);
+}
+
+std::map<std::string, std::string> RequestCoordinator::multi_get(
+    const std::vector<std::string>& keys) {
+  CheckBatch(limits_, keys.size());
+  for (const auto& key : keys) CheckKey(limits_, key);
+  gets_ += static_cast<int64_t>(keys.size());
+  auto ring = routing_ring();
+  if (ring->empty()) ThrowStoreError("no node in the ring");
+
+  std::map<std::string, std::vector<std::string>> by_owner;
+  std::map<std::string, Location> owners;
+  for (const auto& key : keys) {
+    const Location& owner = ring->owner(key);
+    const std::string name = MemberName(owner);
+    by_owner[name].push_back(key);
+    owners.emplace(name, owner);
+  }
+  std::map<std::string, std::string> out;
+  auto keep = [&out](const std::string& key, const std::optional<storage::Record>& r) {
+    if (r && !r->tombstone) out[key] = r->value;
+  };
+  // Remote owners in parallel on the pool; our own share on this thread meanwhile.
+  std::vector<std::pair<Location, std::future<std::vector<rpc::Record>>>> remote;
+  for (auto& [name, owner_keys] : by_owner) {
+    if (name == self_name_) continue;
+    const Location owner = owners[name];
+    const std::vector<std::string>* batch = &owner_keys;
+    ++forwarded_;
+    remote.emplace_back(owner, fan_out_.submit([this, owner, batch] {
+      std::vector<rpc::Record> records;
+      pool_.call(owner, [&](rpc::StoreClient& client) { client.owner_get(records, *batch, true); });
+      return records;
+    }));
+  }
+  if (auto mine = by_owner.find(self_name_); mine != by_owner.end()) {
+    auto found = read_owned(mine->second, true);
+    for (size_t i = 0; i < found.size(); ++i) keep(mine->second[i], found[i]);
+  }
+  std::optional<std::pair<Location, std::string>> failure;
+  for (auto& [owner, future] : remote) {
+    try {
+      for (const auto& r : future.get()) {
+        if (!r.tombstone) out[r.key] = r.value;
+      }
+    } catch (const rpc::StoreError& e) {
+      if (!failure) failure.emplace(owner, e.message);
+    } catch (const std::exception& e) {
+      node_.note_peer_failure(owner);
+      if (!failure) failure.emplace(owner, e.what());
+    }
+  }
+  if (failure) {
+    ++errors_;
+    ThrowStoreError("multi_get: owner " + rpc::ToString(failure->first) + " failed (" +
+                    failure->second + ")");
+  }
+  not_found_ += static_cast<int64_t>(keys.size() - out.size());
+  return out;
+}
+
+std::vector<rpc::Record> RequestCoordinator::owner_get(const std::vector<std::string>& keys,
+                                                       bool fallback) {
+  CheckBatch(limits_, keys.size());
+  auto found = read_owned(keys, fallback);
+  std::vector<rpc::Record> out;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (found[i]) out.push_back(ToRpc(keys[i], *found[i]));
+  }
+  return out;
+}
+
+// ---- writes ----
+
+void RequestCoordinator::write_local(std::vector<std::pair<std::string, storage::Record>> records) {
+  try {
+    engine_.merge_batch(records);
+  } catch (const std::exception& e) {
+    ++errors_;
+    ThrowStoreError(std::string("storage failure on ") + self_name_ + ": " + e.what());
+  }
+}
+
+void RequestCoordinator::put(const std::string& key, const std::string& value) {
+  CheckKey(limits_, key);
+  CheckValue(limits_, key, value);
+  ++puts_;
+  rpc::Entry entry;
+  entry.key = key;
+  entry.value = value;
+  multi_put({entry});
+}
+
+void RequestCoordinator::erase(const std::string& key) {
+  CheckKey(limits_, key);
+  ++erases_;
+  rpc::Record record;
+  record.key = key;
+  record.tombstone = true;
+  record.version = 0;
+  auto ring = routing_ring();
+  if (ring->empty()) ThrowStoreError("no node in the ring");
+  const Location& owner = ring->owner(key);
+  if (is_self(owner)) {
+    owner_put({record});
+    return;
+  }
+  ++forwarded_;
+  try {
+    pool_.call(owner, [&](rpc::StoreClient& client) { client.owner_put({record}); });
+  } catch (const rpc::StoreError&) {
+    throw;
+  } catch (const std::exception& e) {
+    owner_failed(owner, e);
+  }
+}
+
+void RequestCoordinator::multi_put(const std::vector<rpc::Entry>& entries) {
+  CheckBatch(limits_, entries.size());
+  for (const auto& e : entries) {
+    CheckKey(limits_, e.key);
+    CheckValue(limits_, e.key, e.value);
+  }
+  if (entries.size() > 1) puts_ += static_cast<int64_t>(entries.size());
+  auto ring = routing_ring();
+  if (ring->empty()) ThrowStoreError("no node in the ring");
+
+  std::map<std::string, std::vector<rpc::Record>> by_owner;
+  std::map<std::string, Location> owners;
+  for (const auto& e : entries) {
+    const Location& owner = ring->owner(e.key);
+    const std::string name = MemberName(owner);
+    rpc::Record r;
+    r.key = e.key;
+    r.value = e.value;
+    r.version = 0;  // stamped by the owner
+    by_owner[name].push_back(std::move(r));
+    owners.emplace(name, owner);
+  }
+  std::vector<std::pair<Location, std::future<void>>> remote;
+  for (auto& [name, records] : by_owner) {
+    if (name == self_name_) continue;
+    const Location owner = owners[name];
+    const std::vector<rpc::Record>* batch = &records;
+    ++forwarded_;
+    remote.emplace_back(owner, fan_out_.submit([this, owner, batch] {
+      pool_.call(owner, [&](rpc::StoreClient& client) { client.owner_put(*batch); });
+    }));
+  }
+  std::optional<std::string> local_error;
+  if (auto mine = by_owner.find(self_name_); mine != by_owner.end()) {
+    try {
+      owner_put(std::move(mine->second));
+    } catch (const rpc::StoreError& e) {
+      local_error = e.message;
+    }
+  }
+  std::optional<std::pair<Location, std::string>> failure;
+  for (auto& [owner, future] : remote) {
+    try {
+      future.get();
+    } catch (const rpc::StoreError& e) {
+      if (!failure) failure.emplace(owner, e.message);
+    } catch (const std::exception& e) {
+      node_.note_peer_failure(owner);
+      if (!failure) failure.emplace(owner, e.what());
+    }
+  }
+  if (local_error) ThrowStoreError(*local_error);
+  if (failure) {
+    ++errors_;
+    ThrowStoreError("write to owner " + rpc::ToString(failure->first) + " failed (" +
+                    failure->second + "); keys of other owners were written");
+  }
+}
+
+void RequestCoordinator::owner_put(std::vector<rpc::Record> records) {
+  CheckBatch(limits_, records.size());
+  auto ring = routing_ring();
+  std::vector<std::pair<std::string, storage::Record>> mine;
+  std::map<std::string, std::vector<rpc::Record>> elsewhere;
+  std::map<std::string, Location> owners;
+  for (auto& r : records) {
+    CheckKey(limits_, r.key);
+    if (!r.tombstone) CheckValue(limits_, r.key, r.value);
+    if (r.version == 0) {
+      r.version = clock_.now();
+    } else {
+      clock_.observe(r.version);
+    }
+    if (!ring->empty()) {
+      const Location& owner = ring->owner(r.key);
+      if (!is_self(owner)) {
+        const std::string name = MemberName(owner);
+        owners.emplace(name, owner);
+        elsewhere[name].push_back(std::move(r));
+        continue;
+      }
+    }
+    mine.emplace_back(r.key, FromRpc(r));
+  }
+  if (!mine.empty()) write_local(std::move(mine));
+  // The sender thought we own these; our newer view says otherwise. Hand them on (merge only,
+  // the receiver never forwards a handoff): one extra hop at most.
+  for (auto& [name, batch] : elsewhere) {
+    const Location& owner = owners[name];
+    ++forwarded_;
+    try {
+      rpc::HandoffAck ack;
+      pool_.call(owner, [&](rpc::StoreClient& client) {
+        client.handoff(ack, batch, node_.self_location());
+      });
+    } catch (const rpc::StoreError&) {
+      throw;
+    } catch (const std::exception& e) {
+      owner_failed(owner, e);
+    }
+  }
+}
+
+rpc::HandoffAck RequestCoordinator::handoff(const std::vector<rpc::Record>& records,
+                                            const Location& sender) {
+  CheckBatch(limits_, records.size());
+  note_handoff_received();
+  std::vector<std::pair<std::string, storage::Record>> batch;
+  batch.reserve(records.size());
+  for (const auto& r : records) {
+    CheckKey(limits_, r.key);
+    if (r.version <= 0) ThrowStoreError("handoff from " + rpc::ToString(sender) +
+                                        ": record without a version for key '" + r.key + "'");
+    clock_.observe(r.version);
+    batch.emplace_back(r.key, FromRpc(r));
+  }
+  size_t applied = 0;
+  try {
+    applied = engine_.merge_batch(batch);
+  } catch (const std::exception& e) {
+    ++errors_;
+    ThrowStoreError(std::string("storage failure on ") + self_name_ + ": " + e.what());
+  }
+  handoff_records_in_ += static_cast<int64_t>(records.size());
+  rpc::HandoffAck ack;
+  ack.applied = static_cast<int64_t>(applied);
+  ack.skipped = static_cast<int64_t>(records.size() - applied);
+  return ack;
+}
+
+std::map<std::string, int64_t> RequestCoordinator::stats() const {
+  return {{"gets", gets_.load()},
+          {"puts", puts_.load()},
+          {"erases", erases_.load()},
+          {"forwarded", forwarded_.load()},
+          {"fallback_reads", fallback_reads_.load()},
+          {"not_found", not_found_.load()},
+          {"errors", errors_.load()},
+          {"handoff_records_in", handoff_records_in_.load()}};
+}
+
+}  // namespace thrifty::diststore

@@ -1,0 +1,26 @@
+// StoreLimits: the documented maximum sizes of what a client may send, checked before anything
+// is stored. A request over a limit fails whole with a StoreError naming the limit.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "diststore_types.h"
+
+namespace thrifty::diststore {
+
+struct StoreLimits {
+  int64_t max_key_bytes = 64 * 1024;          // --max-key-bytes
+  int64_t max_value_bytes = 16 * 1024 * 1024; // --max-value-bytes
+  int64_t max_batch_entries = 10000;          // keys in one multi_get / multi_put
+};
+
+// Each throws rpc::StoreError with a message that says which limit was crossed.
+void CheckKey(const StoreLimits& limits, const std::string& key);
+void CheckValue(const StoreLimits& limits, const std::string& key, const std::string& value);
+void CheckBatch(const StoreLimits& limits, size_t entries);
+
+[[noreturn]] void ThrowStoreError(const std::string& message);
+
+}  // namespace thrifty::diststore

@@ -1,0 +1,67 @@
+#include "locator/rpc/address.h"
+
+#include <charconv>
+#include <stdexcept>
+
+namespace thrifty::rpc {
+
+void ValidateLocation(const Location& location) {
+  if (location.address.empty()) {
+    throw std::invalid_argument("empty address in location ':" + std::to_string(location.port) + "'");
+  }
+  if (location.address.size() > 255) {
+    throw std::invalid_argument("address longer than 255 bytes");
+  }
+  if (location.port < 1 || location.port > 65535) {
+    throw std::invalid_argument("port " + std::to_string(location.port) + " of '" +
+                                location.address + "' is outside 1..65535");
+  }
+}
+
+Location ParseLocation(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) {
+    throw std::invalid_argument("'" + std::string(text) + "' is not HOST:PORT");
+  }
+  std::string_view host = text.substr(0, colon);
+  std::string_view port_text = text.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  int port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port_text.empty()) {
+    throw std::invalid_argument("'" + std::string(text) + "': port is not a number");
+  }
+  Location location = MakeLocation(std::string(host), port);
+  ValidateLocation(location);
+  return location;
+}
+
+std::vector<Location> ParseLocations(std::string_view text) {
+  std::vector<Location> out;
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    if (!item.empty()) out.push_back(ParseLocation(item));
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+std::string ToString(const Location& location) {
+  if (location.address.find(':') != std::string::npos) {
+    return "[" + location.address + "]:" + std::to_string(location.port);
+  }
+  return location.address + ":" + std::to_string(location.port);
+}
+
+Location MakeLocation(std::string address, int port) {
+  Location location;
+  location.address = std::move(address);
+  location.port = port;
+  return location;
+}
+
+}  // namespace thrifty::rpc

@@ -1,0 +1,149 @@
+// ConnectionPool<Client>: reusable Thrift connections to peers, with deadlines on every call.
+//
+// thrifty-p2p opened a TCP connection per RPC; here each peer keeps up to `max_idle_per_peer`
+// idle connections. A connection that saw a transport or protocol error is closed, never
+// reused (0.17 clients ignore sequence ids: a late reply would be read by the next call).
+// User exceptions (declared in the IDL) leave the connection usable.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <thrift/TApplicationException.h>
+#include <thrift/protocol/TProtocolException.h>
+#include <thrift/transport/TSocket.h>
+#include <thrift/transport/TTransportException.h>
+
+#include "locator/rpc/address.h"
+#include "locator/rpc/limits.h"
+
+namespace thrifty::rpc {
+
+struct PoolOptions {
+  int connect_timeout_ms = 1000;
+  int call_timeout_ms = 5000;       // send and receive deadline of one call
+  size_t max_idle_per_peer = 16;
+  // Idle connections older than this are not reused: servers close idle connections (after
+  // ServerOptions::idle_timeout_ms), and a reused dead connection would cost a failed call.
+  int64_t max_idle_ms = 30000;
+  RpcLimits limits;
+};
+
+template <typename Client>
+class ConnectionPool {
+ public:
+  explicit ConnectionPool(PoolOptions options = {}) : options_(std::move(options)) {}
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+
+  // Runs fn(Client&) on a connection to `peer` and returns its result. A reused idle
+  // connection that fails at the transport level is retried once on a fresh one (the server
+  // may have closed it). Throws what fn throws; TTransportException when `peer` is unreachable.
+  template <typename Fn>
+  auto call(const Location& peer, Fn&& fn) -> decltype(fn(std::declval<Client&>())) {
+    bool reused = false;
+    std::unique_ptr<Connection> conn = acquire(peer, &reused);
+    try {
+      return finish(peer, std::move(conn), fn);
+    } catch (const apache::thrift::transport::TTransportException&) {
+      if (!reused) throw;
+    }
+    conn = connect(peer);
+    return finish(peer, std::move(conn), fn);
+  }
+
+  // Drops every idle connection to `peer` (e.g. when it left the cluster).
+  void forget(const Location& peer) {
+    std::lock_guard<std::mutex> lock(mu_);
+    idle_.erase(ToString(peer));
+  }
+
+  const PoolOptions& options() const { return options_; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Connection {
+    std::shared_ptr<apache::thrift::transport::TSocket> socket;
+    std::shared_ptr<apache::thrift::transport::TTransport> transport;
+    std::unique_ptr<Client> client;
+    Clock::time_point idle_since;
+  };
+
+  template <typename Fn>
+  auto finish(const Location& peer, std::unique_ptr<Connection> conn, Fn& fn)
+      -> decltype(fn(std::declval<Client&>())) {
+    try {
+      if constexpr (std::is_void_v<decltype(fn(std::declval<Client&>()))>) {
+        fn(*conn->client);
+        release(peer, std::move(conn));
+      } else {
+        auto result = fn(*conn->client);
+        release(peer, std::move(conn));
+        return result;
+      }
+    } catch (const apache::thrift::transport::TTransportException&) {
+      throw;  // conn is destroyed (closed)
+    } catch (const apache::thrift::protocol::TProtocolException&) {
+      throw;
+    } catch (const apache::thrift::TApplicationException&) {
+      throw;
+    } catch (const apache::thrift::TException&) {
+      release(peer, std::move(conn));  // a declared exception: the connection is in sync
+      throw;
+    }
+  }
+
+  std::unique_ptr<Connection> acquire(const Location& peer, bool* reused) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = idle_.find(ToString(peer));
+      if (it != idle_.end()) {
+        auto& conns = it->second;
+        const auto now = Clock::now();
+        while (!conns.empty()) {
+          std::unique_ptr<Connection> conn = std::move(conns.back());
+          conns.pop_back();
+          if (now - conn->idle_since < std::chrono::milliseconds(options_.max_idle_ms)) {
+            *reused = true;
+            return conn;
+          }
+        }
+      }
+    }
+    *reused = false;
+    return connect(peer);
+  }
+
+  std::unique_ptr<Connection> connect(const Location& peer) {
+    auto conn = std::make_unique<Connection>();
+    conn->socket = std::make_shared<apache::thrift::transport::TSocket>(
+        peer.address, peer.port, MakeConfiguration(options_.limits));
+    conn->socket->setConnTimeout(options_.connect_timeout_ms);
+    conn->socket->setRecvTimeout(options_.call_timeout_ms);
+    conn->socket->setSendTimeout(options_.call_timeout_ms);
+    auto framed = MakeFramedTransport(conn->socket, options_.limits);
+    conn->transport = framed;
+    conn->client = std::make_unique<Client>(MakeBinaryProtocol(framed, options_.limits));
+    conn->transport->open();
+    return conn;
+  }
+
+  void release(const Location& peer, std::unique_ptr<Connection> conn) {
+    conn->idle_since = Clock::now();
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& conns = idle_[ToString(peer)];
+    if (conns.size() < options_.max_idle_per_peer) conns.push_back(std::move(conn));
+  }
+
+  PoolOptions options_;
+  std::mutex mu_;
+  std::map<std::string, std::deque<std::unique_ptr<Connection>>> idle_;
+};
+
+}  // namespace thrifty::rpc

@@ -1,0 +1,74 @@
+#include "locator/rpc/limits.h"
+
+#include <algorithm>
+
+#include <thrift/protocol/TBinaryProtocol.h>
+#include <thrift/transport/TBufferTransports.h>
+
+namespace thrifty::rpc {
+
+using apache::thrift::TConfiguration;
+using apache::thrift::protocol::TBinaryProtocolT;
+using apache::thrift::protocol::TBinaryProtocolFactory;
+using apache::thrift::protocol::TProtocol;
+using apache::thrift::protocol::TProtocolFactory;
+using apache::thrift::transport::TFramedTransport;
+using apache::thrift::transport::TTransport;
+using apache::thrift::transport::TTransportFactory;
+
+RpcLimits RpcLimits::ForValueSize(int64_t max_value_bytes) {
+  RpcLimits limits;
+  const int64_t string_limit = std::max<int64_t>(2 * max_value_bytes, 1 << 20);
+  const int64_t frame_limit = std::max<int64_t>(4 * max_value_bytes + (1 << 20), 64 << 20);
+  const int64_t cap = (int64_t{1} << 30);  // stay far below int32 overflow in Thrift's checks
+  limits.max_string_bytes = static_cast<int32_t>(std::min(string_limit, cap));
+  limits.max_frame_bytes = static_cast<int32_t>(std::min(frame_limit, cap));
+  return limits;
+}
+
+std::shared_ptr<TConfiguration> MakeConfiguration(const RpcLimits& limits) {
+  return std::make_shared<TConfiguration>(limits.max_frame_bytes, limits.max_frame_bytes,
+                                          limits.max_recursion_depth);
+}
+
+namespace {
+
+class LimitedFramedTransportFactory : public TTransportFactory {
+ public:
+  explicit LimitedFramedTransportFactory(const RpcLimits& limits) : limits_(limits) {}
+  std::shared_ptr<TTransport> getTransport(std::shared_ptr<TTransport> inner) override {
+    return MakeFramedTransport(std::move(inner), limits_);
+  }
+
+ private:
+  RpcLimits limits_;
+};
+
+}  // namespace
+
+std::shared_ptr<TFramedTransport> MakeFramedTransport(std::shared_ptr<TTransport> inner,
+                                                      const RpcLimits& limits) {
+  auto framed = std::make_shared<TFramedTransport>(std::move(inner), MakeConfiguration(limits));
+  framed->setMaxFrameSize(static_cast<uint32_t>(limits.max_frame_bytes));
+  return framed;
+}
+
+std::shared_ptr<TProtocol> MakeBinaryProtocol(std::shared_ptr<TFramedTransport> transport,
+                                              const RpcLimits& limits) {
+  auto protocol =
+      std::make_shared<TBinaryProtocolT<apache::thrift::transport::TBufferBase>>(std::move(transport));
+  protocol->setStringSizeLimit(limits.max_string_bytes);
+  protocol->setContainerSizeLimit(limits.max_container_elements);
+  return protocol;
+}
+
+std::shared_ptr<TTransportFactory> MakeFramedTransportFactory(const RpcLimits& limits) {
+  return std::make_shared<LimitedFramedTransportFactory>(limits);
+}
+
+std::shared_ptr<TProtocolFactory> MakeBinaryProtocolFactory(const RpcLimits& limits) {
+  return std::make_shared<TBinaryProtocolFactory>(limits.max_string_bytes,
+                                                  limits.max_container_elements, true, true);
+}
+
+}  // namespace thrifty::rpc

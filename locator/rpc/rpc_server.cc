@@ -1,0 +1,77 @@
+#include "locator/rpc/rpc_server.h"
+
+#include <glog/logging.h>
+#include <thrift/concurrency/ThreadFactory.h>
+#include <thrift/concurrency/ThreadManager.h>
+#include <thrift/transport/TTransportException.h>
+
+namespace thrifty::rpc {
+
+using apache::thrift::concurrency::ThreadFactory;
+using apache::thrift::concurrency::ThreadManager;
+using apache::thrift::server::TThreadPoolServer;
+using apache::thrift::transport::TServerSocket;
+using apache::thrift::transport::TTransportException;
+
+BoundServerSocket::BoundServerSocket(const std::string& address, int port)
+    : TServerSocket(address, port) {
+  TServerSocket::listen();
+  bound_ = true;
+}
+
+void BoundServerSocket::listen() {
+  if (!bound_) {
+    TServerSocket::listen();
+    bound_ = true;
+  }
+}
+
+void BoundServerSocket::close() {
+  TServerSocket::close();
+  bound_ = false;
+}
+
+std::shared_ptr<BoundServerSocket> BindFirstFree(const std::string& address, int first, int last) {
+  for (int port = first; port <= last; ++port) {
+    try {
+      return std::make_shared<BoundServerSocket>(address, port);
+    } catch (const TTransportException&) {
+      // taken: try the next one
+    }
+  }
+  throw std::runtime_error("no free port on " + address + " in " + std::to_string(first) + ".." +
+                           std::to_string(last));
+}
+
+RpcServer::RpcServer(std::shared_ptr<apache::thrift::TProcessor> processor,
+                     std::shared_ptr<BoundServerSocket> socket, const ServerOptions& options)
+    : socket_(std::move(socket)), port_(socket_->getPort()) {
+  socket_->setRecvTimeout(options.idle_timeout_ms);
+  workers_ = ThreadManager::newSimpleThreadManager(static_cast<size_t>(options.workers));
+  workers_->threadFactory(std::make_shared<ThreadFactory>());
+  workers_->start();
+  server_ = std::make_unique<TThreadPoolServer>(
+      std::move(processor), socket_, MakeFramedTransportFactory(options.limits),
+      MakeBinaryProtocolFactory(options.limits), workers_);
+}
+
+RpcServer::~RpcServer() { stop(); }
+
+void RpcServer::start() {
+  thread_ = std::thread([this] {
+    try {
+      server_->serve();
+    } catch (const std::exception& e) {
+      LOG(ERROR) << "RPC server on port " << port_ << " stopped: " << e.what();
+    }
+  });
+}
+
+void RpcServer::stop() {
+  if (!thread_.joinable()) return;
+  server_->stop();
+  thread_.join();
+  workers_->stop();
+}
+
+}  // namespace thrifty::rpc

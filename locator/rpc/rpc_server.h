@@ -1,0 +1,67 @@
+// RpcServer: serves one Thrift processor on a TCP port with thrifty's limits.
+//
+// Model: a thread-pool server (a worker per connection for the connection's life). 0.17's
+// TThreadedServer can abort the process on a malformed request; the pool server logs and
+// drops that connection. Idle connections are closed after `idle_timeout_ms`.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <thrift/TProcessor.h>
+#include <thrift/server/TThreadPoolServer.h>
+#include <thrift/transport/TServerSocket.h>
+
+#include "locator/rpc/limits.h"
+
+namespace thrifty::rpc {
+
+struct ServerOptions {
+  std::string bind_address = "127.0.0.1";
+  int workers = 512;              // concurrent connections served at once
+  int idle_timeout_ms = 120000;   // a connection silent this long is closed
+  RpcLimits limits;
+};
+
+// A server socket that is bound and listening from construction, so the port is known (and
+// owned) before the server starts. TServer::serve() calls listen() again: that call is a no-op.
+class BoundServerSocket : public apache::thrift::transport::TServerSocket {
+ public:
+  // Binds `address:port` and listens. Throws TTransportException if the port is taken.
+  BoundServerSocket(const std::string& address, int port);
+  void listen() override;
+  void close() override;
+
+ private:
+  bool bound_ = false;
+};
+
+// Binds the first free port of [first, last] on `address`; throws std::runtime_error naming the
+// range if none is free. Port 0 asks the kernel for any free port.
+std::shared_ptr<BoundServerSocket> BindFirstFree(const std::string& address, int first, int last);
+
+class RpcServer {
+ public:
+  RpcServer(std::shared_ptr<apache::thrift::TProcessor> processor,
+            std::shared_ptr<BoundServerSocket> socket, const ServerOptions& options);
+  ~RpcServer();  // stops and joins
+
+  RpcServer(const RpcServer&) = delete;
+  RpcServer& operator=(const RpcServer&) = delete;
+
+  // Starts serving on a background thread.
+  void start();
+  // Stops accepting, interrupts open connections and waits for the serving thread.
+  void stop();
+  int port() const { return port_; }
+
+ private:
+  std::shared_ptr<BoundServerSocket> socket_;
+  std::shared_ptr<apache::thrift::concurrency::ThreadManager> workers_;
+  std::unique_ptr<apache::thrift::server::TThreadPoolServer> server_;
+  std::thread thread_;
+  int port_;
+};
+
+}  // namespace thrifty::rpc

@@ -1,0 +1,445 @@
+#include "locator/service/locator_node.h"
+
+#include <random>
+#include <sstream>
+
+#include <glog/logging.h>
+
+#include "locator/rpc/address.h"
+#include "locator/service/discovery.h"
+
+namespace thrifty::locator {
+
+using membership::MemberName;
+using membership::NowMs;
+using rpc::Location;
+using rpc::Member;
+using rpc::MemberState;
+
+namespace {
+
+std::string AdvertiseAddress(const NodeOptions& options) {
+  if (!options.advertise_address.empty()) return options.advertise_address;
+  if (options.bind_address == "0.0.0.0" || options.bind_address == "::") return "127.0.0.1";
+  return options.bind_address;
+}
+
+std::string FormatWeight(double weight) {
+  std::ostringstream out;
+  out << weight;
+  return out.str();
+}
+
+}  // namespace
+
+LocatorNode::LocatorNode(NodeOptions options, std::vector<std::string> service_types)
+    : options_(std::move(options)),
+      service_types_(std::move(service_types)),
+      pool_(options_.pool),
+      fan_out_(16) {
+  if (service_types_.empty()) throw std::invalid_argument("LocatorNode needs a service type");
+  // Fail early on a bad placement spec, before binding anything.
+  Ring probe({}, options_.placement);
+  if (!(options_.weight > 0)) throw std::invalid_argument("--weight must be > 0");
+}
+
+LocatorNode::~LocatorNode() { stop(); }
+
+void LocatorNode::bind() {
+  if (options_.port != 0) {
+    socket_ = std::make_shared<rpc::BoundServerSocket>(options_.bind_address, options_.port);
+  } else {
+    socket_ = rpc::BindFirstFree(options_.bind_address, options_.discover_first,
+                                 options_.discover_last + 60);
+  }
+  self_ = rpc::MakeLocation(AdvertiseAddress(options_), socket_->getPort());
+  rpc::ValidateLocation(self_);
+
+  Member self;
+  self.location = self_;
+  self.state = MemberState::ALIVE;
+  // Start time as incarnation: a restarted node's word beats what was said about it before.
+  self.incarnation = NowMs();
+  for (const auto& [key, value] : options_.metadata) self.metadata[key] = value;
+  self.metadata[kWeightKey] = FormatWeight(options_.weight);
+  table_ = std::make_unique<membership::MemberTable>(std::move(self));
+  table_->add_listener([this](const std::optional<Member>& before, const Member& after) {
+    on_member_change(before, after);
+  });
+  rebuild_ring();
+}
+
+std::string LocatorNode::self_name() const { return MemberName(self_); }
+
+std::string LocatorNode::start(std::shared_ptr<apache::thrift::TProcessor> processor) {
+  if (!socket_) bind();
+  server_ = std::make_unique<rpc::RpcServer>(std::move(processor), socket_, options_.server);
+  server_->start();
+  running_ = true;
+
+  std::string outcome;
+  if (!options_.peers.empty()) {
+    for (const Location& seed : options_.peers) {
+      if (MemberName(seed) == self_name()) continue;
+      if (join_through(seed)) {
+        outcome = "joined the cluster through " + rpc::ToString(seed);
+        break;
+      }
+    }
+    if (outcome.empty()) {
+      stop();
+      throw std::runtime_error("could not join through any of the given peers (see the log)");
+    }
+  } else if (auto seed = DiscoverPeer("127.0.0.1", options_.discover_first,
+                                      options_.discover_last, self_.port, service_type())) {
+    if (join_through(*seed)) {
+      outcome = "discovered " + rpc::ToString(*seed) + " and joined its cluster";
+    } else {
+      outcome = "discovered " + rpc::ToString(*seed) + " but it refused; started a new cluster";
+    }
+  } else {
+    outcome = "no " + service_type() + " node found on 127.0.0.1:" +
+              std::to_string(options_.discover_first) + "-" +
+              std::to_string(options_.discover_last) + "; started a new cluster";
+  }
+  outcome += " (" + std::to_string(ring()->size()) + " nodes in the ring)";
+  sync_thread_ = std::thread([this] { sync_loop(); });
+  return outcome;
+}
+
+bool LocatorNode::join_through(const Location& seed) {
+  try {
+    View view;
+    pool_.call(seed, [&](rpc::LocatorClient& client) {
+      client.join(view, self_, self_join_info());
+    });
+    if (view.placement != options_.placement) {
+      LOG(ERROR) << "join: " << rpc::ToString(seed) << " uses placement " << view.placement
+                 << ", this node " << options_.placement;
+      return false;
+    }
+    for (const Member& member : view.members) table_->apply(member);
+    LOG(INFO) << "joined through " << rpc::ToString(seed) << ": " << view.members.size()
+              << " members";
+    return true;
+  } catch (const rpc::LocatorError& e) {
+    LOG(ERROR) << "join refused by " << rpc::ToString(seed) << ": " << e.message;
+  } catch (const rpc::Unauthorized& e) {
+    LOG(ERROR) << "join refused by " << rpc::ToString(seed) << ": " << e.message;
+  } catch (const std::exception& e) {
+    LOG(ERROR) << "join through " << rpc::ToString(seed) << " failed: " << e.what();
+  }
+  return false;
+}
+
+JoinInfo LocatorNode::self_join_info() const {
+  const Member self = table_->self();
+  JoinInfo info;
+  info.incarnation = self.incarnation;
+  info.metadata = self.metadata;
+  info.gossip_port = self.gossip_port;
+  info.placement = options_.placement;
+  info.service_type = service_type();
+  return info;
+}
+
+void LocatorNode::leave() {
+  if (!running_.load() || leaving_.exchange(true)) return;
+  table_->set_self_state(MemberState::LEFT);
+  const auto peers = other_ring_members();
+  LOG(INFO) << "leaving: telling " << peers.size() << " peers";
+  auto results = fan_out_.map(peers, [&](const Location& peer) {
+    pool_.call(peer, [&](rpc::LocatorClient& client) {
+      client.remove(self_, std::vector<Location>{self_}, std::string());
+    });
+  });
+  for (size_t i = 0; i < results.size(); ++i) {
+    try {
+      results[i].get();
+    } catch (const std::exception& e) {
+      LOG(WARNING) << "leave: " << rpc::ToString(peers[i]) << " was not told: " << e.what();
+    }
+  }
+  stop();
+}
+
+void LocatorNode::stop() {
+  if (!running_.exchange(false)) return;
+  stop_cv_.notify_all();
+  if (sync_thread_.joinable()) sync_thread_.join();
+  if (server_) server_->stop();
+}
+
+std::shared_ptr<const Ring> LocatorNode::ring() const {
+  std::lock_guard<std::mutex> lock(ring_mu_);
+  return ring_;
+}
+
+std::shared_ptr<const Ring> LocatorNode::previous_ring() const {
+  std::lock_guard<std::mutex> lock(ring_mu_);
+  return previous_ring_;
+}
+
+void LocatorNode::add_ring_listener(RingListener listener) {
+  std::lock_guard<std::mutex> lock(ring_mu_);
+  ring_listeners_.push_back(std::move(listener));
+}
+
+void LocatorNode::on_member_change(const std::optional<Member>& before, const Member& after) {
+  const std::string name = MemberName(after.location);
+  if (!before) {
+    LOG(INFO) << "member " << name << " added as " << membership::StateName(after.state);
+  } else if (before->state != after.state) {
+    LOG(INFO) << "member " << name << ": " << membership::StateName(before->state) << " -> "
+              << membership::StateName(after.state) << " (incarnation " << after.incarnation
+              << ")";
+  }
+  if (after.state == MemberState::DEAD || after.state == MemberState::LEFT) {
+    pool_.forget(after.location);
+  }
+  rebuild_ring();
+}
+
+void LocatorNode::rebuild_ring() {
+  auto next = std::make_shared<const Ring>(table_->in_ring(), options_.placement);
+  std::shared_ptr<const Ring> before;
+  std::vector<RingListener> listeners;
+  {
+    std::lock_guard<std::mutex> lock(ring_mu_);
+    if (ring_ && ring_->signature() == next->signature()) return;
+    before = ring_ ? ring_ : next;
+    previous_ring_ = before;
+    ring_ = next;
+    listeners = ring_listeners_;
+  }
+  LOG(INFO) << "ring: " << next->size() << " nodes";
+  for (const auto& listener : listeners) listener(before, next);
+}
+
+std::vector<Location> LocatorNode::other_ring_members() const {
+  std::vector<Location> out;
+  for (const Location& node : ring()->nodes()) {
+    if (MemberName(node) != MemberName(self_)) out.push_back(node);
+  }
+  return out;
+}
+
+void LocatorNode::note_peer_failure(const Location& peer) {
+  ++peer_failures_;
+  const std::string name = MemberName(peer);
+  int count;
+  {
+    std::lock_guard<std::mutex> lock(failures_mu_);
+    count = ++failures_[name];
+  }
+  if (count >= options_.failure_threshold) {
+    if (table_->mark(name, MemberState::DEAD)) {
+      LOG(WARNING) << "member " << name << " declared DEAD after " << count
+                   << " failed calls in a row";
+    }
+  }
+}
+
+void LocatorNode::note_peer_success(const Location& peer) {
+  std::lock_guard<std::mutex> lock(failures_mu_);
+  failures_.erase(MemberName(peer));
+}
+
+// ---- RPCs ----
+
+View LocatorNode::view() const {
+  View view;
+  view.members = table_->all();
+  view.placement = options_.placement;
+  view.service_type = service_type();
+  return view;
+}
+
+View LocatorNode::handle_join(const Location& location, const JoinInfo& info) {
+  try {
+    rpc::ValidateLocation(location);
+  } catch (const std::invalid_argument& e) {
+    rpc::LocatorError error;
+    error.message = std::string("join refused: ") + e.what();
+    throw error;
+  }
+  if (!info.placement.empty() && info.placement != options_.placement) {
+    rpc::LocatorError error;
+    error.message = "join refused: this cluster places keys with '" + options_.placement +
+                    "', the joining node with '" + info.placement + "'";
+    throw error;
+  }
+  if (!info.service_type.empty() && info.service_type != service_type()) {
+    rpc::LocatorError error;
+    error.message = "join refused: this cluster serves '" + service_type() +
+                    "', the joining node '" + info.service_type + "'";
+    throw error;
+  }
+  if (MemberName(location) == self_name()) {
+    rpc::LocatorError error;
+    error.message = "join refused: " + rpc::ToString(location) + " is this node's own address";
+    throw error;
+  }
+  ++joins_handled_;
+  Member member;
+  member.location = location;
+  member.state = MemberState::ALIVE;
+  member.incarnation = info.incarnation;
+  member.metadata = info.metadata;
+  member.gossip_port = info.gossip_port;
+  table_->apply(member);
+  note_peer_success(location);
+  LOG(INFO) << "join: admitted " << rpc::ToString(location);
+  broadcast_add(location, info, {self_, location});
+  return view();
+}
+
+void LocatorNode::broadcast_add(const Location& location, const JoinInfo& info,
+                                const std::vector<Location>& authorities) {
+  std::vector<Location> targets;
+  for (const Location& peer : other_ring_members()) {
+    bool told = false;
+    for (const Location& a : authorities) told = told || MemberName(a) == MemberName(peer);
+    if (!told) targets.push_back(peer);
+  }
+  auto results = fan_out_.map(targets, [&](const Location& peer) {
+    pool_.call(peer, [&](rpc::LocatorClient& client) { client.add(location, authorities, info); });
+  });
+  for (size_t i = 0; i < results.size(); ++i) {
+    try {
+      results[i].get();
+      note_peer_success(targets[i]);
+    } catch (const std::exception& e) {
+      LOG(WARNING) << "could not tell " << rpc::ToString(targets[i]) << " about "
+                   << rpc::ToString(location) << ": " << e.what();
+      note_peer_failure(targets[i]);
+    }
+  }
+}
+
+void LocatorNode::handle_add(const Location& location, const std::vector<Location>&,
+                             const JoinInfo& info) {
+  try {
+    rpc::ValidateLocation(location);
+  } catch (const std::invalid_argument& e) {
+    rpc::LocatorError error;
+    error.message = std::string("add refused: ") + e.what();
+    throw error;
+  }
+  if (!info.placement.empty() && info.placement != options_.placement) {
+    rpc::LocatorError error;
+    error.message = "add refused: placement '" + info.placement + "' differs from '" +
+                    options_.placement + "'";
+    throw error;
+  }
+  Member member;
+  member.location = location;
+  member.state = MemberState::ALIVE;
+  member.incarnation = info.incarnation;
+  member.metadata = info.metadata;
+  member.gossip_port = info.gossip_port;
+  table_->apply(member);
+  note_peer_success(location);
+}
+
+void LocatorNode::handle_remove(const Location& location, const std::vector<Location>&) {
+  try {
+    rpc::ValidateLocation(location);
+  } catch (const std::invalid_argument& e) {
+    rpc::LocatorError error;
+    error.message = std::string("remove refused: ") + e.what();
+    throw error;
+  }
+  const std::string name = MemberName(location);
+  auto known = table_->find(name);
+  if (!known) return;  // nothing to forget
+  Member statement = *known;
+  statement.state = MemberState::LEFT;
+  table_->apply(statement);  // refuted by the member itself if it is still alive
+}
+
+View LocatorNode::handle_sync(const std::vector<Member>& members) {
+  for (const Member& member : members) {
+    try {
+      rpc::ValidateLocation(member.location);
+    } catch (const std::invalid_argument& e) {
+      rpc::LocatorError error;
+      error.message = std::string("sync refused: ") + e.what();
+      throw error;
+    }
+  }
+  for (const Member& member : members) table_->apply(member);
+  return view();
+}
+
+// ---- anti-entropy ----
+
+void LocatorNode::sync_loop() {
+  while (running_.load()) {
+    {
+      std::unique_lock<std::mutex> lock(stop_mu_);
+      stop_cv_.wait_for(lock, std::chrono::milliseconds(options_.sync_interval_ms),
+                        [this] { return !running_.load(); });
+    }
+    if (!running_.load()) break;
+    sync_once();
+    table_->reap(NowMs(), options_.reap_after_ms);
+  }
+}
+
+void LocatorNode::sync_once() {
+  auto peers = other_ring_members();
+  if (peers.empty()) return;
+  static thread_local std::mt19937_64 rng(std::random_device{}());
+  const Location peer = peers[std::uniform_int_distribution<size_t>(0, peers.size() - 1)(rng)];
+  ++syncs_sent_;
+  try {
+    View theirs;
+    pool_.call(peer, [&](rpc::LocatorClient& client) {
+      client.sync(theirs, table_->all(), std::string());
+    });
+    note_peer_success(peer);
+    for (const Member& member : theirs.members) table_->apply(member);
+  } catch (const std::exception& e) {
+    ++syncs_failed_;
+    VLOG(1) << "sync with " << rpc::ToString(peer) << " failed: " << e.what();
+    note_peer_failure(peer);
+  }
+}
+
+// ---- introspection ----
+
+std::map<std::string, int64_t> LocatorNode::stats() const {
+  std::map<std::string, int64_t> out;
+  int64_t by_state[4] = {0, 0, 0, 0};
+  for (const Member& m : table_->all()) {
+    const int s = static_cast<int>(m.state);
+    if (s >= 0 && s < 4) ++by_state[s];
+  }
+  out["members_alive"] = by_state[MemberState::ALIVE];
+  out["members_suspect"] = by_state[MemberState::SUSPECT];
+  out["members_dead"] = by_state[MemberState::DEAD];
+  out["members_left"] = by_state[MemberState::LEFT];
+  out["ring_nodes"] = static_cast<int64_t>(ring()->size());
+  out["joins_handled"] = joins_handled_.load();
+  out["syncs_sent"] = syncs_sent_.load();
+  out["syncs_failed"] = syncs_failed_.load();
+  out["peer_failures"] = peer_failures_.load();
+  return out;
+}
+
+std::string LocatorNode::debug() const {
+  std::ostringstream out;
+  out << "node " << MemberName(self_) << " (" << service_type() << ", placement "
+      << options_.placement << ")\n";
+  for (const Member& m : table_->all()) {
+    out << "  " << MemberName(m.location) << " " << membership::StateName(m.state)
+        << " incarnation=" << m.incarnation;
+    for (const auto& [key, value] : m.metadata) out << " " << key << "=" << value;
+    out << "\n";
+  }
+  out << "ring: " << ring()->size() << " nodes\n";
+  return out.str();
+}
+
+}  // namespace thrifty::locator

@@ -1,0 +1,151 @@
+// LocatorNode: one member of a flat thrifty cluster. It keeps the member table and the ring,
+// serves a Thrift processor (the Locator service or one that extends it), joins the cluster,
+// keeps its view in step with its peers, and leaves cleanly.
+//
+// Lifecycle: construct -> bind() -> start(processor) -> ... -> leave() (or stop()).
+// Every method is thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <thrift/TProcessor.h>
+
+#include "Locator.h"
+#include "locator/membership/member_table.h"
+#include "locator/rpc/connection_pool.h"
+#include "locator/rpc/fan_out.h"
+#include "locator/rpc/rpc_server.h"
+#include "locator/service/ring.h"
+
+namespace thrifty::locator {
+
+using rpc::JoinInfo;
+using rpc::View;
+
+struct NodeOptions {
+  std::string bind_address = "127.0.0.1";
+  // Address peers use to reach this node; defaults to bind_address (127.0.0.1 for 0.0.0.0).
+  std::string advertise_address;
+  int port = 0;  // 0: the first free port from discover_first
+  // Seeds to join through, tried in order. Empty: discovery on 127.0.0.1, else a new cluster.
+  std::vector<rpc::Location> peers;
+  int discover_first = 9900;
+  int discover_last = 9939;
+  std::string placement = "ketama";
+  double weight = 1.0;
+  std::map<std::string, std::string> metadata;
+  rpc::ServerOptions server;
+  rpc::PoolOptions pool;
+  // Anti-entropy: every interval one random peer gets our view and sends back its own.
+  int sync_interval_ms = 1000;
+  // Consecutive failed calls after which a peer is declared DEAD (until SWIM runs).
+  int failure_threshold = 3;
+  // DEAD and LEFT members are forgotten after this long.
+  int64_t reap_after_ms = 10 * 60 * 1000;
+};
+
+class LocatorNode {
+ public:
+  using RingListener = std::function<void(std::shared_ptr<const Ring> before,
+                                          std::shared_ptr<const Ring> after)>;
+
+  // `service_types`: the service chain this node speaks, most basic first
+  // (e.g. {"locator.Base", "locator.Locator"}); the last one is its service_type().
+  LocatorNode(NodeOptions options, std::vector<std::string> service_types);
+  ~LocatorNode();
+
+  LocatorNode(const LocatorNode&) = delete;
+  LocatorNode& operator=(const LocatorNode&) = delete;
+
+  // Binds the Thrift port. Throws std::runtime_error if the port (or every port of the
+  // discovery range, when port == 0) is taken.
+  void bind();
+
+  // Serves `processor`, joins the cluster and starts the background sync. Returns one line
+  // saying what it did. Throws std::runtime_error if no given --peer admits it.
+  std::string start(std::shared_ptr<apache::thrift::TProcessor> processor);
+
+  // Clean leave: announces LEFT to every peer (in parallel, bounded), then stops serving.
+  void leave();
+  // Stops serving and background work without telling anyone.
+  void stop();
+
+  const rpc::Location& self_location() const { return self_; }
+  std::string self_name() const;
+  const std::string& service_type() const { return service_types_.back(); }
+  const std::vector<std::string>& service_types() const { return service_types_; }
+  const NodeOptions& options() const { return options_; }
+
+  std::shared_ptr<const Ring> ring() const;
+  // The ring before the latest change (equal to ring() until the first change).
+  std::shared_ptr<const Ring> previous_ring() const;
+  membership::MemberTable& members() { return *table_; }
+  bool leaving() const { return leaving_.load(); }
+
+  // Called after every ring change, on the thread that made it. Must not block for long.
+  void add_ring_listener(RingListener listener);
+
+  std::map<std::string, int64_t> stats() const;
+  std::string debug() const;
+
+  // Counts a failed call to `peer`; enough in a row and the peer is declared DEAD.
+  void note_peer_failure(const rpc::Location& peer);
+  void note_peer_success(const rpc::Location& peer);
+
+  // ---- Locator RPCs (the handler forwards here) ----
+  View handle_join(const rpc::Location& location, const JoinInfo& info);
+  void handle_add(const rpc::Location& location, const std::vector<rpc::Location>& authorities,
+                  const JoinInfo& info);
+  void handle_remove(const rpc::Location& location, const std::vector<rpc::Location>& authorities);
+  View handle_sync(const std::vector<rpc::Member>& members);
+  View view() const;
+
+  rpc::ConnectionPool<rpc::LocatorClient>& peers() { return pool_; }
+  rpc::FanOut& fan_out() { return fan_out_; }
+
+ private:
+  JoinInfo self_join_info() const;
+  void on_member_change(const std::optional<rpc::Member>& before, const rpc::Member& after);
+  void rebuild_ring();
+  bool join_through(const rpc::Location& seed);
+  void sync_loop();
+  void sync_once();
+  void broadcast_add(const rpc::Location& location, const JoinInfo& info,
+                     const std::vector<rpc::Location>& authorities);
+  std::vector<rpc::Location> other_ring_members() const;
+
+  NodeOptions options_;
+  std::vector<std::string> service_types_;
+  rpc::Location self_;
+  std::unique_ptr<membership::MemberTable> table_;
+  std::shared_ptr<rpc::BoundServerSocket> socket_;
+  std::unique_ptr<rpc::RpcServer> server_;
+  rpc::ConnectionPool<rpc::LocatorClient> pool_;
+  rpc::FanOut fan_out_;
+
+  mutable std::mutex ring_mu_;
+  std::shared_ptr<const Ring> ring_;
+  std::shared_ptr<const Ring> previous_ring_;
+  std::vector<RingListener> ring_listeners_;
+
+  std::mutex failures_mu_;
+  std::map<std::string, int> failures_;
+
+  std::atomic<bool> leaving_{false};
+  std::atomic<bool> running_{false};
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  std::thread sync_thread_;
+
+  std::atomic<int64_t> joins_handled_{0}, syncs_sent_{0}, syncs_failed_{0}, peer_failures_{0};
+};
+
+}  // namespace thrifty::locator

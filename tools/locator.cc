@@ -1,0 +1,38 @@
+// locator: a bare thrifty node (membership and ring, no store).
+#include <iostream>
+
+#include <glog/logging.h>
+
+#include "locator/service/locator_handler.h"
+#include "locator/service/locator_node.h"
+#include "tools/common/cli.h"
+#include "tools/common/node_flags.h"
+
+int main(int argc, char** argv) {
+  using namespace thrifty;
+  const auto args = cli::ParseFlags(
+      argc, argv,
+      "usage: locator [--port N] [--peer HOST:PORT,...] [--bind ADDR] [--advertise ADDR]\n"
+      "Runs a bare locator node: it joins (or starts) a flat peer-to-peer cluster and answers\n"
+      "which node owns a key. SIGINT/SIGTERM leave the cluster cleanly.",
+      {"tools/common/node_flags.cc"});
+  if (!args.empty()) cli::Fail(2, "unexpected argument '" + args.front() + "' (see --help)");
+  cli::InitServerLogging(argv[0]);
+  cli::InstallStopSignals();
+
+  try {
+    locator::LocatorNode node(cli::NodeOptionsFromFlags(), {"locator.Base", "locator.Locator"});
+    node.bind();
+    auto handler = std::make_shared<locator::LocatorHandler>(node);
+    auto processor = std::make_shared<rpc::LocatorProcessor>(handler);
+    const std::string outcome = node.start(processor);
+    std::cout << "locator " << node.self_name() << ": " << outcome << std::endl;
+    const int sig = cli::WaitForStopSignal();
+    LOG(INFO) << "signal " << sig << ": leaving the cluster";
+    node.leave();
+    std::cout << "locator " << node.self_name() << ": left the cluster" << std::endl;
+  } catch (const std::exception& e) {
+    cli::Fail(1, e.what());
+  }
+  return 0;
+}

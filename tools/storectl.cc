@@ -1,0 +1,236 @@
+// storectl: the admin view of a cluster (members, ring ownership, status, stats).
+#include <cmath>
+#include <cstdio>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+
+#include <gflags/gflags.h>
+
+#include "Store.h"
+#include "locator/membership/member_table.h"
+#include "locator/rpc/address.h"
+#include "locator/rpc/connection_pool.h"
+#include "locator/service/ring.h"
+#include "tools/common/cli.h"
+#include "tools/common/client_flags.h"
+
+DEFINE_bool(json, false, "print JSON instead of a table");
+DEFINE_int32(samples, 100000, "sample keys used to estimate ring ownership");
+
+namespace {
+
+using namespace thrifty;
+
+std::string JsonString(const std::string& s) {
+  std::ostringstream out;
+  out << '"';
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out << "\\\""; break;
+      case '\\': out << "\\\\"; break;
+      case '\n': out << "\\n"; break;
+      case '\t': out << "\\t"; break;
+      default:
+        if (c < 0x20 || c >= 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out << buf;
+        } else {
+          out << c;
+        }
+    }
+  }
+  out << '"';
+  return out.str();
+}
+
+struct Admin {
+  rpc::Location entry;
+  rpc::ConnectionPool<rpc::StoreClient> pool;
+
+  rpc::View view() {
+    rpc::View v;
+    pool.call(entry, [&](rpc::StoreClient& c) { c.get_view(v); });
+    return v;
+  }
+  std::map<std::string, int64_t> stats(const rpc::Location& node) {
+    std::map<std::string, int64_t> out;
+    pool.call(node, [&](rpc::StoreClient& c) { c.stats(out); });
+    return out;
+  }
+};
+
+std::vector<rpc::Member> InRing(const rpc::View& view) {
+  std::vector<rpc::Member> out;
+  for (const auto& m : view.members) {
+    if (m.state == rpc::MemberState::ALIVE || m.state == rpc::MemberState::SUSPECT) out.push_back(m);
+  }
+  return out;
+}
+
+// Share of keys per node, estimated by placing sample keys.
+std::map<std::string, double> Ownership(const rpc::View& view) {
+  std::map<std::string, double> share;
+  const auto members = InRing(view);
+  if (members.empty()) return share;
+  locator::Ring ring(members, view.placement);
+  std::map<std::string, int64_t> counts;
+  for (int i = 0; i < FLAGS_samples; ++i) {
+    counts[membership::MemberName(ring.owner("sample-" + std::to_string(i)))]++;
+  }
+  for (const auto& m : members) {
+    const std::string name = membership::MemberName(m.location);
+    share[name] = 100.0 * static_cast<double>(counts[name]) / FLAGS_samples;
+  }
+  return share;
+}
+
+int Members(Admin& admin) {
+  const rpc::View view = admin.view();
+  const int64_t now = membership::NowMs();
+  if (FLAGS_json) {
+    std::cout << "[";
+    for (size_t i = 0; i < view.members.size(); ++i) {
+      const auto& m = view.members[i];
+      std::cout << (i ? "," : "") << "{\"address\":" << JsonString(rpc::ToString(m.location))
+                << ",\"state\":\"" << membership::StateName(m.state)
+                << "\",\"incarnation\":" << m.incarnation << ",\"metadata\":{";
+      size_t j = 0;
+      for (const auto& [k, v] : m.metadata) {
+        std::cout << (j++ ? "," : "") << JsonString(k) << ":" << JsonString(v);
+      }
+      std::cout << "}}";
+    }
+    std::cout << "]" << std::endl;
+    return 0;
+  }
+  std::cout << std::left << std::setw(24) << "ADDRESS" << std::setw(9) << "STATE"
+            << std::setw(16) << "INCARNATION" << "METADATA\n";
+  for (const auto& m : view.members) {
+    std::ostringstream meta;
+    for (const auto& [k, v] : m.metadata) meta << k << "=" << v << " ";
+    std::cout << std::left << std::setw(24) << rpc::ToString(m.location) << std::setw(9)
+              << membership::StateName(m.state) << std::setw(16) << m.incarnation << meta.str()
+              << "\n";
+  }
+  (void)now;
+  return 0;
+}
+
+int RingCmd(Admin& admin) {
+  const rpc::View view = admin.view();
+  const auto share = Ownership(view);
+  if (FLAGS_json) {
+    std::cout << "{\"placement\":" << JsonString(view.placement) << ",\"nodes\":[";
+    size_t i = 0;
+    for (const auto& m : InRing(view)) {
+      const std::string name = membership::MemberName(m.location);
+      std::cout << (i++ ? "," : "") << "{\"address\":" << JsonString(rpc::ToString(m.location))
+                << ",\"weight\":" << locator::MemberWeight(m) << ",\"ownership\":"
+                << share.at(name) / 100.0 << "}";
+    }
+    std::cout << "]}" << std::endl;
+    return 0;
+  }
+  std::cout << "placement: " << view.placement << " (ownership estimated from " << FLAGS_samples
+            << " sample keys)\n";
+  std::cout << std::left << std::setw(24) << "ADDRESS" << std::setw(8) << "WEIGHT" << "OWNS\n";
+  for (const auto& m : InRing(view)) {
+    const std::string name = membership::MemberName(m.location);
+    std::cout << std::left << std::setw(24) << rpc::ToString(m.location) << std::setw(8)
+              << locator::MemberWeight(m) << std::fixed << std::setprecision(1)
+              << share.at(name) << "%\n";
+  }
+  return 0;
+}
+
+int Status(Admin& admin) {
+  const rpc::View view = admin.view();
+  const auto share = Ownership(view);
+  if (!FLAGS_json) {
+    std::cout << std::left << std::setw(24) << "ADDRESS" << std::setw(9) << "STATE" << std::setw(8)
+              << "OWNS" << std::setw(12) << "KEYS" << "REQUESTS\n";
+  } else {
+    std::cout << "[";
+  }
+  size_t i = 0;
+  for (const auto& m : view.members) {
+    const std::string name = membership::MemberName(m.location);
+    int64_t keys = -1, requests = -1;
+    if (m.state == rpc::MemberState::ALIVE || m.state == rpc::MemberState::SUSPECT) {
+      try {
+        auto s = admin.stats(m.location);
+        keys = s.count("keys") ? s["keys"] : -1;
+        requests = s.count("gets") ? s["gets"] + s["puts"] + s["erases"] : -1;
+      } catch (const std::exception&) {
+      }
+    }
+    const double owns = share.count(name) ? share.at(name) : 0.0;
+    if (FLAGS_json) {
+      std::cout << (i++ ? "," : "") << "{\"address\":" << JsonString(rpc::ToString(m.location))
+                << ",\"state\":\"" << membership::StateName(m.state) << "\",\"ownership\":"
+                << owns / 100.0 << ",\"keys\":" << keys << ",\"requests\":" << requests << "}";
+      continue;
+    }
+    std::ostringstream owns_text;
+    owns_text << std::fixed << std::setprecision(1) << owns << "%";
+    std::cout << std::left << std::setw(24) << rpc::ToString(m.location) << std::setw(9)
+              << membership::StateName(m.state) << std::setw(8) << owns_text.str() << std::setw(12)
+              << (keys < 0 ? std::string("?") : std::to_string(keys))
+              << (requests < 0 ? std::string("?") : std::to_string(requests)) << "\n";
+  }
+  if (FLAGS_json) std::cout << "]" << std::endl;
+  return 0;
+}
+
+int Stats(Admin& admin, bool prometheus) {
+  const auto stats = admin.stats(admin.entry);
+  if (prometheus) {
+    const std::string node = rpc::ToString(admin.entry);
+    for (const auto& [k, v] : stats) {
+      std::cout << "# TYPE thrifty_" << k << " untyped\n"
+                << "thrifty_" << k << "{node=\"" << node << "\"} " << v << "\n";
+    }
+    return 0;
+  }
+  if (FLAGS_json) {
+    std::cout << "{";
+    size_t i = 0;
+    for (const auto& [k, v] : stats) std::cout << (i++ ? "," : "") << JsonString(k) << ":" << v;
+    std::cout << "}" << std::endl;
+    return 0;
+  }
+  for (const auto& [k, v] : stats) std::cout << std::left << std::setw(24) << k << v << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto args = cli::ParseFlags(argc, argv,
+      "usage: storectl [--peer HOST:PORT] [--json] COMMAND\n"
+      "Commands:\n"
+      "  members   every member the node knows: address, state, incarnation, metadata\n"
+      "  ring      each ring node's weight and share of the keys\n"
+      "  status    members with state, ownership, keys and requests (like nodetool status)\n"
+      "  stats     the node's counters\n"
+      "  metrics   the node's counters in Prometheus text format\n"
+      "Works against storeserver and bare locator nodes (give --peer for the latter).",
+      {"tools/common/client_flags.cc", "tools/storectl.cc"});
+  if (args.size() != 1) cli::Fail(2, "expected one COMMAND (see --help)");
+  cli::InitClientLogging(argv[0]);
+  if (FLAGS_samples < 1 || FLAGS_samples > 10000000) cli::Fail(2, "--samples must be in 1..10000000");
+  Admin admin{cli::EntryNodeFromFlags(), rpc::ConnectionPool<rpc::StoreClient>()};
+  try {
+    const std::string& cmd = args[0];
+    if (cmd == "members") return Members(admin);
+    if (cmd == "ring") return RingCmd(admin);
+    if (cmd == "status") return Status(admin);
+    if (cmd == "stats") return Stats(admin, false);
+    if (cmd == "metrics") return Stats(admin, true);
+    cli::Fail(2, "unknown command '" + cmd + "' (see --help)");
+  } catch (const std::exception& e) {
+    cli::Fail(2, std::string("cannot reach ") + rpc::ToString(admin.entry) + ": " + e.what());
+  }
+}

@@ -1,0 +1,28 @@
+// storeput KEY VALUE: stores a value (VALUE "-" reads it from standard input).
+#include <iostream>
+#include <iterator>
+
+#include "tools/common/cli.h"
+#include "tools/common/client_flags.h"
+
+int main(int argc, char** argv) {
+  using namespace thrifty;
+  const auto args = cli::ParseFlags(argc, argv,
+      "usage: storeput [--peer HOST:PORT] KEY VALUE\n"
+      "Stores VALUE under KEY in the cluster (VALUE '-' reads standard input).\n"
+      "Exit status: 0 stored, 2 error (bad usage, refused e.g. over a size limit, no node reachable).",
+      {"tools/common/client_flags.cc"});
+  if (args.size() != 2) cli::Fail(2, "expected KEY VALUE (see --help)");
+  cli::InitClientLogging(argv[0]);
+  std::string value = args[1];
+  if (value == "-") value.assign(std::istreambuf_iterator<char>(std::cin), {});
+  auto client = cli::ConnectFromFlags();
+  try {
+    client->put(args[0], value);
+  } catch (const client::ClientError& e) {
+    cli::Fail(2, e.what());
+  } catch (const std::exception& e) {
+    cli::Fail(2, e.what());
+  }
+  return 0;
+}

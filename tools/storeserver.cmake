@@ -1,0 +1,2 @@
+thrifty_add_tool(storeserver ${CMAKE_CURRENT_LIST_DIR}/storeserver.cc thrifty_diststore thrifty_cli)
+target_sources(storeserver PRIVATE ${THRIFTY_NODE_FLAGS})
