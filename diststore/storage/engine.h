@@ -1,0 +1,88 @@
+// Engine: where a node keeps its records. Two implementations behind one interface: RocksDB
+// (the default; one data directory per node, survives restarts) and memory (tests, --memory).
+//
+// Every operation is safe to call from many threads at once. Writes are merges: a record
+// replaces the stored one only if it is newer (Supersedes in record.h), so replicas, hints,
+// handoffs and repairs can deliver the same write any number of times, in any order.
+//
+// Failures below the engine (I/O errors, corrupt stored records) raise StorageError; a record
+// with version <= 0 raises std::invalid_argument and changes nothing.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "diststore/storage/record.h"
+#include "diststore/storage/storage_error.h"
+
+namespace thrifty::storage {
+
+struct EngineOptions {
+  std::string path;                          // RocksDB data directory; created if missing
+  bool sync = false;                         // fsync the WAL on every write (else WAL only)
+  size_t block_cache_bytes = 64 << 20;       // shared LRU cache of data, index and filter blocks
+  size_t write_buffer_bytes = 64 << 20;      // memtable size before a flush
+  bool create_if_missing = true;             // false: fail when `path` holds no database
+  int background_jobs = 4;                   // RocksDB flush + compaction threads
+  size_t lock_stripes = 1024;                // mutexes that serialize merges (KeyLocks)
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  // The record stored for `key` (a tombstone too), or std::nullopt if there is none.
+  virtual std::optional<Record> get(std::string_view key) = 0;
+
+  // One entry per key, in the order of `keys` (duplicates allowed), std::nullopt where absent.
+  // Throws StorageError if any of them fails to read or decode.
+  virtual std::vector<std::optional<Record>> multi_get(const std::vector<std::string>& keys) = 0;
+
+  // Writes `record` for `key` unless the stored record supersedes or equals it. Returns true
+  // if written. Atomic per key against concurrent merge, merge_batch and erase_if_version.
+  // A stored record that does not decode is replaced (this is how a replica heals a corrupt
+  // record from a good copy elsewhere).
+  virtual bool merge(std::string_view key, const Record& record) = 0;
+
+  // merge() for every entry, in order, applied as one atomic write (all or nothing on a
+  // crash). A key that appears twice is merged twice, the second time against the first.
+  // Returns how many entries were written (counting such a key once per entry that won).
+  virtual size_t merge_batch(const std::vector<std::pair<std::string, Record>>& records) = 0;
+
+  // Deletes `key` only if its stored version is still exactly `version` (after a handoff has
+  // been acknowledged: a newer write that arrived meanwhile is kept). Returns true if deleted.
+  // Throws StorageError if the stored record does not decode.
+  virtual bool erase_if_version(std::string_view key, int64_t version) = 0;
+
+  // Calls visit for every record, tombstones included, in byte-wise key order, as of one
+  // moment (writes made during the scan are not seen). Stops when visit returns false. visit
+  // may call back into this engine. Throws StorageError at the first record that does not
+  // decode (after visiting the ones before it). RocksDB reads through an iterator's implicit
+  // snapshot; memory copies the records first (it is meant for small data sets).
+  virtual void scan(
+      const std::function<bool(std::string_view key, const Record& record)>& visit) = 0;
+
+  // How many records are not tombstones. Exact. RocksDB: reads every record (a full scan,
+  // without filling the block cache); memory: O(1).
+  virtual uint64_t count_live() = 0;
+
+  virtual std::string name() const = 0;  // "rocksdb" or "memory"
+};
+
+// Opens (creating if allowed) the RocksDB database at options.path. Throws StorageError with
+// RocksDB's own message when it cannot: the directory is in use by another engine or process,
+// is not writable, holds no database and create_if_missing is false, is corrupt ...
+// Throws std::invalid_argument if options.path is empty or options.lock_stripes is 0.
+std::unique_ptr<Engine> OpenRocksDbEngine(const EngineOptions& options);
+
+// An engine that keeps everything in memory and loses it on destruction.
+std::unique_ptr<Engine> NewMemoryEngine();
+
+}  // namespace thrifty::storage

@@ -1,0 +1,245 @@
+// The RocksDB engine: one database, default column family, keys as they are, values in the
+// record_codec format. RocksDB has no conditional write, so every merge is a
+// read-compare-write under the key's stripe of KeyLocks; all writes of a key go through that
+// stripe, which makes the read and the write one atomic step against other writers.
+#include <map>
+#include <stdexcept>
+#include <utility>
+
+#include <glog/logging.h>
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include "diststore/storage/engine.h"
+#include "diststore/storage/key_locks.h"
+#include "diststore/storage/record_codec.h"
+
+namespace thrifty::storage {
+namespace {
+
+rocksdb::Slice ToSlice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
+std::string_view ToView(const rocksdb::Slice& s) { return std::string_view(s.data(), s.size()); }
+
+[[noreturn]] void ThrowStatus(const std::string& what, const rocksdb::Status& status) {
+  throw StorageError(what + ": " + status.ToString());
+}
+
+rocksdb::Options MakeOptions(const EngineOptions& options) {
+  rocksdb::Options db;
+  db.create_if_missing = options.create_if_missing;
+  db.write_buffer_size = options.write_buffer_bytes;
+  db.max_background_jobs = options.background_jobs;
+  db.compaction_style = rocksdb::kCompactionStyleLevel;
+  // Sizes levels from the last one up, which bounds space amplification to about 1.1x.
+  db.level_compaction_dynamic_level_bytes = true;
+  // Spreads the writeback of new files instead of one large burst at the end of each.
+  db.bytes_per_sync = 1 << 20;
+  // RocksDB's own LOG files in the data directory would otherwise grow without end.
+  db.keep_log_file_num = 4;
+  db.max_log_file_size = 16 << 20;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  // Point reads dominate: a bloom filter lets a get of an absent key skip nearly every file.
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  // Index and filter blocks count against the cache, so block_cache_bytes bounds them too;
+  // level 0's stay pinned because every read consults them.
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  db.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return db;
+}
+
+class RocksDbEngine final : public Engine {
+ public:
+  RocksDbEngine(std::unique_ptr<rocksdb::DB> db, const EngineOptions& options)
+      : db_(std::move(db)), path_(options.path), locks_(options.lock_stripes) {
+    write_options_.sync = options.sync;
+  }
+
+  ~RocksDbEngine() override {
+    // Close waits for background work and reports what the destructor alone would swallow.
+    // Unflushed memtables need no flush here: the WAL replays them on the next open.
+    rocksdb::Status status = db_->Close();
+    if (!status.ok()) LOG(WARNING) << "closing RocksDB at " << path_ << ": " << status.ToString();
+  }
+
+  std::optional<Record> get(std::string_view key) override {
+    rocksdb::PinnableSlice data;
+    if (!read(key, &data)) return std::nullopt;
+    return DecodeStoredRecord(key, ToView(data)).ToRecord();
+  }
+
+  std::vector<std::optional<Record>> multi_get(const std::vector<std::string>& keys) override {
+    const size_t n = keys.size();
+    std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+    std::vector<rocksdb::PinnableSlice> values(n);
+    std::vector<rocksdb::Status> statuses(n);
+    db_->MultiGet(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), n, slices.data(),
+                  values.data(), statuses.data());
+    std::vector<std::optional<Record>> out(n);
+    for (size_t i = 0; i < n; ++i) {
+      if (statuses[i].IsNotFound()) continue;
+      if (!statuses[i].ok()) ThrowStatus("reading key " + QuoteKey(keys[i]), statuses[i]);
+      out[i] = DecodeStoredRecord(keys[i], ToView(values[i])).ToRecord();
+    }
+    return out;
+  }
+
+  bool merge(std::string_view key, const Record& record) override {
+    CheckStorable(record);
+    auto lock = locks_.lock(key);
+    rocksdb::PinnableSlice data;
+    if (read(key, &data)) {
+      std::optional<RecordView> stored = stored_for_merge(key, ToView(data));
+      if (stored && !Supersedes(record, *stored)) return false;
+    }
+    rocksdb::Status status = db_->Put(write_options_, ToSlice(key), EncodeRecord(record));
+    if (!status.ok()) ThrowStatus("writing key " + QuoteKey(key), status);
+    return true;
+  }
+
+  size_t merge_batch(const std::vector<std::pair<std::string, Record>>& records) override {
+    for (const auto& entry : records) CheckStorable(entry.second);
+    if (records.empty()) return 0;
+
+    // Per distinct key, the winner so far: the stored record, then each entry that beat it.
+    // Views only: they point into `values` below or into `records`, both alive to the end.
+    struct Slot {
+      std::optional<RecordView> current;
+      bool dirty = false;
+    };
+    std::map<std::string_view, Slot> slots;
+    for (const auto& entry : records) slots.try_emplace(entry.first);
+    std::vector<std::string_view> keys;
+    keys.reserve(slots.size());
+    for (const auto& slot : slots) keys.push_back(slot.first);
+
+    auto held = locks_.lock_all(keys);
+
+    const size_t n = keys.size();
+    std::vector<rocksdb::Slice> slices;
+    slices.reserve(n);
+    for (std::string_view key : keys) slices.push_back(ToSlice(key));
+    std::vector<rocksdb::PinnableSlice> values(n);
+    std::vector<rocksdb::Status> statuses(n);
+    // The keys come out of a std::map, so in byte-wise order: RocksDB's default comparator.
+    db_->MultiGet(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), n, slices.data(),
+                  values.data(), statuses.data(), /*sorted_input=*/true);
+    size_t i = 0;
+    for (auto& [key, slot] : slots) {
+      if (statuses[i].ok()) {
+        slot.current = stored_for_merge(key, ToView(values[i]));
+      } else if (!statuses[i].IsNotFound()) {
+        ThrowStatus("reading key " + QuoteKey(key), statuses[i]);
+      }
+      ++i;
+    }
+
+    size_t written = 0;
+    for (const auto& [key, record] : records) {
+      Slot& slot = slots.find(key)->second;
+      if (slot.current && !Supersedes(record, *slot.current)) continue;
+      slot.current = RecordView(record);
+      slot.dirty = true;
+      ++written;
+    }
+    if (written == 0) return 0;
+
+    rocksdb::WriteBatch batch;
+    for (const auto& [key, slot] : slots) {
+      if (!slot.dirty) continue;
+      rocksdb::Status status = batch.Put(ToSlice(key), EncodeRecord(*slot.current));
+      if (!status.ok()) ThrowStatus("batching key " + QuoteKey(key), status);
+    }
+    rocksdb::Status status = db_->Write(write_options_, &batch);
+    if (!status.ok()) {
+      ThrowStatus("writing a batch of " + std::to_string(slots.size()) + " keys", status);
+    }
+    return written;
+  }
+
+  bool erase_if_version(std::string_view key, int64_t version) override {
+    auto lock = locks_.lock(key);
+    rocksdb::PinnableSlice data;
+    if (!read(key, &data)) return false;
+    if (DecodeStoredRecord(key, ToView(data)).version != version) return false;
+    rocksdb::Status status = db_->Delete(write_options_, ToSlice(key));
+    if (!status.ok()) ThrowStatus("deleting key " + QuoteKey(key), status);
+    return true;
+  }
+
+  void scan(const std::function<bool(std::string_view, const Record&)>& visit) override {
+    for_each([&](std::string_view key, const RecordView& view) {
+      return visit(key, view.ToRecord());
+    });
+  }
+
+  uint64_t count_live() override {
+    uint64_t live = 0;
+    for_each([&](std::string_view, const RecordView& view) {
+      if (!view.tombstone) ++live;
+      return true;
+    });
+    return live;
+  }
+
+  std::string name() const override { return "rocksdb"; }
+
+ private:
+  // Returns false if key is absent; throws StorageError on a read failure.
+  bool read(std::string_view key, rocksdb::PinnableSlice* data) {
+    rocksdb::Status status =
+        db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), ToSlice(key), data);
+    if (status.IsNotFound()) return false;
+    if (!status.ok()) ThrowStatus("reading key " + QuoteKey(key), status);
+    return true;
+  }
+
+  // The stored record a merge compares against. A record that does not decode compares as
+  // absent, so the incoming one replaces it: refusing would leave the key unrepairable.
+  static std::optional<RecordView> stored_for_merge(std::string_view key, std::string_view data) {
+    RecordView view;
+    std::string why;
+    if (DecodeRecord(data, &view, &why)) return view;
+    LOG(WARNING) << "replacing corrupt record for key " << QuoteKey(key) << ": " << why;
+    return std::nullopt;
+  }
+
+  // Visits every decoded record in key order through one iterator, whose implicit snapshot
+  // makes the scan a consistent view as of its start.
+  template <typename Visit>
+  void for_each(Visit&& visit) {
+    rocksdb::ReadOptions read_options;
+    read_options.fill_cache = false;  // a full scan would evict the blocks point reads need
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const std::string_view key = ToView(it->key());
+      if (!visit(key, DecodeStoredRecord(key, ToView(it->value())))) return;
+    }
+    if (!it->status().ok()) ThrowStatus("scanning " + path_, it->status());
+  }
+
+  std::unique_ptr<rocksdb::DB> db_;
+  const std::string path_;
+  rocksdb::WriteOptions write_options_;
+  KeyLocks locks_;
+};
+
+}  // namespace
+
+std::unique_ptr<Engine> OpenRocksDbEngine(const EngineOptions& options) {
+  if (options.path.empty()) throw std::invalid_argument("RocksDB engine needs a data directory");
+  if (options.lock_stripes == 0) throw std::invalid_argument("lock_stripes must be > 0");
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status status = rocksdb::DB::Open(MakeOptions(options), options.path, &raw);
+  std::unique_ptr<rocksdb::DB> db(raw);
+  if (!status.ok()) ThrowStatus("cannot open RocksDB database at " + options.path, status);
+  return std::make_unique<RocksDbEngine>(std::move(db), options);
+}
+
+}  // namespace thrifty::storage
