@@ -356,6 +356,9 @@ void RequestCoordinator::owner_put(std::vector<rpc::Record> records) {
   for (auto& r : records) {
     CheckKey(limits_, r.key);
     if (!r.tombstone) CheckValue(limits_, r.key, r.value);
+    if (r.version < 0) {
+      ThrowStoreError("owner_put: negative version for key '" + r.key + "'; nothing stored");
+    }
     if (r.version == 0) {
       r.version = clock_.now();
     } else {

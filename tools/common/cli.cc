@@ -8,6 +8,8 @@
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
+#include "locator/rpc/thrift_logging.h"
+
 namespace thrifty::cli {
 
 namespace {
@@ -120,12 +122,14 @@ void InitServerLogging(const char* argv0) {
   FLAGS_logtostderr = true;
   FLAGS_minloglevel = 0;
   google::InitGoogleLogging(argv0);
+  rpc::RouteThriftLogsToGlog();
 }
 
 void InitClientLogging(const char* argv0) {
   FLAGS_logtostderr = true;
   FLAGS_minloglevel = 2;
   google::InitGoogleLogging(argv0);
+  rpc::RouteThriftLogsToGlog();
 }
 
 }  // namespace thrifty::cli
