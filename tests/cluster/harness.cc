@@ -1,0 +1,287 @@
+#include "tests/cluster/harness.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "locator/rpc/address.h"
+
+extern char** environ;
+
+namespace thrifty::testing {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::string BinDir() {
+  const char* dir = std::getenv("THRIFTY_BIN");
+  return dir ? dir : "build/bin";
+}
+
+TempDir::TempDir() {
+  const char* tmp = std::getenv("TMPDIR");
+  std::string pattern = std::string(tmp ? tmp : "/tmp") + "/thrifty-test-XXXXXX";
+  std::vector<char> buf(pattern.begin(), pattern.end());
+  buf.push_back('\0');
+  if (!mkdtemp(buf.data())) throw std::runtime_error("mkdtemp failed");
+  path_ = buf.data();
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  fs::remove_all(path_, ec);
+}
+
+bool WaitFor(const std::function<bool()>& pred, int timeout_ms, int interval_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    if (pred()) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
+  }
+}
+
+namespace {
+
+bool PortFree(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  if (!ok) return false;
+  // The gossip endpoint uses the same number over UDP.
+  fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0) return false;
+  const bool udp_ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return udp_ok;
+}
+
+pid_t Spawn(const std::vector<std::string>& argv, const std::string& out_path,
+            const std::string& err_path, int stdin_fd = -1) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  if (stdin_fd >= 0) {
+    posix_spawn_file_actions_adddup2(&actions, stdin_fd, 0);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  }
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) throw std::runtime_error("posix_spawn " + argv[0] + " failed: " + std::strerror(rc));
+  return pid;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Waits for pid to exit within timeout; returns its status (exit code or 128+signal), -1 if not.
+int WaitExit(pid_t pid, int timeout_ms) {
+  int result = -1;
+  WaitFor(
+      [&] {
+        int status = 0;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) {
+          result = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+          return true;
+        }
+        return r < 0;  // not our child any more
+      },
+      timeout_ms, 20);
+  return result;
+}
+
+}  // namespace
+
+int FreePortRange(int count) {
+  std::mt19937 rng(std::random_device{}());
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const int base = std::uniform_int_distribution<int>(20000, 50000)(rng);
+    bool all = true;
+    for (int p = base; p < base + count && all; ++p) all = PortFree(p);
+    if (all) return base;
+  }
+  throw std::runtime_error("no range of free ports found");
+}
+
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input,
+                         int timeout_ms) {
+  TempDir dir;
+  const std::string out = dir.path() + "/out", err = dir.path() + "/err", in = dir.path() + "/in";
+  { std::ofstream f(in, std::ios::binary); f << input; }
+  const int in_fd = open(in.c_str(), O_RDONLY);
+  CommandResult result;
+  const pid_t pid = Spawn(argv, out, err, in_fd);
+  close(in_fd);
+  result.status = WaitExit(pid, timeout_ms);
+  if (result.status == -1) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  result.out = ReadFile(out);
+  result.err = ReadFile(err);
+  return result;
+}
+
+long RssKb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  }
+  return 0;
+}
+
+Cluster::Cluster(std::string binary, int ports)
+    : binary_(std::move(binary)), ports_(ports), first_port_(FreePortRange(ports)) {
+  rpc::PoolOptions options;
+  options.connect_timeout_ms = 1000;
+  options.call_timeout_ms = 10000;
+  pool_ = std::make_unique<rpc::ConnectionPool<rpc::StoreClient>>(options);
+}
+
+Cluster::~Cluster() {
+  for (auto& node : nodes_) {
+    if (node.pid > 0) {
+      kill(node.pid, SIGKILL);
+      waitpid(node.pid, nullptr, 0);
+      node.pid = -1;
+    }
+  }
+}
+
+std::vector<std::string> Cluster::discovery_args() const {
+  return {"--discover-from=" + std::to_string(first_port()),
+          "--discover-to=" + std::to_string(last_port())};
+}
+
+void Cluster::spawn(Node& node) {
+  std::vector<std::string> argv = {BinDir() + "/" + binary_};
+  for (const auto& a : discovery_args()) argv.push_back(a);
+  if (node.port) argv.push_back("--port=" + std::to_string(node.port));
+  for (const auto& a : node.args) argv.push_back(a);
+  ++node.generation;
+  node.log_path = dir() + "/node-" + std::to_string(&node - nodes_.data()) + "-" +
+                  std::to_string(node.generation) + ".log";
+  node.pid = Spawn(argv, node.log_path, node.log_path);
+}
+
+bool Cluster::wait_ready(Node& node, int timeout_ms) {
+  // The node's first stdout line says where it serves: "<binary> HOST:PORT: ...".
+  const std::regex ready("(locator|storeserver) [^ ]+:([0-9]+)( \\([a-z]+\\))?: ");
+  return WaitFor(
+      [&] {
+        if (node.pid > 0 && waitpid(node.pid, nullptr, WNOHANG) == node.pid) {
+          node.pid = -1;
+          return true;  // exited: reported below
+        }
+        std::smatch m;
+        const std::string text = ReadFile(node.log_path);
+        if (!std::regex_search(text, m, ready)) return false;
+        node.port = std::stoi(m[2]);
+        try {
+          pool_->call(rpc::MakeLocation("127.0.0.1", node.port),
+                      [](rpc::StoreClient& c) { c.ping(); });
+          return true;
+        } catch (const std::exception&) {
+          return false;
+        }
+      },
+      timeout_ms, 25) && node.pid > 0;
+}
+
+int Cluster::start(std::vector<std::string> args, int port, int timeout_ms) {
+  nodes_.emplace_back();
+  Node& node = nodes_.back();
+  node.port = port;
+  node.args = std::move(args);
+  spawn(node);
+  const int index = static_cast<int>(nodes_.size()) - 1;
+  if (!wait_ready(node, timeout_ms)) {
+    ADD_FAILURE() << binary_ << " node " << index << " did not become ready; log:\n"
+                  << ReadFile(node.log_path);
+    return -1;
+  }
+  return index;
+}
+
+void Cluster::restart(int i, int timeout_ms) {
+  Node& node = nodes_.at(i);
+  ASSERT_LE(node.pid, 0) << "node " << i << " is still running";
+  spawn(node);
+  if (!wait_ready(node, timeout_ms)) {
+    ADD_FAILURE() << "node " << i << " did not restart; log:\n" << ReadFile(node.log_path);
+  }
+}
+
+int Cluster::terminate(int i, int timeout_ms) {
+  Node& node = nodes_.at(i);
+  if (node.pid <= 0) return -1;
+  kill(node.pid, SIGTERM);
+  const int status = WaitExit(node.pid, timeout_ms);
+  if (status == -1) {
+    kill(node.pid, SIGKILL);
+    waitpid(node.pid, nullptr, 0);
+  }
+  node.pid = -1;
+  pool_->forget(location(i));
+  return status;
+}
+
+void Cluster::kill9(int i) {
+  Node& node = nodes_.at(i);
+  if (node.pid <= 0) return;
+  kill(node.pid, SIGKILL);
+  waitpid(node.pid, nullptr, 0);
+  node.pid = -1;
+  pool_->forget(location(i));
+}
+
+bool Cluster::running(int i) {
+  Node& node = nodes_.at(i);
+  if (node.pid <= 0) return false;
+  if (waitpid(node.pid, nullptr, WNOHANG) == node.pid) {
+    node.pid = -1;
+    return false;
+  }
+  return true;
+}
+
+rpc::Location Cluster::location(int i) const {
+  return rpc::MakeLocation("127.0.0.1", nodes_.at(i).port);
+}
+
+std::string Cluster::log(int i) const { return ReadFile(nodes_.at(i).log_path); }
+
+}  // namespace thrifty::testing

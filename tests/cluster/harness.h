@@ -1,0 +1,103 @@
+// Test harness for multi-process tests: starts real thrifty nodes on 127.0.0.1, waits with
+// deadlines (never sleep-and-hope), and kills every process it started, by pid.
+#pragma once
+
+#include <sys/types.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "Store.h"
+#include "locator/rpc/connection_pool.h"
+
+namespace thrifty::testing {
+
+// Directory of the built tools ($THRIFTY_BIN, set by ctest).
+std::string BinDir();
+
+// A fresh directory under $TMPDIR, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Polls pred() every `interval_ms` until it returns true or `timeout_ms` passed.
+bool WaitFor(const std::function<bool()>& pred, int timeout_ms, int interval_ms = 50);
+
+// `count` consecutive ports on 127.0.0.1 that are free now, from a random base.
+int FreePortRange(int count);
+
+// Runs a command to completion; returns its exit status (or 128+signal) and output.
+struct CommandResult {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input = "",
+                         int timeout_ms = 60000);
+
+// The resident set size of a process in KiB (0 if it is gone).
+long RssKb(pid_t pid);
+
+class Cluster {
+ public:
+  // `binary`: "storeserver" or "locator". Reserves `ports` ports for its nodes' discovery range.
+  explicit Cluster(std::string binary = "storeserver", int ports = 40);
+  ~Cluster();  // SIGKILL and reap every node still running
+
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+
+  // Starts a node with this cluster's discovery range plus `args`. With `port` 0 the node
+  // picks its own port (autodiscovery); the harness learns it from the node's first line.
+  // Waits until the node answers ping; fails the test (and returns -1) after the deadline.
+  int start(std::vector<std::string> args = {}, int port = 0, int timeout_ms = 20000);
+  // Restarts node i with the arguments and port it had.
+  void restart(int i, int timeout_ms = 20000);
+
+  // SIGTERM, then waits for exit; returns the exit status (-1 if it did not exit in time).
+  int terminate(int i, int timeout_ms = 60000);
+  void kill9(int i);
+  bool running(int i);
+
+  int size() const { return static_cast<int>(nodes_.size()); }
+  rpc::Location location(int i) const;
+  int port(int i) const { return nodes_.at(i).port; }
+  pid_t pid(int i) const { return nodes_.at(i).pid; }
+  std::string log(int i) const;
+  const std::string& dir() const { return dir_.path(); }
+  int first_port() const { return first_port_; }
+  int last_port() const { return first_port_ + ports_ - 1; }
+  // "--discover-from=A --discover-to=B" for client tools to find this cluster.
+  std::vector<std::string> discovery_args() const;
+  // A pool of Store clients to talk to the nodes directly.
+  rpc::ConnectionPool<rpc::StoreClient>& pool() { return *pool_; }
+
+ private:
+  struct Node {
+    pid_t pid = -1;
+    int port = 0;
+    std::vector<std::string> args;
+    std::string log_path;
+    int generation = 0;
+  };
+  void spawn(Node& node);
+  bool wait_ready(Node& node, int timeout_ms);
+
+  std::string binary_;
+  int ports_;
+  int first_port_;
+  TempDir dir_;
+  std::vector<Node> nodes_;
+  std::unique_ptr<rpc::ConnectionPool<rpc::StoreClient>> pool_;
+};
+
+}  // namespace thrifty::testing

@@ -1,0 +1,82 @@
+// A flat locator cluster of real processes: autodiscovery, agreement, clean leaves.
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "locator/membership/member_table.h"
+#include "locator/rpc/address.h"
+#include "tests/cluster/harness.h"
+
+namespace thrifty::testing {
+namespace {
+
+std::set<std::string> RingOf(Cluster& cluster, int i) {
+  std::vector<rpc::Location> all;
+  cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.get_all(all); });
+  std::set<std::string> names;
+  for (const auto& l : all) names.insert(rpc::ToString(l));
+  return names;
+}
+
+std::set<std::string> Expected(Cluster& cluster, const std::vector<int>& live) {
+  std::set<std::string> names;
+  for (int i : live) names.insert(rpc::ToString(cluster.location(i)));
+  return names;
+}
+
+bool AllAgree(Cluster& cluster, const std::vector<int>& live) {
+  const auto expected = Expected(cluster, live);
+  for (int i : live) {
+    try {
+      if (RingOf(cluster, i) != expected) return false;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }
+  return true;
+}
+
+TEST(LocatorCluster, EightNodesByAutodiscoveryAgreeAndSurviveTwoLeaves) {
+  Cluster cluster("locator");
+  std::vector<int> live;
+  for (int i = 0; i < 8; ++i) {
+    const int node = cluster.start();  // no --peer, no --port: discovery only
+    ASSERT_GE(node, 0);
+    live.push_back(node);
+  }
+  // The first started a cluster; every later one discovered a node and joined.
+  EXPECT_NE(cluster.log(0).find("started a new cluster"), std::string::npos);
+  for (int i = 1; i < 8; ++i) {
+    EXPECT_NE(cluster.log(i).find("and joined its cluster"), std::string::npos) << cluster.log(i);
+  }
+  ASSERT_TRUE(WaitFor([&] { return AllAgree(cluster, live); }, 2000))
+      << "views did not agree within 2 s of the last join";
+
+  // Every node names the same owner for every key.
+  for (int k = 0; k < 1000; ++k) {
+    const std::string key = "key-" + std::to_string(k);
+    std::set<std::string> owners;
+    for (int i : live) {
+      rpc::Location owner;
+      cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.get_node(owner, key); });
+      owners.insert(rpc::ToString(owner));
+    }
+    ASSERT_EQ(owners.size(), 1u) << "nodes disagree on the owner of " << key;
+  }
+
+  // Two clean leaves: exit 0, and the survivors converge on the six that remain.
+  EXPECT_EQ(cluster.terminate(2), 0) << cluster.log(2);
+  EXPECT_EQ(cluster.terminate(5), 0) << cluster.log(5);
+  live = {0, 1, 3, 4, 6, 7};
+  EXPECT_TRUE(WaitFor([&] { return AllAgree(cluster, live); }, 2000))
+      << "views did not converge within 2 s of the leaves";
+  // The leavers are known as LEFT.
+  std::vector<rpc::Member> members;
+  cluster.pool().call(cluster.location(0), [&](rpc::StoreClient& c) { c.members(members); });
+  int left = 0;
+  for (const auto& m : members) left += m.state == rpc::MemberState::LEFT;
+  EXPECT_EQ(left, 2);
+}
+
+}  // namespace
+}  // namespace thrifty::testing
