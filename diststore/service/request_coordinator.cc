@@ -378,8 +378,9 @@ void RequestCoordinator::owner_put(std::vector<rpc::Record> records) {
   if (!mine.empty()) write_local(std::move(mine));
   // The sender thought we own these; our newer view says otherwise. Hand them on (merge only,
   // the receiver never forwards a handoff): one extra hop at most.
-  for (auto& [name, batch] : elsewhere) {
-    const Location& owner = owners[name];
+  for (const auto& entry : elsewhere) {
+    const std::vector<rpc::Record>& batch = entry.second;
+    const Location& owner = owners[entry.first];
     ++forwarded_;
     try {
       rpc::HandoffAck ack;
