@@ -34,12 +34,13 @@ int64_t NowMs() {
              std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-MemberTable::MemberTable(Member self) : self_name_(MemberName(self.location)) {
+MemberTable::MemberTable(Member self, Clock clock)
+    : clock_(clock ? std::move(clock) : Clock(NowMs)), self_name_(MemberName(self.location)) {
   if (self.location.address.empty() || self.location.port <= 0) {
     throw std::invalid_argument("MemberTable: self needs an address and a port");
   }
   self.state = MemberState::ALIVE;
-  members_[self_name_] = Entry{std::move(self), NowMs()};
+  members_[self_name_] = Entry{std::move(self), clock_()};
 }
 
 bool MemberTable::apply(const Member& statement) {
@@ -59,19 +60,23 @@ bool MemberTable::apply_locked(const Member& statement, std::vector<Notification
   if (name == self_name_) {
     Member& self = it->second.member;
     if (self.state == MemberState::LEFT) return false;
-    if (statement.state == MemberState::ALIVE || statement.incarnation < self.incarnation) {
-      return false;  // news about ourselves that is true or old
+    if (statement.incarnation < self.incarnation) return false;  // old news
+    if (statement.state == MemberState::ALIVE && statement.incarnation == self.incarnation &&
+        statement.metadata == self.metadata && statement.gossip_port == self.gossip_port) {
+      return false;  // what we say ourselves
     }
-    // Someone believes we are suspect or dead: refute with a higher incarnation.
+    // Someone believes we are suspect or dead, or holds a record of us we did not make (a
+    // previous run's): override it with a higher incarnation.
     Member before = self;
     self.incarnation = statement.incarnation + 1;
     ++generation_;
+    ++refutations_;
     out->emplace_back(std::move(before), self);
     return true;
   }
   if (it == members_.end()) {
     if (statement.state == MemberState::DEAD || statement.state == MemberState::LEFT) return false;
-    members_[name] = Entry{statement, NowMs()};
+    members_[name] = Entry{statement, clock_()};
     ++generation_;
     out->emplace_back(std::nullopt, statement);
     return true;
@@ -84,7 +89,7 @@ bool MemberTable::apply_locked(const Member& statement, std::vector<Notification
   Member before = current;
   const bool state_changed = current.state != statement.state;
   current = statement;
-  if (state_changed) it->second.state_since_ms = NowMs();
+  if (state_changed) it->second.state_since_ms = clock_();
   ++generation_;
   out->emplace_back(std::move(before), current);
   return true;
@@ -116,7 +121,7 @@ Member MemberTable::set_self_state(MemberState::type state) {
     Member before = entry.member;
     entry.member.state = state;
     ++entry.member.incarnation;
-    entry.state_since_ms = NowMs();
+    entry.state_since_ms = clock_();
     ++generation_;
     result = entry.member;
     changes.emplace_back(std::move(before), entry.member);
@@ -194,20 +199,55 @@ uint64_t MemberTable::generation() const {
   return generation_;
 }
 
-void MemberTable::add_listener(Listener listener) {
+uint64_t MemberTable::refutations() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return refutations_;
+}
+
+size_t MemberTable::in_ring_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = 0;
+  for (const auto& [name, entry] : members_) {
+    const auto state = entry.member.state;
+    if (state == MemberState::ALIVE || state == MemberState::SUSPECT) ++n;
+  }
+  return n;
+}
+
+std::vector<std::pair<std::string, MemberState::type>> MemberTable::states() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::pair<std::string, MemberState::type>> out;
+  out.reserve(members_.size());
+  for (const auto& [name, entry] : members_) out.emplace_back(name, entry.member.state);
+  return out;
+}
+
+MemberTable::ListenerId MemberTable::add_listener(Listener listener) {
   std::lock_guard<std::mutex> lock(listeners_mu_);
-  listeners_.push_back(std::move(listener));
+  const ListenerId id = next_listener_id_++;
+  listeners_.emplace_back(id, std::move(listener));
+  return id;
+}
+
+void MemberTable::remove_listener(ListenerId id) {
+  std::lock_guard<std::mutex> lock(listeners_mu_);
+  for (auto it = listeners_.begin(); it != listeners_.end(); ++it) {
+    if (it->first == id) {
+      listeners_.erase(it);
+      return;
+    }
+  }
 }
 
 void MemberTable::notify(const std::vector<Notification>& changes) {
   if (changes.empty()) return;
-  std::vector<Listener> listeners;
+  std::vector<std::pair<ListenerId, Listener>> listeners;
   {
     std::lock_guard<std::mutex> lock(listeners_mu_);
     listeners = listeners_;
   }
   for (const auto& [before, after] : changes) {
-    for (const auto& listener : listeners) listener(before, after);
+    for (const auto& listener : listeners) listener.second(before, after);
   }
 }
 

@@ -33,10 +33,13 @@ class MemberTable {
  public:
   // `before` is empty when the member was unknown.
   using Listener = std::function<void(const std::optional<Member>& before, const Member& after)>;
+  using ListenerId = uint64_t;
+  using Clock = std::function<int64_t()>;
 
   // `self` must be ALIVE with a location; its incarnation should grow across restarts
   // (the node uses its start time in ms) so that a restarted node overrides its old death.
-  explicit MemberTable(Member self);
+  // `clock` (ms) dates state changes for reap(); NowMs when empty (simulations pass their own).
+  explicit MemberTable(Member self, Clock clock = nullptr);
 
   MemberTable(const MemberTable&) = delete;
   MemberTable& operator=(const MemberTable&) = delete;
@@ -46,9 +49,12 @@ class MemberTable {
   //   dropped);
   // - a known member takes the statement if its incarnation is higher, or equal with a higher
   //   state rank;
-  // - a statement that this node is SUSPECT or DEAD at an incarnation >= its own is refuted:
-  //   self's incarnation becomes that incarnation + 1, still ALIVE (listeners see self change,
-  //   which the gossip layer must spread). Not while this node is leaving (LEFT).
+  // - a statement that this node is SUSPECT, DEAD or LEFT at an incarnation >= its own is
+  //   refuted: self's incarnation becomes that incarnation + 1, still ALIVE (listeners see
+  //   self change, which the gossip layer must spread). So is an ALIVE statement about this
+  //   node that it did not make: a higher incarnation, or the same one with other metadata or
+  //   gossip port (left over from a previous run at this address), since it would otherwise
+  //   override what this node says about itself. Not while this node is leaving (LEFT).
   bool apply(const Member& statement);
 
   // Changes about this node itself; each bumps self's incarnation so it overrides older news.
@@ -59,8 +65,10 @@ class MemberTable {
   // Returns false if the member is unknown or already in that state or a later one.
   bool mark(const std::string& name, MemberState::type state);
 
-  // Drops DEAD and LEFT members whose state is older than `age_ms` (then a stale ALIVE could
-  // resurrect them only with a higher incarnation). Returns how many were dropped.
+  // Drops DEAD and LEFT members whose state is older than `age_ms` (on the table's clock).
+  // A dropped member is a stranger again: any later ALIVE or SUSPECT statement about it adds
+  // it back whatever its incarnation, so reap only after the news of its end has stopped
+  // spreading. Listeners are not called. Returns how many were dropped.
   size_t reap(int64_t now_ms, int64_t age_ms);
 
   Member self() const;
@@ -70,8 +78,18 @@ class MemberTable {
   std::vector<Member> in_ring() const;      // ALIVE and SUSPECT members, self included
   // A number that grows with every change (cheap check for "did anything change").
   uint64_t generation() const;
+  // How many times apply() refuted a statement about this node (see apply()).
+  uint64_t refutations() const;
 
-  void add_listener(Listener listener);
+  // Members in the ring (ALIVE and SUSPECT), self included, without copying them.
+  size_t in_ring_count() const;
+  // Every member's name and state, by name: a cheap snapshot (no metadata copied).
+  std::vector<std::pair<std::string, MemberState::type>> states() const;
+
+  // Listeners are called for every change (not for reap). The id removes it again; a call
+  // already under way on another thread may still finish after remove_listener returns.
+  ListenerId add_listener(Listener listener);
+  void remove_listener(ListenerId id);
 
  private:
   struct Entry {
@@ -84,10 +102,13 @@ class MemberTable {
   void notify(const std::vector<Notification>& changes);
 
   mutable std::mutex mu_;
+  Clock clock_;
   std::string self_name_;
   std::map<std::string, Entry> members_;
   uint64_t generation_ = 0;
-  std::vector<Listener> listeners_;  // guarded by listeners_mu_
+  uint64_t refutations_ = 0;
+  std::vector<std::pair<ListenerId, Listener>> listeners_;  // guarded by listeners_mu_
+  ListenerId next_listener_id_ = 1;                          // guarded by listeners_mu_
   mutable std::mutex listeners_mu_;
 };
 
