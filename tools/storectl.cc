@@ -201,7 +201,7 @@ int Stats(Admin& admin, bool prometheus) {
     std::cout << "}" << std::endl;
     return 0;
   }
-  for (const auto& [k, v] : stats) std::cout << std::left << std::setw(24) << k << v << "\n";
+  for (const auto& [k, v] : stats) std::cout << std::left << std::setw(32) << k << " " << v << "\n";
   return 0;
 }
 

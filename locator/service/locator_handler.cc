@@ -15,8 +15,9 @@ void LocatorHandler::add(const rpc::Location& location,
 }
 
 void LocatorHandler::remove(const rpc::Location& location,
-                            const std::vector<rpc::Location>& authorities, const std::string&) {
-  node_.handle_remove(location, authorities);
+                            const std::vector<rpc::Location>& authorities,
+                            const std::string& proof) {
+  node_.handle_remove(location, authorities, proof);
 }
 
 void LocatorHandler::get_all(std::vector<rpc::Location>& out) { out = node_.ring()->nodes(); }
@@ -50,8 +51,8 @@ void LocatorHandler::get_nodes(std::vector<rpc::Location>& out, const std::strin
 void LocatorHandler::members(std::vector<rpc::Member>& out) { out = node_.members().all(); }
 
 void LocatorHandler::sync(rpc::View& out, const std::vector<rpc::Member>& members,
-                          const std::string&) {
-  out = node_.handle_sync(members);
+                          const std::string& proof) {
+  out = node_.handle_sync(members, proof);
 }
 
 void LocatorHandler::stats(std::map<std::string, int64_t>& out) { out = node_.stats(); }

@@ -41,16 +41,33 @@ LocatorNode::LocatorNode(NodeOptions options, std::vector<std::string> service_t
   // Fail early on a bad placement spec, before binding anything.
   Ring probe({}, options_.placement);
   if (!(options_.weight > 0)) throw std::invalid_argument("--weight must be > 0");
+  keys_ = options_.keys;
+  if (!keys_) {
+    if (!membership::IsLoopback(options_.bind_address) ||
+        !membership::IsLoopback(AdvertiseAddress(options_))) {
+      throw std::runtime_error("a node that listens on " + options_.bind_address +
+                               " needs --cluster-key-file (the development key is for loopback only)");
+    }
+    keys_ = std::make_shared<const membership::KeyRing>(membership::KeyRing::DevelopmentKey());
+    LOG(WARNING) << "no --cluster-key-file: using the development key (loopback only)";
+  }
+  if (options_.gossip) {
+    const std::string problem = options_.swim.validate();
+    if (!problem.empty()) throw std::invalid_argument("gossip configuration: " + problem);
+  }
 }
 
 LocatorNode::~LocatorNode() { stop(); }
 
-void LocatorNode::bind() {
-  if (options_.port != 0) {
-    socket_ = std::make_shared<rpc::BoundServerSocket>(options_.bind_address, options_.port);
-  } else {
-    socket_ = rpc::BindFirstFree(options_.bind_address, options_.discover_first,
-                                 options_.discover_last + 60);
+bool LocatorNode::bind_at(int port) {
+  try {
+    socket_ = std::make_shared<rpc::BoundServerSocket>(options_.bind_address, port);
+  } catch (const apache::thrift::transport::TTransportException& e) {
+    if (options_.port != 0) {
+      throw std::runtime_error("cannot listen on " + options_.bind_address + ":" +
+                               std::to_string(port) + ": " + e.what());
+    }
+    return false;
   }
   self_ = rpc::MakeLocation(AdvertiseAddress(options_), socket_->getPort());
   rpc::ValidateLocation(self_);
@@ -62,7 +79,41 @@ void LocatorNode::bind() {
   self.incarnation = NowMs();
   for (const auto& [key, value] : options_.metadata) self.metadata[key] = value;
   self.metadata[kWeightKey] = FormatWeight(options_.weight);
-  table_ = std::make_unique<membership::MemberTable>(std::move(self));
+  if (options_.gossip) {
+    self.gossip_port = options_.gossip_port != 0 ? options_.gossip_port : self_.port;
+  }
+  auto table = std::make_unique<membership::MemberTable>(std::move(self));
+  if (options_.gossip) {
+    try {
+      swim_ = std::make_unique<membership::SwimAgent>(
+          options_.swim, *table, *keys_,
+          [this](const Member& peer) {
+            const Location where = peer.location;
+            fan_out_.submit([this, where] { sync_with(where); });
+          });
+    } catch (const std::runtime_error& e) {
+      socket_.reset();
+      if (options_.port != 0) throw;  // the user asked for this port: say why it failed
+      LOG(INFO) << "gossip port of " << port << " is taken (" << e.what() << "); next port";
+      return false;
+    }
+  }
+  table_ = std::move(table);
+  return true;
+}
+
+void LocatorNode::bind() {
+  if (options_.port != 0) {
+    bind_at(options_.port);
+  } else {
+    for (int port = options_.discover_first; !table_ && port <= options_.discover_last + 60; ++port) {
+      bind_at(port);
+    }
+    if (!table_) {
+      throw std::runtime_error("no free port on " + options_.bind_address + " from " +
+                               std::to_string(options_.discover_first));
+    }
+  }
   table_->add_listener([this](const std::optional<Member>& before, const Member& after) {
     on_member_change(before, after);
   });
@@ -103,16 +154,23 @@ std::string LocatorNode::start(std::shared_ptr<apache::thrift::TProcessor> proce
               std::to_string(options_.discover_last) + "; started a new cluster";
   }
   outcome += " (" + std::to_string(ring()->size()) + " nodes in the ring)";
-  sync_thread_ = std::thread([this] { sync_loop(); });
+  if (swim_) {
+    // Started after the join so the view learned from the seed is not re-gossiped as news.
+    swim_->start();
+    LOG(INFO) << "gossip on udp " << rpc::ToString(swim_->gossip_endpoint()) << ", key "
+              << keys_->fingerprint() << (keys_->is_development() ? " (development key)" : "");
+  } else {
+    sync_thread_ = std::thread([this] { sync_loop(); });
+  }
   return outcome;
 }
 
 bool LocatorNode::join_through(const Location& seed) {
   try {
     View view;
-    pool_.call(seed, [&](rpc::LocatorClient& client) {
-      client.join(view, self_, self_join_info());
-    });
+    JoinInfo info = self_join_info();
+    info.proof = make_proof(membership::JoinProof::kJoin, self_name());
+    pool_.call(seed, [&](rpc::LocatorClient& client) { client.join(view, self_, info); });
     if (view.placement != options_.placement) {
       LOG(ERROR) << "join: " << rpc::ToString(seed) << " uses placement " << view.placement
                  << ", this node " << options_.placement;
@@ -145,12 +203,17 @@ JoinInfo LocatorNode::self_join_info() const {
 
 void LocatorNode::leave() {
   if (!running_.load() || leaving_.exchange(true)) return;
-  table_->set_self_state(MemberState::LEFT);
   const auto peers = other_ring_members();
+  if (swim_) {
+    swim_->leave(std::chrono::milliseconds(2000));  // marks self LEFT and gossips it
+  } else {
+    table_->set_self_state(MemberState::LEFT);
+  }
   LOG(INFO) << "leaving: telling " << peers.size() << " peers";
+  const std::string proof = make_proof(membership::JoinProof::kRemove, self_name());
   auto results = fan_out_.map(peers, [&](const Location& peer) {
     pool_.call(peer, [&](rpc::LocatorClient& client) {
-      client.remove(self_, std::vector<Location>{self_}, std::string());
+      client.remove(self_, std::vector<Location>{self_}, proof);
     });
   });
   for (size_t i = 0; i < results.size(); ++i) {
@@ -168,6 +231,7 @@ void LocatorNode::stop() {
   stop_cv_.notify_all();
   if (sync_thread_.joinable()) sync_thread_.join();
   if (server_) server_->stop();
+  swim_.reset();  // after the server: handlers may still touch the table until then
 }
 
 std::shared_ptr<const Ring> LocatorNode::ring() const {
@@ -232,7 +296,7 @@ void LocatorNode::note_peer_failure(const Location& peer) {
     std::lock_guard<std::mutex> lock(failures_mu_);
     count = ++failures_[name];
   }
-  if (count >= options_.failure_threshold) {
+  if (!swim_ && count >= options_.failure_threshold) {
     if (table_->mark(name, MemberState::DEAD)) {
       LOG(WARNING) << "member " << name << " declared DEAD after " << count
                    << " failed calls in a row";
@@ -255,7 +319,25 @@ View LocatorNode::view() const {
   return view;
 }
 
+std::string LocatorNode::make_proof(const char* purpose, const std::string& caller) const {
+  return membership::JoinProof::Make(*keys_, purpose, caller, NowMs());
+}
+
+void LocatorNode::check_proof(const char* purpose, const std::string& caller,
+                              const std::string& proof, const char* call) const {
+  const auto result = membership::JoinProof::Verify(*keys_, purpose, caller, proof, NowMs());
+  if (result == membership::JoinProof::Result::ok) return;
+  LOG(WARNING) << call << " for " << caller << " refused: proof of the cluster key is "
+               << membership::JoinProof::ResultName(result);
+  rpc::Unauthorized denied;
+  denied.message = std::string(call) + " refused: the proof of the cluster key is " +
+                   membership::JoinProof::ResultName(result) +
+                   " (do both nodes use the same --cluster-key-file and a correct clock?)";
+  throw denied;
+}
+
 View LocatorNode::handle_join(const Location& location, const JoinInfo& info) {
+  check_proof(membership::JoinProof::kJoin, MemberName(location), info.proof, "join");
   try {
     rpc::ValidateLocation(location);
   } catch (const std::invalid_argument& e) {
@@ -290,7 +372,9 @@ View LocatorNode::handle_join(const Location& location, const JoinInfo& info) {
   table_->apply(member);
   note_peer_success(location);
   LOG(INFO) << "join: admitted " << rpc::ToString(location);
-  broadcast_add(location, info, {self_, location});
+  JoinInfo forwarded = info;
+  forwarded.proof = make_proof(membership::JoinProof::kAdd, MemberName(location));
+  broadcast_add(location, forwarded, {self_, location});
   return view();
 }
 
@@ -319,6 +403,7 @@ void LocatorNode::broadcast_add(const Location& location, const JoinInfo& info,
 
 void LocatorNode::handle_add(const Location& location, const std::vector<Location>&,
                              const JoinInfo& info) {
+  check_proof(membership::JoinProof::kAdd, MemberName(location), info.proof, "add");
   try {
     rpc::ValidateLocation(location);
   } catch (const std::invalid_argument& e) {
@@ -342,7 +427,9 @@ void LocatorNode::handle_add(const Location& location, const std::vector<Locatio
   note_peer_success(location);
 }
 
-void LocatorNode::handle_remove(const Location& location, const std::vector<Location>&) {
+void LocatorNode::handle_remove(const Location& location, const std::vector<Location>&,
+                                const std::string& proof) {
+  check_proof(membership::JoinProof::kRemove, MemberName(location), proof, "remove");
   try {
     rpc::ValidateLocation(location);
   } catch (const std::invalid_argument& e) {
@@ -358,7 +445,8 @@ void LocatorNode::handle_remove(const Location& location, const std::vector<Loca
   table_->apply(statement);  // refuted by the member itself if it is still alive
 }
 
-View LocatorNode::handle_sync(const std::vector<Member>& members) {
+View LocatorNode::handle_sync(const std::vector<Member>& members, const std::string& proof) {
+  check_proof(membership::JoinProof::kSync, "", proof, "sync");
   for (const Member& member : members) {
     try {
       rpc::ValidateLocation(member.location);
@@ -391,12 +479,16 @@ void LocatorNode::sync_once() {
   auto peers = other_ring_members();
   if (peers.empty()) return;
   static thread_local std::mt19937_64 rng(std::random_device{}());
-  const Location peer = peers[std::uniform_int_distribution<size_t>(0, peers.size() - 1)(rng)];
+  sync_with(peers[std::uniform_int_distribution<size_t>(0, peers.size() - 1)(rng)]);
+}
+
+void LocatorNode::sync_with(const Location& peer) {
   ++syncs_sent_;
   try {
     View theirs;
+    const std::string proof = make_proof(membership::JoinProof::kSync, "");
     pool_.call(peer, [&](rpc::LocatorClient& client) {
-      client.sync(theirs, table_->all(), std::string());
+      client.sync(theirs, table_->all(), proof);
     });
     note_peer_success(peer);
     for (const Member& member : theirs.members) table_->apply(member);
@@ -425,6 +517,9 @@ std::map<std::string, int64_t> LocatorNode::stats() const {
   out["syncs_sent"] = syncs_sent_.load();
   out["syncs_failed"] = syncs_failed_.load();
   out["peer_failures"] = peer_failures_.load();
+  if (swim_) {
+    for (const auto& [key, value] : swim_->stats()) out[key] = value;
+  }
   return out;
 }
 

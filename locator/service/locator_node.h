@@ -19,7 +19,11 @@
 #include <thrift/TProcessor.h>
 
 #include "Locator.h"
+#include "locator/membership/join_proof.h"
+#include "locator/membership/key_ring.h"
 #include "locator/membership/member_table.h"
+#include "locator/membership/swim_agent.h"
+#include "locator/membership/swim_config.h"
 #include "locator/rpc/connection_pool.h"
 #include "locator/rpc/fan_out.h"
 #include "locator/rpc/rpc_server.h"
@@ -44,9 +48,16 @@ struct NodeOptions {
   std::map<std::string, std::string> metadata;
   rpc::ServerOptions server;
   rpc::PoolOptions pool;
-  // Anti-entropy: every interval one random peer gets our view and sends back its own.
+  // SWIM failure detection and gossip over UDP (on by default).
+  bool gossip = true;
+  int gossip_port = 0;  // 0: the Thrift port's number
+  membership::SwimConfig swim;
+  // Cluster keys (gossip HMAC and proofs on join/add/remove/sync). Null: the development key,
+  // allowed only when the node binds and advertises a loopback address.
+  std::shared_ptr<const membership::KeyRing> keys;
+  // Without gossip: every interval one random peer gets our view and sends back its own, and
+  // a peer that fails `failure_threshold` calls in a row is declared DEAD.
   int sync_interval_ms = 1000;
-  // Consecutive failed calls after which a peer is declared DEAD (until SWIM runs).
   int failure_threshold = 3;
   // DEAD and LEFT members are forgotten after this long.
   int64_t reap_after_ms = 10 * 60 * 1000;
@@ -101,11 +112,14 @@ class LocatorNode {
   void note_peer_success(const rpc::Location& peer);
 
   // ---- Locator RPCs (the handler forwards here) ----
+  // Each checks the caller's proof of the cluster key first (rpc::Unauthorized if missing or
+  // wrong), then the request (rpc::LocatorError, nothing changed).
   View handle_join(const rpc::Location& location, const JoinInfo& info);
   void handle_add(const rpc::Location& location, const std::vector<rpc::Location>& authorities,
                   const JoinInfo& info);
-  void handle_remove(const rpc::Location& location, const std::vector<rpc::Location>& authorities);
-  View handle_sync(const std::vector<rpc::Member>& members);
+  void handle_remove(const rpc::Location& location, const std::vector<rpc::Location>& authorities,
+                     const std::string& proof);
+  View handle_sync(const std::vector<rpc::Member>& members, const std::string& proof);
   View view() const;
 
   rpc::ConnectionPool<rpc::LocatorClient>& peers() { return pool_; }
@@ -113,6 +127,11 @@ class LocatorNode {
 
  private:
   JoinInfo self_join_info() const;
+  std::string make_proof(const char* purpose, const std::string& caller) const;
+  void check_proof(const char* purpose, const std::string& caller, const std::string& proof,
+                   const char* call) const;
+  void sync_with(const rpc::Location& peer);
+  bool bind_at(int port);
   void on_member_change(const std::optional<rpc::Member>& before, const rpc::Member& after);
   void rebuild_ring();
   bool join_through(const rpc::Location& seed);
@@ -125,7 +144,9 @@ class LocatorNode {
   NodeOptions options_;
   std::vector<std::string> service_types_;
   rpc::Location self_;
+  std::shared_ptr<const membership::KeyRing> keys_;
   std::unique_ptr<membership::MemberTable> table_;
+  std::unique_ptr<membership::SwimAgent> swim_;
   std::shared_ptr<rpc::BoundServerSocket> socket_;
   std::unique_ptr<rpc::RpcServer> server_;
   rpc::ConnectionPool<rpc::LocatorClient> pool_;

@@ -20,7 +20,19 @@ DEFINE_string(placement, "ketama",
               "key placement: ketama, rendezvous/HASH (HASH: md5, siphash, xxh64, xxh3, fnv1a)");
 DEFINE_double(weight, 1.0, "this node's share of the ring relative to others (> 0)");
 DEFINE_int32(rpc_threads, 512, "most connections served at once");
-DEFINE_int32(sync_interval_ms, 1000, "how often the node exchanges its view with a random peer");
+DEFINE_int32(sync_interval_ms, 1000,
+             "without gossip: how often the node exchanges its view with a random peer");
+DEFINE_bool(gossip, true, "detect failures and spread membership with SWIM gossip over UDP");
+DEFINE_int32(gossip_port, 0, "UDP port of the gossip endpoint (default: the Thrift port's number)");
+DEFINE_string(cluster_key_file, "",
+              "file of cluster keys, one hex key per line (first signs, all verify); required "
+              "unless the node listens on loopback only");
+DEFINE_int64(probe_interval_ms, 1000, "gossip: one member is probed per interval");
+DEFINE_int64(probe_timeout_ms, 500, "gossip: wait this long for an ack before indirect probes");
+DEFINE_int32(indirect_checks, 3, "gossip: members asked to probe a silent member for us");
+DEFINE_int32(suspicion_mult, 4, "gossip: suspicion timeout multiplier (x log10 N x interval)");
+DEFINE_int32(retransmit_mult, 4, "gossip: each update is sent about this x log10(N+1) times");
+DEFINE_int64(push_pull_interval_ms, 30000, "gossip: full state exchange with a random member");
 
 namespace thrifty::cli {
 
@@ -43,6 +55,26 @@ locator::NodeOptions NodeOptionsFromFlags() {
   options.server.bind_address = FLAGS_bind;
   options.server.workers = FLAGS_rpc_threads;
   options.sync_interval_ms = FLAGS_sync_interval_ms;
+  options.gossip = FLAGS_gossip;
+  if (FLAGS_gossip_port < 0 || FLAGS_gossip_port > 65535) Fail(2, "--gossip-port must be in 0..65535");
+  options.gossip_port = FLAGS_gossip_port;
+  options.swim.probe_interval_ms = FLAGS_probe_interval_ms;
+  options.swim.probe_timeout_ms = FLAGS_probe_timeout_ms;
+  options.swim.indirect_checks = FLAGS_indirect_checks;
+  options.swim.suspicion_mult = FLAGS_suspicion_mult;
+  options.swim.retransmit_mult = FLAGS_retransmit_mult;
+  options.swim.push_pull_interval_ms = FLAGS_push_pull_interval_ms;
+  if (const std::string problem = options.swim.validate(); !problem.empty()) {
+    Fail(2, "gossip options: " + problem);
+  }
+  if (!FLAGS_cluster_key_file.empty()) {
+    try {
+      options.keys = std::make_shared<const membership::KeyRing>(
+          membership::KeyRing::FromFile(FLAGS_cluster_key_file));
+    } catch (const std::exception& e) {
+      Fail(2, std::string("--cluster-key-file: ") + e.what());
+    }
+  }
   try {
     options.peers = rpc::ParseLocations(FLAGS_peer);
   } catch (const std::exception& e) {
