@@ -11,7 +11,6 @@
 #include <gflags/gflags.h>
 
 #include <cmath>
-#include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -90,7 +89,8 @@ void PrintHelp() {
     gflags::CommandLineFlagInfo info;
     if (!gflags::GetCommandLineFlagInfo(name, &info)) continue;
     std::string flag = "  " + std::string(info.name.size() == 1 ? "-" : "--") + info.name;
-    if (info.type != "bool") flag += info.name == "n" ? " N" : info.name == "nodes" ? " LIST" : " NAME";
+    if (info.type != "bool")
+      flag += info.name == "n" ? " N" : info.name == "nodes" ? " LIST" : " NAME";
     std::string text = info.description;
     if (info.type != "bool" && !info.default_value.empty()) {
       text += " [default: " + info.default_value + "]";
@@ -131,8 +131,7 @@ std::vector<std::string> ParseCommandLine(int argc, char** argv) {
     const std::string body = arg.substr(arg[1] == '-' ? 2 : 1);
     const size_t eq = body.find('=');
     std::string name = body.substr(0, eq);
-    if (name == "help" || name == "h" || name == "helpshort" || name == "helpfull" ||
-        name == "?") {
+    if (name == "help" || name == "h" || name == "helpshort" || name == "helpfull" || name == "?") {
       PrintHelp();
       std::exit(0);
     }
@@ -218,8 +217,7 @@ class KeySource {
   std::istream* lines_;
 };
 
-void WriteSelections(const Placement& placement, int replicas, KeySource& keys,
-                     std::ostream& out) {
+void WriteSelections(const Placement& placement, int replicas, KeySource& keys, std::ostream& out) {
   std::string key;
   while (keys.Next(&key)) {
     out << key << '\t';
@@ -244,8 +242,6 @@ void WriteStats(const Placement& placement, KeySource& keys, std::ostream& out) 
     ++counts[placement.owner_index(key)];
     ++total;
   }
-  double weight_sum = 0;
-  for (double w : placement.weights()) weight_sum += w;
   const double mean = static_cast<double>(total) / static_cast<double>(counts.size());
   uint64_t max = 0;
   double squares = 0;
@@ -253,8 +249,8 @@ void WriteStats(const Placement& placement, KeySource& keys, std::ostream& out) 
   for (size_t i = 0; i < counts.size(); ++i) {
     const double share = total == 0 ? 0 : 100.0 * static_cast<double>(counts[i]) / total;
     out << placement.nodes()[i] << '\t' << std::setprecision(6) << std::defaultfloat
-        << placement.weights()[i] << '\t' << counts[i] << '\t' << std::fixed
-        << std::setprecision(2) << share << "%\n";
+        << placement.weights()[i] << '\t' << counts[i] << '\t' << std::fixed << std::setprecision(2)
+        << share << "%\n";
     max = std::max(max, counts[i]);
     squares += (static_cast<double>(counts[i]) - mean) * (static_cast<double>(counts[i]) - mean);
   }
@@ -262,8 +258,8 @@ void WriteStats(const Placement& placement, KeySource& keys, std::ostream& out) 
   out << std::setprecision(2) << "keys " << total << ", nodes " << counts.size() << ", mean "
       << mean << ", max/mean " << std::setprecision(4) << (mean > 0 ? max / mean : 0.0)
       << ", std dev " << std::setprecision(2) << stddev << " ("
-      << (mean > 0 ? 100.0 * stddev / mean : 0.0) << "% of mean), placement "
-      << placement.name() << '\n';
+      << (mean > 0 ? 100.0 * stddev / mean : 0.0) << "% of mean), placement " << placement.name()
+      << '\n';
 }
 
 [[noreturn]] void Fail(int status, const std::string& message) {
