@@ -18,11 +18,13 @@ using apache::thrift::transport::TTransportFactory;
 
 RpcLimits RpcLimits::ForValueSize(int64_t max_value_bytes) {
   RpcLimits limits;
-  const int64_t string_limit = std::max<int64_t>(2 * max_value_bytes, 1 << 20);
   const int64_t frame_limit = std::max<int64_t>(4 * max_value_bytes + (1 << 20), 64 << 20);
   const int64_t cap = (int64_t{1} << 30);  // stay far below int32 overflow in Thrift's checks
-  limits.max_string_bytes = static_cast<int32_t>(std::min(string_limit, cap));
   limits.max_frame_bytes = static_cast<int32_t>(std::min(frame_limit, cap));
+  // A whole frame is in memory before it is parsed, so a string limit below the frame limit
+  // would save nothing; equal to it, any value that fits a frame reaches the handler and an
+  // oversized one gets a StoreError naming the store's limit instead of a dropped connection.
+  limits.max_string_bytes = limits.max_frame_bytes;
   return limits;
 }
 

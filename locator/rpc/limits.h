@@ -20,10 +20,9 @@ struct RpcLimits {
   // connection before anything is allocated: this is what turns an HTTP request or a TLS
   // ClientHello sent to the port (read as a ~1 GB / ~369 MB frame) into a cheap refusal.
   int32_t max_frame_bytes = 64 << 20;
-  // Largest single string/binary inside a message. Kept above the store's value limit so an
-  // oversized value reaches the handler and gets a clear StoreError instead of a dropped
-  // connection.
-  int32_t max_string_bytes = 32 << 20;
+  // Largest single string/binary inside a message. A message declaring a longer one is refused
+  // before anything is allocated for it.
+  int32_t max_string_bytes = 64 << 20;
   // Largest list/map/set element count.
   int32_t max_container_elements = 65536;
   int32_t max_recursion_depth = 64;

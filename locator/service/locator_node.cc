@@ -38,8 +38,9 @@ LocatorNode::LocatorNode(NodeOptions options, std::vector<std::string> service_t
       pool_(options_.pool),
       fan_out_(16) {
   if (service_types_.empty()) throw std::invalid_argument("LocatorNode needs a service type");
-  // Fail early on a bad placement spec, before binding anything.
-  Ring probe({}, options_.placement);
+  // Fail early on a bad placement spec, before binding anything; spell it one way
+  // ("rendezvous" and "rendezvous/xxh3" are the same placement).
+  options_.placement = placement::ParsePlacementSpec(options_.placement).ToString();
   if (!(options_.weight > 0)) throw std::invalid_argument("--weight must be > 0");
   keys_ = options_.keys;
   if (!keys_) {
@@ -168,14 +169,18 @@ std::string LocatorNode::start(std::shared_ptr<apache::thrift::TProcessor> proce
 bool LocatorNode::join_through(const Location& seed) {
   try {
     View view;
-    JoinInfo info = self_join_info();
-    info.proof = make_proof(membership::JoinProof::kJoin, self_name());
-    pool_.call(seed, [&](rpc::LocatorClient& client) { client.join(view, self_, info); });
+    // Learn the cluster before it learns of us: the moment the seed admits this node, others
+    // route requests here, and this node must already know the ring to answer them.
+    pool_.call(seed, [&](rpc::LocatorClient& client) { client.get_view(view); });
     if (view.placement != options_.placement) {
       LOG(ERROR) << "join: " << rpc::ToString(seed) << " uses placement " << view.placement
                  << ", this node " << options_.placement;
       return false;
     }
+    for (const Member& member : view.members) table_->apply(member);
+    JoinInfo info = self_join_info();
+    info.proof = make_proof(membership::JoinProof::kJoin, self_name());
+    pool_.call(seed, [&](rpc::LocatorClient& client) { client.join(view, self_, info); });
     for (const Member& member : view.members) table_->apply(member);
     LOG(INFO) << "joined through " << rpc::ToString(seed) << ": " << view.members.size()
               << " members";

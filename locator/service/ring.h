@@ -27,7 +27,7 @@ double MemberWeight(const Member& member);
 class Ring {
  public:
   // `placement_spec`: "ketama" (default), "rendezvous/HASH", "jump/HASH", "modulo/HASH".
-  // Throws std::invalid_argument for an unknown spec.
+  // Throws placement::PlacementError for an unknown spec.
   Ring(const std::vector<Member>& members, const std::string& placement_spec);
 
   // The key's owner. Throws placement::PlacementError when the ring is empty.
