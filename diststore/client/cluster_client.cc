@@ -23,6 +23,13 @@ ClusterClient::ClusterClient(ClientOptions options)
     : options_(std::move(options)), pool_(options_.pool), fan_out_(8) {
   if (options_.seeds.empty()) throw ClientError("no node to connect to");
   snapshot_ = fetch();
+  try {
+    std::map<std::string, int64_t> stats;
+    pool_.call(entry_node(), [&](rpc::StoreClient& c) { c.stats(stats); });
+    limits_ = diststore::ImportLimits(stats);
+  } catch (const std::exception&) {
+    // keep the documented defaults; the nodes check again anyway
+  }
 }
 
 std::shared_ptr<const ClusterClient::Snapshot> ClusterClient::fetch() {
@@ -169,6 +176,15 @@ std::map<std::string, std::string> ClusterClient::multi_get(const std::vector<st
 }
 
 void ClusterClient::multi_put(const std::vector<rpc::Entry>& entries) {
+  try {
+    diststore::CheckBatch(limits_, entries.size());
+    for (const auto& e : entries) {
+      diststore::CheckKey(limits_, e.key);
+      diststore::CheckValue(limits_, e.key, e.value);
+    }
+  } catch (const rpc::StoreError& e) {
+    throw ClientError(e.message);
+  }
   std::map<std::string, std::vector<rpc::Entry>> by_owner;
   for (const auto& e : entries) {
     by_owner[options_.ring_aware ? MemberName(owner(e.key)) : std::string()].push_back(e);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "Store.h"
+#include "diststore/limits/store_limits.h"
 #include "locator/rpc/connection_pool.h"
 #include "locator/rpc/fan_out.h"
 #include "locator/service/ring.h"
@@ -72,6 +73,9 @@ class ClusterClient {
   rpc::FanOut fan_out_;
   std::mutex mu_;
   std::shared_ptr<const Snapshot> snapshot_;
+  // The cluster's limits (from a node's stats): a batch is checked whole before it is split
+  // per owner, so an oversized entry fails it before any part is written.
+  diststore::StoreLimits limits_;
 };
 
 }  // namespace thrifty::client

@@ -14,6 +14,9 @@ namespace {
 // traffic arriving keeps the window open.
 constexpr int64_t kFallbackWindowMs = 30000;
 constexpr int64_t kFallbackAfterHandoffMs = 10000;
+// A restarted node's own data may be older than copies written elsewhere while it was away:
+// until the handoff back to it has quietened (or this long after its start), it compares.
+constexpr int64_t kFreshAfterHandoffMs = 10 * 60 * 1000;
 }  // namespace
 
 rpc::Record ToRpc(const std::string& key, const storage::Record& record) {
@@ -36,7 +39,8 @@ RequestCoordinator::RequestCoordinator(locator::LocatorNode& node, storage::Engi
       limits_(limits),
       pool_(std::move(pool_options)),
       fan_out_(32),
-      self_name_(node.self_name()) {
+      self_name_(node.self_name()),
+      created_ms_(NowMs()) {
   on_ring_change();
 }
 
@@ -45,14 +49,25 @@ bool RequestCoordinator::is_self(const Location& location) const {
 }
 
 void RequestCoordinator::on_ring_change() {
-  std::vector<rpc::Member> others;
-  for (auto& member : node_.members().in_ring()) {
-    if (MemberName(member.location) != self_name_) others.push_back(std::move(member));
+  std::vector<rpc::Member> others, with_dead;
+  std::set<std::string> dead;
+  for (auto& member : node_.members().all()) {
+    const std::string name = MemberName(member.location);
+    const auto state = member.state;
+    if (state == rpc::MemberState::LEFT) continue;
+    if (state == rpc::MemberState::DEAD) dead.insert(name);
+    with_dead.push_back(member);
+    if (state != rpc::MemberState::DEAD && name != self_name_) others.push_back(std::move(member));
   }
-  auto ring = std::make_shared<const locator::Ring>(others, node_.options().placement);
+  const std::string& placement = node_.options().placement;
+  auto ring = std::make_shared<const locator::Ring>(others, placement);
+  std::shared_ptr<const locator::Ring> ring_with_dead;
+  if (!dead.empty()) ring_with_dead = std::make_shared<const locator::Ring>(with_dead, placement);
   {
     std::lock_guard<std::mutex> lock(rings_mu_);
     others_ring_ = std::move(ring);
+    with_dead_ring_ = std::move(ring_with_dead);
+    dead_ = std::move(dead);
   }
   last_ring_change_ms_ = NowMs();
 }
@@ -102,45 +117,96 @@ std::vector<std::optional<storage::Record>> RequestCoordinator::read_owned(
     ++errors_;
     ThrowStoreError(std::string("storage failure on ") + self_name_ + ": " + e.what());
   }
-  if (!fallback || !fallback_open()) return found;
+  if (!fallback) return found;
 
-  // Keys still missing: ask the node that holds them if this one does not exist.
-  auto others = others_ring();
-  if (others->empty()) return found;
-  std::map<std::string, std::vector<size_t>> by_holder;  // holder name -> indexes
-  std::map<std::string, Location> holders;
+  if (fallback_open()) {
+    // While keys move, ask the node that would hold a key without us: for a key we lack, and
+    // for a key we only just took over (after a join or a restart our own copy may be older
+    // than the one written elsewhere meanwhile). The newer record wins.
+    // Where a key was before: for a node that just started (joined or restarted), on the
+    // node that would own it without this one; otherwise on its owner in the previous ring
+    // (with weighted ketama a change also moves keys between the older nodes).
+    auto others = others_ring();
+    auto previous = node_.previous_ring();
+    const int64_t now = NowMs();
+    const bool fresh = previous->size() <= 1 || now - created_ms_ < kFallbackWindowMs ||
+                       (now - created_ms_ < kFreshAfterHandoffMs &&
+                        now - last_handoff_received_ms_.load() < kFallbackAfterHandoffMs);
+    std::map<std::string, std::vector<size_t>> by_holder;  // holder name -> indexes
+    std::map<std::string, Location> holders;
+    for (size_t i = 0; !others->empty() && i < keys.size(); ++i) {
+      std::optional<Location> before;
+      if (!fresh) {
+        const Location& previous_owner = previous->owner(keys[i]);
+        if (!is_self(previous_owner)) before = previous_owner;
+      }
+      const bool taken_over = fresh || before.has_value();
+      if (found[i] && !taken_over) continue;
+      const Location& holder = before ? *before : others->owner(keys[i]);
+      if (is_self(holder)) continue;
+      by_holder[MemberName(holder)].push_back(i);
+      holders[MemberName(holder)] = holder;
+    }
+    for (const auto& [name, indexes] : by_holder) {
+      std::vector<std::string> asked;
+      for (size_t i : indexes) asked.push_back(keys[i]);
+      ++fallback_reads_;
+      std::vector<rpc::Record> records;
+      try {
+        pool_.call(holders[name], [&](rpc::StoreClient& client) {
+          client.owner_get(records, asked, false);
+        });
+      } catch (const std::exception& e) {
+        VLOG(1) << "fallback read on " << name << " failed: " << e.what();
+        continue;  // the holder may have left; what we have is the best answer
+      }
+      std::map<std::string, storage::Record> theirs;
+      for (auto& r : records) theirs[r.key] = FromRpc(r);
+      for (size_t i : indexes) {
+        auto it = theirs.find(keys[i]);
+        if (it != theirs.end() && (!found[i] || storage::Supersedes(it->second, *found[i]))) {
+          found[i] = it->second;
+        }
+      }
+    }
+    // A handoff may have delivered a key between our read and the holder's (it deletes only
+    // after we acknowledged it): look once more where nothing was found.
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (!found[i]) found[i] = engine_.get(keys[i]);
+    }
+  }
+  check_unavailable(keys, found);
+  return found;
+}
+
+void RequestCoordinator::check_unavailable(
+    const std::vector<std::string>& keys,
+    const std::vector<std::optional<storage::Record>>& found) const {
+  std::shared_ptr<const locator::Ring> with_dead;
+  std::set<std::string> dead;
+  {
+    std::lock_guard<std::mutex> lock(rings_mu_);
+    if (!with_dead_ring_) return;
+    with_dead = with_dead_ring_;
+    dead = dead_;
+  }
+  size_t unavailable = 0;
+  std::string first_key, first_owner;
   for (size_t i = 0; i < keys.size(); ++i) {
     if (found[i]) continue;
-    const Location& holder = others->owner(keys[i]);
-    by_holder[MemberName(holder)].push_back(i);
-    holders[MemberName(holder)] = holder;
-  }
-  for (const auto& [name, indexes] : by_holder) {
-    std::vector<std::string> missing;
-    for (size_t i : indexes) missing.push_back(keys[i]);
-    ++fallback_reads_;
-    std::vector<rpc::Record> records;
-    try {
-      pool_.call(holders[name], [&](rpc::StoreClient& client) {
-        client.owner_get(records, missing, false);
-      });
-    } catch (const std::exception& e) {
-      VLOG(1) << "fallback read on " << name << " failed: " << e.what();
-      continue;  // the holder may have left; what we have is the best answer
-    }
-    std::map<std::string, storage::Record> theirs;
-    for (auto& r : records) theirs[r.key] = FromRpc(r);
-    for (size_t i : indexes) {
-      auto it = theirs.find(keys[i]);
-      if (it != theirs.end()) found[i] = it->second;
+    const std::string owner = MemberName(with_dead->owner(keys[i]));
+    if (dead.count(owner) == 0) continue;
+    if (unavailable++ == 0) {
+      first_key = keys[i];
+      first_owner = owner;
     }
   }
-  // A handoff may have delivered a key between our read and the holder's (it deletes only
-  // after we acknowledged it): look once more where nothing was found.
-  for (size_t i = 0; i < keys.size(); ++i) {
-    if (!found[i]) found[i] = engine_.get(keys[i]);
-  }
-  return found;
+  if (unavailable == 0) return;
+  ++errors_;
+  ThrowStoreError("key '" + first_key + "'" +
+                  (unavailable > 1 ? " (and " + std::to_string(unavailable - 1) + " more)" : "") +
+                  " is held by " + first_owner +
+                  ", which is DEAD (unreachable): unavailable until it returns");
 }
 
 std::string RequestCoordinator::get(const std::string& key) {

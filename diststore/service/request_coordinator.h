@@ -13,11 +13,12 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "Store.h"
-#include "diststore/service/store_limits.h"
+#include "diststore/limits/store_limits.h"
 #include "diststore/storage/engine.h"
 #include "diststore/storage/hlc.h"
 #include "locator/rpc/connection_pool.h"
@@ -77,6 +78,10 @@ class RequestCoordinator {
   std::vector<std::optional<storage::Record>> read_owned(const std::vector<std::string>& keys,
                                                          bool fallback);
   bool fallback_open() const;
+  // Throws StoreError if a key still missing belongs to a DEAD member (its data exists but is
+  // unreachable): "not found" would be a lie.
+  void check_unavailable(const std::vector<std::string>& keys,
+                         const std::vector<std::optional<storage::Record>>& found) const;
   void write_local(std::vector<std::pair<std::string, storage::Record>> records);
   [[noreturn]] void owner_failed(const Location& owner, const std::exception& e);
 
@@ -87,9 +92,13 @@ class RequestCoordinator {
   rpc::ConnectionPool<rpc::StoreClient> pool_;
   rpc::FanOut fan_out_;
   std::string self_name_;
+  const int64_t created_ms_;
 
   mutable std::mutex rings_mu_;
   std::shared_ptr<const locator::Ring> others_ring_;
+  // The ring with DEAD members put back (null when none is DEAD), and their names.
+  std::shared_ptr<const locator::Ring> with_dead_ring_;
+  std::set<std::string> dead_;
   std::atomic<bool> draining_{false};
   std::atomic<int64_t> last_ring_change_ms_{0};
   std::atomic<int64_t> last_handoff_received_ms_{0};

@@ -37,6 +37,7 @@ void StoreHandler::stats(std::map<std::string, int64_t>& out) {
   out = node_.stats();
   for (const auto& [k, v] : coordinator_.stats()) out[k] = v;
   for (const auto& [k, v] : handoff_.stats()) out[k] = v;
+  ExportLimits(coordinator_.limits(), &out);
   try {
     out["keys"] = static_cast<int64_t>(coordinator_.engine().count_live());
   } catch (const std::exception&) {

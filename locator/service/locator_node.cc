@@ -125,8 +125,9 @@ std::string LocatorNode::self_name() const { return MemberName(self_); }
 
 std::string LocatorNode::start(std::shared_ptr<apache::thrift::TProcessor> processor) {
   if (!socket_) bind();
+  // The socket already listens: connections made during the join wait in its backlog and are
+  // served once this node knows the cluster, so it never answers from a ring of itself alone.
   server_ = std::make_unique<rpc::RpcServer>(std::move(processor), socket_, options_.server);
-  server_->start();
   running_ = true;
 
   std::string outcome;
@@ -155,6 +156,7 @@ std::string LocatorNode::start(std::shared_ptr<apache::thrift::TProcessor> proce
               std::to_string(options_.discover_last) + "; started a new cluster";
   }
   outcome += " (" + std::to_string(ring()->size()) + " nodes in the ring)";
+  server_->start();
   if (swim_) {
     // Started after the join so the view learned from the seed is not re-gossiped as news.
     swim_->start();

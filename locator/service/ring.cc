@@ -12,7 +12,8 @@ double MemberWeight(const Member& member) {
   if (it == member.metadata.end()) return 1.0;
   char* end = nullptr;
   const double weight = std::strtod(it->second.c_str(), &end);
-  if (end == it->second.c_str() || !std::isfinite(weight) || weight <= 0) return 1.0;
+  const bool whole = end == it->second.c_str() + it->second.size() && !it->second.empty();
+  if (!whole || !std::isfinite(weight) || weight <= 0) return 1.0;
   return weight;
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,5 +23,10 @@ void CheckValue(const StoreLimits& limits, const std::string& key, const std::st
 void CheckBatch(const StoreLimits& limits, size_t entries);
 
 [[noreturn]] void ThrowStoreError(const std::string& message);
+
+// The limits as a node reports them in its stats (keys "max_key_bytes", "max_value_bytes",
+// "max_batch_entries"), so clients can check a batch whole before splitting it per owner.
+void ExportLimits(const StoreLimits& limits, std::map<std::string, int64_t>* stats);
+StoreLimits ImportLimits(const std::map<std::string, int64_t>& stats);
 
 }  // namespace thrifty::diststore

@@ -1,4 +1,4 @@
-#include "diststore/service/store_limits.h"
+#include "diststore/limits/store_limits.h"
 
 namespace thrifty::diststore {
 
@@ -36,6 +36,22 @@ void CheckBatch(const StoreLimits& limits, size_t entries) {
     ThrowStoreError("batch of " + std::to_string(entries) + " entries exceeds the limit of " +
                     std::to_string(limits.max_batch_entries) + "; nothing stored");
   }
+}
+
+void ExportLimits(const StoreLimits& limits, std::map<std::string, int64_t>* stats) {
+  (*stats)["max_key_bytes"] = limits.max_key_bytes;
+  (*stats)["max_value_bytes"] = limits.max_value_bytes;
+  (*stats)["max_batch_entries"] = limits.max_batch_entries;
+}
+
+StoreLimits ImportLimits(const std::map<std::string, int64_t>& stats) {
+  StoreLimits limits;
+  if (auto it = stats.find("max_key_bytes"); it != stats.end()) limits.max_key_bytes = it->second;
+  if (auto it = stats.find("max_value_bytes"); it != stats.end()) limits.max_value_bytes = it->second;
+  if (auto it = stats.find("max_batch_entries"); it != stats.end()) {
+    limits.max_batch_entries = it->second;
+  }
+  return limits;
 }
 
 }  // namespace thrifty::diststore
