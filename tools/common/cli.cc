@@ -93,10 +93,12 @@ std::vector<std::string> ParseFlags(int argc, char** argv, const std::string& us
     gflags::CommandLineFlagInfo info;
     bool negated = false;
     if (!gflags::GetCommandLineFlagInfo(name.c_str(), &info)) {
-      if (name.rfind("no", 0) == 0 && gflags::GetCommandLineFlagInfo(name.substr(2).c_str(), &info) &&
+      // --noflag and --no-flag both negate a boolean.
+      const std::string base = name.rfind("no_", 0) == 0 ? name.substr(3) : name.substr(2);
+      if (name.rfind("no", 0) == 0 && gflags::GetCommandLineFlagInfo(base.c_str(), &info) &&
           info.type == "bool" && !has_value) {
         negated = true;
-        name = name.substr(2);
+        name = base;
       } else {
         Fail(2, "unknown option '" + arg + "' (see --help)");
       }

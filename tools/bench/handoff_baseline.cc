@@ -1,0 +1,104 @@
+#include "tools/bench/handoff_baseline.h"
+
+#include <chrono>
+#include <vector>
+
+#include <thrift/TApplicationException.h>
+
+#include "locator/rpc/address.h"
+
+namespace thrifty::bench {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+bool SameNode(const rpc::Location& a, const rpc::Location& b) {
+  return a.port == b.port && a.address == b.address;
+}
+
+locator::Ring RingWith(const ThriftTarget& target, const rpc::Location& node) {
+  const rpc::View view = FetchView(target);
+  auto members = RingMembers(view);
+  bool present = false;
+  for (const auto& m : members) present = present || SameNode(m.location, node);
+  if (!present) {
+    rpc::Member extra;
+    extra.location = node;
+    extra.state = rpc::MemberState::ALIVE;
+    members.push_back(extra);
+  }
+  try {
+    return locator::Ring(members, view.placement);
+  } catch (const std::exception& e) {
+    throw FatalError("cannot build the ring of " + rpc::ToString(target.entry) + ": " + e.what());
+  }
+}
+
+std::vector<uint64_t> OwnedKeys(const locator::Ring& ring, const rpc::Location& node,
+                                uint64_t keyspace) {
+  std::vector<uint64_t> owned;
+  std::string key;
+  for (uint64_t i = 0; i < keyspace; ++i) {
+    FormatKey(i, &key);
+    if (SameNode(ring.owner(key), node)) owned.push_back(i);
+  }
+  return owned;
+}
+
+}  // namespace
+
+uint64_t CountOwned(const ThriftTarget& target, const rpc::Location& node, uint64_t keyspace) {
+  return OwnedKeys(RingWith(target, node), node, keyspace).size();
+}
+
+CopyResult PerKeyCopy(const ThriftTarget& target, const rpc::Location& node, uint64_t keyspace) {
+  const locator::Ring ring = RingWith(target, node);
+  const std::vector<uint64_t> owned = OwnedKeys(ring, node, keyspace);
+  CopyResult result;
+  result.owned = owned.size();
+  ThriftConnection conn = ConnectThrift(node, target);
+  const std::string where = rpc::ToString(node);
+
+  // What the node holds itself, read in batches (not the part being measured).
+  std::vector<rpc::Record> records;
+  records.reserve(owned.size());
+  auto start = Clock::now();
+  constexpr size_t kReadBatch = 1000;
+  std::vector<std::string> keys;
+  std::vector<rpc::Record> part;
+  for (size_t first = 0; first < owned.size(); first += kReadBatch) {
+    keys.clear();
+    for (size_t i = first; i < owned.size() && i < first + kReadBatch; ++i) keys.push_back(KeyName(owned[i]));
+    part.clear();
+    try {
+      conn.client->owner_get(part, keys, false);
+    } catch (const apache::thrift::TException& e) {
+      throw FatalError("owner_get on " + where + " failed: " + e.what());
+    }
+    for (auto& r : part) {
+      if (!r.tombstone) records.push_back(std::move(r));
+    }
+  }
+  result.read_seconds = Since(start);
+  result.found = records.size();
+
+  // One RPC per key.
+  start = Clock::now();
+  for (const auto& r : records) {
+    try {
+      conn.client->put(r.key, r.value);
+    } catch (const apache::thrift::TException& e) {
+      throw FatalError("put on " + where + " failed: " + e.what());
+    }
+    ++result.written;
+  }
+  result.seconds = Since(start);
+  return result;
+}
+
+}  // namespace thrifty::bench

@@ -1,0 +1,344 @@
+#include "tools/bench/targets.h"
+
+#include <cstdio>
+#include <map>
+
+#include <thrift/TApplicationException.h>
+#include <thrift/protocol/TProtocolException.h>
+#include <thrift/transport/TSocket.h>
+#include <thrift/transport/TTransportException.h>
+
+#ifdef THRIFTY_HAVE_HIREDIS
+#include <hiredis/hiredis.h>
+#endif
+
+#include "locator/rpc/address.h"
+
+namespace thrifty::bench {
+
+using apache::thrift::TException;
+
+void FormatKey(uint64_t index, std::string* out) {
+  char buf[32];
+  const int n = std::snprintf(buf, sizeof buf, "key:%012llu", static_cast<unsigned long long>(index));
+  out->assign(buf, static_cast<size_t>(n));
+}
+
+std::string KeyName(uint64_t index) {
+  std::string key;
+  FormatKey(index, &key);
+  return key;
+}
+
+// ---- thrifty ----
+
+ThriftConnection ConnectThrift(const rpc::Location& node, const ThriftTarget& target) {
+  ThriftConnection conn;
+  try {
+    conn.socket = std::make_shared<apache::thrift::transport::TSocket>(
+        node.address, node.port, rpc::MakeConfiguration(target.limits));
+    conn.socket->setConnTimeout(target.connect_timeout_ms);
+    conn.socket->setRecvTimeout(target.call_timeout_ms);
+    conn.socket->setSendTimeout(target.call_timeout_ms);
+    auto framed = rpc::MakeFramedTransport(conn.socket, target.limits);
+    conn.transport = framed;
+    conn.client = std::make_unique<rpc::StoreClient>(rpc::MakeBinaryProtocol(framed, target.limits));
+    conn.transport->open();
+  } catch (const TException& e) {
+    throw FatalError("cannot connect to thrifty node " + rpc::ToString(node) + ": " + e.what());
+  }
+  return conn;
+}
+
+std::vector<rpc::Member> RingMembers(const rpc::View& view) {
+  std::vector<rpc::Member> out;
+  for (const auto& m : view.members) {
+    if (m.state == rpc::MemberState::ALIVE || m.state == rpc::MemberState::SUSPECT) out.push_back(m);
+  }
+  return out;
+}
+
+rpc::View FetchView(const ThriftTarget& target) {
+  ThriftConnection conn = ConnectThrift(target.entry, target);
+  rpc::View view;
+  try {
+    conn.client->get_view(view);
+  } catch (const TException& e) {
+    throw FatalError("get_view on " + rpc::ToString(target.entry) + " failed: " + e.what());
+  }
+  return view;
+}
+
+void Resolve(ThriftTarget* target) {
+  target->nodes.clear();
+  target->ring.reset();
+  const rpc::View view = FetchView(*target);
+  const auto members = RingMembers(view);
+  target->cluster_nodes = members.size();
+  if (!target->ring_aware) {
+    target->nodes.push_back(target->entry);
+    return;
+  }
+  if (members.empty()) throw FatalError(rpc::ToString(target->entry) + " reports an empty ring");
+  try {
+    target->ring = std::make_shared<const locator::Ring>(members, view.placement);
+  } catch (const std::exception& e) {
+    throw FatalError("cannot build the ring of " + rpc::ToString(target->entry) + ": " + e.what());
+  }
+  target->nodes = target->ring->nodes();
+}
+
+namespace {
+
+bool SameNode(const rpc::Location& a, const rpc::Location& b) {
+  return a.port == b.port && a.address == b.address;
+}
+
+class ThriftSlot : public Slot {
+ public:
+  ThriftSlot(const ThriftTarget& target, const std::string* value)
+      : target_(target), value_(value) {
+    for (const auto& node : target.nodes) {
+      Channel ch;
+      ch.node = node;
+      ch.conn = ConnectThrift(node, target);
+      ch.fd = static_cast<int>(ch.conn.socket->getSocketFD());
+      channels_.push_back(std::move(ch));
+    }
+    pending_.reserve(channels_.size());
+  }
+
+  void send(const Request& request) override {
+    kind_ = request.kind;
+    batch_ = request.count > 1;
+    for (auto& ch : channels_) {
+      ch.keys.clear();
+      ch.entries.clear();
+    }
+    pending_.clear();
+    // Group the keys by the channel they go to.
+    for (size_t i = 0; i < request.count; ++i) {
+      FormatKey(request.keys[i], &key_);
+      Channel& ch = channels_[channel_for(key_)];
+      if (kind_ == OpKind::kGet) {
+        ch.keys.push_back(key_);
+      } else {
+        rpc::Entry e;
+        e.key = key_;
+        e.value = *value_;
+        ch.entries.push_back(std::move(e));
+      }
+    }
+    for (size_t c = 0; c < channels_.size(); ++c) {
+      Channel& ch = channels_[c];
+      if (ch.keys.empty() && ch.entries.empty()) continue;
+      try {
+        if (kind_ == OpKind::kGet) {
+          if (batch_) ch.conn.client->send_multi_get(ch.keys);
+          else ch.conn.client->send_get(ch.keys.front());
+        } else {
+          if (batch_) ch.conn.client->send_multi_put(ch.entries);
+          else ch.conn.client->send_put(ch.entries.front().key, ch.entries.front().value);
+        }
+      } catch (const TException& e) {
+        throw FatalError("sending to " + rpc::ToString(ch.node) + " failed: " + e.what());
+      }
+      pending_.push_back(static_cast<int>(c));
+    }
+  }
+
+  const std::vector<int>& pending() const override { return pending_; }
+  int fd(int channel) const override { return channels_[static_cast<size_t>(channel)].fd; }
+
+  bool receive(int channel, Outcome* outcome) override {
+    Channel& ch = channels_[static_cast<size_t>(channel)];
+    try {
+      if (kind_ == OpKind::kGet) {
+        if (batch_) {
+          got_.clear();
+          ch.conn.client->recv_multi_get(got_);
+          for (const auto& k : ch.keys) {
+            if (got_.find(k) == got_.end()) ++outcome->misses;
+          }
+        } else {
+          try {
+            ch.conn.client->recv_get(value_out_);
+          } catch (const rpc::NotFound&) {
+            ++outcome->misses;
+          }
+        }
+      } else {
+        if (batch_) ch.conn.client->recv_multi_put();
+        else ch.conn.client->recv_put();
+      }
+    } catch (const rpc::StoreError& e) {
+      ++outcome->errors;
+      if (!warned_) {
+        warned_ = true;
+        std::fprintf(stderr, "storebench: %s refused a request: %s\n",
+                     rpc::ToString(ch.node).c_str(), e.message.c_str());
+      }
+    } catch (const TException& e) {
+      throw FatalError("reply from " + rpc::ToString(ch.node) + " failed: " + e.what());
+    }
+    for (size_t i = 0; i < pending_.size(); ++i) {
+      if (pending_[i] == channel) {
+        pending_[i] = pending_.back();
+        pending_.pop_back();
+        break;
+      }
+    }
+    return pending_.empty();
+  }
+
+ private:
+  struct Channel {
+    rpc::Location node;
+    ThriftConnection conn;
+    int fd = -1;
+    std::vector<std::string> keys;
+    std::vector<rpc::Entry> entries;
+  };
+
+  size_t channel_for(const std::string& key) const {
+    if (!target_.ring || channels_.size() == 1) return 0;
+    const rpc::Location& owner = target_.ring->owner(key);
+    for (size_t c = 0; c < channels_.size(); ++c) {
+      if (SameNode(channels_[c].node, owner)) return c;
+    }
+    return 0;  // not reached: the channels are the ring's nodes
+  }
+
+  const ThriftTarget& target_;
+  const std::string* value_;
+  std::vector<Channel> channels_;
+  std::vector<int> pending_;
+  OpKind kind_ = OpKind::kGet;
+  bool batch_ = false;
+  bool warned_ = false;
+  std::string key_;
+  std::string value_out_;
+  std::map<std::string, std::string> got_;
+};
+
+}  // namespace
+
+std::unique_ptr<Slot> MakeThriftSlot(const ThriftTarget& target, const std::string* value) {
+  return std::make_unique<ThriftSlot>(target, value);
+}
+
+// ---- Redis ----
+
+#ifdef THRIFTY_HAVE_HIREDIS
+
+namespace {
+
+class RedisSlot : public Slot {
+ public:
+  RedisSlot(const RedisTarget& target, const std::string* value)
+      : name_(target.host + ":" + std::to_string(target.port)), value_(value) {
+    timeval connect_timeout{target.connect_timeout_ms / 1000, (target.connect_timeout_ms % 1000) * 1000};
+    ctx_ = redisConnectWithTimeout(target.host.c_str(), target.port, connect_timeout);
+    if (ctx_ == nullptr) throw FatalError("cannot connect to Redis " + name_ + ": out of memory");
+    if (ctx_->err) {
+      const std::string why = ctx_->errstr;
+      redisFree(ctx_);
+      ctx_ = nullptr;
+      throw FatalError("cannot connect to Redis " + name_ + ": " + why);
+    }
+    timeval call_timeout{target.call_timeout_ms / 1000, (target.call_timeout_ms % 1000) * 1000};
+    redisSetTimeout(ctx_, call_timeout);
+    // One round trip now, so a server that accepts but does not speak Redis fails here.
+    auto* reply = static_cast<redisReply*>(redisCommand(ctx_, "PING"));
+    if (reply == nullptr) {
+      throw FatalError("Redis " + name_ + " did not answer PING: " + std::string(ctx_->errstr));
+    }
+    const bool pong = reply->type == REDIS_REPLY_STATUS;
+    freeReplyObject(reply);
+    if (!pong) throw FatalError(name_ + " does not answer PING like a Redis server");
+  }
+  ~RedisSlot() override {
+    if (ctx_) redisFree(ctx_);
+  }
+
+  void send(const Request& request) override {
+    for (size_t i = 0; i < request.count; ++i) {
+      FormatKey(request.keys[i], &key_);
+      int rc;
+      if (request.kind == OpKind::kGet) {
+        const char* argv[2] = {"GET", key_.data()};
+        const size_t len[2] = {3, key_.size()};
+        rc = redisAppendCommandArgv(ctx_, 2, argv, len);
+      } else {
+        const char* argv[3] = {"SET", key_.data(), value_->data()};
+        const size_t len[3] = {3, key_.size(), value_->size()};
+        rc = redisAppendCommandArgv(ctx_, 3, argv, len);
+      }
+      if (rc != REDIS_OK) fail("formatting a command");
+    }
+    int done = 0;
+    while (!done) {
+      if (redisBufferWrite(ctx_, &done) != REDIS_OK) fail("sending");
+    }
+    outstanding_ = request.count;
+    pending_.assign(1, 0);
+  }
+
+  const std::vector<int>& pending() const override { return pending_; }
+  int fd(int) const override { return ctx_->fd; }
+
+  bool receive(int, Outcome* outcome) override {
+    for (; outstanding_ > 0; --outstanding_) {
+      void* raw = nullptr;
+      if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) fail("reading a reply");
+      auto* reply = static_cast<redisReply*>(raw);
+      if (reply->type == REDIS_REPLY_NIL) {
+        ++outcome->misses;
+      } else if (reply->type == REDIS_REPLY_ERROR) {
+        ++outcome->errors;
+        if (!warned_) {
+          warned_ = true;
+          std::fprintf(stderr, "storebench: Redis %s refused a request: %s\n", name_.c_str(),
+                       reply->str);
+        }
+      }
+      freeReplyObject(reply);
+    }
+    pending_.clear();
+    return true;
+  }
+
+ private:
+  [[noreturn]] void fail(const char* what) {
+    throw FatalError("Redis " + name_ + ": " + what + " failed: " +
+                     (ctx_->err ? std::string(ctx_->errstr) : std::string("unknown error")));
+  }
+
+  std::string name_;
+  const std::string* value_;
+  redisContext* ctx_ = nullptr;
+  size_t outstanding_ = 0;
+  std::vector<int> pending_;
+  std::string key_;
+  bool warned_ = false;
+};
+
+}  // namespace
+
+bool RedisSupported() { return true; }
+
+std::unique_ptr<Slot> MakeRedisSlot(const RedisTarget& target, const std::string* value) {
+  return std::make_unique<RedisSlot>(target, value);
+}
+
+#else
+
+bool RedisSupported() { return false; }
+
+std::unique_ptr<Slot> MakeRedisSlot(const RedisTarget&, const std::string*) {
+  throw FatalError("this storebench was built without hiredis (install libhiredis-dev and rebuild)");
+}
+
+#endif
+
+}  // namespace thrifty::bench

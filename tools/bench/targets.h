@@ -1,0 +1,111 @@
+// The two systems storebench drives, behind one small interface.
+//
+// A Slot is one benchmark connection: it carries one request at a time. A thrifty slot holds
+// one Thrift connection (direct: to the entry node, which forwards) or one connection per
+// ring node (ring-aware: each key goes straight to its owner; a batch is split per owner and
+// the parts travel in parallel). A Redis slot holds one hiredis context; a batch is N
+// pipelined GET or SET commands. Sending never waits for the reply, so one thread can keep
+// many slots busy: it polls the sockets of the slots it drives and reads the replies that
+// arrived, like redis-benchmark's event loop.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <thrift/transport/TSocket.h>
+
+#include "Store.h"
+#include "locator/rpc/limits.h"
+#include "locator/service/ring.h"
+
+namespace thrifty::bench {
+
+// A failure that ends the run (a connection lost or refused, a malformed reply).
+class FatalError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Key i of the benchmark keyspace: "key:" + 12 decimal digits (16 bytes, like
+// redis-benchmark's key:__rand_int__). Writes into `out`, reusing its capacity.
+void FormatKey(uint64_t index, std::string* out);
+std::string KeyName(uint64_t index);
+
+enum class OpKind { kGet, kPut };
+
+// What a slot is asked to do: one request over `count` keys starting at `keys`.
+struct Request {
+  OpKind kind = OpKind::kGet;
+  const uint64_t* keys = nullptr;
+  size_t count = 0;
+};
+
+// Counted per finished request.
+struct Outcome {
+  uint64_t misses = 0;  // GET of a key that has no value
+  uint64_t errors = 0;  // the server refused (StoreError, Redis error reply)
+};
+
+class Slot {
+ public:
+  virtual ~Slot() = default;
+  // Sends the request without waiting. The slot must be idle. Throws FatalError.
+  virtual void send(const Request& request) = 0;
+  // Channels with a reply outstanding (indexes for fd() and receive()).
+  virtual const std::vector<int>& pending() const = 0;
+  virtual int fd(int channel) const = 0;
+  // Reads the reply of `channel` (blocking until it is whole). Returns true when the whole
+  // request is done (every channel answered). Adds to `outcome`. Throws FatalError.
+  virtual bool receive(int channel, Outcome* outcome) = 0;
+};
+
+// ---- thrifty ----
+
+struct ThriftTarget {
+  rpc::Location entry;            // --peer
+  bool ring_aware = false;
+  int connect_timeout_ms = 2000;
+  int call_timeout_ms = 10000;
+  rpc::RpcLimits limits;
+  // Filled by Resolve(): the nodes slots connect to (direct: just `entry`) and, ring-aware,
+  // the ring that maps keys to them.
+  std::vector<rpc::Location> nodes;
+  std::shared_ptr<const locator::Ring> ring;
+  size_t cluster_nodes = 0;  // ring members the entry node knows
+};
+
+// A connected Thrift client of one node.
+struct ThriftConnection {
+  std::shared_ptr<apache::thrift::transport::TSocket> socket;
+  std::shared_ptr<apache::thrift::transport::TTransport> transport;
+  std::unique_ptr<rpc::StoreClient> client;
+};
+// Throws FatalError naming the node when it cannot be reached.
+ThriftConnection ConnectThrift(const rpc::Location& node, const ThriftTarget& target);
+
+// The ring members of the cluster as `entry` sees them, and its placement.
+rpc::View FetchView(const ThriftTarget& target);
+std::vector<rpc::Member> RingMembers(const rpc::View& view);
+
+// Fetches the view (ring-aware) and fills target->nodes / target->ring. Throws FatalError.
+void Resolve(ThriftTarget* target);
+
+std::unique_ptr<Slot> MakeThriftSlot(const ThriftTarget& target, const std::string* value);
+
+// ---- Redis ----
+
+struct RedisTarget {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  int connect_timeout_ms = 2000;
+  int call_timeout_ms = 10000;
+};
+
+bool RedisSupported();  // false when built without hiredis
+// Throws FatalError when Redis cannot be reached.
+std::unique_ptr<Slot> MakeRedisSlot(const RedisTarget& target, const std::string* value);
+
+}  // namespace thrifty::bench

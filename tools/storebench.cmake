@@ -1,0 +1,20 @@
+# storebench: one load generator for thrifty and Redis (helpers in tools/bench/).
+add_library(thrifty_bench_load STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/bench/histogram.cc
+  ${CMAKE_CURRENT_LIST_DIR}/bench/targets.cc
+  ${CMAKE_CURRENT_LIST_DIR}/bench/handoff_baseline.cc)
+target_include_directories(thrifty_bench_load PUBLIC ${PROJECT_SOURCE_DIR})
+target_compile_options(thrifty_bench_load PRIVATE ${THRIFTY_WARNINGS})
+target_link_libraries(thrifty_bench_load PUBLIC thrifty_locator)
+if(TARGET PkgConfig::HIREDIS)
+  target_compile_definitions(thrifty_bench_load PRIVATE THRIFTY_HAVE_HIREDIS)
+  target_link_libraries(thrifty_bench_load PUBLIC PkgConfig::HIREDIS)
+else()
+  message(STATUS "hiredis not found: storebench is built without --target redis://")
+endif()
+
+thrifty_add_tool(storebench ${CMAKE_CURRENT_LIST_DIR}/storebench.cc thrifty_bench_load thrifty_cli)
+
+thrifty_add_test(storebench_histogram_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/bench/histogram_test.cc
+  DEPS thrifty_bench_load)
