@@ -95,9 +95,10 @@ SweepResult HandoffStream::sweep_once() {
   auto settle = [&](const PendingBatch& batch, std::future<void>& done) {
     try {
       done.get();
-      for (const auto& r : batch.records) {
-        coordinator_.engine().erase_if_version(r.key, r.version);
-      }
+      std::vector<std::pair<std::string, int64_t>> acknowledged;
+      acknowledged.reserve(batch.records.size());
+      for (const auto& r : batch.records) acknowledged.emplace_back(r.key, r.version);
+      coordinator_.engine().erase_batch_if_versions(acknowledged);
       result.sent += batch.records.size();
       sent_to[MemberName(batch.owner)] += batch.records.size();
       coordinator_.node().note_peer_success(batch.owner);

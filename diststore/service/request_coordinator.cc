@@ -119,6 +119,46 @@ std::vector<std::optional<storage::Record>> RequestCoordinator::read_owned(
   }
   if (!fallback) return found;
 
+  // A sender whose view differs from ours sent keys our ring gives to another node (it heard
+  // of a ring change before us, or after): that node may hold the newer copy. Ask it
+  // directly; it answers from its own data only, so this never loops.
+  auto routing = routing_ring();
+  std::vector<size_t> not_ours;
+  for (size_t i = 0; !routing->empty() && i < keys.size(); ++i) {
+    if (!is_self(routing->owner(keys[i]))) not_ours.push_back(i);
+  }
+  if (!not_ours.empty()) {
+    std::map<std::string, std::vector<size_t>> by_owner;
+    std::map<std::string, Location> owners;
+    for (size_t i : not_ours) {
+      const Location& owner = routing->owner(keys[i]);
+      by_owner[MemberName(owner)].push_back(i);
+      owners[MemberName(owner)] = owner;
+    }
+    for (const auto& [name, indexes] : by_owner) {
+      std::vector<std::string> asked;
+      for (size_t i : indexes) asked.push_back(keys[i]);
+      std::vector<rpc::Record> records;
+      try {
+        pool_.call(owners[name], [&](rpc::StoreClient& client) {
+          client.owner_get(records, asked, false);
+        });
+      } catch (const std::exception& e) {
+        VLOG(1) << "read on owner " << name << " failed: " << e.what();
+        continue;
+      }
+      ++forwarded_;
+      std::map<std::string, storage::Record> theirs;
+      for (auto& r : records) theirs[r.key] = FromRpc(r);
+      for (size_t i : indexes) {
+        auto it = theirs.find(keys[i]);
+        if (it != theirs.end() && (!found[i] || storage::Supersedes(it->second, *found[i]))) {
+          found[i] = it->second;
+        }
+      }
+    }
+  }
+
   if (fallback_open()) {
     // While keys move, ask the node that would hold a key without us: for a key we lack, and
     // for a key we only just took over (after a join or a restart our own copy may be older
@@ -482,6 +522,7 @@ rpc::HandoffAck RequestCoordinator::handoff(const std::vector<rpc::Record>& reco
     ThrowStoreError(std::string("storage failure on ") + self_name_ + ": " + e.what());
   }
   handoff_records_in_ += static_cast<int64_t>(records.size());
+
   rpc::HandoffAck ack;
   ack.applied = static_cast<int64_t>(applied);
   ack.skipped = static_cast<int64_t>(records.size() - applied);

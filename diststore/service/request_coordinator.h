@@ -70,6 +70,7 @@ class RequestCoordinator {
 
   // Called by the node on every ring change.
   void on_ring_change();
+
   // Counts handoff traffic that reached this node (keeps the fallback window open).
   void note_handoff_received();
 

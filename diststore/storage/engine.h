@@ -61,6 +61,15 @@ class Engine {
   // Throws StorageError if the stored record does not decode.
   virtual bool erase_if_version(std::string_view key, int64_t version) = 0;
 
+  // erase_if_version for many keys, in one write where the engine can (a handoff batch that
+  // was acknowledged). Returns how many were deleted.
+  virtual size_t erase_batch_if_versions(
+      const std::vector<std::pair<std::string, int64_t>>& keys_versions) {
+    size_t erased = 0;
+    for (const auto& [key, version] : keys_versions) erased += erase_if_version(key, version);
+    return erased;
+  }
+
   // Calls visit for every record, tombstones included, in byte-wise key order, as of one
   // moment (writes made during the scan are not seen). Stops when visit returns false. visit
   // may call back into this engine. Throws StorageError at the first record that does not

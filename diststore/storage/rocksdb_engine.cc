@@ -173,6 +173,46 @@ class RocksDbEngine final : public Engine {
     return true;
   }
 
+  size_t erase_batch_if_versions(
+      const std::vector<std::pair<std::string, int64_t>>& keys_versions) override {
+    if (keys_versions.empty()) return 0;
+    std::map<std::string_view, int64_t> wanted;  // sorted: MultiGet's sorted_input
+    for (const auto& [key, version] : keys_versions) wanted[key] = version;
+    std::vector<std::string_view> keys;
+    keys.reserve(wanted.size());
+    for (const auto& entry : wanted) keys.push_back(entry.first);
+    auto held = locks_.lock_all(keys);
+
+    const size_t n = keys.size();
+    std::vector<rocksdb::Slice> slices;
+    slices.reserve(n);
+    for (std::string_view key : keys) slices.push_back(ToSlice(key));
+    std::vector<rocksdb::PinnableSlice> values(n);
+    std::vector<rocksdb::Status> statuses(n);
+    db_->MultiGet(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), n, slices.data(),
+                  values.data(), statuses.data(), /*sorted_input=*/true);
+    rocksdb::WriteBatch batch;
+    size_t erased = 0;
+    size_t i = 0;
+    for (const auto& [key, version] : wanted) {
+      const rocksdb::Status& got = statuses[i];
+      if (got.ok()) {
+        if (DecodeStoredRecord(key, ToView(values[i])).version == version) {
+          rocksdb::Status status = batch.Delete(ToSlice(key));
+          if (!status.ok()) ThrowStatus("batching the delete of key " + QuoteKey(key), status);
+          ++erased;
+        }
+      } else if (!got.IsNotFound()) {
+        ThrowStatus("reading key " + QuoteKey(key), got);
+      }
+      ++i;
+    }
+    if (erased == 0) return 0;
+    rocksdb::Status status = db_->Write(write_options_, &batch);
+    if (!status.ok()) ThrowStatus("deleting a batch of " + std::to_string(erased) + " keys", status);
+    return erased;
+  }
+
   void scan(const std::function<bool(std::string_view, const Record&)>& visit) override {
     for_each([&](std::string_view key, const RecordView& view) {
       return visit(key, view.ToRecord());

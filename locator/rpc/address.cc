@@ -27,6 +27,8 @@ Location ParseLocation(std::string_view text) {
   std::string_view port_text = text.substr(colon + 1);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
+  } else if (host.find_first_of("[]") != std::string_view::npos) {
+    throw std::invalid_argument("'" + std::string(text) + "': unbalanced brackets around the address");
   }
   int port = 0;
   auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);

@@ -12,7 +12,9 @@ double MemberWeight(const Member& member) {
   if (it == member.metadata.end()) return 1.0;
   char* end = nullptr;
   const double weight = std::strtod(it->second.c_str(), &end);
-  const bool whole = end == it->second.c_str() + it->second.size() && !it->second.empty();
+  const bool decimal = it->second.find_first_not_of("0123456789.eE+-") == std::string::npos;
+  const bool whole =
+      decimal && end == it->second.c_str() + it->second.size() && !it->second.empty();
   if (!whole || !std::isfinite(weight) || weight <= 0) return 1.0;
   return weight;
 }

@@ -190,6 +190,24 @@ TYPED_TEST(EngineTest, EraseIfVersion) {
   EXPECT_EQ(e.count_live(), 1u);
 }
 
+TYPED_TEST(EngineTest, EraseBatchIfVersionsDeletesOnlyUnchangedKeys) {
+  Engine& e = *this->engine_;
+  ASSERT_TRUE(e.merge("a", Value("va", 10)));
+  ASSERT_TRUE(e.merge("b", Value("vb", 20)));
+  ASSERT_TRUE(e.merge("c", Tombstone(30)));
+  ASSERT_TRUE(e.merge("d", Value("vd", 40)));
+  // "b" was rewritten after the handoff read it (version 19 sent, 20 stored): it stays.
+  const size_t erased = e.erase_batch_if_versions(
+      {{"a", 10}, {"b", 19}, {"c", 30}, {"absent", 5}, {"d", 40}});
+  EXPECT_EQ(erased, 3u);
+  EXPECT_FALSE(e.get("a").has_value());
+  ExpectRecord(e.get("b"), Value("vb", 20));
+  EXPECT_FALSE(e.get("c").has_value());
+  EXPECT_FALSE(e.get("d").has_value());
+  EXPECT_EQ(e.count_live(), 1u);
+  EXPECT_EQ(e.erase_batch_if_versions({}), 0u);
+}
+
 TYPED_TEST(EngineTest, ScanVisitsInKeyOrderAndStops) {
   Engine& e = *this->engine_;
   std::vector<std::string> keys = {"b", "a", "ab", std::string("\xff", 1), std::string("a\0", 2),

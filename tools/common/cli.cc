@@ -94,8 +94,10 @@ std::vector<std::string> ParseFlags(int argc, char** argv, const std::string& us
     bool negated = false;
     if (!gflags::GetCommandLineFlagInfo(name.c_str(), &info)) {
       // --noflag and --no-flag both negate a boolean.
-      const std::string base = name.rfind("no_", 0) == 0 ? name.substr(3) : name.substr(2);
-      if (name.rfind("no", 0) == 0 && gflags::GetCommandLineFlagInfo(base.c_str(), &info) &&
+      const bool no_prefix = name.size() > 2 && name.rfind("no", 0) == 0;
+      const std::string base =
+          !no_prefix ? "" : name.rfind("no_", 0) == 0 ? name.substr(3) : name.substr(2);
+      if (no_prefix && gflags::GetCommandLineFlagInfo(base.c_str(), &info) &&
           info.type == "bool" && !has_value) {
         negated = true;
         name = base;

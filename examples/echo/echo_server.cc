@@ -1,0 +1,107 @@
+// echo_server: a thrifty node that serves a service of its own, Echo, on top of the Locator.
+//
+// It joins (or starts) a flat cluster of echo servers exactly like a bare `locator` node does,
+// and every Locator call (ping, get_node, members, stats, ...) works on its port as well.
+// SIGINT/SIGTERM leave the cluster cleanly.
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <iostream>
+#include <memory>
+
+#include <gflags/gflags.h>
+#include <glog/logging.h>
+
+#include "Echo.h"
+#include "locator/rpc/address.h"
+#include "locator/service/locator_handler.h"
+#include "locator/service/locator_node.h"
+#include "tools/common/cli.h"
+
+DEFINE_int32(port, 0, "Thrift port; 0 takes the first free port from --discover-from");
+DEFINE_string(peer, "", "HOST:PORT[,...] of echo servers to join through; without it the server "
+                        "looks for one on 127.0.0.1 in the discovery range, or starts a cluster");
+DEFINE_int32(discover_from, 9900, "first port of the local discovery range");
+DEFINE_int32(discover_to, 9939, "last port of the local discovery range");
+
+namespace thrifty::echo {
+
+// The Locator calls come from LocatorHandler; Echo adds one method. LocatorHandler inherits
+// LocatorIf virtually, which is what makes this diamond work.
+class EchoHandler : public locator::LocatorHandler, virtual public EchoIf {
+ public:
+  explicit EchoHandler(locator::LocatorNode& node) : LocatorHandler(node) {}
+
+  void echo(std::string& out, const std::string& text) override {
+    ++echoes_;
+    out = text;
+  }
+
+  // The node's own counters plus this service's: what `storectl --peer HOST:PORT stats` shows.
+  void stats(std::map<std::string, int64_t>& out) override {
+    LocatorHandler::stats(out);
+    out["echoes"] = echoes_.load();
+  }
+
+ private:
+  std::atomic<int64_t> echoes_{0};
+};
+
+}  // namespace thrifty::echo
+
+int main(int argc, char** argv) {
+  using namespace thrifty;
+  // thrifty's command-line conventions: GNU flags, --help, one line on stderr and exit 2 on
+  // a bad flag.
+  const auto args = cli::ParseFlags(
+      argc, argv,
+      "usage: echo_server [--port N] [--peer HOST:PORT,...] [--discover-from A --discover-to B]\n"
+      "Serves the Echo example service on a thrifty locator node. SIGINT/SIGTERM leave the\n"
+      "cluster cleanly.",
+      {"examples/echo/echo_server.cc"});
+  if (!args.empty()) cli::Fail(2, "unexpected argument '" + args.front() + "' (see --help)");
+  if (FLAGS_port < 0 || FLAGS_port > 65535) cli::Fail(2, "--port must be in 0..65535");
+  if (FLAGS_discover_from < 1 || FLAGS_discover_to > 65535 || FLAGS_discover_from > FLAGS_discover_to) {
+    cli::Fail(2, "--discover-from/--discover-to must be a range within 1..65535");
+  }
+  cli::InitServerLogging(argv[0]);  // glog on stderr, Thrift's own messages routed into it
+
+  // SIGINT/SIGTERM are taken by sigwait() below: block them before any thread starts, so that
+  // every thread inherits the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  locator::NodeOptions options;
+  options.port = FLAGS_port;
+  options.discover_first = FLAGS_discover_from;
+  options.discover_last = FLAGS_discover_to;
+  try {
+    options.peers = rpc::ParseLocations(FLAGS_peer);
+  } catch (const std::exception& e) {
+    cli::Fail(2, std::string("--peer: ") + e.what());
+  }
+
+  try {
+    // The service chain, most basic first: discovery joins only nodes whose service_type() is
+    // the last one, so echo servers never join storeservers or bare locators.
+    locator::LocatorNode node(options, {"locator.Base", "locator.Locator", "echo.Echo"});
+    node.bind();
+    auto handler = std::make_shared<echo::EchoHandler>(node);
+    const std::string outcome = node.start(std::make_shared<echo::EchoProcessor>(handler));
+    std::cout << "echo_server " << node.self_name() << ": " << outcome << std::endl;
+
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    LOG(INFO) << "signal " << sig << ": leaving the cluster";
+    node.leave();
+    std::cout << "echo_server " << node.self_name() << ": left the cluster" << std::endl;
+  } catch (const std::exception& e) {
+    cli::Fail(1, e.what());
+  }
+  return 0;
+}

@@ -1,0 +1,655 @@
+// The command-line tools as scripts use them: --help, unknown flags and bad values, exit codes,
+// and the client commands against a three-node storeserver cluster of real processes.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "locator/rpc/address.h"
+#include "tests/cluster/harness.h"
+
+namespace thrifty::testing {
+namespace {
+
+// ---- helpers ----
+
+std::string Tool(const std::string& name) { return BinDir() + "/" + name; }
+bool Exists(const std::string& name) { return access(Tool(name).c_str(), X_OK) == 0; }
+
+// Lines of `text` (a last line without '\n' counts too).
+int Lines(const std::string& text) {
+  int n = 0;
+  for (char c : text) n += c == '\n';
+  if (!text.empty() && text.back() != '\n') ++n;
+  return n;
+}
+
+std::string Describe(const std::vector<std::string>& argv, const CommandResult& r) {
+  std::string cmd;
+  for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a.substr(0, 60);
+  return cmd + "\n  exit " + std::to_string(r.status) + "\n  stdout: " + r.out.substr(0, 2000) +
+         "\n  stderr: " + r.err.substr(0, 2000);
+}
+
+// Runs a tool; `args` follow its path.
+CommandResult RunTool(const std::string& tool, const std::vector<std::string>& args,
+                  const std::string& input = "", int timeout_ms = 60000) {
+  std::vector<std::string> argv = {Tool(tool)};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv, input, timeout_ms);
+}
+
+// Expects exit `status` with exactly one line on stderr (and nothing on stdout).
+#define EXPECT_ONE_LINE_FAILURE(result, code, argv)                                     \
+  do {                                                                                  \
+    const auto& r_ = (result);                                                          \
+    EXPECT_EQ(r_.status, code) << Describe(argv, r_);                                   \
+    EXPECT_EQ(Lines(r_.err), 1) << Describe(argv, r_);                                  \
+    EXPECT_TRUE(r_.err.empty() || r_.err.back() == '\n') << Describe(argv, r_);         \
+    EXPECT_EQ(r_.out, "") << Describe(argv, r_);                                        \
+  } while (0)
+
+// A small strict JSON parser: enough to say that a tool's --json output is JSON.
+struct Json {
+  enum Type { kNull, kBool, kNumber, kString, kArray, kObject } type = kNull;
+  bool boolean = false;
+  double number = 0;
+  std::string string;
+  std::vector<Json> items;
+  std::map<std::string, Json> fields;
+};
+
+class JsonParser {
+ public:
+  explicit JsonParser(const std::string& text) : s_(text) {}
+  // One JSON value, surrounded by whitespace only; throws std::runtime_error otherwise.
+  Json Parse() {
+    Json v = Value(0);
+    SkipSpace();
+    if (i_ != s_.size()) Fail("trailing characters");
+    return v;
+  }
+
+ private:
+  [[noreturn]] void Fail(const std::string& what) {
+    throw std::runtime_error("not JSON: " + what + " at offset " + std::to_string(i_));
+  }
+  void SkipSpace() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\r' || s_[i_] == '\n')) ++i_;
+  }
+  char Peek() {
+    SkipSpace();
+    if (i_ >= s_.size()) Fail("unexpected end");
+    return s_[i_];
+  }
+  void Expect(char c) {
+    if (Peek() != c) Fail(std::string("expected '") + c + "'");
+    ++i_;
+  }
+  bool Literal(const char* word) {
+    const std::string w(word);
+    if (s_.compare(i_, w.size(), w) != 0) return false;
+    i_ += w.size();
+    return true;
+  }
+  Json Value(int depth) {
+    if (depth > 64) Fail("nested too deep");
+    Json v;
+    const char c = Peek();
+    if (c == '{') {
+      v.type = Json::kObject;
+      ++i_;
+      if (Peek() == '}') return ++i_, v;
+      while (true) {
+        if (Peek() != '"') Fail("expected a member name");
+        std::string name = String();
+        Expect(':');
+        if (!v.fields.emplace(name, Value(depth + 1)).second) Fail("duplicate member " + name);
+        if (Peek() == '}') return ++i_, v;
+        Expect(',');
+      }
+    }
+    if (c == '[') {
+      v.type = Json::kArray;
+      ++i_;
+      if (Peek() == ']') return ++i_, v;
+      while (true) {
+        v.items.push_back(Value(depth + 1));
+        if (Peek() == ']') return ++i_, v;
+        Expect(',');
+      }
+    }
+    if (c == '"') {
+      v.type = Json::kString;
+      v.string = String();
+      return v;
+    }
+    if (Literal("true") || Literal("false")) {
+      v.type = Json::kBool;
+      v.boolean = s_[i_ - 1] == 'e' && s_[i_ - 2] == 'u';
+      return v;
+    }
+    if (Literal("null")) return v;
+    // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?
+    const size_t start = i_;
+    if (At('-')) ++i_;
+    if (At('0')) {
+      ++i_;
+    } else if (Digits() == 0) {
+      Fail("bad value");
+    }
+    if (At('.')) {
+      ++i_;
+      if (Digits() == 0) Fail("bad fraction");
+    }
+    if (At('e') || At('E')) {
+      ++i_;
+      if (At('+') || At('-')) ++i_;
+      if (Digits() == 0) Fail("bad exponent");
+    }
+    v.type = Json::kNumber;
+    v.number = std::strtod(s_.substr(start, i_ - start).c_str(), nullptr);
+    return v;
+  }
+  bool At(char c) const { return i_ < s_.size() && s_[i_] == c; }
+  size_t Digits() {
+    const size_t start = i_;
+    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
+    return i_ - start;
+  }
+  std::string String() {
+    Expect('"');
+    std::string out;
+    while (true) {
+      if (i_ >= s_.size()) Fail("unterminated string");
+      const unsigned char c = static_cast<unsigned char>(s_[i_++]);
+      if (c == '"') return out;
+      if (c < 0x20) Fail("control character in a string");
+      if (c != '\\') {
+        out.push_back(static_cast<char>(c));
+        continue;
+      }
+      if (i_ >= s_.size()) Fail("unterminated escape");
+      const char e = s_[i_++];
+      switch (e) {
+        case '"': case '\\': case '/': out.push_back(e); break;
+        case 'b': out.push_back('\b'); break;
+        case 'f': out.push_back('\f'); break;
+        case 'n': out.push_back('\n'); break;
+        case 'r': out.push_back('\r'); break;
+        case 't': out.push_back('\t'); break;
+        case 'u': {
+          if (i_ + 4 > s_.size()) Fail("short \\u escape");
+          for (int k = 0; k < 4; ++k) {
+            if (!std::isxdigit(static_cast<unsigned char>(s_[i_ + k]))) Fail("bad \\u escape");
+          }
+          out += "?";  // the code point itself does not matter here
+          i_ += 4;
+          break;
+        }
+        default: Fail(std::string("bad escape \\") + e);
+      }
+    }
+  }
+
+  const std::string& s_;
+  size_t i_ = 0;
+};
+
+// ---- every tool: --help, unknown flags, bad values ----
+
+struct ToolSpec {
+  std::string name;
+  bool required;
+  enum Isolation { kNone, kDiscovery, kPeer } isolation;  // how to keep it away from real nodes
+  std::vector<std::string> positional;  // valid arguments, so that only the flag is wrong
+  // More bad flag values of this tool, each with a word its error line must contain.
+  std::vector<std::pair<std::vector<std::string>, std::string>> bad_values;
+};
+
+const std::vector<ToolSpec>& Tools() {
+  static const std::vector<ToolSpec> tools = {
+      {"locator", true, ToolSpec::kDiscovery, {},
+       {{{"--port=-1"}, "port"}, {{"--weight=0"}, "weight"}, {{"--discover-from=0"}, "discover"},
+        {{"--rpc-threads=abc"}, "rpc"}, {{"--sync-interval-ms=1"}, "sync"}}},
+      {"storeserver", true, ToolSpec::kDiscovery, {},
+       {{{"--port=-1"}, "port"}, {{"--max-value-bytes=abc"}, "max"}, {{"--max-key-bytes=0"}, "max"},
+        {{"--memory", "--data-dir=x"}, "memory"}}},
+      {"storeput", true, ToolSpec::kDiscovery, {"k", "v"},
+       {{{"--timeout-ms=abc"}, "timeout"}, {{"--timeout-ms=0"}, "timeout"}, {{"--peer=nohost"}, "peer"},
+        {{"--peer=127.0.0.1:70000"}, "peer"}, {{"--discover-from=70000"}, "discover"}}},
+      {"storeget", true, ToolSpec::kDiscovery, {"k"},
+       {{{"--timeout-ms=abc"}, "timeout"}, {{"--peer=127.0.0.1:0"}, "peer"}, {{"--discover-to=abc"}, "discover"}}},
+      {"storeprimer", true, ToolSpec::kDiscovery, {},
+       {{{"--count=abc"}, "count"}, {{"--batch=0"}, "batch"}, {{"--count=-5"}, "count"}}},
+      {"storetest", true, ToolSpec::kDiscovery, {}, {{{"--count=abc"}, "count"}, {{"--batch=10001"}, "batch"}}},
+      {"storectl", true, ToolSpec::kDiscovery, {"members"},
+       {{{"--samples=0"}, "samples"}, {{"--json=maybe"}, "json"}, {{"--peer=127.0.0.1:abc"}, "peer"}}},
+      {"storeselect", false, ToolSpec::kNone, {}, {{{"--n=abc"}, "n"}}},
+      {"storebench", false, ToolSpec::kPeer, {}, {{{"--threads=abc"}, "threads"}}},
+  };
+  return tools;
+}
+
+// Flags that keep a tool away from any real node, should it wrongly go on: discovery over one
+// port where nothing listens, or that port as --peer (the default discovery range may hold
+// someone else's nodes).
+std::vector<std::string> Isolated(const ToolSpec& tool) {
+  static const int nowhere = FreePortRange(1);
+  switch (tool.isolation) {
+    case ToolSpec::kDiscovery:
+      return {"--discover-from=" + std::to_string(nowhere), "--discover-to=" + std::to_string(nowhere)};
+    case ToolSpec::kPeer:
+      return {"--peer=127.0.0.1:" + std::to_string(nowhere)};
+    case ToolSpec::kNone:
+      break;
+  }
+  return {};
+}
+
+// The flag name as typed, or as gflags spells it (dashes as underscores).
+bool Mentions(const std::string& err, std::string word) {
+  if (err.find(word) != std::string::npos) return true;
+  std::replace(word.begin(), word.end(), '-', '_');
+  return err.find(word) != std::string::npos;
+}
+
+TEST(ToolsCli, HelpPrintsUsageAndExitsZero) {
+  for (const auto& tool : Tools()) {
+    if (!Exists(tool.name)) {
+      EXPECT_FALSE(tool.required) << tool.name << " is missing from " << BinDir();
+      continue;
+    }
+    for (const std::string flag : {"--help", "-h"}) {
+      const std::vector<std::string> argv = {tool.name, flag};
+      const auto r = RunTool(tool.name, {flag});
+      EXPECT_EQ(r.status, 0) << Describe(argv, r);
+      EXPECT_NE(r.out.find("usage: " + tool.name), std::string::npos) << Describe(argv, r);
+      EXPECT_NE(r.out.find("--help"), std::string::npos) << Describe(argv, r);
+      EXPECT_EQ(r.err, "") << Describe(argv, r);
+    }
+  }
+}
+
+TEST(ToolsCli, UnknownFlagIsOneLineOnStderrAndExitTwo) {
+  for (const auto& tool : Tools()) {
+    if (!Exists(tool.name)) continue;
+    for (const std::string flag : {"--no-such-flag", "--no-such-flag=1", "-Q", "--frobnicate"}) {
+      std::vector<std::string> args = Isolated(tool);
+      args.push_back(flag);
+      args.insert(args.end(), tool.positional.begin(), tool.positional.end());
+      std::vector<std::string> argv = {tool.name};
+      argv.insert(argv.end(), args.begin(), args.end());
+      const auto r = RunTool(tool.name, args, "", 20000);
+      EXPECT_ONE_LINE_FAILURE(r, 2, argv);
+      EXPECT_NE(r.err.find(flag), std::string::npos) << "the error should name the flag\n"
+                                                      << Describe(argv, r);
+    }
+    // A flag another tool has (and this one does not) is just as unknown.
+    if (tool.name != "storeprimer" && tool.name != "storetest" && tool.name != "storebench") {
+      std::vector<std::string> args = Isolated(tool);
+      args.push_back("--value-bytes=5");
+      args.insert(args.end(), tool.positional.begin(), tool.positional.end());
+      EXPECT_ONE_LINE_FAILURE(RunTool(tool.name, args, "", 20000), 2, args);
+    }
+  }
+}
+
+TEST(ToolsCli, BadValuesAreOneLineOnStderrAndExitTwo) {
+  for (const auto& tool : Tools()) {
+    if (!Exists(tool.name)) continue;
+    std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"--port=abc"}, "port"}, {{"--port=70000"}, "port"}, {{"--port="}, "port"}, {{"--port"}, "port"}};
+    cases.insert(cases.end(), tool.bad_values.begin(), tool.bad_values.end());
+    for (const auto& [flags, word] : cases) {
+      std::vector<std::string> args = Isolated(tool);
+      args.insert(args.end(), flags.begin(), flags.end());
+      if (flags.back() != "--port") args.insert(args.end(), tool.positional.begin(), tool.positional.end());
+      std::vector<std::string> argv = {tool.name};
+      argv.insert(argv.end(), args.begin(), args.end());
+      // A node that took a bad value and started anyway would run until killed: a short deadline.
+      const auto r = RunTool(tool.name, args, "", 20000);
+      EXPECT_ONE_LINE_FAILURE(r, 2, argv);
+      EXPECT_TRUE(Mentions(r.err, word)) << "the error should name the flag\n" << Describe(argv, r);
+    }
+  }
+}
+
+TEST(ToolsCli, WrongPositionalArgumentsExitTwo) {
+  const std::vector<std::vector<std::string>> cases = {
+      {"storeput"}, {"storeput", "k"}, {"storeput", "k", "v", "extra"},
+      {"storeget"}, {"storeget", "a", "b"},
+      {"storectl"}, {"storectl", "members", "extra"},
+      {"storeprimer", "extra"}, {"storetest", "extra"},
+      {"storeserver", "extra"}, {"locator", "extra"}};
+  const ToolSpec any{"", true, ToolSpec::kDiscovery, {}, {}};
+  for (const auto& c : cases) {
+    std::vector<std::string> args = Isolated(any);
+    args.insert(args.end(), c.begin() + 1, c.end());
+    const auto r = RunTool(c[0], args, "", 20000);
+    EXPECT_ONE_LINE_FAILURE(r, 2, c);
+  }
+}
+
+// ---- Prometheus text exposition format (version 0.0.4) ----
+
+bool MetricNameAt(const std::string& line, size_t* i, bool colons = true) {
+  const size_t start = *i;
+  while (*i < line.size()) {
+    const char c = line[*i];
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colons && c == ':');
+    if (!letter && !(*i > start && c >= '0' && c <= '9')) break;
+    ++*i;
+  }
+  return *i > start;
+}
+
+bool NumberIs(const std::string& text) {
+  if (text == "NaN" || text == "+Inf" || text == "-Inf") return true;
+  if (text.empty() || text.find_first_not_of("0123456789+-.eE") != std::string::npos) return false;
+  char* end = nullptr;
+  std::strtod(text.c_str(), &end);
+  return end == text.c_str() + text.size();
+}
+
+// "# HELP name text" or "# TYPE name counter|gauge|histogram|summary|untyped".
+bool PrometheusComment(const std::string& line) {
+  for (const std::string kind : {"# HELP ", "# TYPE "}) {
+    if (line.compare(0, kind.size(), kind) != 0) continue;
+    size_t i = kind.size();
+    if (!MetricNameAt(line, &i)) return false;
+    if (kind == "# HELP ") return i == line.size() || line[i] == ' ';
+    const std::string type = i < line.size() && line[i] == ' ' ? line.substr(i + 1) : "";
+    return type == "counter" || type == "gauge" || type == "histogram" || type == "summary" ||
+           type == "untyped";
+  }
+  return false;
+}
+
+// name{label="value",...} value [timestamp]
+bool PrometheusSample(const std::string& line, std::string* name) {
+  size_t i = 0;
+  if (!MetricNameAt(line, &i)) return false;
+  *name = line.substr(0, i);
+  if (i < line.size() && line[i] == '{') {
+    ++i;
+    while (i < line.size() && line[i] != '}') {
+      if (!MetricNameAt(line, &i, false)) return false;
+      if (line.compare(i, 2, "=\"") != 0) return false;
+      i += 2;
+      while (i < line.size() && line[i] != '"') i += line[i] == '\\' ? 2 : 1;
+      if (i >= line.size()) return false;
+      ++i;  // closing quote
+      if (i < line.size() && line[i] == ',') ++i;
+    }
+    if (i >= line.size()) return false;
+    ++i;  // '}'
+  }
+  if (i >= line.size() || line[i] != ' ') return false;
+  std::istringstream rest(line.substr(i + 1));
+  std::string value, timestamp, extra;
+  rest >> value >> timestamp >> extra;
+  return NumberIs(value) && extra.empty() &&
+         (timestamp.empty() || timestamp.find_first_not_of("-0123456789") == std::string::npos);
+}
+
+TEST(ToolsCli, PrometheusLineChecksWork) {
+  std::string name;
+  EXPECT_TRUE(PrometheusSample("thrifty_keys{node=\"127.0.0.1:9900\"} 12", &name));
+  EXPECT_EQ(name, "thrifty_keys");
+  EXPECT_TRUE(PrometheusSample("up 1.5e3 1700000000000", &name));
+  EXPECT_TRUE(PrometheusSample("a_b:c{x=\"q\\\"uote\",y=\"\"} NaN", &name));
+  EXPECT_FALSE(PrometheusSample("thrifty keys 12", &name));
+  EXPECT_FALSE(PrometheusSample("thrifty_keys{node=127} 12", &name));
+  EXPECT_FALSE(PrometheusSample("thrifty_keys twelve", &name));
+  EXPECT_FALSE(PrometheusSample("9lives 1", &name));
+  EXPECT_TRUE(PrometheusComment("# TYPE thrifty_keys gauge"));
+  EXPECT_TRUE(PrometheusComment("# HELP thrifty_keys Keys stored on the node."));
+  EXPECT_FALSE(PrometheusComment("# TYPE thrifty_keys number"));
+  EXPECT_FALSE(PrometheusComment("# hello"));
+}
+
+// ---- against a three-node cluster ----
+
+class ToolsAgainstCluster : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster_ = new Cluster("storeserver");
+    for (int i = 0; i < 3; ++i) {
+      if (cluster_->start({"--memory"}) < 0) return;
+    }
+    // Every node sees all three before the tools start.
+    WaitFor(
+        [] {
+          for (int i = 0; i < 3; ++i) {
+            std::vector<rpc::Location> all;
+            try {
+              cluster_->pool().call(cluster_->location(i), [&](rpc::StoreClient& c) { c.get_all(all); });
+            } catch (const std::exception&) {
+              return false;
+            }
+            if (all.size() != 3) return false;
+          }
+          return true;
+        },
+        10000);
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  void SetUp() override { ASSERT_EQ(cluster_->size(), 3) << "the cluster did not start"; }
+
+  static std::string Peer(int i) { return "--peer=" + rpc::ToString(cluster_->location(i)); }
+  static std::vector<std::string> With(std::vector<std::string> flags, const std::vector<std::string>& more) {
+    flags.insert(flags.end(), more.begin(), more.end());
+    return flags;
+  }
+
+  static Cluster* cluster_;
+};
+
+Cluster* ToolsAgainstCluster::cluster_ = nullptr;
+
+TEST_F(ToolsAgainstCluster, PutThenGetThroughEveryNode) {
+  for (int writer = 0; writer < 3; ++writer) {
+    const std::string key = "cli-key-" + std::to_string(writer);
+    const std::string value = "value written through node " + std::to_string(writer);
+    auto put = RunTool("storeput", {Peer(writer), key, value});
+    ASSERT_EQ(put.status, 0) << Describe({"storeput", Peer(writer), key, value}, put);
+    EXPECT_EQ(put.err, "");
+    for (int reader = 0; reader < 3; ++reader) {
+      auto get = RunTool("storeget", {Peer(reader), key});
+      EXPECT_EQ(get.status, 0) << Describe({"storeget", Peer(reader), key}, get);
+      EXPECT_EQ(get.out, value + "\n");
+      EXPECT_EQ(get.err, "");
+      // --direct: the node forwards instead of the client routing.
+      get = RunTool("storeget", {Peer(reader), "--direct", key});
+      EXPECT_EQ(get.status, 0) << Describe({"storeget", Peer(reader), "--direct", key}, get);
+      EXPECT_EQ(get.out, value + "\n");
+    }
+  }
+}
+
+TEST_F(ToolsAgainstCluster, PutThenGetThroughDiscovery) {
+  const auto discovery = cluster_->discovery_args();
+  auto put = RunTool("storeput", With(discovery, {"cli-discovered", "found by scanning"}));
+  ASSERT_EQ(put.status, 0) << Describe(With({"storeput"}, discovery), put);
+  auto get = RunTool("storeget", With(discovery, {"cli-discovered"}));
+  EXPECT_EQ(get.status, 0) << Describe(With({"storeget"}, discovery), get);
+  EXPECT_EQ(get.out, "found by scanning\n");
+  // Space-separated values work as well as --flag=value.
+  get = RunTool("storeget", {"--discover-from", std::to_string(cluster_->first_port()), "--discover-to",
+                         std::to_string(cluster_->last_port()), "cli-discovered"});
+  EXPECT_EQ(get.status, 0) << get.err;
+  EXPECT_EQ(get.out, "found by scanning\n");
+}
+
+TEST_F(ToolsAgainstCluster, PutReadsTheValueFromStdin) {
+  std::string value;
+  for (int b = 0; b < 256; ++b) value.push_back(static_cast<char>(b));  // NUL and all
+  value += "\nand a second line\n";
+  auto put = RunTool("storeput", {Peer(0), "cli-stdin", "-"}, value);
+  ASSERT_EQ(put.status, 0) << put.err;
+  auto get = RunTool("storeget", {Peer(1), "cli-stdin"});
+  EXPECT_EQ(get.status, 0) << get.err;
+  EXPECT_EQ(get.out, value);  // ends with a newline: none added
+
+  // An empty stdin stores an empty value.
+  put = RunTool("storeput", {Peer(2), "cli-empty", "-"}, "");
+  ASSERT_EQ(put.status, 0) << put.err;
+  get = RunTool("storeget", {Peer(0), "cli-empty"});
+  EXPECT_EQ(get.status, 0) << get.err;
+  EXPECT_EQ(get.out, "\n");
+
+  // After "--", "-" is still the stdin marker and a key may start with a dash.
+  put = RunTool("storeput", {Peer(0), "--", "-dashed-key", "-"}, "from stdin");
+  ASSERT_EQ(put.status, 0) << put.err;
+  get = RunTool("storeget", {Peer(1), "--", "-dashed-key"});
+  EXPECT_EQ(get.status, 0) << get.err;
+  EXPECT_EQ(get.out, "from stdin\n");
+}
+
+TEST_F(ToolsAgainstCluster, GetOfAMissingKeyExitsOne) {
+  for (int i = 0; i < 3; ++i) {
+    const std::vector<std::string> args = {Peer(i), "cli-never-written"};
+    EXPECT_ONE_LINE_FAILURE(RunTool("storeget", args), 1, args);
+  }
+  EXPECT_ONE_LINE_FAILURE(RunTool("storeget", With(cluster_->discovery_args(), {"cli-never-written"})), 1,
+                          cluster_->discovery_args());
+}
+
+TEST_F(ToolsAgainstCluster, NoReachableNodeExitsTwo) {
+  const int nothing = FreePortRange(4);
+  const std::string peer = "--peer=127.0.0.1:" + std::to_string(nothing);
+  const std::vector<std::string> range = {"--discover-from=" + std::to_string(nothing),
+                                          "--discover-to=" + std::to_string(nothing + 3)};
+  for (const auto& where : {std::vector<std::string>{peer}, range}) {
+    EXPECT_ONE_LINE_FAILURE(RunTool("storeget", With(where, {"k"})), 2, With({"storeget"}, where));
+    EXPECT_ONE_LINE_FAILURE(RunTool("storeput", With(where, {"k", "v"})), 2, With({"storeput"}, where));
+    EXPECT_ONE_LINE_FAILURE(RunTool("storectl", With(where, {"members"})), 2, With({"storectl"}, where));
+    EXPECT_ONE_LINE_FAILURE(RunTool("storeprimer", With(where, {"--count=10"})), 2, With({"storeprimer"}, where));
+    EXPECT_ONE_LINE_FAILURE(RunTool("storetest", With(where, {"--count=10"})), 2, With({"storetest"}, where));
+  }
+}
+
+TEST_F(ToolsAgainstCluster, PrimerThenTest) {
+  auto primer = RunTool("storeprimer", {Peer(0), "--count", "2000"});
+  ASSERT_EQ(primer.status, 0) << Describe({"storeprimer", Peer(0), "--count", "2000"}, primer);
+  for (int i = 0; i < 3; ++i) {
+    auto test = RunTool("storetest", {Peer(i), "--count=2000"});
+    EXPECT_EQ(test.status, 0) << Describe({"storetest", Peer(i), "--count=2000"}, test);
+    EXPECT_NE(test.out.find("found 2000 missing 0 wrong 0"), std::string::npos) << test.out;
+  }
+  // Asking for more than was primed: the rest is missing, exit 1.
+  auto test = RunTool("storetest", {Peer(1), "--count=2500"});
+  EXPECT_EQ(test.status, 1) << Describe({"storetest", Peer(1), "--count=2500"}, test);
+  EXPECT_NE(test.out.find("found 2000 missing 500 wrong 0"), std::string::npos) << test.out;
+  // Another value size: every value is wrong, exit 1.
+  test = RunTool("storetest", {Peer(2), "--count=100", "--value-bytes=7"});
+  EXPECT_EQ(test.status, 1) << test.out << test.err;
+  EXPECT_NE(test.out.find("found 0 missing 0 wrong 100"), std::string::npos) << test.out;
+}
+
+TEST_F(ToolsAgainstCluster, StorectlMembersJson) {
+  const auto r = RunTool("storectl", {Peer(0), "members", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  Json json;
+  try {
+    json = JsonParser(r.out).Parse();
+  } catch (const std::exception& e) {
+    FAIL() << e.what() << "\n" << r.out;
+  }
+  ASSERT_EQ(json.type, Json::kArray) << r.out;
+  ASSERT_EQ(json.items.size(), 3u) << r.out;
+  std::set<std::string> addresses;
+  for (const auto& member : json.items) {
+    ASSERT_EQ(member.type, Json::kObject) << r.out;
+    ASSERT_EQ(member.fields.count("address"), 1u) << r.out;
+    ASSERT_EQ(member.fields.count("state"), 1u) << r.out;
+    EXPECT_EQ(member.fields.at("state").string, "ALIVE") << r.out;
+    addresses.insert(member.fields.at("address").string);
+  }
+  std::set<std::string> expected;
+  for (int i = 0; i < 3; ++i) expected.insert(rpc::ToString(cluster_->location(i)));
+  EXPECT_EQ(addresses, expected) << r.out;
+
+  // The other commands' JSON parses too.
+  for (const std::string cmd : {"ring", "status", "stats"}) {
+    const auto other = RunTool("storectl", {Peer(1), "--json", cmd});
+    ASSERT_EQ(other.status, 0) << cmd << ": " << other.err;
+    EXPECT_NO_THROW(JsonParser(other.out).Parse()) << cmd << ":\n" << other.out;
+  }
+}
+
+TEST_F(ToolsAgainstCluster, StorectlStatusListsTheNodes) {
+  const auto r = RunTool("storectl", {Peer(2), "status"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  // One line per node: ADDRESS STATE OWNS KEYS REQUESTS, e.g. "127.0.0.1:9900 ALIVE 33.4% 12 40".
+  std::map<std::string, std::vector<std::string>> rows;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::vector<std::string> row;
+    for (std::string w; words >> w;) row.push_back(w);
+    if (!row.empty()) rows[row[0]] = row;
+  }
+  for (int i = 0; i < 3; ++i) {
+    const auto it = rows.find(rpc::ToString(cluster_->location(i)));
+    ASSERT_NE(it, rows.end()) << "node " << i << " missing:\n" << r.out;
+    const auto& row = it->second;
+    ASSERT_GE(row.size(), 4u) << r.out;
+    EXPECT_EQ(row[1], "ALIVE") << r.out;
+    EXPECT_TRUE(row[2].size() > 1 && row[2].back() == '%' &&
+                row[2].find_first_not_of("0123456789.") == row[2].size() - 1)
+        << "ownership: " << row[2];
+    EXPECT_EQ(row[3].find_first_not_of("0123456789"), std::string::npos) << "keys: " << row[3];
+  }
+  // The same through discovery, and the plain members and ring tables.
+  const auto discovered = RunTool("storectl", With(cluster_->discovery_args(), {"status"}));
+  EXPECT_EQ(discovered.status, 0) << discovered.err;
+  for (const std::string cmd : {"members", "ring", "stats"}) {
+    const auto other = RunTool("storectl", {Peer(0), cmd});
+    EXPECT_EQ(other.status, 0) << cmd << ": " << other.err;
+    EXPECT_FALSE(other.out.empty()) << cmd;
+  }
+  const auto unknown = RunTool("storectl", {Peer(0), "frobnicate"});
+  EXPECT_ONE_LINE_FAILURE(unknown, 2, std::vector<std::string>({"storectl", "frobnicate"}));
+}
+
+TEST_F(ToolsAgainstCluster, StorectlMetricsIsPrometheusText) {
+  const auto r = RunTool("storectl", {Peer(0), "metrics"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  ASSERT_FALSE(r.out.empty());
+  ASSERT_EQ(r.out.back(), '\n');
+  // Exposition format: comments (# HELP / # TYPE) and samples NAME{LABELS} VALUE.
+  std::set<std::string> names;
+  size_t start = 0;
+  while (start < r.out.size()) {
+    const size_t end = r.out.find('\n', start);
+    const std::string line = r.out.substr(start, end - start);
+    start = end + 1;
+    if (line.empty()) continue;
+    if (line[0] == '#') {
+      EXPECT_TRUE(PrometheusComment(line)) << "bad comment line: " << line;
+      continue;
+    }
+    std::string name;
+    EXPECT_TRUE(PrometheusSample(line, &name)) << "bad sample line: " << line;
+    names.insert(name);
+  }
+  EXPECT_GE(names.size(), 5u) << r.out;
+  EXPECT_EQ(names.count("thrifty_keys"), 1u) << r.out;
+  EXPECT_EQ(names.count("thrifty_ring_nodes"), 1u) << r.out;
+}
+
+}  // namespace
+}  // namespace thrifty::testing
