@@ -8,6 +8,12 @@
 //
 // The node list comes from --nodes today; a live mode (--peer HOST:PORT, the list fetched from
 // a running cluster) only needs another source for NodeList() below.
+#include "Locator.h"
+#include "locator/membership/member_table.h"
+#include "locator/rpc/address.h"
+#include "locator/rpc/connection_pool.h"
+#include "locator/rpc/thrift_logging.h"
+#include "locator/service/ring.h"
 #include <gflags/gflags.h>
 
 #include <cmath>
@@ -29,6 +35,9 @@ DEFINE_string(hash, "",
               "md5, siphash, xxh64, xxh3 or fnv1a (default: md5 for ketama, the only one it "
               "takes; xxh3 for the others)");
 DEFINE_int32(n, 1, "print each key's first N nodes (its preference list), comma-separated");
+DEFINE_string(peer, "",
+              "live mode: ask the node HOST:PORT for its cluster's ring (members, weights, "
+              "placement) instead of --nodes");
 DEFINE_bool(stats, false, "print how the keys spread over the nodes instead of each key");
 
 namespace {
@@ -45,6 +54,10 @@ constexpr int kBadUsage = 2;
 constexpr const char* kUsage =
     "usage: storeselect --nodes HOST:PORT[=WEIGHT],... [--placement SCHEME] [--hash HASH]\n"
     "                   [-n N] [--stats] [--] [KEY ...]\n"
+    "       storeselect --peer HOST:PORT [-n N] [--stats] [--] [KEY ...]\n"
+    "\n"
+    "With --peer, the nodes, weights and placement are those of the running cluster the node\n"
+    "belongs to (its ring: ALIVE and SUSPECT members); the output is the same.\n"
     "\n"
     "Prints which node of a thrifty cluster owns each KEY, computed locally from the node\n"
     "list: one line KEY<TAB>HOST:PORT per key, or with -n N > 1 the key's first N nodes\n"
@@ -173,6 +186,31 @@ PlacementSpec SpecFromFlags() {
   return thrifty::placement::ParsePlacementSpec(spec.scheme + "/" + FLAGS_hash);
 }
 
+// Live mode: the ring of the cluster --peer belongs to, and its placement. Fails:
+// PlacementError (no answer, empty ring).
+std::pair<PlacementSpec, std::vector<NodeSpec>> LiveRing() {
+  thrifty::rpc::View view;
+  try {
+    thrifty::rpc::ConnectionPool<thrifty::rpc::LocatorClient> pool;
+    pool.call(thrifty::rpc::ParseLocation(FLAGS_peer),
+              [&](thrifty::rpc::LocatorClient& c) { c.get_view(view); });
+  } catch (const std::exception& e) {
+    throw PlacementError("--peer " + FLAGS_peer + ": " + e.what());
+  }
+  std::vector<NodeSpec> nodes;
+  for (const auto& m : view.members) {
+    if (m.state != thrifty::rpc::MemberState::ALIVE &&
+        m.state != thrifty::rpc::MemberState::SUSPECT) {
+      continue;
+    }
+    NodeSpec node = thrifty::placement::ParseNodeSpec(thrifty::membership::MemberName(m.location));
+    node.weight = thrifty::locator::MemberWeight(m);
+    nodes.push_back(node);
+  }
+  if (nodes.empty()) throw PlacementError("--peer " + FLAGS_peer + ": the cluster's ring is empty");
+  return {thrifty::placement::ParsePlacementSpec(view.placement), nodes};
+}
+
 // The nodes to place keys on. Fails: PlacementError.
 std::vector<NodeSpec> NodeList() {
   if (FLAGS_nodes.empty()) throw PlacementError("no nodes: give --nodes HOST:PORT[=WEIGHT],...");
@@ -271,6 +309,7 @@ void WriteStats(const Placement& placement, KeySource& keys, std::ostream& out) 
 }  // namespace
 
 int main(int argc, char** argv) {
+  thrifty::rpc::RouteThriftLogsToGlog();  // one clear line on stderr, not Thrift's own noise
   gflags::SetUsageMessage(kUsage);
   std::ios::sync_with_stdio(false);
 
@@ -279,7 +318,13 @@ int main(int argc, char** argv) {
   try {
     args = ParseCommandLine(argc, argv);
     if (FLAGS_n < 1) throw UsageError("-n must be at least 1, not " + std::to_string(FLAGS_n));
-    placement = BuildPlacement(SpecFromFlags(), NodeList());
+    if (!FLAGS_peer.empty()) {
+      if (!FLAGS_nodes.empty()) throw UsageError("--peer and --nodes exclude each other");
+      const auto [spec, nodes] = LiveRing();
+      placement = BuildPlacement(spec, nodes);
+    } else {
+      placement = BuildPlacement(SpecFromFlags(), NodeList());
+    }
   } catch (const std::exception& e) {
     Fail(kBadUsage, e.what());
   }

@@ -1,5 +1,7 @@
 // A flat locator cluster of real processes: autodiscovery, agreement, clean leaves.
+#include <algorithm>
 #include <set>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -76,6 +78,38 @@ TEST(LocatorCluster, EightNodesByAutodiscoveryAgreeAndSurviveTwoLeaves) {
   int left = 0;
   for (const auto& m : members) left += m.state == rpc::MemberState::LEFT;
   EXPECT_EQ(left, 2);
+}
+
+TEST(LocatorCluster, StoreselectLiveModeAgreesWithTheNodes) {
+  Cluster cluster("locator");
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_GE(cluster.start(i == 2 ? std::vector<std::string>{"--weight=2"}
+                                   : std::vector<std::string>{}), 0);
+  }
+  std::vector<int> live = {0, 1, 2};
+  ASSERT_TRUE(WaitFor([&] { return AllAgree(cluster, live); }, 2000));
+  std::string input;
+  for (int k = 0; k < 200; ++k) input += "key-" + std::to_string(k) + "\n";
+  const auto result = RunCommand(
+      {BinDir() + "/storeselect", "--peer=" + rpc::ToString(cluster.location(1))}, input);
+  ASSERT_EQ(result.status, 0) << result.err;
+  std::istringstream lines(result.out);
+  std::string line;
+  int checked = 0;
+  while (std::getline(lines, line)) {
+    const auto tab = line.find('\t');
+    ASSERT_NE(tab, std::string::npos) << line;
+    rpc::Location owner;
+    const std::string key = line.substr(0, tab);
+    cluster.pool().call(cluster.location(0), [&](rpc::StoreClient& c) { c.get_node(owner, key); });
+    EXPECT_EQ(line.substr(tab + 1), rpc::ToString(owner)) << key;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 200);
+  // No node at --peer: one line on stderr, exit 2.
+  const auto missing = RunCommand({BinDir() + "/storeselect", "--peer=127.0.0.1:1", "k"});
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_EQ(std::count(missing.err.begin(), missing.err.end(), '\n'), 1) << missing.err;
 }
 
 }  // namespace
