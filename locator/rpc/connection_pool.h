@@ -15,6 +15,8 @@
 #include <mutex>
 #include <string>
 
+#include <poll.h>
+
 #include <thrift/TApplicationException.h>
 #include <thrift/protocol/TProtocolException.h>
 #include <thrift/transport/TSocket.h>
@@ -43,16 +45,18 @@ class ConnectionPool {
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
   // Runs fn(Client&) on a connection to `peer` and returns its result. A reused idle
-  // connection that fails at the transport level is retried once on a fresh one (the server
-  // may have closed it). Throws what fn throws; TTransportException when `peer` is unreachable.
+  // connection that turns out closed or reset by the server (it restarted, or dropped it as
+  // idle) is retried once on a fresh one. A call that timed out is never sent again: the
+  // server may be executing it. Throws what fn throws; TTransportException when `peer` is
+  // unreachable or the call ran past its deadline.
   template <typename Fn>
   auto call(const Location& peer, Fn&& fn) -> decltype(fn(std::declval<Client&>())) {
     bool reused = false;
     std::unique_ptr<Connection> conn = acquire(peer, &reused);
     try {
       return finish(peer, std::move(conn), fn);
-    } catch (const apache::thrift::transport::TTransportException&) {
-      if (!reused) throw;
+    } catch (const apache::thrift::transport::TTransportException& e) {
+      if (!reused || !ShowsStaleConnection(e)) throw;
     }
     conn = connect(peer);
     return finish(peer, std::move(conn), fn);
@@ -99,6 +103,24 @@ class ConnectionPool {
     }
   }
 
+  // A server that closed a pooled connection makes it read EOF or fail with a reset; a
+  // timeout says nothing about staleness (the request may be running).
+  static bool ShowsStaleConnection(const apache::thrift::transport::TTransportException& e) {
+    using apache::thrift::transport::TTransportException;
+    return e.getType() == TTransportException::END_OF_FILE ||
+           e.getType() == TTransportException::NOT_OPEN;
+  }
+
+  // True when the peer already closed (or reset) an idle connection: its socket polls
+  // readable although no call is outstanding. Catches most stale connections before a
+  // request is sent on them.
+  static bool ClosedByPeer(const Connection& conn) {
+    pollfd p{};
+    p.fd = conn.socket->getSocketFD();
+    p.events = POLLIN;
+    return p.fd < 0 || ::poll(&p, 1, 0) != 0;
+  }
+
   std::unique_ptr<Connection> acquire(const Location& peer, bool* reused) {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -109,7 +131,8 @@ class ConnectionPool {
         while (!conns.empty()) {
           std::unique_ptr<Connection> conn = std::move(conns.back());
           conns.pop_back();
-          if (now - conn->idle_since < std::chrono::milliseconds(options_.max_idle_ms)) {
+          if (now - conn->idle_since < std::chrono::milliseconds(options_.max_idle_ms) &&
+              !ClosedByPeer(*conn)) {
             *reused = true;
             return conn;
           }

@@ -260,8 +260,7 @@ TEST(ConnectionPool, CallDeadlineThrowsAndTheNextCallGetsItsOwnAnswer) {
 // The retry on a fresh connection is for a pooled connection the server has closed. A call
 // that was sent and then ran past its deadline must not be sent a second time (the server would
 // execute it twice, and the caller would wait two deadlines).
-// Disabled: a known product bug this test found, not yet fixed: ConnectionPool::call retries any transport error on a reused connection, a timeout included, so a slow call is sent twice.
-TEST(ConnectionPool, DISABLED_ACallThatTimedOutOnAReusedConnectionIsNotSentAgain) {
+TEST(ConnectionPool, ACallThatTimedOutOnAReusedConnectionIsNotSentAgain) {
   TestServer server;
   PoolOptions options;
   options.call_timeout_ms = 300;
