@@ -22,12 +22,19 @@ using rpc::Member;
 // Metadata key holding a member's ring weight as decimal text ("1", "2.5"); 1 when absent.
 inline constexpr const char* kWeightKey = "weight";
 
+// The member's weight; 1 when absent or not a positive finite decimal number.
 double MemberWeight(const Member& member);
+
+// Empty when `member`'s weight metadata is absent, or a positive decimal number the placement
+// `placement_spec` can take; otherwise says what is wrong with it, quoting the value.
+std::string WeightProblem(const Member& member, const std::string& placement_spec);
 
 class Ring {
  public:
   // `placement_spec`: "ketama" (default), "rendezvous/HASH", "jump/HASH", "modulo/HASH".
-  // Throws placement::PlacementError for an unknown spec.
+  // Throws placement::PlacementError for an unknown spec. A member whose weight the placement
+  // refuses (see WeightProblem; joins check it, gossip may still carry one) is placed with
+  // weight 1, the same on every node, and logged.
   Ring(const std::vector<Member>& members, const std::string& placement_spec);
 
   // The key's owner. Throws placement::PlacementError when the ring is empty.

@@ -2,6 +2,7 @@
 #include "locator/service/ring.h"
 
 #include <map>
+#include <memory>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -142,6 +143,35 @@ TEST(Ring, UnknownPlacementSpecThrowsPlacementErrorNamingIt) {
     }
   }
   EXPECT_THROW(Ring({}, ""), placement::PlacementError);
+}
+
+TEST(WeightProblem, NamesTheValueAndWhyTheRingCannotTakeIt) {
+  EXPECT_EQ(WeightProblem(MakeMember(1), "ketama"), "");
+  EXPECT_EQ(WeightProblem(MakeMember(1, "2.5"), "ketama"), "");
+  EXPECT_EQ(WeightProblem(MakeMember(1, "1"), "jump"), "");
+  const std::string garbage = WeightProblem(MakeMember(1, "heavy"), "ketama");
+  EXPECT_NE(garbage.find("'heavy'"), std::string::npos) << garbage;
+  const std::string too_big = WeightProblem(MakeMember(1, "5e9"), "ketama");
+  EXPECT_NE(too_big.find("'5e9'"), std::string::npos) << too_big;
+  EXPECT_NE(too_big.find("ketama"), std::string::npos) << too_big;
+  EXPECT_NE(WeightProblem(MakeMember(1, "2"), "jump"), "");
+  EXPECT_NE(WeightProblem(MakeMember(1, "0"), "rendezvous"), "");
+}
+
+// A weight that arrived by gossip is not checked the way a join is; the ring must still build
+// (the same way on every node) rather than throw inside a membership listener.
+TEST(Ring, AWeightThePlacementRefusesIsPlacedAsOne) {
+  for (const char* spec : {"ketama", "jump"}) {
+    const std::vector<Member> members = {MakeMember(1), MakeMember(2, "5e9"), MakeMember(3)};
+    std::unique_ptr<Ring> ring;
+    ASSERT_NO_THROW(ring = std::make_unique<Ring>(members, spec)) << spec;
+    EXPECT_EQ(ring->size(), 3u);
+    EXPECT_EQ(ring->signature().at(MemberName(members[1].location)), 1.0) << spec;
+    const Ring plain({MakeMember(1), MakeMember(2), MakeMember(3)}, spec);
+    for (int i = 0; i < 1000; ++i) {
+      ASSERT_EQ(MemberName(ring->owner(Key(i))), MemberName(plain.owner(Key(i)))) << spec;
+    }
+  }
 }
 
 }  // namespace
