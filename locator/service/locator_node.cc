@@ -1,5 +1,7 @@
 #include "locator/service/locator_node.h"
 
+#include <charconv>
+#include <chrono>
 #include <random>
 #include <sstream>
 
@@ -18,16 +20,19 @@ using rpc::MemberState;
 
 namespace {
 
+constexpr std::chrono::milliseconds kJoinBroadcastWait{300};
+
 std::string AdvertiseAddress(const NodeOptions& options) {
   if (!options.advertise_address.empty()) return options.advertise_address;
   if (options.bind_address == "0.0.0.0" || options.bind_address == "::") return "127.0.0.1";
   return options.bind_address;
 }
 
+// The shortest text that reads back as exactly `weight`: every node must build the same ring.
 std::string FormatWeight(double weight) {
-  std::ostringstream out;
-  out << weight;
-  return out.str();
+  char text[32];
+  const auto result = std::to_chars(text, text + sizeof text, weight);
+  return std::string(text, result.ptr);
 }
 
 }  // namespace
@@ -369,6 +374,7 @@ View LocatorNode::handle_join(const Location& location, const JoinInfo& info) {
     error.message = "join refused: " + rpc::ToString(location) + " is this node's own address";
     throw error;
   }
+  check_weight("join", location, info);
   ++joins_handled_;
   Member member;
   member.location = location;
@@ -381,31 +387,55 @@ View LocatorNode::handle_join(const Location& location, const JoinInfo& info) {
   LOG(INFO) << "join: admitted " << rpc::ToString(location);
   JoinInfo forwarded = info;
   forwarded.proof = make_proof(membership::JoinProof::kAdd, MemberName(location));
-  broadcast_add(location, forwarded, {self_, location});
+  // A join returns once every established member has heard of it, so the joiner's first
+  // requests find it known. A member that is itself still joining answers only when its own
+  // join returns: that wait is capped, and the call goes on in the background (gossip and
+  // anti-entropy spread the join too).
+  const auto deadline = std::chrono::steady_clock::now() + kJoinBroadcastWait;
+  for (auto& call : broadcast_add(location, forwarded, {self_, location})) {
+    if (call.wait_until(deadline) != std::future_status::ready) {
+      LOG(INFO) << "join of " << rpc::ToString(location)
+                << ": not every member confirmed it yet; the rest continues in the background";
+      break;
+    }
+  }
   return view();
 }
 
-void LocatorNode::broadcast_add(const Location& location, const JoinInfo& info,
-                                const std::vector<Location>& authorities) {
-  std::vector<Location> targets;
+void LocatorNode::check_weight(const char* call, const Location& location,
+                               const JoinInfo& info) const {
+  Member candidate;
+  candidate.location = location;
+  candidate.metadata = info.metadata;
+  const std::string problem = WeightProblem(candidate, options_.placement);
+  if (problem.empty()) return;
+  LOG(WARNING) << call << " of " << rpc::ToString(location) << " refused: " << problem;
+  rpc::LocatorError error;
+  error.message = std::string(call) + " refused: " + problem;
+  throw error;
+}
+
+std::vector<std::future<void>> LocatorNode::broadcast_add(
+    const Location& location, const JoinInfo& info, const std::vector<Location>& authorities) {
+  std::vector<std::future<void>> calls;
   for (const Location& peer : other_ring_members()) {
     bool told = false;
     for (const Location& a : authorities) told = told || MemberName(a) == MemberName(peer);
-    if (!told) targets.push_back(peer);
+    if (told) continue;
+    calls.push_back(fan_out_.submit([this, peer, location, info, authorities] {
+      try {
+        pool_.call(peer, [&](rpc::LocatorClient& client) {
+          client.add(location, authorities, info);
+        });
+        note_peer_success(peer);
+      } catch (const std::exception& e) {
+        LOG(WARNING) << "could not tell " << rpc::ToString(peer) << " about "
+                     << rpc::ToString(location) << ": " << e.what();
+        note_peer_failure(peer);
+      }
+    }));
   }
-  auto results = fan_out_.map(targets, [&](const Location& peer) {
-    pool_.call(peer, [&](rpc::LocatorClient& client) { client.add(location, authorities, info); });
-  });
-  for (size_t i = 0; i < results.size(); ++i) {
-    try {
-      results[i].get();
-      note_peer_success(targets[i]);
-    } catch (const std::exception& e) {
-      LOG(WARNING) << "could not tell " << rpc::ToString(targets[i]) << " about "
-                   << rpc::ToString(location) << ": " << e.what();
-      note_peer_failure(targets[i]);
-    }
-  }
+  return calls;
 }
 
 void LocatorNode::handle_add(const Location& location, const std::vector<Location>&,
@@ -424,6 +454,7 @@ void LocatorNode::handle_add(const Location& location, const std::vector<Locatio
                     options_.placement + "'";
     throw error;
   }
+  check_weight("add", location, info);
   Member member;
   member.location = location;
   member.state = MemberState::ALIVE;

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -137,8 +138,12 @@ class LocatorNode {
   bool join_through(const rpc::Location& seed);
   void sync_loop();
   void sync_once();
-  void broadcast_add(const rpc::Location& location, const JoinInfo& info,
-                     const std::vector<rpc::Location>& authorities);
+  // Tells every ring member but the authorities about `location`, each call on the fan-out
+  // pool; the futures complete when each call did (failures are logged, never thrown).
+  std::vector<std::future<void>> broadcast_add(const rpc::Location& location, const JoinInfo& info,
+                                               const std::vector<rpc::Location>& authorities);
+  // Throws rpc::LocatorError when the joiner's weight is not one this placement can take.
+  void check_weight(const char* call, const rpc::Location& location, const JoinInfo& info) const;
   std::vector<rpc::Location> other_ring_members() const;
 
   NodeOptions options_;
@@ -150,7 +155,6 @@ class LocatorNode {
   std::shared_ptr<rpc::BoundServerSocket> socket_;
   std::unique_ptr<rpc::RpcServer> server_;
   rpc::ConnectionPool<rpc::LocatorClient> pool_;
-  rpc::FanOut fan_out_;
 
   mutable std::mutex ring_mu_;
   std::shared_ptr<const Ring> ring_;
@@ -167,6 +171,10 @@ class LocatorNode {
   std::thread sync_thread_;
 
   std::atomic<int64_t> joins_handled_{0}, syncs_sent_{0}, syncs_failed_{0}, peer_failures_{0};
+
+  // Last, so it is destroyed first: joining its threads lets queued calls finish while every
+  // member they use still exists.
+  rpc::FanOut fan_out_;
 };
 
 }  // namespace thrifty::locator

@@ -257,8 +257,7 @@ TEST(LocatorNode, JoinWithABadLocationIsRefused) {
 
 // A member's weight is another node's word. One the placement cannot take (ketama takes at most
 // 4294967295) must be refused, not admitted into a table the ring can no longer be built from.
-// Disabled: a known product bug this test found, not yet fixed: handle_join applies a member whose weight the placement refuses (jump/modulo take weight 1 only); the ring rebuild then throws inside the member listener.
-TEST(LocatorNode, DISABLED_JoinWithAWeightThePlacementCannotTakeIsRefusedAndTheNodeKeepsWorking) {
+TEST(LocatorNode, JoinWithAWeightThePlacementCannotTakeIsRefusedAndTheNodeKeepsWorking) {
   Node a(Options());
   a.start();
   rpc::ConnectionPool<rpc::LocatorClient> pool;
@@ -289,8 +288,7 @@ TEST(LocatorNode, DISABLED_JoinWithAWeightThePlacementCannotTakeIsRefusedAndTheN
 // Two nodes join through the same seed at the same moment. Each is admitted, and the seed tells
 // each about the other; neither join may wait on the other (a joiner serves only once its own
 // join returns).
-// Disabled: a known product bug this test found, not yet fixed: handle_join fans out add() synchronously, so concurrent joins through one seed wait on each other.
-TEST(LocatorNode, DISABLED_ConcurrentJoinsThroughOneSeedDoNotWaitOnEachOther) {
+TEST(LocatorNode, ConcurrentJoinsThroughOneSeedDoNotWaitOnEachOther) {
   Node a(Options());
   a.start();
   for (int round = 0; round < 5; ++round) {
