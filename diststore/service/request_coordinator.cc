@@ -1,5 +1,7 @@
 #include "diststore/service/request_coordinator.h"
 
+#include <algorithm>
+
 #include <glog/logging.h>
 
 #include "locator/membership/member_table.h"
@@ -108,6 +110,42 @@ void RequestCoordinator::owner_failed(const Location& owner, const std::exceptio
 
 // ---- reads ----
 
+void RequestCoordinator::merge_newer_from(const std::map<std::string, Location>& holders,
+                                          const std::map<std::string, std::vector<size_t>>& asked,
+                                          const std::vector<std::string>& keys,
+                                          std::vector<std::optional<storage::Record>>& found) {
+  // Every holder at once: the slowest one, not their sum, bounds the read.
+  std::vector<std::pair<const std::vector<size_t>*, std::future<std::vector<rpc::Record>>>> calls;
+  for (const auto& [name, indexes] : asked) {
+    const Location holder = holders.at(name);
+    std::vector<std::string> batch;
+    batch.reserve(indexes.size());
+    for (size_t i : indexes) batch.push_back(keys[i]);
+    calls.emplace_back(&indexes, fan_out_.submit([this, holder, batch = std::move(batch)] {
+      std::vector<rpc::Record> records;
+      pool_.call(holder, [&](rpc::StoreClient& client) { client.owner_get(records, batch, false); });
+      return records;
+    }));
+  }
+  for (auto& [indexes, future] : calls) {
+    std::vector<rpc::Record> records;
+    try {
+      records = future.get();
+    } catch (const std::exception& e) {
+      VLOG(1) << "read of " << indexes->size() << " keys on another holder failed: " << e.what();
+      continue;  // the holder may have left; what we have is the best answer
+    }
+    std::map<std::string, storage::Record> theirs;
+    for (auto& r : records) theirs.emplace(r.key, FromRpc(r));
+    for (size_t i : *indexes) {
+      auto it = theirs.find(keys[i]);
+      if (it != theirs.end() && (!found[i] || storage::Supersedes(it->second, *found[i]))) {
+        found[i] = std::move(it->second);
+      }
+    }
+  }
+}
+
 std::vector<std::optional<storage::Record>> RequestCoordinator::read_owned(
     const std::vector<std::string>& keys, bool fallback) {
   std::vector<std::optional<storage::Record>> found;
@@ -119,96 +157,63 @@ std::vector<std::optional<storage::Record>> RequestCoordinator::read_owned(
   }
   if (!fallback) return found;
 
+  std::map<std::string, Location> holders;
+  std::map<std::string, std::vector<size_t>> asked;  // holder name -> key indexes
+  auto ask = [&](const Location& holder, size_t i) {
+    const std::string name = MemberName(holder);
+    holders.emplace(name, holder);
+    asked[name].push_back(i);
+  };
+
   // A sender whose view differs from ours sent keys our ring gives to another node (it heard
-  // of a ring change before us, or after): that node may hold the newer copy. Ask it
-  // directly; it answers from its own data only, so this never loops.
+  // of a ring change before us, or after): that node may hold the newer copy. It answers from
+  // its own data only, so this never loops.
   auto routing = routing_ring();
-  std::vector<size_t> not_ours;
   for (size_t i = 0; !routing->empty() && i < keys.size(); ++i) {
-    if (!is_self(routing->owner(keys[i]))) not_ours.push_back(i);
+    const Location& owner = routing->owner(keys[i]);
+    if (!is_self(owner)) ask(owner, i);
   }
-  if (!not_ours.empty()) {
-    std::map<std::string, std::vector<size_t>> by_owner;
-    std::map<std::string, Location> owners;
-    for (size_t i : not_ours) {
-      const Location& owner = routing->owner(keys[i]);
-      by_owner[MemberName(owner)].push_back(i);
-      owners[MemberName(owner)] = owner;
-    }
-    for (const auto& [name, indexes] : by_owner) {
-      std::vector<std::string> asked;
-      for (size_t i : indexes) asked.push_back(keys[i]);
-      std::vector<rpc::Record> records;
-      try {
-        pool_.call(owners[name], [&](rpc::StoreClient& client) {
-          client.owner_get(records, asked, false);
-        });
-      } catch (const std::exception& e) {
-        VLOG(1) << "read on owner " << name << " failed: " << e.what();
-        continue;
-      }
-      ++forwarded_;
-      std::map<std::string, storage::Record> theirs;
-      for (auto& r : records) theirs[r.key] = FromRpc(r);
-      for (size_t i : indexes) {
-        auto it = theirs.find(keys[i]);
-        if (it != theirs.end() && (!found[i] || storage::Supersedes(it->second, *found[i]))) {
-          found[i] = it->second;
-        }
-      }
-    }
-  }
+  forwarded_ += static_cast<int64_t>(asked.size());
 
   if (fallback_open()) {
-    // While keys move, ask the node that would hold a key without us: for a key we lack, and
-    // for a key we only just took over (after a join or a restart our own copy may be older
-    // than the one written elsewhere meanwhile). The newer record wins.
-    // Where a key was before: for a node that just started (joined or restarted), on the
-    // node that would own it without this one; otherwise on its owner in the previous ring
-    // (with weighted ketama a change also moves keys between the older nodes).
+    // While keys move, a key we lack, or one we only just took over, may still be where it was
+    // (a handoff in flight; after a restart our own copy may be older than one written
+    // elsewhere meanwhile). Where it was: on its owner in the previous ring and, for a node
+    // that just started (the previous ring is then only part of the view it learned), on the
+    // node that would own it without this one. With weighted ketama a ring change also moves
+    // keys between older nodes, so the previous ring's owner is asked whenever it differs.
+    // The newer record wins.
     auto others = others_ring();
     auto previous = node_.previous_ring();
     const int64_t now = NowMs();
     const bool fresh = previous->size() <= 1 || now - created_ms_ < kFallbackWindowMs ||
                        (now - created_ms_ < kFreshAfterHandoffMs &&
                         now - last_handoff_received_ms_.load() < kFallbackAfterHandoffMs);
-    std::map<std::string, std::vector<size_t>> by_holder;  // holder name -> indexes
-    std::map<std::string, Location> holders;
-    for (size_t i = 0; !others->empty() && i < keys.size(); ++i) {
+    const size_t asked_before = asked.size();
+    for (size_t i = 0; i < keys.size(); ++i) {
       std::optional<Location> before;
-      if (!fresh) {
+      if (!previous->empty()) {
         const Location& previous_owner = previous->owner(keys[i]);
         if (!is_self(previous_owner)) before = previous_owner;
       }
-      const bool taken_over = fresh || before.has_value();
-      if (found[i] && !taken_over) continue;
-      const Location& holder = before ? *before : others->owner(keys[i]);
-      if (is_self(holder)) continue;
-      by_holder[MemberName(holder)].push_back(i);
-      holders[MemberName(holder)] = holder;
-    }
-    for (const auto& [name, indexes] : by_holder) {
-      std::vector<std::string> asked;
-      for (size_t i : indexes) asked.push_back(keys[i]);
-      ++fallback_reads_;
-      std::vector<rpc::Record> records;
-      try {
-        pool_.call(holders[name], [&](rpc::StoreClient& client) {
-          client.owner_get(records, asked, false);
-        });
-      } catch (const std::exception& e) {
-        VLOG(1) << "fallback read on " << name << " failed: " << e.what();
-        continue;  // the holder may have left; what we have is the best answer
-      }
-      std::map<std::string, storage::Record> theirs;
-      for (auto& r : records) theirs[r.key] = FromRpc(r);
-      for (size_t i : indexes) {
-        auto it = theirs.find(keys[i]);
-        if (it != theirs.end() && (!found[i] || storage::Supersedes(it->second, *found[i]))) {
-          found[i] = it->second;
-        }
+      if (found[i] && !fresh && !before) continue;
+      if (before) ask(*before, i);
+      if (fresh || !found[i]) {
+        if (!others->empty() && !is_self(others->owner(keys[i]))) ask(others->owner(keys[i]), i);
       }
     }
+    fallback_reads_ += static_cast<int64_t>(asked.size() - asked_before);
+  }
+  if (asked.empty()) {
+    check_unavailable(keys, found);
+    return found;
+  }
+  for (auto& [name, indexes] : asked) {  // a key can be asked of one holder for two reasons
+    std::sort(indexes.begin(), indexes.end());
+    indexes.erase(std::unique(indexes.begin(), indexes.end()), indexes.end());
+  }
+  merge_newer_from(holders, asked, keys, found);
+  if (fallback_open()) {
     // A handoff may have delivered a key between our read and the holder's (it deletes only
     // after we acknowledged it): look once more where nothing was found.
     for (size_t i = 0; i < keys.size(); ++i) {

@@ -79,6 +79,12 @@ class RequestCoordinator {
   std::vector<std::optional<storage::Record>> read_owned(const std::vector<std::string>& keys,
                                                          bool fallback);
   bool fallback_open() const;
+  // Asks each holder (name -> location) for its own copies of keys[i], i in asked[name], in
+  // parallel, and keeps every record newer than found[i]. An unreachable holder is skipped.
+  void merge_newer_from(const std::map<std::string, Location>& holders,
+                        const std::map<std::string, std::vector<size_t>>& asked,
+                        const std::vector<std::string>& keys,
+                        std::vector<std::optional<storage::Record>>& found);
   // Throws StoreError if a key still missing belongs to a DEAD member (its data exists but is
   // unreachable): "not found" would be a lie.
   void check_unavailable(const std::vector<std::string>& keys,

@@ -509,11 +509,7 @@ TEST(StoreCluster, ReadsNeverMissDuringAJoin) {
 
 // The same with a joiner of weight 2 (ketama, libmemcached's weighted continuum): it should end
 // up with about 2/5 of the keys, and reads must not miss while they move.
-// Disabled: a known bug, found by this test. A weighted joiner changes the point counts of
-// every node (libmemcached's weighting), so keys also move between old nodes; while views
-// differ, a read can reach a node that neither holds the key nor knows who does (a handful of
-// NotFound in ~100k reads, about one run in two). Run with --gtest_also_run_disabled_tests.
-TEST(StoreCluster, DISABLED_WeightedJoinReadsNeverMiss) {
+TEST(StoreCluster, WeightedJoinReadsNeverMiss) {
   Cluster cluster;
   std::vector<int> live = StartNodes(cluster, 3);
   ASSERT_EQ(live.size(), 3u);
