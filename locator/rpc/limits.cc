@@ -2,16 +2,16 @@
 
 #include <algorithm>
 
-#include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
+
+#include "locator/rpc/checked_binary_protocol.h"
 
 namespace thrifty::rpc {
 
 using apache::thrift::TConfiguration;
-using apache::thrift::protocol::TBinaryProtocolT;
-using apache::thrift::protocol::TBinaryProtocolFactory;
 using apache::thrift::protocol::TProtocol;
 using apache::thrift::protocol::TProtocolFactory;
+using apache::thrift::transport::TBufferBase;
 using apache::thrift::transport::TFramedTransport;
 using apache::thrift::transport::TTransport;
 using apache::thrift::transport::TTransportFactory;
@@ -46,6 +46,24 @@ class LimitedFramedTransportFactory : public TTransportFactory {
   RpcLimits limits_;
 };
 
+// Servers get their transports from MakeFramedTransportFactory: buffered, so the protocol reads
+// them without a virtual call per field.
+class CheckedBinaryProtocolFactory : public TProtocolFactory {
+ public:
+  explicit CheckedBinaryProtocolFactory(const RpcLimits& limits) : limits_(limits) {}
+  std::shared_ptr<TProtocol> getProtocol(std::shared_ptr<TTransport> transport) override {
+    if (auto buffered = std::dynamic_pointer_cast<TBufferBase>(transport)) {
+      return std::make_shared<CheckedBinaryProtocol<TBufferBase>>(
+          std::move(buffered), limits_.max_string_bytes, limits_.max_container_elements);
+    }
+    return std::make_shared<CheckedBinaryProtocol<TTransport>>(
+        std::move(transport), limits_.max_string_bytes, limits_.max_container_elements);
+  }
+
+ private:
+  RpcLimits limits_;
+};
+
 }  // namespace
 
 std::shared_ptr<TFramedTransport> MakeFramedTransport(std::shared_ptr<TTransport> inner,
@@ -57,11 +75,8 @@ std::shared_ptr<TFramedTransport> MakeFramedTransport(std::shared_ptr<TTransport
 
 std::shared_ptr<TProtocol> MakeBinaryProtocol(std::shared_ptr<TFramedTransport> transport,
                                               const RpcLimits& limits) {
-  auto protocol =
-      std::make_shared<TBinaryProtocolT<apache::thrift::transport::TBufferBase>>(std::move(transport));
-  protocol->setStringSizeLimit(limits.max_string_bytes);
-  protocol->setContainerSizeLimit(limits.max_container_elements);
-  return protocol;
+  return std::make_shared<CheckedBinaryProtocol<TBufferBase>>(
+      std::move(transport), limits.max_string_bytes, limits.max_container_elements);
 }
 
 std::shared_ptr<TTransportFactory> MakeFramedTransportFactory(const RpcLimits& limits) {
@@ -69,8 +84,7 @@ std::shared_ptr<TTransportFactory> MakeFramedTransportFactory(const RpcLimits& l
 }
 
 std::shared_ptr<TProtocolFactory> MakeBinaryProtocolFactory(const RpcLimits& limits) {
-  return std::make_shared<TBinaryProtocolFactory>(limits.max_string_bytes,
-                                                  limits.max_container_elements, true, true);
+  return std::make_shared<CheckedBinaryProtocolFactory>(limits);
 }
 
 }  // namespace thrifty::rpc
