@@ -213,12 +213,25 @@ std::vector<std::optional<storage::Record>> RequestCoordinator::read_owned(
     indexes.erase(std::unique(indexes.begin(), indexes.end()), indexes.end());
   }
   merge_newer_from(holders, asked, keys, found);
-  if (fallback_open()) {
-    // A handoff may have delivered a key between our read and the holder's (it deletes only
-    // after we acknowledged it): look once more where nothing was found.
-    for (size_t i = 0; i < keys.size(); ++i) {
-      if (!found[i]) found[i] = engine_.get(keys[i]);
+  // A handoff may have delivered a key between our read and the holder's (the holder deletes
+  // only after we acknowledged it), so the holder no longer has it and our first read had an
+  // older copy or none: read once more what we asked about, and keep the newer.
+  std::vector<size_t> again;
+  for (const auto& entry : asked) again.insert(again.end(), entry.second.begin(), entry.second.end());
+  std::sort(again.begin(), again.end());
+  again.erase(std::unique(again.begin(), again.end()), again.end());
+  std::vector<std::string> again_keys;
+  again_keys.reserve(again.size());
+  for (size_t i : again) again_keys.push_back(keys[i]);
+  try {
+    auto now_here = engine_.multi_get(again_keys);
+    for (size_t j = 0; j < again.size(); ++j) {
+      auto& mine = found[again[j]];
+      if (now_here[j] && (!mine || storage::Supersedes(*now_here[j], *mine))) mine = now_here[j];
     }
+  } catch (const std::exception& e) {
+    ++errors_;
+    ThrowStoreError(std::string("storage failure on ") + self_name_ + ": " + e.what());
   }
   check_unavailable(keys, found);
   return found;
