@@ -1,5 +1,9 @@
 #include "locator/rpc/rpc_server.h"
 
+#include <sys/socket.h>
+
+#include <algorithm>
+
 #include <glog/logging.h>
 #include <thrift/concurrency/ThreadFactory.h>
 #include <thrift/concurrency/ThreadManager.h>
@@ -29,6 +33,46 @@ void BoundServerSocket::listen() {
 void BoundServerSocket::close() {
   TServerSocket::close();
   bound_ = false;
+}
+
+// A connection that can be shut down from another thread: the mutex keeps shutdown() from
+// reaching a descriptor number that close() already gave back (and the kernel reused).
+class BoundServerSocket::Connection : public apache::thrift::transport::TSocket {
+ public:
+  explicit Connection(THRIFT_SOCKET fd) : TSocket(fd) {}
+  void close() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    TSocket::close();
+  }
+  void shut_down() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (TSocket::isOpen()) ::shutdown(TSocket::getSocketFD(), SHUT_RDWR);
+  }
+
+ private:
+  std::mutex mu_;
+};
+
+std::shared_ptr<apache::thrift::transport::TSocket> BoundServerSocket::createSocket(
+    THRIFT_SOCKET client) {
+  auto connection = std::make_shared<Connection>(client);
+  std::lock_guard<std::mutex> lock(children_mu_);
+  children_.erase(std::remove_if(children_.begin(), children_.end(),
+                                 [](const std::weak_ptr<Connection>& c) { return c.expired(); }),
+                  children_.end());
+  children_.push_back(connection);
+  return connection;
+}
+
+void BoundServerSocket::interruptChildren() {
+  std::vector<std::shared_ptr<Connection>> open;
+  {
+    std::lock_guard<std::mutex> lock(children_mu_);
+    for (const auto& child : children_) {
+      if (auto connection = child.lock()) open.push_back(std::move(connection));
+    }
+  }
+  for (const auto& connection : open) connection->shut_down();
 }
 
 std::shared_ptr<BoundServerSocket> BindFirstFree(const std::string& address, int first, int last) {
