@@ -317,6 +317,26 @@ std::map<std::string, std::string> RequestCoordinator::multi_get(
   auto keep = [&out](const std::string& key, const std::optional<storage::Record>& r) {
     if (r && !r->tombstone) out[key] = r->value;
   };
+  // One remote owner: call it on this thread, no pool hand-off.
+  if (by_owner.size() == 1 && by_owner.begin()->first != self_name_) {
+    const Location& owner = owners.begin()->second;
+    ++forwarded_;
+    std::vector<rpc::Record> records;
+    try {
+      pool_.call(owner, [&](rpc::StoreClient& client) {
+        client.owner_get(records, by_owner.begin()->second, true);
+      });
+    } catch (const rpc::StoreError&) {
+      throw;
+    } catch (const std::exception& e) {
+      owner_failed(owner, e);
+    }
+    for (const auto& r : records) {
+      if (!r.tombstone) out[r.key] = r.value;
+    }
+    not_found_ += static_cast<int64_t>(keys.size() - out.size());
+    return out;
+  }
   // Remote owners in parallel on the pool; our own share on this thread meanwhile.
   std::vector<std::pair<Location, std::future<std::vector<rpc::Record>>>> remote;
   for (auto& [name, owner_keys] : by_owner) {
@@ -435,6 +455,19 @@ void RequestCoordinator::multi_put(const std::vector<rpc::Entry>& entries) {
     owners.emplace(name, owner);
   }
   std::vector<std::pair<Location, std::future<void>>> remote;
+  if (by_owner.size() == 1 && by_owner.begin()->first != self_name_) {
+    // One remote owner (a single-key put always): call it on this thread, no pool hand-off.
+    const Location& owner = owners.begin()->second;
+    ++forwarded_;
+    try {
+      pool_.call(owner, [&](rpc::StoreClient& client) { client.owner_put(by_owner.begin()->second); });
+    } catch (const rpc::StoreError&) {
+      throw;
+    } catch (const std::exception& e) {
+      owner_failed(owner, e);
+    }
+    return;
+  }
   for (auto& [name, records] : by_owner) {
     if (name == self_name_) continue;
     const Location owner = owners[name];
