@@ -17,6 +17,21 @@ std::vector<rpc::Member> RingMembers(const rpc::View& view) {
   return out;
 }
 
+// Runs fn() and returns its result; every failure leaves as a ClientError carrying the
+// node's message (StoreError) or the transport's.
+template <typename Fn>
+auto AsClientError(Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const rpc::StoreError& e) {
+    throw ClientError(e.message);
+  } catch (const ClientError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw ClientError(e.what());
+  }
+}
+
 }  // namespace
 
 ClusterClient::ClusterClient(ClientOptions options)
@@ -105,45 +120,25 @@ auto ClusterClient::with_owner(const std::string& key, Fn&& fn)
 }
 
 std::optional<std::string> ClusterClient::get(const std::string& key) {
-  try {
-    return with_owner(key, [&](rpc::StoreClient& c) {
-      std::string value;
-      c.get(value, key);
-      return std::optional<std::string>(std::move(value));
-    });
-  } catch (const rpc::NotFound&) {
-    return std::nullopt;
-  } catch (const rpc::StoreError& e) {
-    throw ClientError(e.message);
-  } catch (const ClientError&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw ClientError(e.what());
-  }
+  return AsClientError([&]() -> std::optional<std::string> {
+    try {
+      return with_owner(key, [&](rpc::StoreClient& c) {
+        std::string value;
+        c.get(value, key);
+        return std::optional<std::string>(std::move(value));
+      });
+    } catch (const rpc::NotFound&) {
+      return std::nullopt;
+    }
+  });
 }
 
 void ClusterClient::put(const std::string& key, const std::string& value) {
-  try {
-    with_owner(key, [&](rpc::StoreClient& c) { c.put(key, value); });
-  } catch (const rpc::StoreError& e) {
-    throw ClientError(e.message);
-  } catch (const ClientError&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw ClientError(e.what());
-  }
+  AsClientError([&] { with_owner(key, [&](rpc::StoreClient& c) { c.put(key, value); }); });
 }
 
 void ClusterClient::erase(const std::string& key) {
-  try {
-    with_owner(key, [&](rpc::StoreClient& c) { c.erase(key); });
-  } catch (const rpc::StoreError& e) {
-    throw ClientError(e.message);
-  } catch (const ClientError&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw ClientError(e.what());
-  }
+  AsClientError([&] { with_owner(key, [&](rpc::StoreClient& c) { c.erase(key); }); });
 }
 
 std::map<std::string, std::string> ClusterClient::multi_get(const std::vector<std::string>& keys) {
@@ -161,16 +156,8 @@ std::map<std::string, std::string> ClusterClient::multi_get(const std::vector<st
   });
   std::map<std::string, std::string> out;
   for (auto& r : results) {
-    try {
-      auto part = r.get();
-      out.insert(std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
-    } catch (const rpc::StoreError& e) {
-      throw ClientError(e.message);
-    } catch (const ClientError&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw ClientError(e.what());
-    }
+    auto part = AsClientError([&] { return r.get(); });
+    out.insert(std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
   }
   return out;
 }
@@ -193,17 +180,7 @@ void ClusterClient::multi_put(const std::vector<rpc::Entry>& entries) {
   auto results = fan_out_.map(groups, [&](const auto& group) {
     with_owner(group.second.front().key, [&](rpc::StoreClient& c) { c.multi_put(group.second); });
   });
-  for (auto& r : results) {
-    try {
-      r.get();
-    } catch (const rpc::StoreError& e) {
-      throw ClientError(e.message);
-    } catch (const ClientError&) {
-      throw;
-    } catch (const std::exception& e) {
-      throw ClientError(e.what());
-    }
-  }
+  for (auto& r : results) AsClientError([&] { r.get(); });
 }
 
 std::map<std::string, int64_t> ClusterClient::stats(const Location& node) {
