@@ -43,6 +43,10 @@ RequestCoordinator::RequestCoordinator(locator::LocatorNode& node, storage::Engi
       fan_out_(32),
       self_name_(node.self_name()),
       created_ms_(NowMs()) {
+  engine_.scan([this](std::string_view, const storage::Record&) {
+    started_with_data_ = true;
+    return false;  // one record is enough
+  });
   on_ring_change();
 }
 
@@ -114,18 +118,26 @@ void RequestCoordinator::merge_newer_from(const std::map<std::string, Location>&
                                           const std::map<std::string, std::vector<size_t>>& asked,
                                           const std::vector<std::string>& keys,
                                           std::vector<std::optional<storage::Record>>& found) {
-  // Every holder at once: the slowest one, not their sum, bounds the read.
+  // Every holder at once: the slowest one, not their sum, bounds the read. One holder is
+  // asked on this thread (no pool hand-off).
   std::vector<std::pair<const std::vector<size_t>*, std::future<std::vector<rpc::Record>>>> calls;
   for (const auto& [name, indexes] : asked) {
     const Location holder = holders.at(name);
     std::vector<std::string> batch;
     batch.reserve(indexes.size());
     for (size_t i : indexes) batch.push_back(keys[i]);
-    calls.emplace_back(&indexes, fan_out_.submit([this, holder, batch = std::move(batch)] {
+    auto ask = [this, holder, batch = std::move(batch)] {
       std::vector<rpc::Record> records;
       pool_.call(holder, [&](rpc::StoreClient& client) { client.owner_get(records, batch, false); });
       return records;
-    }));
+    };
+    if (asked.size() == 1) {
+      std::packaged_task<std::vector<rpc::Record>()> task(std::move(ask));
+      calls.emplace_back(&indexes, task.get_future());
+      task();
+    } else {
+      calls.emplace_back(&indexes, fan_out_.submit(std::move(ask)));
+    }
   }
   for (auto& [indexes, future] : calls) {
     std::vector<rpc::Record> records;
@@ -186,9 +198,12 @@ std::vector<std::optional<storage::Record>> RequestCoordinator::read_owned(
     auto others = others_ring();
     auto previous = node_.previous_ring();
     const int64_t now = NowMs();
-    const bool fresh = previous->size() <= 1 || now - created_ms_ < kFallbackWindowMs ||
-                       (now - created_ms_ < kFreshAfterHandoffMs &&
-                        now - last_handoff_received_ms_.load() < kFallbackAfterHandoffMs);
+    // Only a node that restarted on data it held before can hold a stale copy of a key it
+    // owns; one that started empty gets every key by handoff or as its owner.
+    const bool fresh = started_with_data_ &&
+                       (previous->size() <= 1 || now - created_ms_ < kFallbackWindowMs ||
+                        (now - created_ms_ < kFreshAfterHandoffMs &&
+                         now - last_handoff_received_ms_.load() < kFallbackAfterHandoffMs));
     const size_t asked_before = asked.size();
     for (size_t i = 0; i < keys.size(); ++i) {
       std::optional<Location> before;

@@ -100,6 +100,7 @@ class RequestCoordinator {
   rpc::FanOut fan_out_;
   std::string self_name_;
   const int64_t created_ms_;
+  bool started_with_data_ = false;  // the engine held records when this node started
 
   mutable std::mutex rings_mu_;
   std::shared_ptr<const locator::Ring> others_ring_;
