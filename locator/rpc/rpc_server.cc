@@ -24,6 +24,10 @@ BoundServerSocket::BoundServerSocket(const std::string& address, int port)
 }
 
 void BoundServerSocket::listen() {
+  {
+    std::lock_guard<std::mutex> lock(children_mu_);
+    children_interrupted_ = false;
+  }
   if (!bound_) {
     TServerSocket::listen();
     bound_ = true;
@@ -31,6 +35,9 @@ void BoundServerSocket::listen() {
 }
 
 void BoundServerSocket::close() {
+  // The server closes its listener when serve() ends and then waits for every connection:
+  // end them here too, whichever of stop()'s calls reached us first.
+  interruptChildren();
   TServerSocket::close();
   bound_ = false;
 }
@@ -57,6 +64,9 @@ std::shared_ptr<apache::thrift::transport::TSocket> BoundServerSocket::createSoc
     THRIFT_SOCKET client) {
   auto connection = std::make_shared<Connection>(client);
   std::lock_guard<std::mutex> lock(children_mu_);
+  // Accepted after the server began to stop (TServerFramework interrupts the children before
+  // the listener): end it at once, as Thrift's interrupt pipe, which stays readable, would.
+  if (children_interrupted_) connection->shut_down();
   children_.erase(std::remove_if(children_.begin(), children_.end(),
                                  [](const std::weak_ptr<Connection>& c) { return c.expired(); }),
                   children_.end());
@@ -68,6 +78,7 @@ void BoundServerSocket::interruptChildren() {
   std::vector<std::shared_ptr<Connection>> open;
   {
     std::lock_guard<std::mutex> lock(children_mu_);
+    children_interrupted_ = true;
     for (const auto& child : children_) {
       if (auto connection = child.lock()) open.push_back(std::move(connection));
     }

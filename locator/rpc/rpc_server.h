@@ -50,6 +50,7 @@ class BoundServerSocket : public apache::thrift::transport::TServerSocket {
   bool bound_ = false;
   std::mutex children_mu_;
   std::vector<std::weak_ptr<Connection>> children_;
+  bool children_interrupted_ = false;  // set by interruptChildren(), cleared by listen()
 };
 
 // Binds the first free port of [first, last] on `address`; throws std::runtime_error naming the

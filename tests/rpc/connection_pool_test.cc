@@ -133,6 +133,40 @@ TEST(RpcServer, BindFirstFreeSkipsTakenPorts) {
   }
 }
 
+// Connections read without polling an interrupt pipe, so stop() must end them itself: idle
+// ones, and ones still being accepted while the server stops (the idle timeout is 2 minutes,
+// so a connection stop() missed would hold it that long).
+TEST(RpcServer, StopEndsOpenConnectionsAndOnesAcceptedWhileStopping) {
+  for (int round = 0; round < 5; ++round) {
+    auto server = std::make_unique<TestServer>();
+    const Location where = server->location();
+    ConnectionPool<LocatorClient> idle;
+    idle.call(where, [](LocatorClient& c) { c.ping(); });  // stays open, silent
+    std::atomic<bool> done{false};
+    std::vector<std::thread> clients;
+    for (int t = 0; t < 4; ++t) {
+      clients.emplace_back([&] {
+        while (!done.load()) {
+          try {
+            ConnectionPool<LocatorClient> fresh;  // a new connection every call
+            fresh.call(where, [](LocatorClient& c) { c.ping(); });
+          } catch (const std::exception&) {
+            // refused or cut off by the stop: expected
+          }
+        }
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const auto start = Clock::now();
+    server->stop();
+    const int64_t elapsed = MsSince(start);
+    done = true;
+    for (auto& c : clients) c.join();
+    EXPECT_LT(elapsed, 5000) << "round " << round << ": stop() waited on a connection";
+    if (HasFailure()) break;
+  }
+}
+
 TEST(ConnectionPool, ReusesOneConnectionForSequentialCalls) {
   TestServer server;
   ConnectionPool<LocatorClient> pool;
