@@ -28,6 +28,17 @@ std::string AdvertiseAddress(const NodeOptions& options) {
   return options.bind_address;
 }
 
+// Throws rpc::LocatorError("CALL refused: why") unless `location` is a usable address.
+void RefuseBadLocation(const char* call, const Location& location) {
+  try {
+    rpc::ValidateLocation(location);
+  } catch (const std::invalid_argument& e) {
+    rpc::LocatorError error;
+    error.message = std::string(call) + " refused: " + e.what();
+    throw error;
+  }
+}
+
 // The shortest text that reads back as exactly `weight`: every node must build the same ring.
 std::string FormatWeight(double weight) {
   char text[32];
@@ -350,13 +361,7 @@ void LocatorNode::check_proof(const char* purpose, const std::string& caller,
 
 View LocatorNode::handle_join(const Location& location, const JoinInfo& info) {
   check_proof(membership::JoinProof::kJoin, MemberName(location), info.proof, "join");
-  try {
-    rpc::ValidateLocation(location);
-  } catch (const std::invalid_argument& e) {
-    rpc::LocatorError error;
-    error.message = std::string("join refused: ") + e.what();
-    throw error;
-  }
+  RefuseBadLocation("join", location);
   if (!info.placement.empty() && info.placement != options_.placement) {
     rpc::LocatorError error;
     error.message = "join refused: this cluster places keys with '" + options_.placement +
@@ -441,13 +446,7 @@ std::vector<std::future<void>> LocatorNode::broadcast_add(
 void LocatorNode::handle_add(const Location& location, const std::vector<Location>&,
                              const JoinInfo& info) {
   check_proof(membership::JoinProof::kAdd, MemberName(location), info.proof, "add");
-  try {
-    rpc::ValidateLocation(location);
-  } catch (const std::invalid_argument& e) {
-    rpc::LocatorError error;
-    error.message = std::string("add refused: ") + e.what();
-    throw error;
-  }
+  RefuseBadLocation("add", location);
   if (!info.placement.empty() && info.placement != options_.placement) {
     rpc::LocatorError error;
     error.message = "add refused: placement '" + info.placement + "' differs from '" +
@@ -468,13 +467,7 @@ void LocatorNode::handle_add(const Location& location, const std::vector<Locatio
 void LocatorNode::handle_remove(const Location& location, const std::vector<Location>&,
                                 const std::string& proof) {
   check_proof(membership::JoinProof::kRemove, MemberName(location), proof, "remove");
-  try {
-    rpc::ValidateLocation(location);
-  } catch (const std::invalid_argument& e) {
-    rpc::LocatorError error;
-    error.message = std::string("remove refused: ") + e.what();
-    throw error;
-  }
+  RefuseBadLocation("remove", location);
   const std::string name = MemberName(location);
   auto known = table_->find(name);
   if (!known) return;  // nothing to forget
@@ -485,15 +478,7 @@ void LocatorNode::handle_remove(const Location& location, const std::vector<Loca
 
 View LocatorNode::handle_sync(const std::vector<Member>& members, const std::string& proof) {
   check_proof(membership::JoinProof::kSync, "", proof, "sync");
-  for (const Member& member : members) {
-    try {
-      rpc::ValidateLocation(member.location);
-    } catch (const std::invalid_argument& e) {
-      rpc::LocatorError error;
-      error.message = std::string("sync refused: ") + e.what();
-      throw error;
-    }
-  }
+  for (const Member& member : members) RefuseBadLocation("sync", member.location);
   for (const Member& member : members) table_->apply(member);
   return view();
 }
