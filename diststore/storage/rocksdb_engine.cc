@@ -120,16 +120,7 @@ class RocksDbEngine final : public Engine {
     for (const auto& slot : slots) keys.push_back(slot.first);
 
     auto held = locks_.lock_all(keys);
-
-    const size_t n = keys.size();
-    std::vector<rocksdb::Slice> slices;
-    slices.reserve(n);
-    for (std::string_view key : keys) slices.push_back(ToSlice(key));
-    std::vector<rocksdb::PinnableSlice> values(n);
-    std::vector<rocksdb::Status> statuses(n);
-    // The keys come out of a std::map, so in byte-wise order: RocksDB's default comparator.
-    db_->MultiGet(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), n, slices.data(),
-                  values.data(), statuses.data(), /*sorted_input=*/true);
+    auto [values, statuses] = read_sorted(keys);
     size_t i = 0;
     for (auto& [key, slot] : slots) {
       if (statuses[i].ok()) {
@@ -182,15 +173,7 @@ class RocksDbEngine final : public Engine {
     keys.reserve(wanted.size());
     for (const auto& entry : wanted) keys.push_back(entry.first);
     auto held = locks_.lock_all(keys);
-
-    const size_t n = keys.size();
-    std::vector<rocksdb::Slice> slices;
-    slices.reserve(n);
-    for (std::string_view key : keys) slices.push_back(ToSlice(key));
-    std::vector<rocksdb::PinnableSlice> values(n);
-    std::vector<rocksdb::Status> statuses(n);
-    db_->MultiGet(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), n, slices.data(),
-                  values.data(), statuses.data(), /*sorted_input=*/true);
+    auto [values, statuses] = read_sorted(keys);
     rocksdb::WriteBatch batch;
     size_t erased = 0;
     size_t i = 0;
@@ -231,6 +214,23 @@ class RocksDbEngine final : public Engine {
   std::string name() const override { return "rocksdb"; }
 
  private:
+  struct StoredValues {
+    std::vector<rocksdb::PinnableSlice> values;
+    std::vector<rocksdb::Status> statuses;
+  };
+  // The stored values of `keys`, with one MultiGet. The keys must be distinct and in byte-wise
+  // order (RocksDB's default comparator; callers take them from a std::map).
+  StoredValues read_sorted(const std::vector<std::string_view>& keys) {
+    const size_t n = keys.size();
+    std::vector<rocksdb::Slice> slices;
+    slices.reserve(n);
+    for (std::string_view key : keys) slices.push_back(ToSlice(key));
+    StoredValues out{std::vector<rocksdb::PinnableSlice>(n), std::vector<rocksdb::Status>(n)};
+    db_->MultiGet(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), n, slices.data(),
+                  out.values.data(), out.statuses.data(), /*sorted_input=*/true);
+    return out;
+  }
+
   // Returns false if key is absent; throws StorageError on a read failure.
   bool read(std::string_view key, rocksdb::PinnableSlice* data) {
     rocksdb::Status status =
