@@ -23,6 +23,7 @@
 #include "locator/rpc/address.h"
 #include "locator/service/ring.h"
 #include "tests/cluster/harness.h"
+#include "tests/cluster/store_checks.h"
 
 namespace thrifty::testing {
 namespace {
@@ -33,29 +34,10 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kKeys = 20000;
 constexpr size_t kPutBatch = 1000;
-constexpr size_t kReadBatch = 2000;
 
-std::string Key(int i) { return "key-" + std::to_string(i); }
 // Deterministic, of varying length, different per generation.
 std::string Value(int i, const std::string& generation = "v1") {
   return generation + ":" + std::to_string(i * 7919) + ":" + std::string(i % 61, 'a' + i % 26);
-}
-std::vector<std::string> KeyRange(int n) {
-  std::vector<std::string> keys;
-  keys.reserve(n);
-  for (int i = 0; i < n; ++i) keys.push_back(Key(i));
-  return keys;
-}
-
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
-std::unique_ptr<client::ClusterClient> RingAwareClient(Cluster& cluster, const std::vector<int>& nodes) {
-  client::ClientOptions options;
-  for (int i : nodes) options.seeds.push_back(cluster.location(i));
-  options.ring_aware = true;
-  return std::make_unique<client::ClusterClient>(options);
 }
 
 // Writes keys [0, n) with Value(i, generation), in batches.
@@ -70,115 +52,6 @@ void Prime(client::ClusterClient& client, int n, const std::string& generation =
       client.multi_put(batch);
       batch.clear();
     }
-  }
-}
-
-std::set<std::string> RingOf(Cluster& cluster, int i) {
-  std::vector<Location> all;
-  cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.get_all(all); });
-  std::set<std::string> names;
-  for (const auto& l : all) names.insert(MemberName(l));
-  return names;
-}
-
-bool RingsAgree(Cluster& cluster, const std::vector<int>& live) {
-  std::set<std::string> expected;
-  for (int i : live) expected.insert(MemberName(cluster.location(i)));
-  for (int i : live) {
-    try {
-      if (RingOf(cluster, i) != expected) return false;
-    } catch (const std::exception&) {
-      return false;
-    }
-  }
-  return true;
-}
-
-std::map<std::string, int64_t> Stats(Cluster& cluster, int i) {
-  std::map<std::string, int64_t> out;
-  cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.stats(out); });
-  return out;
-}
-
-int64_t SumOfKeys(Cluster& cluster, const std::vector<int>& live) {
-  int64_t sum = 0;
-  for (int i : live) sum += Stats(cluster, i).at("keys");
-  return sum;
-}
-
-// The ring node `i` routes with, rebuilt here from its view.
-std::shared_ptr<const locator::Ring> RingFromView(Cluster& cluster, int i) {
-  rpc::View view;
-  cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.get_view(view); });
-  std::vector<rpc::Member> in_ring;
-  for (const auto& m : view.members) {
-    if (m.state == rpc::MemberState::ALIVE || m.state == rpc::MemberState::SUSPECT) in_ring.push_back(m);
-  }
-  return std::make_shared<const locator::Ring>(in_ring, view.placement);
-}
-
-// What node i has stored for `keys` (tombstones too): owner_get without fallback reads only
-// its own engine.
-std::map<std::string, rpc::Record> Held(Cluster& cluster, int i, const std::vector<std::string>& keys) {
-  std::map<std::string, rpc::Record> out;
-  for (size_t from = 0; from < keys.size(); from += 5000) {
-    std::vector<std::string> part(keys.begin() + from,
-                                  keys.begin() + std::min(keys.size(), from + 5000));
-    std::vector<rpc::Record> records;
-    cluster.pool().call(cluster.location(i),
-                        [&](rpc::StoreClient& c) { c.owner_get(records, part, false); });
-    for (auto& r : records) out[r.key] = std::move(r);
-  }
-  return out;
-}
-
-// Where `keys` are stored over the live nodes, judged by the ring of live.front().
-struct Layout {
-  std::map<int, int64_t> held;  // records (tombstones too) per node
-  int64_t misplaced = 0;        // records on a node that does not own the key
-  int64_t duplicated = 0;       // keys stored on more than one node
-  int64_t absent = 0;           // keys stored nowhere
-  std::string example;          // one misplaced or duplicated key, for messages
-};
-
-Layout Inspect(Cluster& cluster, const std::vector<int>& live, const std::vector<std::string>& keys) {
-  Layout layout;
-  auto ring = RingFromView(cluster, live.front());
-  std::map<std::string, int> copies;
-  for (int i : live) {
-    const std::string name = MemberName(cluster.location(i));
-    for (const auto& [key, record] : Held(cluster, i, keys)) {
-      ++layout.held[i];
-      ++copies[key];
-      if (MemberName(ring->owner(key)) != name) {
-        ++layout.misplaced;
-        if (layout.example.empty()) layout.example = key + " on " + name;
-      }
-    }
-  }
-  for (const auto& key : keys) {
-    auto it = copies.find(key);
-    if (it == copies.end()) {
-      ++layout.absent;
-    } else if (it->second > 1) {
-      ++layout.duplicated;
-      if (layout.example.empty()) layout.example = key + " stored twice";
-    }
-  }
-  return layout;
-}
-
-// Handoff is done: the live nodes agree on the ring, each key is stored exactly once and on its
-// owner, and the live keys add up to `live_keys`.
-bool Settled(Cluster& cluster, const std::vector<int>& live, const std::vector<std::string>& keys,
-             int64_t live_keys) {
-  try {
-    if (!RingsAgree(cluster, live)) return false;
-    const Layout layout = Inspect(cluster, live, keys);
-    return layout.misplaced == 0 && layout.duplicated == 0 && layout.absent == 0 &&
-           SumOfKeys(cluster, live) == live_keys;
-  } catch (const std::exception&) {
-    return false;
   }
 }
 
@@ -219,20 +92,6 @@ std::string RingAndHandoffLines(Cluster& cluster, const std::vector<int>& live) 
         out += "node " + std::to_string(i) + " (" + rpc::ToString(cluster.location(i)) + "): " + line + "\n";
       }
     }
-  }
-  return out;
-}
-
-// multi_get of `keys` sent to node i itself (it forwards to the owners), in batches.
-std::map<std::string, std::string> ReadThrough(Cluster& cluster, int i,
-                                               const std::vector<std::string>& keys) {
-  std::map<std::string, std::string> out;
-  for (size_t from = 0; from < keys.size(); from += kReadBatch) {
-    std::vector<std::string> part(keys.begin() + from,
-                                  keys.begin() + std::min(keys.size(), from + kReadBatch));
-    std::map<std::string, std::string> got;
-    cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.multi_get(got, part); });
-    out.insert(got.begin(), got.end());
   }
   return out;
 }
@@ -410,25 +269,6 @@ class Reader {
   std::set<std::string> missing_keys_;
   std::chrono::system_clock::time_point sent_at_;  // of the request being checked
 };
-
-std::vector<std::string> RocksArgs(Cluster& cluster, const std::string& name) {
-  return {"--data-dir=" + cluster.dir() + "/" + name};
-}
-
-// Starts n RocksDB nodes and waits until they agree on the ring.
-std::vector<int> StartNodes(Cluster& cluster, int n) {
-  std::vector<int> live;
-  for (int i = 0; i < n; ++i) {
-    const int node = cluster.start(RocksArgs(cluster, "node" + std::to_string(cluster.size())));
-    if (node < 0) return {};
-    live.push_back(node);
-  }
-  if (!WaitFor([&] { return RingsAgree(cluster, live); }, 10000)) {
-    ADD_FAILURE() << "the " << n << " nodes did not agree on the ring within 10 s";
-    return {};
-  }
-  return live;
-}
 
 std::vector<Location> Locations(Cluster& cluster, const std::vector<int>& nodes) {
   std::vector<Location> out;

@@ -20,6 +20,7 @@
 #include "locator/rpc/address.h"
 #include "locator/service/ring.h"
 #include "tests/cluster/harness.h"
+#include "tests/cluster/store_checks.h"
 
 namespace thrifty::testing {
 namespace {
@@ -32,21 +33,9 @@ constexpr int kKeys = 20000;
 // How long survivors may take to drop a crashed node from their rings (failure detection).
 constexpr int kDropTimeoutMs = 40000;
 
-std::string Key(int i) { return "key-" + std::to_string(i); }
 std::string NewKey(int i) { return "new-" + std::to_string(i); }
 std::string Value(const std::string& key, const std::string& generation) {
   return generation + ":" + key + ":" + std::string(key.size() * 3, 'a' + key.size() % 26);
-}
-
-double Seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
-std::unique_ptr<client::ClusterClient> RingAwareClient(Cluster& cluster, const std::vector<int>& nodes) {
-  client::ClientOptions options;
-  for (int i : nodes) options.seeds.push_back(cluster.location(i));
-  options.ring_aware = true;
-  return std::make_unique<client::ClusterClient>(options);
 }
 
 void Write(client::ClusterClient& client, const std::vector<std::string>& keys,
@@ -62,111 +51,6 @@ void Write(client::ClusterClient& client, const std::vector<std::string>& keys,
       batch.clear();
     }
   }
-}
-
-std::set<std::string> RingOf(Cluster& cluster, int i) {
-  std::vector<Location> all;
-  cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.get_all(all); });
-  std::set<std::string> names;
-  for (const auto& l : all) names.insert(MemberName(l));
-  return names;
-}
-
-bool RingsAre(Cluster& cluster, const std::vector<int>& asked, const std::vector<int>& expected) {
-  std::set<std::string> names;
-  for (int i : expected) names.insert(MemberName(cluster.location(i)));
-  for (int i : asked) {
-    try {
-      if (RingOf(cluster, i) != names) return false;
-    } catch (const std::exception&) {
-      return false;
-    }
-  }
-  return true;
-}
-
-int64_t KeysOn(Cluster& cluster, int i) {
-  std::map<std::string, int64_t> out;
-  cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.stats(out); });
-  return out.at("keys");
-}
-
-std::shared_ptr<const locator::Ring> RingFromView(Cluster& cluster, int i) {
-  rpc::View view;
-  cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.get_view(view); });
-  std::vector<rpc::Member> in_ring;
-  for (const auto& m : view.members) {
-    if (m.state == rpc::MemberState::ALIVE || m.state == rpc::MemberState::SUSPECT) in_ring.push_back(m);
-  }
-  return std::make_shared<const locator::Ring>(in_ring, view.placement);
-}
-
-std::map<std::string, rpc::Record> Held(Cluster& cluster, int i, const std::vector<std::string>& keys) {
-  std::map<std::string, rpc::Record> out;
-  for (size_t from = 0; from < keys.size(); from += 5000) {
-    std::vector<std::string> part(keys.begin() + from,
-                                  keys.begin() + std::min(keys.size(), from + 5000));
-    std::vector<rpc::Record> records;
-    cluster.pool().call(cluster.location(i),
-                        [&](rpc::StoreClient& c) { c.owner_get(records, part, false); });
-    for (auto& r : records) out[r.key] = std::move(r);
-  }
-  return out;
-}
-
-// Every key stored exactly once, on its owner, and the live keys add up to `live_keys`.
-bool Settled(Cluster& cluster, const std::vector<int>& live, const std::vector<std::string>& keys,
-             int64_t live_keys) {
-  try {
-    if (!RingsAre(cluster, live, live)) return false;
-    auto ring = RingFromView(cluster, live.front());
-    std::map<std::string, int> copies;
-    int64_t sum = 0;
-    for (int i : live) {
-      const std::string name = MemberName(cluster.location(i));
-      for (const auto& [key, record] : Held(cluster, i, keys)) {
-        if (MemberName(ring->owner(key)) != name) return false;
-        if (++copies[key] > 1) return false;
-      }
-      sum += KeysOn(cluster, i);
-    }
-    return copies.size() == keys.size() && sum == live_keys;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
-std::map<std::string, std::string> ReadThrough(Cluster& cluster, int i,
-                                               const std::vector<std::string>& keys) {
-  std::map<std::string, std::string> out;
-  for (size_t from = 0; from < keys.size(); from += 2000) {
-    std::vector<std::string> part(keys.begin() + from,
-                                  keys.begin() + std::min(keys.size(), from + 2000));
-    std::map<std::string, std::string> got;
-    cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.multi_get(got, part); });
-    out.insert(got.begin(), got.end());
-  }
-  return out;
-}
-
-std::vector<std::string> Keys(int n, std::string (*name)(int) = Key) {
-  std::vector<std::string> keys;
-  for (int i = 0; i < n; ++i) keys.push_back(name(i));
-  return keys;
-}
-
-std::vector<int> StartNodes(Cluster& cluster, int n) {
-  std::vector<int> live;
-  for (int i = 0; i < n; ++i) {
-    const int node = cluster.start({"--data-dir=" + cluster.dir() + "/node" + std::to_string(i)});
-    if (node < 0) return {};
-    live.push_back(node);
-  }
-  if (!WaitFor([&] { return RingsAre(cluster, live, live); }, 10000)) {
-    ADD_FAILURE() << "the nodes did not agree on the ring within 10 s";
-    return {};
-  }
-  return live;
 }
 
 // Waits until every survivor has dropped a crashed node from its ring, asking each survivor for
@@ -207,7 +91,7 @@ TEST(StoreRestart, KeysOfACrashedNodeAreUnavailableNotMissing) {
   Cluster cluster;
   std::vector<int> live = StartNodes(cluster, 3);
   ASSERT_EQ(live.size(), 3u);
-  const auto keys = Keys(3000);
+  const auto keys = KeyRange(3000);
   Write(*RingAwareClient(cluster, live), keys, "v1");
   const int victim = live[2];
   const std::vector<int> survivors = {live[0], live[1]};
@@ -283,7 +167,7 @@ TEST(StoreRestart, CrashedNodeRestartsOnItsDataAndServesEveryKey) {
   Cluster cluster;
   std::vector<int> live = StartNodes(cluster, 3);
   ASSERT_EQ(live.size(), 3u);
-  const auto keys = Keys(kKeys);
+  const auto keys = KeyRange(kKeys);
   Write(*RingAwareClient(cluster, live), keys, "v1");
   const int victim = live[1];
   const std::vector<int> survivors = {live[0], live[2]};
@@ -396,8 +280,8 @@ void WritesWhileDownScenario(bool watch_reads) {
   Cluster cluster;
   std::vector<int> live = StartNodes(cluster, 3);
   ASSERT_EQ(live.size(), 3u);
-  const auto old_keys = Keys(kKeys);
-  const auto new_keys = Keys(3000, NewKey);
+  const auto old_keys = KeyRange(kKeys);
+  const auto new_keys = KeyRange(3000, NewKey);
   Write(*RingAwareClient(cluster, live), old_keys, "v1");
   const int victim = live[2];
   const Location victim_at = cluster.location(victim);
@@ -456,9 +340,7 @@ void WritesWhileDownScenario(bool watch_reads) {
   // Everything it owns is back on it: its old keys, and the new ones written elsewhere.
   const auto held = Held(cluster, victim, victim_new);
   EXPECT_EQ(held.size(), victim_new.size());
-  std::map<std::string, int64_t> stats;
-  cluster.pool().call(victim_at, [&](rpc::StoreClient& c) { c.stats(stats); });
-  EXPECT_GE(stats.at("handoff_records_in"),
+  EXPECT_GE(Stats(cluster, victim).at("handoff_records_in"),
             static_cast<int64_t>(victim_new.size() + rewritten.size() + erased.size()));
 
   // Through every node: the newest write wins.
