@@ -1,6 +1,7 @@
 #include "diststore/service/request_coordinator.h"
 
 #include <algorithm>
+#include <future>
 
 #include <glog/logging.h>
 
@@ -19,6 +20,15 @@ constexpr int64_t kFallbackAfterHandoffMs = 10000;
 // A restarted node's own data may be older than copies written elsewhere while it was away:
 // until the handoff back to it has quietened (or this long after its start), it compares.
 constexpr int64_t kFreshAfterHandoffMs = 10 * 60 * 1000;
+bool HoldsAnyRecord(storage::Engine& engine) {
+  bool any = false;
+  engine.scan([&any](std::string_view, const storage::Record&) {
+    any = true;
+    return false;  // one record is enough
+  });
+  return any;
+}
+
 }  // namespace
 
 rpc::Record ToRpc(const std::string& key, const storage::Record& record) {
@@ -42,11 +52,8 @@ RequestCoordinator::RequestCoordinator(locator::LocatorNode& node, storage::Engi
       pool_(std::move(pool_options)),
       fan_out_(32),
       self_name_(node.self_name()),
-      created_ms_(NowMs()) {
-  engine_.scan([this](std::string_view, const storage::Record&) {
-    started_with_data_ = true;
-    return false;  // one record is enough
-  });
+      created_ms_(NowMs()),
+      started_with_data_(HoldsAnyRecord(engine)) {
   on_ring_change();
 }
 
@@ -112,14 +119,24 @@ void RequestCoordinator::owner_failed(const Location& owner, const std::exceptio
                   "); try again once the cluster has noticed");
 }
 
+template <typename Fn>
+void RequestCoordinator::call_owner(const Location& owner, Fn&& fn) {
+  try {
+    pool_.call(owner, std::forward<Fn>(fn));
+  } catch (const rpc::StoreError&) {
+    throw;  // the owner's own answer, already worded for the client
+  } catch (const std::exception& e) {
+    owner_failed(owner, e);
+  }
+}
+
 // ---- reads ----
 
 void RequestCoordinator::merge_newer_from(const std::map<std::string, Location>& holders,
                                           const std::map<std::string, std::vector<size_t>>& asked,
                                           const std::vector<std::string>& keys,
                                           std::vector<std::optional<storage::Record>>& found) {
-  // Every holder at once: the slowest one, not their sum, bounds the read. One holder is
-  // asked on this thread (no pool hand-off).
+  // Every holder at once: the slowest one, not their sum, bounds the read.
   std::vector<std::pair<const std::vector<size_t>*, std::future<std::vector<rpc::Record>>>> calls;
   for (const auto& [name, indexes] : asked) {
     const Location holder = holders.at(name);
@@ -131,13 +148,9 @@ void RequestCoordinator::merge_newer_from(const std::map<std::string, Location>&
       pool_.call(holder, [&](rpc::StoreClient& client) { client.owner_get(records, batch, false); });
       return records;
     };
-    if (asked.size() == 1) {
-      std::packaged_task<std::vector<rpc::Record>()> task(std::move(ask));
-      calls.emplace_back(&indexes, task.get_future());
-      task();
-    } else {
-      calls.emplace_back(&indexes, fan_out_.submit(std::move(ask)));
-    }
+    // The first runs on this thread when its result is needed, the others meanwhile.
+    calls.emplace_back(&indexes, calls.empty() ? std::async(std::launch::deferred, std::move(ask))
+                                               : fan_out_.submit(std::move(ask)));
   }
   for (auto& [indexes, future] : calls) {
     std::vector<rpc::Record> records;
@@ -171,10 +184,12 @@ std::vector<std::optional<storage::Record>> RequestCoordinator::read_owned(
 
   std::map<std::string, Location> holders;
   std::map<std::string, std::vector<size_t>> asked;  // holder name -> key indexes
+  std::vector<bool> asked_elsewhere(keys.size(), false);
   auto ask = [&](const Location& holder, size_t i) {
     const std::string name = MemberName(holder);
     holders.emplace(name, holder);
     asked[name].push_back(i);
+    asked_elsewhere[i] = true;
   };
 
   // A sender whose view differs from ours sent keys our ring gives to another node (it heard
@@ -232,9 +247,9 @@ std::vector<std::optional<storage::Record>> RequestCoordinator::read_owned(
   // only after we acknowledged it), so the holder no longer has it and our first read had an
   // older copy or none: read once more what we asked about, and keep the newer.
   std::vector<size_t> again;
-  for (const auto& entry : asked) again.insert(again.end(), entry.second.begin(), entry.second.end());
-  std::sort(again.begin(), again.end());
-  again.erase(std::unique(again.begin(), again.end()), again.end());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (asked_elsewhere[i]) again.push_back(i);
+  }
   std::vector<std::string> again_keys;
   again_keys.reserve(again.size());
   for (size_t i : again) again_keys.push_back(keys[i]);
@@ -294,13 +309,7 @@ std::string RequestCoordinator::get(const std::string& key) {
   } else {
     ++forwarded_;
     std::vector<rpc::Record> records;
-    try {
-      pool_.call(owner, [&](rpc::StoreClient& client) { client.owner_get(records, {key}, true); });
-    } catch (const rpc::StoreError&) {
-      throw;
-    } catch (const std::exception& e) {
-      owner_failed(owner, e);
-    }
+    call_owner(owner, [&](rpc::StoreClient& client) { client.owner_get(records, {key}, true); });
     if (!records.empty()) record = FromRpc(records.front());
   }
   if (!record || record->tombstone) {
@@ -332,38 +341,23 @@ std::map<std::string, std::string> RequestCoordinator::multi_get(
   auto keep = [&out](const std::string& key, const std::optional<storage::Record>& r) {
     if (r && !r->tombstone) out[key] = r->value;
   };
-  // One remote owner: call it on this thread, no pool hand-off.
-  if (by_owner.size() == 1 && by_owner.begin()->first != self_name_) {
-    const Location& owner = owners.begin()->second;
-    ++forwarded_;
-    std::vector<rpc::Record> records;
-    try {
-      pool_.call(owner, [&](rpc::StoreClient& client) {
-        client.owner_get(records, by_owner.begin()->second, true);
-      });
-    } catch (const rpc::StoreError&) {
-      throw;
-    } catch (const std::exception& e) {
-      owner_failed(owner, e);
-    }
-    for (const auto& r : records) {
-      if (!r.tombstone) out[r.key] = r.value;
-    }
-    not_found_ += static_cast<int64_t>(keys.size() - out.size());
-    return out;
-  }
-  // Remote owners in parallel on the pool; our own share on this thread meanwhile.
+  // Remote owners in parallel on the pool; our own share on this thread meanwhile, or, with
+  // none, the first remote owner's (a single-owner batch never leaves this thread).
+  const bool share_here = by_owner.count(self_name_) != 0;
   std::vector<std::pair<Location, std::future<std::vector<rpc::Record>>>> remote;
   for (auto& [name, owner_keys] : by_owner) {
     if (name == self_name_) continue;
     const Location owner = owners[name];
     const std::vector<std::string>* batch = &owner_keys;
     ++forwarded_;
-    remote.emplace_back(owner, fan_out_.submit([this, owner, batch] {
+    auto call = [this, owner, batch] {
       std::vector<rpc::Record> records;
       pool_.call(owner, [&](rpc::StoreClient& client) { client.owner_get(records, *batch, true); });
       return records;
-    }));
+    };
+    remote.emplace_back(owner, share_here || !remote.empty()
+                                   ? fan_out_.submit(std::move(call))
+                                   : std::async(std::launch::deferred, std::move(call)));
   }
   if (auto mine = by_owner.find(self_name_); mine != by_owner.end()) {
     auto found = read_owned(mine->second, true);
@@ -438,13 +432,7 @@ void RequestCoordinator::erase(const std::string& key) {
     return;
   }
   ++forwarded_;
-  try {
-    pool_.call(owner, [&](rpc::StoreClient& client) { client.owner_put({record}); });
-  } catch (const rpc::StoreError&) {
-    throw;
-  } catch (const std::exception& e) {
-    owner_failed(owner, e);
-  }
+  call_owner(owner, [&](rpc::StoreClient& client) { client.owner_put({record}); });
 }
 
 void RequestCoordinator::multi_put(const std::vector<rpc::Entry>& entries) {
@@ -469,28 +457,21 @@ void RequestCoordinator::multi_put(const std::vector<rpc::Entry>& entries) {
     by_owner[name].push_back(std::move(r));
     owners.emplace(name, owner);
   }
+  // Remote owners in parallel on the pool; our own share on this thread meanwhile, or, with
+  // none, the first remote owner's (a single-key put never leaves this thread).
+  const bool share_here = by_owner.count(self_name_) != 0;
   std::vector<std::pair<Location, std::future<void>>> remote;
-  if (by_owner.size() == 1 && by_owner.begin()->first != self_name_) {
-    // One remote owner (a single-key put always): call it on this thread, no pool hand-off.
-    const Location& owner = owners.begin()->second;
-    ++forwarded_;
-    try {
-      pool_.call(owner, [&](rpc::StoreClient& client) { client.owner_put(by_owner.begin()->second); });
-    } catch (const rpc::StoreError&) {
-      throw;
-    } catch (const std::exception& e) {
-      owner_failed(owner, e);
-    }
-    return;
-  }
   for (auto& [name, records] : by_owner) {
     if (name == self_name_) continue;
     const Location owner = owners[name];
     const std::vector<rpc::Record>* batch = &records;
     ++forwarded_;
-    remote.emplace_back(owner, fan_out_.submit([this, owner, batch] {
+    auto call = [this, owner, batch] {
       pool_.call(owner, [&](rpc::StoreClient& client) { client.owner_put(*batch); });
-    }));
+    };
+    remote.emplace_back(owner, share_here || !remote.empty()
+                                   ? fan_out_.submit(std::move(call))
+                                   : std::async(std::launch::deferred, std::move(call)));
   }
   std::optional<std::string> local_error;
   if (auto mine = by_owner.find(self_name_); mine != by_owner.end()) {
@@ -554,16 +535,10 @@ void RequestCoordinator::owner_put(std::vector<rpc::Record> records) {
     const std::vector<rpc::Record>& batch = entry.second;
     const Location& owner = owners[entry.first];
     ++forwarded_;
-    try {
-      rpc::HandoffAck ack;
-      pool_.call(owner, [&](rpc::StoreClient& client) {
-        client.handoff(ack, batch, node_.self_location());
-      });
-    } catch (const rpc::StoreError&) {
-      throw;
-    } catch (const std::exception& e) {
-      owner_failed(owner, e);
-    }
+    rpc::HandoffAck ack;
+    call_owner(owner, [&](rpc::StoreClient& client) {
+      client.handoff(ack, batch, node_.self_location());
+    });
   }
 }
 

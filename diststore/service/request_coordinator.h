@@ -91,6 +91,10 @@ class RequestCoordinator {
                          const std::vector<std::optional<storage::Record>>& found) const;
   void write_local(std::vector<std::pair<std::string, storage::Record>> records);
   [[noreturn]] void owner_failed(const Location& owner, const std::exception& e);
+  // Runs fn(StoreClient&) on `owner`; a StoreError passes through, any other failure becomes
+  // owner_failed's StoreError.
+  template <typename Fn>
+  void call_owner(const Location& owner, Fn&& fn);
 
   locator::LocatorNode& node_;
   storage::Engine& engine_;
@@ -100,7 +104,7 @@ class RequestCoordinator {
   rpc::FanOut fan_out_;
   std::string self_name_;
   const int64_t created_ms_;
-  bool started_with_data_ = false;  // the engine held records when this node started
+  const bool started_with_data_;  // the engine held records when this node started
 
   mutable std::mutex rings_mu_;
   std::shared_ptr<const locator::Ring> others_ring_;
