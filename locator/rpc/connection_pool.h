@@ -72,6 +72,7 @@ class ConnectionPool {
 
  private:
   using Clock = std::chrono::steady_clock;
+  static constexpr std::chrono::milliseconds kCheckAfterIdle{10};
   struct Connection {
     std::shared_ptr<apache::thrift::transport::TSocket> socket;
     std::shared_ptr<apache::thrift::transport::TTransport> transport;
@@ -131,8 +132,11 @@ class ConnectionPool {
         while (!conns.empty()) {
           std::unique_ptr<Connection> conn = std::move(conns.back());
           conns.pop_back();
-          if (now - conn->idle_since < std::chrono::milliseconds(options_.max_idle_ms) &&
-              !ClosedByPeer(*conn)) {
+          const auto idle = now - conn->idle_since;
+          // A connection used a moment ago is not checked: the poll would cost every call in a
+          // busy loop a system call, and a stale one is still caught by the retry.
+          if (idle < std::chrono::milliseconds(options_.max_idle_ms) &&
+              (idle < kCheckAfterIdle || !ClosedByPeer(*conn))) {
             *reused = true;
             return conn;
           }
