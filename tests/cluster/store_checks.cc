@@ -79,10 +79,14 @@ std::map<std::string, int64_t> Stats(Cluster& cluster, int i) {
 
 int64_t KeysOn(Cluster& cluster, int i) { return Stats(cluster, i).at("keys"); }
 
-int64_t SumOfKeys(Cluster& cluster, const std::vector<int>& live) {
+int64_t SumOfStat(Cluster& cluster, const std::vector<int>& nodes, const std::string& name) {
   int64_t sum = 0;
-  for (int i : live) sum += KeysOn(cluster, i);
+  for (int i : nodes) sum += Stats(cluster, i).at(name);
   return sum;
+}
+
+int64_t SumOfKeys(Cluster& cluster, const std::vector<int>& live) {
+  return SumOfStat(cluster, live, "keys");
 }
 
 std::shared_ptr<const locator::Ring> RingFromView(Cluster& cluster, int i) {

@@ -48,6 +48,8 @@ bool RingsAre(Cluster& cluster, const std::vector<int>& asked, const std::vector
 std::map<std::string, int64_t> Stats(Cluster& cluster, int i);
 // Node i's "keys" counter (live keys it stores). Throws if the node does not answer.
 int64_t KeysOn(Cluster& cluster, int i);
+// The sum of stat `name` over `nodes`. Throws if a node does not answer or lacks the stat.
+int64_t SumOfStat(Cluster& cluster, const std::vector<int>& nodes, const std::string& name);
 // The sum of the "keys" counters of the nodes in `live`. Throws if one does not answer.
 int64_t SumOfKeys(Cluster& cluster, const std::vector<int>& live);
 

@@ -96,17 +96,21 @@ std::string RingAndHandoffLines(Cluster& cluster, const std::vector<int>& live) 
   return out;
 }
 
-// Every key of [0, n) reads back as Value(i) through node `node`; returns how many do not.
-int CountWrongThrough(Cluster& cluster, int node, int n, std::string* example) {
-  const auto got = ReadThrough(cluster, node, KeyRange(n));
-  int wrong = 0;
-  for (int k = 0; k < n; ++k) {
-    auto it = got.find(Key(k));
-    if (it == got.end() || it->second != Value(k)) {
-      if (wrong++ == 0) *example = Key(k) + (it == got.end() ? " missing" : " has a wrong value");
+// Every key of [0, n) reads back as Value(i) through each of `nodes` (each one forwards what
+// it does not own); a test failure names the node and the first wrong key.
+void ExpectEveryKeyReadsThrough(Cluster& cluster, const std::vector<int>& nodes, int n) {
+  for (int node : nodes) {
+    const auto got = ReadThrough(cluster, node, KeyRange(n));
+    int wrong = 0;
+    std::string example;
+    for (int k = 0; k < n; ++k) {
+      auto it = got.find(Key(k));
+      if (it == got.end() || it->second != Value(k)) {
+        if (wrong++ == 0) example = Key(k) + (it == got.end() ? " missing" : " has a wrong value");
+      }
     }
+    EXPECT_EQ(wrong, 0) << "through " << rpc::ToString(cluster.location(node)) << ": " << example;
   }
-  return wrong;
 }
 
 // Reads the primed keys in a loop while the cluster changes: batches through each node directly
@@ -305,16 +309,11 @@ TEST(StoreCluster, JoinMovesAQuarterOfTheKeys) {
   EXPECT_LE(moved, 0.25 * 1.25);
   EXPECT_EQ(joiner_stats.at("handoff_records_in"), joiner_stats.at("keys"))
       << "the joiner got exactly its keys, each once";
-  int64_t out = 0;
-  for (int i : live) out += Stats(cluster, i).at("handoff_records_out");
+  const int64_t out = SumOfStat(cluster, live, "handoff_records_out");
   EXPECT_EQ(out, joiner_stats.at("keys")) << "only the moved keys were sent";
 
   // Every key reads back through every node, directly.
-  for (int i : live) {
-    std::string example;
-    EXPECT_EQ(CountWrongThrough(cluster, i, kKeys, &example), 0)
-        << "through " << rpc::ToString(cluster.location(i)) << ": " << example;
-  }
+  ExpectEveryKeyReadsThrough(cluster, live, kKeys);
 }
 
 // A reader goes over every key, through each node directly (non-owners forward) and through a
@@ -390,18 +389,13 @@ TEST(StoreCluster, WeightedJoinReadsNeverMiss) {
   EXPECT_EQ(SumOfKeys(cluster, live), kKeys);
   const auto joiner_stats = Stats(cluster, joiner);
   const double share = static_cast<double>(joiner_stats.at("keys")) / kKeys;
-  int64_t out = 0;
-  for (int i : live) out += Stats(cluster, i).at("handoff_records_out");
+  const int64_t out = SumOfStat(cluster, live, "handoff_records_out");
   std::cout << "weight-2 joiner holds " << share << " of the keys; " << out
             << " records were handed off, " << joiner_stats.at("handoff_records_in")
             << " of them to the joiner" << std::endl;
   EXPECT_GE(share, 0.4 / 1.25);
   EXPECT_LE(share, 0.4 * 1.25);
-  for (int i : live) {
-    std::string example;
-    EXPECT_EQ(CountWrongThrough(cluster, i, kKeys, &example), 0)
-        << "through " << rpc::ToString(cluster.location(i)) << ": " << example;
-  }
+  ExpectEveryKeyReadsThrough(cluster, live, kKeys);
 }
 
 TEST(StoreCluster, CleanLeaveHandsEveryKeyOffAndReadsNeverMiss) {
@@ -450,11 +444,7 @@ TEST(StoreCluster, CleanLeaveHandsEveryKeyOffAndReadsNeverMiss) {
   EXPECT_EQ(reader.errors(), 0) << reader.report();
 
   EXPECT_EQ(SumOfKeys(cluster, survivors), kKeys);
-  for (int i : survivors) {
-    std::string example;
-    EXPECT_EQ(CountWrongThrough(cluster, i, kKeys, &example), 0)
-        << "through " << rpc::ToString(cluster.location(i)) << ": " << example;
-  }
+  ExpectEveryKeyReadsThrough(cluster, survivors, kKeys);
   // The survivors know the leaver as LEFT.
   for (int i : survivors) {
     std::vector<rpc::Member> members;
