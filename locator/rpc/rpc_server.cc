@@ -53,7 +53,9 @@ class BoundServerSocket::Connection : public apache::thrift::transport::TSocket 
   }
   void shut_down() {
     std::lock_guard<std::mutex> lock(mu_);
-    if (TSocket::isOpen()) ::shutdown(TSocket::getSocketFD(), SHUT_RDWR);
+    // Reads only: a blocked read returns end-of-file, while a reply being written for a
+    // request already read still reaches its client.
+    if (TSocket::isOpen()) ::shutdown(TSocket::getSocketFD(), SHUT_RD);
   }
 
  private:
