@@ -130,6 +130,22 @@ void RequestCoordinator::call_owner(const Location& owner, Fn&& fn) {
   }
 }
 
+template <typename Fn>
+auto RequestCoordinator::routed(Fn&& fn) -> decltype(fn(std::declval<const locator::Ring&>())) {
+  auto ring = routing_ring();
+  if (ring->empty()) ThrowStoreError("no node in the ring");
+  try {
+    return fn(*ring);
+  } catch (const rpc::StoreError&) {
+    // An owner failed while the ring changed under the request (it left or died, and this node
+    // heard of it meanwhile): route the request once more, on the new ring.
+    auto now = routing_ring();
+    if (now->empty() || now->signature() == ring->signature()) throw;
+    ++rerouted_;
+    return fn(*now);
+  }
+}
+
 // ---- reads ----
 
 void RequestCoordinator::merge_newer_from(const std::map<std::string, Location>& holders,
@@ -300,9 +316,11 @@ void RequestCoordinator::check_unavailable(
 std::string RequestCoordinator::get(const std::string& key) {
   CheckKey(limits_, key);
   ++gets_;
-  auto ring = routing_ring();
-  if (ring->empty()) ThrowStoreError("no node in the ring");
-  const Location& owner = ring->owner(key);
+  return routed([&](const locator::Ring& ring) { return get_on(ring, key); });
+}
+
+std::string RequestCoordinator::get_on(const locator::Ring& ring, const std::string& key) {
+  const Location& owner = ring.owner(key);
   std::optional<storage::Record> record;
   if (is_self(owner)) {
     record = read_owned({key}, true)[0];
@@ -326,13 +344,15 @@ std::map<std::string, std::string> RequestCoordinator::multi_get(
   CheckBatch(limits_, keys.size());
   for (const auto& key : keys) CheckKey(limits_, key);
   gets_ += static_cast<int64_t>(keys.size());
-  auto ring = routing_ring();
-  if (ring->empty()) ThrowStoreError("no node in the ring");
+  return routed([&](const locator::Ring& ring) { return multi_get_on(ring, keys); });
+}
 
+std::map<std::string, std::string> RequestCoordinator::multi_get_on(
+    const locator::Ring& ring, const std::vector<std::string>& keys) {
   std::map<std::string, std::vector<std::string>> by_owner;
   std::map<std::string, Location> owners;
   for (const auto& key : keys) {
-    const Location& owner = ring->owner(key);
+    const Location& owner = ring.owner(key);
     const std::string name = MemberName(owner);
     by_owner[name].push_back(key);
     owners.emplace(name, owner);
@@ -424,9 +444,11 @@ void RequestCoordinator::erase(const std::string& key) {
   record.key = key;
   record.tombstone = true;
   record.version = 0;
-  auto ring = routing_ring();
-  if (ring->empty()) ThrowStoreError("no node in the ring");
-  const Location& owner = ring->owner(key);
+  routed([&](const locator::Ring& ring) { erase_on(ring, record); });
+}
+
+void RequestCoordinator::erase_on(const locator::Ring& ring, const rpc::Record& record) {
+  const Location& owner = ring.owner(record.key);
   if (is_self(owner)) {
     owner_put({record});
     return;
@@ -442,13 +464,15 @@ void RequestCoordinator::multi_put(const std::vector<rpc::Entry>& entries) {
     CheckValue(limits_, e.key, e.value);
   }
   if (entries.size() > 1) puts_ += static_cast<int64_t>(entries.size());
-  auto ring = routing_ring();
-  if (ring->empty()) ThrowStoreError("no node in the ring");
+  routed([&](const locator::Ring& ring) { multi_put_on(ring, entries); });
+}
 
+void RequestCoordinator::multi_put_on(const locator::Ring& ring,
+                                      const std::vector<rpc::Entry>& entries) {
   std::map<std::string, std::vector<rpc::Record>> by_owner;
   std::map<std::string, Location> owners;
   for (const auto& e : entries) {
-    const Location& owner = ring->owner(e.key);
+    const Location& owner = ring.owner(e.key);
     const std::string name = MemberName(owner);
     rpc::Record r;
     r.key = e.key;
@@ -575,6 +599,7 @@ std::map<std::string, int64_t> RequestCoordinator::stats() const {
           {"puts", puts_.load()},
           {"erases", erases_.load()},
           {"forwarded", forwarded_.load()},
+          {"rerouted", rerouted_.load()},
           {"fallback_reads", fallback_reads_.load()},
           {"not_found", not_found_.load()},
           {"errors", errors_.load()},

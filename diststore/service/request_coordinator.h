@@ -95,6 +95,16 @@ class RequestCoordinator {
   // owner_failed's StoreError.
   template <typename Fn>
   void call_owner(const Location& owner, Fn&& fn);
+  // Runs fn(ring) on the routing ring; if it throws StoreError and the ring has changed since,
+  // once more on the new ring (a request in flight when its owner left is not lost).
+  template <typename Fn>
+  auto routed(Fn&& fn) -> decltype(fn(std::declval<const locator::Ring&>()));
+  // The client requests on a given ring (checks and counters are done by the callers).
+  std::string get_on(const locator::Ring& ring, const std::string& key);
+  std::map<std::string, std::string> multi_get_on(const locator::Ring& ring,
+                                                  const std::vector<std::string>& keys);
+  void erase_on(const locator::Ring& ring, const rpc::Record& record);
+  void multi_put_on(const locator::Ring& ring, const std::vector<rpc::Entry>& entries);
 
   locator::LocatorNode& node_;
   storage::Engine& engine_;
@@ -115,8 +125,8 @@ class RequestCoordinator {
   std::atomic<int64_t> last_ring_change_ms_{0};
   std::atomic<int64_t> last_handoff_received_ms_{0};
 
-  mutable std::atomic<int64_t> gets_{0}, puts_{0}, erases_{0}, forwarded_{0}, fallback_reads_{0},
-      not_found_{0}, errors_{0}, handoff_records_in_{0};
+  mutable std::atomic<int64_t> gets_{0}, puts_{0}, erases_{0}, forwarded_{0}, rerouted_{0},
+      fallback_reads_{0}, not_found_{0}, errors_{0}, handoff_records_in_{0};
 };
 
 // The Thrift/engine record conversions.
