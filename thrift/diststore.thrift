@@ -48,16 +48,21 @@ service Store extends locator.Locator {
   map<string, binary> multi_get(1: list<string> keys) throws (1: StoreError error),
   void multi_put(1: list<Entry> entries) throws (1: StoreError error),
 
-  // ---- Node to node. Never forwarded again. ----
+  // ---- Node to node. Never forwarded again. Served only on a connection that proved the
+  // cluster key (Base.auth_begin/auth_finish); otherwise `denied`. ----
 
   // Records this node holds for `keys` (tombstones included). With `fallback`, a key this
   // node lacks is looked up on its previous owner while data is moving.
-  list<Record> owner_get(1: list<string> keys, 2: bool fallback) throws (1: StoreError error),
+  list<Record> owner_get(1: list<string> keys, 2: bool fallback)
+      throws (1: StoreError error, 2: locator.Unauthorized denied),
 
   // Writes on the owner: a record with version 0 is stamped here; others are merged (newer wins).
-  void owner_put(1: list<Record> records) throws (1: StoreError error),
+  // A version beyond the hybrid logical clock's range, or more than --max-clock-drift-ms ahead
+  // of this node's clock, is refused (StoreError) and nothing of the batch is written.
+  void owner_put(1: list<Record> records)
+      throws (1: StoreError error, 2: locator.Unauthorized denied),
 
   // One batch of a key handoff (join, leave, repair): merged, newer wins.
   HandoffAck handoff(1: list<Record> records, 2: locator.Location sender)
-      throws (1: StoreError error),
+      throws (1: StoreError error, 2: locator.Unauthorized denied),
 }

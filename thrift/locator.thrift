@@ -63,6 +63,13 @@ exception Unauthorized {
   1: string message,
 }
 
+// A node's answer to `auth_begin`: its own fresh nonce, and its proof of the cluster key over
+// both nonces (see locator/membership/peer_handshake.h).
+struct PeerChallenge {
+  1: binary nonce,
+  2: binary proof,
+}
+
 service Base {
   void ping(),
   // The most derived service this node speaks, e.g. "locator.Locator" or "diststore.Store".
@@ -71,6 +78,15 @@ service Base {
   list<string> service_types(),
   // A human-readable dump of the node's view.
   string debug(),
+
+  // ---- Peer authentication (per connection) ----
+  // Node-to-node calls (join, add, remove, sync, owner_get, owner_put, handoff) are served only
+  // on a connection that proved the cluster key: the caller sends a fresh 32-byte nonce, checks
+  // the node's proof over both nonces (so it talks to a member, not an impostor), then sends
+  // its own. Proofs are bound to this connection's nonces: one seen on another connection is
+  // worthless. Client calls (get, put, ..., the Locator queries) need none of this.
+  PeerChallenge auth_begin(1: binary client_nonce) throws (1: Unauthorized denied),
+  void auth_finish(1: binary proof) throws (1: Unauthorized denied),
 }
 
 service Locator extends Base {

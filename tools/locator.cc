@@ -3,6 +3,7 @@
 
 #include <glog/logging.h>
 
+#include "locator/rpc/per_connection.h"
 #include "locator/service/locator_handler.h"
 #include "locator/service/locator_node.h"
 #include "tools/common/cli.h"
@@ -23,9 +24,11 @@ int main(int argc, char** argv) {
   try {
     locator::LocatorNode node(cli::NodeOptionsFromFlags(), {"locator.Base", "locator.Locator"});
     node.bind();
-    auto handler = std::make_shared<locator::LocatorHandler>(node);
-    auto processor = std::make_shared<rpc::LocatorProcessor>(handler);
-    const std::string outcome = node.start(processor);
+    const std::string outcome =
+        node.start(std::make_shared<rpc::PerConnection<rpc::LocatorProcessor, rpc::LocatorIf>>(
+            [&](const std::string& peer) {
+              return std::make_shared<locator::LocatorHandler>(node, peer);
+            }));
     std::cout << "locator " << node.self_name() << ": " << outcome << std::endl;
     const int sig = cli::WaitForStopSignal();
     LOG(INFO) << "signal " << sig << ": leaving the cluster";

@@ -5,10 +5,13 @@
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
+#include "diststore/service/durability.h"
 #include "diststore/service/handoff_stream.h"
 #include "diststore/service/request_coordinator.h"
 #include "diststore/service/store_handler.h"
 #include "diststore/storage/engine.h"
+#include "diststore/storage/host_id.h"
+#include "locator/rpc/per_connection.h"
 #include "locator/service/locator_node.h"
 #include "tools/common/cli.h"
 #include "tools/common/node_flags.h"
@@ -18,6 +21,8 @@ DEFINE_bool(memory, false, "keep data in memory only (lost on exit)");
 DEFINE_int64(max_key_bytes, 64 * 1024, "largest key accepted, in bytes");
 DEFINE_int64(max_value_bytes, 16 * 1024 * 1024, "largest value accepted, in bytes");
 DEFINE_bool(sync, false, "fsync the write-ahead log on every write (slower, survives power loss)");
+DEFINE_int64(max_clock_drift_ms, 60000,
+             "refuse a version written by a peer that is further ahead of this node's clock");
 DEFINE_int32(drain_timeout_s, 300, "how long a clean leave may take to hand off its keys");
 
 int main(int argc, char** argv) {
@@ -37,23 +42,31 @@ int main(int argc, char** argv) {
   if (FLAGS_max_value_bytes < 0 || FLAGS_max_value_bytes > (256 << 20)) {
     cli::Fail(2, "--max-value-bytes must be in 0..268435456");
   }
+  if (FLAGS_max_clock_drift_ms < 1 || FLAGS_max_clock_drift_ms > 86400000) {
+    cli::Fail(2, "--max-clock-drift-ms must be in 1..86400000");
+  }
   if (FLAGS_memory && !FLAGS_data_dir.empty()) cli::Fail(2, "--memory and --data-dir exclude each other");
   cli::InitServerLogging(argv[0]);
   cli::InstallStopSignals();
 
   locator::NodeOptions options = cli::NodeOptionsFromFlags();
+  // A cluster is all durable or all --memory (diststore/service/durability.h).
+  options.metadata[diststore::kDurableKey] = FLAGS_memory ? "false" : "true";
+  options.admit = diststore::DurabilityMismatch;
   const rpc::RpcLimits limits = rpc::RpcLimits::ForValueSize(FLAGS_max_value_bytes);
   options.server.limits = limits;
   options.pool.limits = limits;
   diststore::StoreLimits store_limits;
   store_limits.max_key_bytes = FLAGS_max_key_bytes;
   store_limits.max_value_bytes = FLAGS_max_value_bytes;
+  store_limits.max_clock_drift_ms = FLAGS_max_clock_drift_ms;
 
   try {
     locator::LocatorNode node(options, {"locator.Base", "locator.Locator", "diststore.Store"});
     node.bind();
 
     std::unique_ptr<storage::Engine> engine;
+    std::string data_path;
     if (FLAGS_memory) {
       engine = storage::NewMemoryEngine();
     } else {
@@ -63,8 +76,14 @@ int main(int argc, char** argv) {
                                 : FLAGS_data_dir;
       engine_options.sync = FLAGS_sync;
       engine = storage::OpenRocksDbEngine(engine_options);
-      LOG(INFO) << "data in " << engine_options.path;
+      data_path = engine_options.path;
+      LOG(INFO) << "data in " << data_path;
     }
+    // Who this node is: kept with its data, so a wiped data dir makes a new node.
+    const std::string host_id = FLAGS_memory ? storage::NewHostId()
+                                             : storage::LoadOrCreateHostId(data_path);
+    node.members().set_self_metadata(diststore::kHostIdKey, host_id);
+    LOG(INFO) << "host ID " << host_id;
 
     rpc::PoolOptions pool = options.pool;
     pool.max_idle_per_peer = 64;
@@ -81,9 +100,11 @@ int main(int argc, char** argv) {
       handoff.request_sweep();
     });
 
-    auto handler = std::make_shared<diststore::StoreHandler>(node, coordinator, handoff);
-    auto processor = std::make_shared<rpc::StoreProcessor>(handler);
-    const std::string outcome = node.start(processor);
+    const std::string outcome =
+        node.start(std::make_shared<rpc::PerConnection<rpc::StoreProcessor, rpc::StoreIf>>(
+            [&](const std::string& peer) {
+              return std::make_shared<diststore::StoreHandler>(node, coordinator, handoff, peer);
+            }));
     std::cout << "storeserver " << node.self_name() << " (" << engine->name()
               << "): " << outcome << std::endl;
     handoff.request_sweep();  // keys that moved while this node was away

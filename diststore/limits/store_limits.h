@@ -15,6 +15,9 @@ struct StoreLimits {
   int64_t max_key_bytes = 64 * 1024;          // --max-key-bytes
   int64_t max_value_bytes = 16 * 1024 * 1024; // --max-value-bytes
   int64_t max_batch_entries = 10000;          // keys in one multi_get / multi_put
+  // --max-clock-drift-ms: how far ahead of this node's clock a version written by a peer may
+  // be (owner_put, handoff). Further ahead is refused: see HybridLogicalClock::check.
+  int64_t max_clock_drift_ms = 60000;
 };
 
 // Each throws rpc::StoreError with a message that says which limit was crossed.

@@ -49,7 +49,8 @@ RequestCoordinator::RequestCoordinator(locator::LocatorNode& node, storage::Engi
     : node_(node),
       engine_(engine),
       limits_(limits),
-      pool_(std::move(pool_options)),
+      clock_(limits.max_clock_drift_ms),
+      pool_(node.peer_auth().pool_options(std::move(pool_options))),
       fan_out_(32),
       self_name_(node.self_name()),
       created_ms_(NowMs()),
@@ -524,8 +525,35 @@ void RequestCoordinator::multi_put_on(const locator::Ring& ring,
   }
 }
 
+void RequestCoordinator::check_versions(const std::vector<rpc::Record>& records,
+                                        const std::string& call) {
+  for (const auto& r : records) {
+    if (r.version == 0) continue;  // to be stamped here
+    const auto admission = clock_.check(r.version);
+    if (admission == storage::HybridLogicalClock::Admission::ok) continue;
+    ++versions_refused_;
+    std::string why;
+    if (admission == storage::HybridLogicalClock::Admission::out_of_range) {
+      why = "is not a hybrid-logical-clock timestamp (must be in 1.." +
+            std::to_string(storage::HybridLogicalClock::kMaxTimestamp) + ")";
+    } else {
+      const int64_t ahead = storage::HybridLogicalClock::physical_ms(r.version) -
+                            clock_.physical_now_ms();
+      why = "is " + std::to_string(ahead) + " ms ahead of this node's clock (limit " +
+            "--max-clock-drift-ms=" + std::to_string(clock_.max_offset_ms()) +
+            "; is a clock wrong?)";
+    }
+    LOG_EVERY_T(WARNING, 1) << call << ": refused version " << r.version << " of key '"
+                            << r.key << "': it " << why;
+    ThrowStoreError(call + " refused on " + self_name_ + ": the version " +
+                    std::to_string(r.version) + " of key '" + r.key + "' " + why +
+                    "; nothing of the batch was written");
+  }
+}
+
 void RequestCoordinator::owner_put(std::vector<rpc::Record> records) {
   CheckBatch(limits_, records.size());
+  check_versions(records, "owner_put");
   auto ring = routing_ring();
   std::vector<std::pair<std::string, storage::Record>> mine;
   std::map<std::string, std::vector<rpc::Record>> elsewhere;
@@ -569,6 +597,7 @@ void RequestCoordinator::owner_put(std::vector<rpc::Record> records) {
 rpc::HandoffAck RequestCoordinator::handoff(const std::vector<rpc::Record>& records,
                                             const Location& sender) {
   CheckBatch(limits_, records.size());
+  check_versions(records, "handoff from " + rpc::ToString(sender));
   note_handoff_received();
   std::vector<std::pair<std::string, storage::Record>> batch;
   batch.reserve(records.size());
@@ -603,7 +632,8 @@ std::map<std::string, int64_t> RequestCoordinator::stats() const {
           {"fallback_reads", fallback_reads_.load()},
           {"not_found", not_found_.load()},
           {"errors", errors_.load()},
-          {"handoff_records_in", handoff_records_in_.load()}};
+          {"handoff_records_in", handoff_records_in_.load()},
+          {"versions_refused", versions_refused_.load()}};
 }
 
 }  // namespace thrifty::diststore

@@ -90,6 +90,10 @@ class RequestCoordinator {
   void check_unavailable(const std::vector<std::string>& keys,
                          const std::vector<std::optional<storage::Record>>& found) const;
   void write_local(std::vector<std::pair<std::string, storage::Record>> records);
+  // Throws StoreError (nothing written, counted) unless the clock admits every nonzero
+  // version of `records`: in the clock's range and at most max_clock_drift_ms ahead. `call`
+  // names the request in the message.
+  void check_versions(const std::vector<rpc::Record>& records, const std::string& call);
   [[noreturn]] void owner_failed(const Location& owner, const std::exception& e);
   // Runs fn(StoreClient&) on `owner`; a StoreError passes through, any other failure becomes
   // owner_failed's StoreError.
@@ -126,7 +130,8 @@ class RequestCoordinator {
   std::atomic<int64_t> last_handoff_received_ms_{0};
 
   mutable std::atomic<int64_t> gets_{0}, puts_{0}, erases_{0}, forwarded_{0}, rerouted_{0},
-      fallback_reads_{0}, not_found_{0}, errors_{0}, handoff_records_in_{0};
+      fallback_reads_{0}, not_found_{0}, errors_{0}, handoff_records_in_{0},
+      versions_refused_{0};
 };
 
 // The Thrift/engine record conversions.

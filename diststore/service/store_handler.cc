@@ -21,15 +21,18 @@ void StoreHandler::multi_put(const std::vector<rpc::Entry>& entries) {
 
 void StoreHandler::owner_get(std::vector<rpc::Record>& out, const std::vector<std::string>& keys,
                              bool fallback) {
+  require_peer("owner_get");
   out = coordinator_.owner_get(keys, fallback);
 }
 
 void StoreHandler::owner_put(const std::vector<rpc::Record>& records) {
+  require_peer("owner_put");
   coordinator_.owner_put(records);
 }
 
 void StoreHandler::handoff(rpc::HandoffAck& out, const std::vector<rpc::Record>& records,
                            const rpc::Location& sender) {
+  require_peer("handoff");
   out = coordinator_.handoff(records, sender);
 }
 

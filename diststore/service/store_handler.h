@@ -1,5 +1,7 @@
-// StoreHandler: the Store service (diststore.thrift) of a node. Locator calls go to the
-// LocatorHandler it extends; store calls to the RequestCoordinator.
+// StoreHandler: the Store service (diststore.thrift) of a node, for one connection (serve it
+// with rpc::PerConnection). Locator calls go to the LocatorHandler it extends; store calls to
+// the RequestCoordinator. owner_get, owner_put and handoff are node-to-node: refused with
+// rpc::Unauthorized unless the connection proved the cluster key.
 #pragma once
 
 #include "Store.h"
@@ -12,8 +14,8 @@ namespace thrifty::diststore {
 class StoreHandler : public locator::LocatorHandler, virtual public rpc::StoreIf {
  public:
   StoreHandler(locator::LocatorNode& node, RequestCoordinator& coordinator,
-               HandoffStream& handoff)
-      : LocatorHandler(node), coordinator_(coordinator), handoff_(handoff) {}
+               HandoffStream& handoff, std::string peer = {})
+      : LocatorHandler(node, std::move(peer)), coordinator_(coordinator), handoff_(handoff) {}
 
   void get(std::string& out, const std::string& key) override;
   void put(const std::string& key, const std::string& value) override;

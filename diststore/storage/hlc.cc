@@ -15,9 +15,11 @@ int64_t SystemClockMs() {
 
 }  // namespace
 
-HybridLogicalClock::HybridLogicalClock() : clock_(SystemClockMs) {}
+HybridLogicalClock::HybridLogicalClock(int64_t max_offset_ms)
+    : HybridLogicalClock(SystemClockMs, max_offset_ms) {}
 
-HybridLogicalClock::HybridLogicalClock(PhysicalClock clock) : clock_(std::move(clock)) {}
+HybridLogicalClock::HybridLogicalClock(PhysicalClock clock, int64_t max_offset_ms)
+    : clock_(std::move(clock)), max_offset_ms_(std::max<int64_t>(0, max_offset_ms)) {}
 
 int64_t HybridLogicalClock::now() {
   const int64_t wall = make(std::clamp<int64_t>(clock_(), 0, kMaxPhysicalMs), 0);
@@ -31,12 +33,24 @@ int64_t HybridLogicalClock::now() {
   }
 }
 
-void HybridLogicalClock::observe(int64_t remote) {
-  if (remote <= 0 || remote > kMaxTimestamp) return;
+HybridLogicalClock::Admission HybridLogicalClock::check(int64_t remote) const {
+  if (remote <= 0 || remote > kMaxTimestamp) return Admission::out_of_range;
+  const int64_t wall = std::clamp<int64_t>(clock_(), 0, kMaxPhysicalMs);
+  // Both are at most kMaxPhysicalMs (2^46), so neither the sum nor the comparison overflows.
+  if (physical_ms(remote) > wall + std::min<int64_t>(max_offset_ms_, kMaxPhysicalMs)) {
+    return Admission::too_far_ahead;
+  }
+  return Admission::ok;
+}
+
+HybridLogicalClock::Admission HybridLogicalClock::observe(int64_t remote) {
+  const Admission admission = check(remote);
+  if (admission != Admission::ok) return admission;
   int64_t last = last_.load(std::memory_order_relaxed);
   while (last < remote && !last_.compare_exchange_weak(last, remote, std::memory_order_acq_rel,
                                                        std::memory_order_relaxed)) {
   }
+  return Admission::ok;
 }
 
 }  // namespace thrifty::storage

@@ -28,8 +28,18 @@ class HybridLogicalClock {
   static constexpr int64_t kMaxPhysicalMs = (int64_t{1} << 46) - 1;
   static constexpr int64_t kMaxTimestamp = (kMaxPhysicalMs << kLogicalBits) | kLogicalMask;
 
-  HybridLogicalClock();  // reads the system clock
-  explicit HybridLogicalClock(PhysicalClock clock);
+  // How far ahead of this node's physical clock a remote timestamp may be (CockroachDB's
+  // max-offset rule): one further ahead is refused rather than observed, so that one node with
+  // a wrong clock, or one forged version, cannot drag every clock (and the versions of every
+  // later write) into the future, where writes would silently lose to it.
+  static constexpr int64_t kDefaultMaxOffsetMs = 60000;
+
+  // What check() says of a remote timestamp.
+  enum class Admission { ok, out_of_range, too_far_ahead };
+
+  // Reads the system clock.
+  explicit HybridLogicalClock(int64_t max_offset_ms = kDefaultMaxOffsetMs);
+  explicit HybridLogicalClock(PhysicalClock clock, int64_t max_offset_ms = kDefaultMaxOffsetMs);
 
   HybridLogicalClock(const HybridLogicalClock&) = delete;
   HybridLogicalClock& operator=(const HybridLogicalClock&) = delete;
@@ -40,10 +50,19 @@ class HybridLogicalClock {
   // counter grows, and a full counter carries into the next millisecond).
   int64_t now();
 
-  // Records a timestamp seen from another node; afterwards now() > remote. Values <= 0 or
-  // > kMaxTimestamp cannot be timestamps of a working clock and are ignored, so that one
-  // garbage value cannot push this clock past the end of its range.
-  void observe(int64_t remote);
+  // ok when `remote` is a timestamp this clock may observe: in 1..kMaxTimestamp (others
+  // cannot come from a working clock) and not more than max_offset_ms() ahead of this node's
+  // physical clock now.
+  Admission check(int64_t remote) const;
+
+  // Records a timestamp seen from another node when check() admits it (afterwards
+  // now() > remote) and returns check()'s verdict; a refused timestamp leaves the clock as it
+  // was.
+  Admission observe(int64_t remote);
+
+  int64_t max_offset_ms() const { return max_offset_ms_; }
+  // Milliseconds since the epoch by this clock's physical source (what check() compares with).
+  int64_t physical_now_ms() const { return clock_(); }
 
   // The greatest timestamp returned or observed so far (0 before the first).
   int64_t last() const { return last_.load(std::memory_order_acquire); }
@@ -57,6 +76,7 @@ class HybridLogicalClock {
 
  private:
   PhysicalClock clock_;
+  int64_t max_offset_ms_;
   std::atomic<int64_t> last_{0};
 };
 

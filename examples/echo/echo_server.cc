@@ -15,6 +15,7 @@
 
 #include "Echo.h"
 #include "locator/rpc/address.h"
+#include "locator/rpc/per_connection.h"
 #include "locator/service/locator_handler.h"
 #include "locator/service/locator_node.h"
 #include "tools/common/cli.h"
@@ -28,10 +29,12 @@ DEFINE_int32(discover_to, 9939, "last port of the local discovery range");
 namespace thrifty::echo {
 
 // The Locator calls come from LocatorHandler; Echo adds one method. LocatorHandler inherits
-// LocatorIf virtually, which is what makes this diamond work.
+// LocatorIf virtually, which is what makes this diamond work. One handler per connection
+// (LocatorHandler keeps the connection's peer authentication), so counters live outside it.
 class EchoHandler : public locator::LocatorHandler, virtual public EchoIf {
  public:
-  explicit EchoHandler(locator::LocatorNode& node) : LocatorHandler(node) {}
+  EchoHandler(locator::LocatorNode& node, std::string peer, std::atomic<int64_t>& echoes)
+      : LocatorHandler(node, std::move(peer)), echoes_(echoes) {}
 
   void echo(std::string& out, const std::string& text) override {
     ++echoes_;
@@ -45,7 +48,7 @@ class EchoHandler : public locator::LocatorHandler, virtual public EchoIf {
   }
 
  private:
-  std::atomic<int64_t> echoes_{0};
+  std::atomic<int64_t>& echoes_;
 };
 
 }  // namespace thrifty::echo
@@ -91,8 +94,12 @@ int main(int argc, char** argv) {
     // the last one, so echo servers never join storeservers or bare locators.
     locator::LocatorNode node(options, {"locator.Base", "locator.Locator", "echo.Echo"});
     node.bind();
-    auto handler = std::make_shared<echo::EchoHandler>(node);
-    const std::string outcome = node.start(std::make_shared<echo::EchoProcessor>(handler));
+    std::atomic<int64_t> echoes{0};
+    const std::string outcome = node.start(
+        std::make_shared<rpc::PerConnection<echo::EchoProcessor, echo::EchoIf>>(
+            [&](const std::string& peer) {
+              return std::make_shared<echo::EchoHandler>(node, peer, echoes);
+            }));
     std::cout << "echo_server " << node.self_name() << ": " << outcome << std::endl;
 
     int sig = 0;

@@ -22,6 +22,7 @@
 #include <thrift/transport/TSocket.h>
 #include <thrift/transport/TTransportException.h>
 
+#include "Base.h"
 #include "locator/rpc/address.h"
 #include "locator/rpc/limits.h"
 
@@ -35,6 +36,9 @@ struct PoolOptions {
   // ServerOptions::idle_timeout_ms), and a reused dead connection would cost a failed call.
   int64_t max_idle_ms = 30000;
   RpcLimits limits;
+  // Run on every new connection before its first call (e.g. the peer handshake, see
+  // locator/service/peer_auth.h). What it throws fails the call and the connection is dropped.
+  std::function<void(BaseIf&)> on_connect;
 };
 
 template <typename Client>
@@ -158,6 +162,7 @@ class ConnectionPool {
     conn->transport = framed;
     conn->client = std::make_unique<Client>(MakeBinaryProtocol(framed, options_.limits));
     conn->transport->open();
+    if (options_.on_connect) options_.on_connect(*conn->client);
     return conn;
   }
 

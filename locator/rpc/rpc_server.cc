@@ -102,13 +102,18 @@ std::shared_ptr<BoundServerSocket> BindFirstFree(const std::string& address, int
 
 RpcServer::RpcServer(std::shared_ptr<apache::thrift::TProcessor> processor,
                      std::shared_ptr<BoundServerSocket> socket, const ServerOptions& options)
+    : RpcServer(std::make_shared<apache::thrift::TSingletonProcessorFactory>(std::move(processor)),
+                std::move(socket), options) {}
+
+RpcServer::RpcServer(std::shared_ptr<apache::thrift::TProcessorFactory> processors,
+                     std::shared_ptr<BoundServerSocket> socket, const ServerOptions& options)
     : socket_(std::move(socket)), port_(socket_->getPort()) {
   socket_->setRecvTimeout(options.idle_timeout_ms);
   workers_ = ThreadManager::newSimpleThreadManager(static_cast<size_t>(options.workers));
   workers_->threadFactory(std::make_shared<ThreadFactory>());
   workers_->start();
   server_ = std::make_unique<TThreadPoolServer>(
-      std::move(processor), socket_, MakeFramedTransportFactory(options.limits),
+      std::move(processors), socket_, MakeFramedTransportFactory(options.limits),
       MakeBinaryProtocolFactory(options.limits), workers_);
 }
 

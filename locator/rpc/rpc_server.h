@@ -59,6 +59,10 @@ std::shared_ptr<BoundServerSocket> BindFirstFree(const std::string& address, int
 
 class RpcServer {
  public:
+  // One processor per connection (see per_connection.h): what the node-to-node calls need.
+  RpcServer(std::shared_ptr<apache::thrift::TProcessorFactory> processors,
+            std::shared_ptr<BoundServerSocket> socket, const ServerOptions& options);
+  // One processor shared by every connection (for services without per-connection state).
   RpcServer(std::shared_ptr<apache::thrift::TProcessor> processor,
             std::shared_ptr<BoundServerSocket> socket, const ServerOptions& options);
   ~RpcServer();  // stops and joins

@@ -6,17 +6,20 @@ namespace thrifty::locator {
 
 void LocatorHandler::join(rpc::View& out, const rpc::Location& location,
                           const rpc::JoinInfo& info) {
+  require_peer("join");
   out = node_.handle_join(location, info);
 }
 
 void LocatorHandler::add(const rpc::Location& location,
                          const std::vector<rpc::Location>& authorities, const rpc::JoinInfo& info) {
+  require_peer("add");
   node_.handle_add(location, authorities, info);
 }
 
 void LocatorHandler::remove(const rpc::Location& location,
                             const std::vector<rpc::Location>& authorities,
                             const std::string& proof) {
+  require_peer("remove");
   node_.handle_remove(location, authorities, proof);
 }
 
@@ -52,6 +55,7 @@ void LocatorHandler::members(std::vector<rpc::Member>& out) { out = node_.member
 
 void LocatorHandler::sync(rpc::View& out, const std::vector<rpc::Member>& members,
                           const std::string& proof) {
+  require_peer("sync");
   out = node_.handle_sync(members, proof);
 }
 

@@ -1,6 +1,10 @@
-// LocatorHandler: the Locator service of a LocatorNode. Services that extend locator.Locator
-// derive from it (`class MineHandler : public LocatorHandler, virtual public MineIf`), which is
-// why it inherits LocatorIf virtually.
+// LocatorHandler: the Locator service of a LocatorNode, for one connection. Services that
+// extend locator.Locator derive from it (`class MineHandler : public LocatorHandler, virtual
+// public MineIf`), which is why it inherits LocatorIf virtually.
+//
+// One handler per connection (serve it with rpc::PerConnection): it holds the connection's
+// PeerSession, and node-to-node calls (join, add, remove, sync, and a derived service's own)
+// are refused with rpc::Unauthorized until the connection proved the cluster key.
 #pragma once
 
 #include <string>
@@ -13,12 +17,19 @@ namespace thrifty::locator {
 
 class LocatorHandler : virtual public rpc::LocatorIf {
  public:
-  explicit LocatorHandler(LocatorNode& node) : node_(node) {}
+  // `peer`: the remote "host:port", for logs.
+  explicit LocatorHandler(LocatorNode& node, std::string peer = {}) : node_(node) {
+    session_.peer = std::move(peer);
+  }
 
   void ping() override {}
   void service_type(std::string& out) override { out = node_.service_type(); }
   void service_types(std::vector<std::string>& out) override { out = node_.service_types(); }
   void debug(std::string& out) override { out = node_.debug(); }
+  void auth_begin(rpc::PeerChallenge& out, const std::string& client_nonce) override {
+    out = node_.peer_auth().begin(session_, client_nonce);
+  }
+  void auth_finish(const std::string& proof) override { node_.peer_auth().finish(session_, proof); }
 
   void join(rpc::View& out, const rpc::Location& location, const rpc::JoinInfo& info) override;
   void add(const rpc::Location& location, const std::vector<rpc::Location>& authorities,
@@ -35,7 +46,11 @@ class LocatorHandler : virtual public rpc::LocatorIf {
   void stats(std::map<std::string, int64_t>& out) override;
 
  protected:
+  // Throws rpc::Unauthorized unless this connection proved the cluster key.
+  void require_peer(const char* call) { node_.peer_auth().require(session_, call); }
+
   LocatorNode& node_;
+  PeerSession session_;
 };
 
 }  // namespace thrifty::locator

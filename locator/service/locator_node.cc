@@ -39,6 +39,18 @@ void RefuseBadLocation(const char* call, const Location& location) {
   }
 }
 
+// The node's keys: the cluster's, or the development key on loopback only.
+std::shared_ptr<const membership::KeyRing> ResolveKeys(const NodeOptions& options) {
+  if (options.keys) return options.keys;
+  if (!membership::IsLoopback(options.bind_address) ||
+      !membership::IsLoopback(AdvertiseAddress(options))) {
+    throw std::runtime_error("a node that listens on " + options.bind_address +
+                             " needs --cluster-key-file (the development key is for loopback only)");
+  }
+  LOG(WARNING) << "no --cluster-key-file: using the development key (loopback only)";
+  return std::make_shared<const membership::KeyRing>(membership::KeyRing::DevelopmentKey());
+}
+
 // The shortest text that reads back as exactly `weight`: every node must build the same ring.
 std::string FormatWeight(double weight) {
   char text[32];
@@ -51,23 +63,15 @@ std::string FormatWeight(double weight) {
 LocatorNode::LocatorNode(NodeOptions options, std::vector<std::string> service_types)
     : options_(std::move(options)),
       service_types_(std::move(service_types)),
-      pool_(options_.pool),
+      keys_(ResolveKeys(options_)),
+      peer_auth_(keys_),
+      pool_(peer_auth_.pool_options(options_.pool)),
       fan_out_(16) {
   if (service_types_.empty()) throw std::invalid_argument("LocatorNode needs a service type");
   // Fail early on a bad placement spec, before binding anything; spell it one way
   // ("rendezvous" and "rendezvous/xxh3" are the same placement).
   options_.placement = placement::ParsePlacementSpec(options_.placement).ToString();
   if (!(options_.weight > 0)) throw std::invalid_argument("--weight must be > 0");
-  keys_ = options_.keys;
-  if (!keys_) {
-    if (!membership::IsLoopback(options_.bind_address) ||
-        !membership::IsLoopback(AdvertiseAddress(options_))) {
-      throw std::runtime_error("a node that listens on " + options_.bind_address +
-                               " needs --cluster-key-file (the development key is for loopback only)");
-    }
-    keys_ = std::make_shared<const membership::KeyRing>(membership::KeyRing::DevelopmentKey());
-    LOG(WARNING) << "no --cluster-key-file: using the development key (loopback only)";
-  }
   if (options_.gossip) {
     const std::string problem = options_.swim.validate();
     if (!problem.empty()) throw std::invalid_argument("gossip configuration: " + problem);
@@ -139,11 +143,11 @@ void LocatorNode::bind() {
 
 std::string LocatorNode::self_name() const { return MemberName(self_); }
 
-std::string LocatorNode::start(std::shared_ptr<apache::thrift::TProcessor> processor) {
+std::string LocatorNode::start(std::shared_ptr<apache::thrift::TProcessorFactory> processors) {
   if (!socket_) bind();
   // The socket already listens: connections made during the join wait in its backlog and are
   // served once this node knows the cluster, so it never answers from a ring of itself alone.
-  server_ = std::make_unique<rpc::RpcServer>(std::move(processor), socket_, options_.server);
+  server_ = std::make_unique<rpc::RpcServer>(std::move(processors), socket_, options_.server);
   running_ = true;
 
   std::string outcome;
@@ -157,7 +161,13 @@ std::string LocatorNode::start(std::shared_ptr<apache::thrift::TProcessor> proce
     }
     if (outcome.empty()) {
       stop();
-      throw std::runtime_error("could not join through any of the given peers (see the log)");
+      std::string why;
+      {
+        std::lock_guard<std::mutex> lock(join_error_mu_);
+        why = last_join_error_;
+      }
+      throw std::runtime_error("could not join through any of the given peers" +
+                               (why.empty() ? std::string(" (see the log)") : ": " + why));
     }
   } else if (auto seed = DiscoverPeer("127.0.0.1", options_.discover_first,
                                       options_.discover_last, self_.port, service_type())) {
@@ -184,6 +194,12 @@ std::string LocatorNode::start(std::shared_ptr<apache::thrift::TProcessor> proce
   return outcome;
 }
 
+void LocatorNode::note_join_error(const Location& seed, const std::string& why) {
+  LOG(ERROR) << "join through " << rpc::ToString(seed) << " failed: " << why;
+  std::lock_guard<std::mutex> lock(join_error_mu_);
+  last_join_error_ = rpc::ToString(seed) + ": " + why;
+}
+
 bool LocatorNode::join_through(const Location& seed) {
   try {
     View view;
@@ -204,11 +220,11 @@ bool LocatorNode::join_through(const Location& seed) {
               << " members";
     return true;
   } catch (const rpc::LocatorError& e) {
-    LOG(ERROR) << "join refused by " << rpc::ToString(seed) << ": " << e.message;
+    note_join_error(seed, e.message);
   } catch (const rpc::Unauthorized& e) {
-    LOG(ERROR) << "join refused by " << rpc::ToString(seed) << ": " << e.message;
+    note_join_error(seed, e.message);
   } catch (const std::exception& e) {
-    LOG(ERROR) << "join through " << rpc::ToString(seed) << " failed: " << e.what();
+    note_join_error(seed, e.what());
   }
   return false;
 }
@@ -280,6 +296,17 @@ void LocatorNode::on_member_change(const std::optional<Member>& before, const Me
     LOG(INFO) << "member " << name << ": " << membership::StateName(before->state) << " -> "
               << membership::StateName(after.state) << " (incarnation " << after.incarnation
               << ")";
+  }
+  if (before) {
+    auto was = before->metadata.find(kHostIdMetadataKey);
+    auto now = after.metadata.find(kHostIdMetadataKey);
+    if (was != before->metadata.end() && now != after.metadata.end() && was->second != now->second) {
+      ++host_id_changes_;
+      pool_.forget(after.location);
+      LOG(WARNING) << "member " << name << " came back with another host ID (" << was->second
+                   << " -> " << now->second
+                   << "): a new node without the old one's data, not the old node restarted";
+    }
   }
   if (after.state == MemberState::DEAD || after.state == MemberState::LEFT) {
     pool_.forget(after.location);
@@ -380,6 +407,16 @@ View LocatorNode::handle_join(const Location& location, const JoinInfo& info) {
     throw error;
   }
   check_weight("join", location, info);
+  if (options_.admit) {
+    const std::string why = options_.admit(location, info, table_->all());
+    if (!why.empty()) {
+      ++joins_refused_;
+      LOG(WARNING) << "join of " << rpc::ToString(location) << " refused: " << why;
+      rpc::LocatorError error;
+      error.message = "join refused: " + why;
+      throw error;
+    }
+  }
   ++joins_handled_;
   Member member;
   member.location = location;
@@ -537,9 +574,12 @@ std::map<std::string, int64_t> LocatorNode::stats() const {
   out["members_left"] = by_state[MemberState::LEFT];
   out["ring_nodes"] = static_cast<int64_t>(ring()->size());
   out["joins_handled"] = joins_handled_.load();
+  out["joins_refused"] = joins_refused_.load();
+  out["host_id_changes"] = host_id_changes_.load();
   out["syncs_sent"] = syncs_sent_.load();
   out["syncs_failed"] = syncs_failed_.load();
   out["peer_failures"] = peer_failures_.load();
+  for (const auto& [key, value] : peer_auth_.stats()) out[key] = value;
   if (swim_) {
     for (const auto& [key, value] : swim_->stats()) out[key] = value;
   }

@@ -28,6 +28,7 @@
 #include "locator/rpc/connection_pool.h"
 #include "locator/rpc/fan_out.h"
 #include "locator/rpc/rpc_server.h"
+#include "locator/service/peer_auth.h"
 #include "locator/service/ring.h"
 
 namespace thrifty::locator {
@@ -62,7 +63,18 @@ struct NodeOptions {
   int failure_threshold = 3;
   // DEAD and LEFT members are forgotten after this long.
   int64_t reap_after_ms = 10 * 60 * 1000;
+  // A service's own rule for joins (checked by the seed after placement, service type and
+  // weight): returns why `joiner` at `location` may not join a cluster of `members`, or ""
+  // to admit it. Null: every join that passes the locator's checks is admitted.
+  std::function<std::string(const rpc::Location& location, const rpc::JoinInfo& joiner,
+                            const std::vector<rpc::Member>& members)>
+      admit;
 };
+
+// Member metadata key of a node's host ID (who it is, not where it listens: see
+// diststore/storage/host_id.h). A member that comes back at a known address with another host
+// ID is logged and counted (host_id_changes) as a new node.
+constexpr char kHostIdMetadataKey[] = "host_id";
 
 class LocatorNode {
  public:
@@ -81,9 +93,10 @@ class LocatorNode {
   // discovery range, when port == 0) is taken.
   void bind();
 
-  // Serves `processor`, joins the cluster and starts the background sync. Returns one line
-  // saying what it did. Throws std::runtime_error if no given --peer admits it.
-  std::string start(std::shared_ptr<apache::thrift::TProcessor> processor);
+  // Serves the processors (one per connection: see rpc/per_connection.h, and PeerAuth for
+  // why), joins the cluster and starts the background sync. Returns one line saying what it
+  // did. Throws std::runtime_error if no given --peer admits it.
+  std::string start(std::shared_ptr<apache::thrift::TProcessorFactory> processors);
 
   // Clean leave: announces LEFT to every peer (in parallel, bounded), then stops serving.
   void leave();
@@ -124,6 +137,8 @@ class LocatorNode {
   View view() const;
 
   rpc::ConnectionPool<rpc::LocatorClient>& peers() { return pool_; }
+  // Who may make node-to-node calls; its pool_options() authenticate outgoing connections.
+  PeerAuth& peer_auth() { return peer_auth_; }
   rpc::FanOut& fan_out() { return fan_out_; }
 
  private:
@@ -136,6 +151,7 @@ class LocatorNode {
   void on_member_change(const std::optional<rpc::Member>& before, const rpc::Member& after);
   void rebuild_ring();
   bool join_through(const rpc::Location& seed);
+  void note_join_error(const rpc::Location& seed, const std::string& why);
   void sync_loop();
   void sync_once();
   // Tells every ring member but the authorities about `location`, each call on the fan-out
@@ -150,6 +166,7 @@ class LocatorNode {
   std::vector<std::string> service_types_;
   rpc::Location self_;
   std::shared_ptr<const membership::KeyRing> keys_;
+  PeerAuth peer_auth_;
   std::unique_ptr<membership::MemberTable> table_;
   std::unique_ptr<membership::SwimAgent> swim_;
   std::shared_ptr<rpc::BoundServerSocket> socket_;
@@ -170,7 +187,10 @@ class LocatorNode {
   std::condition_variable stop_cv_;
   std::thread sync_thread_;
 
-  std::atomic<int64_t> joins_handled_{0}, syncs_sent_{0}, syncs_failed_{0}, peer_failures_{0};
+  std::atomic<int64_t> joins_handled_{0}, joins_refused_{0}, syncs_sent_{0}, syncs_failed_{0},
+      peer_failures_{0}, host_id_changes_{0};
+  std::mutex join_error_mu_;
+  std::string last_join_error_;  // why the last join_through failed, for start()'s error
 
   // Last, so it is destroyed first: joining its threads lets queued calls finish while every
   // member they use still exists.

@@ -19,6 +19,7 @@
 
 #include <gtest/gtest.h>
 
+#include "locator/membership/key_ring.h"
 #include "locator/rpc/address.h"
 
 extern char** environ;
@@ -167,7 +168,10 @@ Cluster::Cluster(std::string binary, int ports)
   rpc::PoolOptions options;
   options.connect_timeout_ms = 1000;
   options.call_timeout_ms = 10000;
-  pool_ = std::make_unique<rpc::ConnectionPool<rpc::StoreClient>>(options);
+  client_pool_ = std::make_unique<rpc::ConnectionPool<rpc::StoreClient>>(options);
+  peer_auth_ = std::make_unique<locator::PeerAuth>(
+      std::make_shared<const membership::KeyRing>(membership::KeyRing::DevelopmentKey()));
+  pool_ = std::make_unique<rpc::ConnectionPool<rpc::StoreClient>>(peer_auth_->pool_options(options));
 }
 
 Cluster::~Cluster() {
@@ -287,6 +291,7 @@ int Cluster::terminate(int i, int timeout_ms) {
   }
   node.pid = -1;
   pool_->forget(location(i));
+  client_pool_->forget(location(i));
   return status;
 }
 
@@ -297,6 +302,7 @@ void Cluster::kill9(int i) {
   waitpid(node.pid, nullptr, 0);
   node.pid = -1;
   pool_->forget(location(i));
+  client_pool_->forget(location(i));
 }
 
 bool Cluster::running(int i) {

@@ -12,6 +12,7 @@
 
 #include "Store.h"
 #include "locator/rpc/connection_pool.h"
+#include "locator/service/peer_auth.h"
 
 namespace thrifty::testing {
 
@@ -78,8 +79,11 @@ class Cluster {
   int last_port() const { return first_port_ + ports_ - 1; }
   // "--discover-from=A --discover-to=B" for client tools to find this cluster.
   std::vector<std::string> discovery_args() const;
-  // A pool of Store clients to talk to the nodes directly.
+  // A pool of Store clients to talk to the nodes directly, as a peer: its connections prove
+  // the development key, so node-to-node calls are served on them.
   rpc::ConnectionPool<rpc::StoreClient>& pool() { return *pool_; }
+  // The same as a plain client (no handshake): node-to-node calls are refused on it.
+  rpc::ConnectionPool<rpc::StoreClient>& client_pool() { return *client_pool_; }
 
  private:
   struct Node {
@@ -97,7 +101,9 @@ class Cluster {
   int first_port_;
   TempDir dir_;
   std::vector<Node> nodes_;
+  std::unique_ptr<locator::PeerAuth> peer_auth_;
   std::unique_ptr<rpc::ConnectionPool<rpc::StoreClient>> pool_;
+  std::unique_ptr<rpc::ConnectionPool<rpc::StoreClient>> client_pool_;
 };
 
 }  // namespace thrifty::testing

@@ -23,7 +23,9 @@
 #include "locator/membership/join_proof.h"
 #include "locator/membership/key_ring.h"
 #include "locator/membership/member_table.h"
+#include "locator/membership/peer_handshake.h"
 #include "locator/rpc/address.h"
+#include "locator/rpc/per_connection.h"
 #include "locator/service/locator_handler.h"
 
 namespace thrifty::locator {
@@ -64,6 +66,13 @@ std::string Proof(const char* purpose, const Location& caller) {
   return Proof(purpose, MemberName(caller));
 }
 
+// Pool options of a test acting as a peer: every connection proves the development key.
+rpc::PoolOptions AsPeer() {
+  static PeerAuth auth(
+      std::make_shared<const membership::KeyRing>(membership::KeyRing::DevelopmentKey()));
+  return auth.pool_options({});
+}
+
 // These tests drive membership through the Locator RPCs and note_peer_failure alone: without
 // gossip, a peer is declared DEAD after `failure_threshold` failed calls in a row.
 NodeOptions Options(std::vector<Location> peers = {}) {
@@ -89,8 +98,9 @@ class Node {
     node_->bind();
   }
   std::string start() {
-    auto handler = std::make_shared<LocatorHandler>(*node_);
-    return node_->start(std::make_shared<rpc::LocatorProcessor>(handler));
+    LocatorNode& node = *node_;
+    return node_->start(std::make_shared<rpc::PerConnection<rpc::LocatorProcessor, rpc::LocatorIf>>(
+        [&node](const std::string& peer) { return std::make_shared<LocatorHandler>(node, peer); }));
   }
   LocatorNode* operator->() { return node_.get(); }
   LocatorNode& operator*() { return *node_; }
@@ -149,7 +159,7 @@ TEST(LocatorNode, TwoNodesJoinAndAgree) {
   EXPECT_EQ(a->stats().at("joins_handled"), 1);
 
   // Over RPC: the same ring, the same owners, from either node.
-  rpc::ConnectionPool<rpc::LocatorClient> pool;
+  rpc::ConnectionPool<rpc::LocatorClient> pool(AsPeer());
   for (const Location& at : {a.at(), b.at()}) {
     std::vector<Location> all;
     pool.call(at, [&](rpc::LocatorClient& c) { c.get_all(all); });
@@ -185,7 +195,7 @@ TEST(LocatorNode, TwoNodesJoinAndAgree) {
 TEST(LocatorNode, JoinWithAnotherPlacementIsRefusedNamingBoth) {
   Node a(Options());
   a.start();
-  rpc::ConnectionPool<rpc::LocatorClient> pool;
+  rpc::ConnectionPool<rpc::LocatorClient> pool(AsPeer());
   const Location stranger = rpc::MakeLocation("127.0.0.1", FreePort());
   const std::string error = JoinError(pool, a.at(), stranger, Info("rendezvous/siphash"));
   EXPECT_NE(error.find("'ketama'"), std::string::npos) << error;
@@ -209,7 +219,7 @@ TEST(LocatorNode, JoinWithAnotherPlacementIsRefusedNamingBoth) {
 TEST(LocatorNode, MembershipCallsWithoutAProofOfTheClusterKeyAreRefused) {
   Node a(Options());
   a.start();
-  rpc::ConnectionPool<rpc::LocatorClient> pool;
+  rpc::ConnectionPool<rpc::LocatorClient> pool(AsPeer());
   const Location stranger = rpc::MakeLocation("127.0.0.1", FreePort());
   rpc::View view;
   EXPECT_THROW(pool.call(a.at(), [&](rpc::LocatorClient& c) { c.join(view, stranger, Info()); }),
@@ -230,10 +240,104 @@ TEST(LocatorNode, MembershipCallsWithoutAProofOfTheClusterKeyAreRefused) {
   EXPECT_EQ(a->members().self().state, MemberState::ALIVE);
 }
 
+// A connection that did not prove the cluster key gets Unauthorized for every membership
+// call, even with a valid per-call proof (a captured sync proof used to inject any member list
+// for 5 minutes), and still answers the Locator queries.
+TEST(LocatorNode, MembershipCallsNeedAnAuthenticatedConnection) {
+  Node a(Options());
+  a.start();
+  rpc::ConnectionPool<rpc::LocatorClient> plain;
+  const Location stranger = rpc::MakeLocation("127.0.0.1", FreePort());
+  rpc::Member m;
+  m.location = stranger;
+  m.incarnation = 1;
+  rpc::View view;
+  auto refused = [&](const std::function<void(rpc::LocatorClient&)>& call) {
+    try {
+      plain.call(a.at(), call);
+    } catch (const rpc::Unauthorized& e) {
+      return e.message;
+    }
+    return std::string("served");
+  };
+  const std::string sync = refused([&](rpc::LocatorClient& c) {
+    c.sync(view, {m}, Proof(membership::JoinProof::kSync, std::string()));
+  });
+  EXPECT_NE(sync.find("sync is a node-to-node call"), std::string::npos) << sync;
+  rpc::JoinInfo info = Info();
+  info.proof = Proof(membership::JoinProof::kJoin, stranger);
+  EXPECT_NE(refused([&](rpc::LocatorClient& c) { c.join(view, stranger, info); }), "served");
+  info.proof = Proof(membership::JoinProof::kAdd, stranger);
+  EXPECT_NE(refused([&](rpc::LocatorClient& c) { c.add(stranger, {}, info); }), "served");
+  EXPECT_NE(refused([&](rpc::LocatorClient& c) {
+              c.remove(a.at(), {}, Proof(membership::JoinProof::kRemove, a.at()));
+            }),
+            "served");
+  EXPECT_EQ(a->members().all().size(), 1u);
+  EXPECT_EQ(a->members().self().state, MemberState::ALIVE);
+  EXPECT_EQ(a->stats().at("peer_calls_refused"), 4);
+  // Queries need no proof.
+  plain.call(a.at(), [&](rpc::LocatorClient& c) { c.get_view(view); });
+  EXPECT_EQ(view.members.size(), 1u);
+
+  // The same calls on a connection that proved the key are served.
+  rpc::ConnectionPool<rpc::LocatorClient> peer(AsPeer());
+  peer.call(a.at(), [&](rpc::LocatorClient& c) {
+    c.sync(view, {m}, Proof(membership::JoinProof::kSync, std::string()));
+  });
+  EXPECT_TRUE(Find(*a, stranger).has_value());
+}
+
+// The handshake: a caller with another key is refused, a proof is good for its own
+// connection only, and a caller never trusts a node that cannot prove the key.
+TEST(LocatorNode, PeerHandshakeProofsAreBoundToTheirConnectionAndKey) {
+  Node a(Options());
+  a.start();
+  const auto other_key = std::make_shared<const membership::KeyRing>(
+      std::vector<std::string>{std::string(32, 'x')});
+  PeerAuth stranger_auth(other_key);
+  rpc::ConnectionPool<rpc::LocatorClient> stranger(stranger_auth.pool_options({}));
+  rpc::View view;
+  // The node's proof does not verify under the stranger's key: the caller refuses the node.
+  EXPECT_THROW(stranger.call(a.at(), [&](rpc::LocatorClient& c) { c.get_view(view); }),
+               rpc::Unauthorized);
+
+  // Run the handshake by hand on two connections: the caller's proof from connection 1 is
+  // worthless on connection 2, and so is the node's own proof sent back.
+  const auto dev = membership::KeyRing::DevelopmentKey();
+  rpc::ConnectionPool<rpc::LocatorClient> plain;
+  std::string first_proof;
+  plain.call(a.at(), [&](rpc::LocatorClient& c) {
+    const std::string nonce = membership::PeerHandshake::NewNonce();
+    rpc::PeerChallenge challenge;
+    c.auth_begin(challenge, nonce);
+    EXPECT_TRUE(membership::PeerHandshake::VerifyNode(dev, nonce, challenge.nonce, challenge.proof));
+    first_proof = membership::PeerHandshake::CallerProof(dev, nonce, challenge.nonce);
+    c.auth_finish(first_proof);
+  });
+  rpc::ConnectionPool<rpc::LocatorClient> second;
+  rpc::Member m;
+  m.location = rpc::MakeLocation("127.0.0.1", FreePort());
+  m.incarnation = 1;
+  second.call(a.at(), [&](rpc::LocatorClient& c) {
+    rpc::PeerChallenge challenge;
+    c.auth_begin(challenge, membership::PeerHandshake::NewNonce());
+    EXPECT_THROW(c.auth_finish(first_proof), rpc::Unauthorized);
+    c.auth_begin(challenge, membership::PeerHandshake::NewNonce());
+    EXPECT_THROW(c.auth_finish(challenge.proof), rpc::Unauthorized);  // the node's own proof
+    EXPECT_THROW(c.auth_finish(first_proof), rpc::Unauthorized);      // no second try
+    EXPECT_THROW(c.sync(view, {m}, Proof(membership::JoinProof::kSync, std::string())),
+                 rpc::Unauthorized);
+    EXPECT_THROW(c.auth_begin(challenge, "short"), rpc::Unauthorized);
+  });
+  EXPECT_FALSE(Find(*a, m.location).has_value());
+  EXPECT_GE(a->stats().at("peer_auth_failed"), 4);
+}
+
 TEST(LocatorNode, JoinWithABadLocationIsRefused) {
   Node a(Options());
   a.start();
-  rpc::ConnectionPool<rpc::LocatorClient> pool;
+  rpc::ConnectionPool<rpc::LocatorClient> pool(AsPeer());
   struct Case {
     Location location;
     const char* says;
@@ -260,7 +364,7 @@ TEST(LocatorNode, JoinWithABadLocationIsRefused) {
 TEST(LocatorNode, JoinWithAWeightThePlacementCannotTakeIsRefusedAndTheNodeKeepsWorking) {
   Node a(Options());
   a.start();
-  rpc::ConnectionPool<rpc::LocatorClient> pool;
+  rpc::ConnectionPool<rpc::LocatorClient> pool(AsPeer());
   rpc::JoinInfo info = Info();
   info.metadata[kWeightKey] = "5e9";
   const Location heavy = rpc::MakeLocation("127.0.0.1", FreePort());
@@ -340,7 +444,7 @@ TEST(LocatorNode, LeaveMarksTheNodeLeftEverywhere) {
     EXPECT_EQ(n->stats().at("members_left"), 1);
   }
   // B no longer serves.
-  rpc::ConnectionPool<rpc::LocatorClient> pool;
+  rpc::ConnectionPool<rpc::LocatorClient> pool(AsPeer());
   EXPECT_THROW(pool.call(b.at(), [](rpc::LocatorClient& c) { c.ping(); }), std::exception);
 
   // remove() of a stranger changes nothing; of a bad location is refused; of the node itself is
@@ -363,7 +467,7 @@ TEST(LocatorNode, LeaveMarksTheNodeLeftEverywhere) {
 TEST(LocatorNode, SyncMergesAndAnswersWithItsView) {
   Node a(Options());
   a.start();
-  rpc::ConnectionPool<rpc::LocatorClient> pool;
+  rpc::ConnectionPool<rpc::LocatorClient> pool(AsPeer());
   rpc::Member c;
   c.location = rpc::MakeLocation("127.0.0.1", FreePort());
   c.state = MemberState::ALIVE;

@@ -34,7 +34,7 @@ from thrift.protocol import TBinaryProtocol  # noqa: E402
 from thrift.transport import TSocket, TTransport  # noqa: E402
 
 from diststore import Store  # noqa: E402
-from diststore.ttypes import Entry, NotFound, StoreError  # noqa: E402
+from diststore.ttypes import Entry, NotFound, Record, StoreError  # noqa: E402
 from locator.ttypes import JoinInfo, Location, LocatorError, MemberState, Unauthorized  # noqa: E402
 
 START_TIMEOUT_S = 60  # a sanitized build starts slowly
@@ -211,14 +211,35 @@ class StoreFromPython(unittest.TestCase):
         self.assertEqual([m.location for m in view.members], [self.me()])
 
     def test_join_without_the_cluster_key_is_refused(self):
-        # Membership calls carry a proof of the cluster key (HMAC): without one, a join is
-        # refused whatever the location, and the view does not change.
+        # Membership calls are node-to-node: on a connection that did not prove the cluster
+        # key a join is refused whatever the location, and the view does not change.
         info = JoinInfo(placement="ketama", service_type="diststore.Store")
         for where in (Location("127.0.0.1", 1), Location("127.0.0.1", 70000), Location("", 1234)):
-            with self.assertRaises((Unauthorized, LocatorError)) as caught:
+            with self.assertRaises(Unauthorized) as caught:
                 self.client.join(where, info)
-            self.assertIn("join refused", caught.exception.message)
+            self.assertIn("join is a node-to-node call", caught.exception.message)
         self.assertEqual([m.location for m in self.client.members()], [self.me()])
+
+    def test_forged_node_to_node_writes_are_refused(self):
+        # A plain client used to call owner_put with version INT64_MAX: every later put of
+        # the key was acknowledged and silently lost. Node-to-node calls now need a connection
+        # that proved the cluster key.
+        self.client.put("py-forged", b"real")
+        forged = Record(key="py-forged", value=b"forged", version=2**63 - 1, tombstone=False)
+        refused_before = self.client.stats()["peer_calls_refused"]
+        with self.assertRaises(Unauthorized) as caught:
+            self.client.owner_put([forged])
+        self.assertIn("owner_put is a node-to-node call", caught.exception.message)
+        with self.assertRaises(Unauthorized):
+            self.client.handoff([forged], self.me())
+        with self.assertRaises(Unauthorized):
+            self.client.owner_get(["py-forged"], False)
+        self.assertEqual(self.client.stats()["peer_calls_refused"], refused_before + 3)
+        self.assertEqual(self.client.get("py-forged"), b"real")
+        self.client.put("py-forged", b"later")
+        self.assertEqual(self.client.get("py-forged"), b"later")
+        # The connection is still usable after the refusals (declared exceptions).
+        self.client.ping()
 
     def test_stats(self):
         stats = self.client.stats()

@@ -88,8 +88,8 @@ TEST(HlcTest, LogicalOverflowRollsIntoTheNextMillisecond) {
 
 TEST(HlcTest, ObservedFutureTimestampIsExceeded) {
   Hlc clock;
-  const int64_t remote = Hlc::make(WallMs() + 60000, 7);
-  clock.observe(remote);
+  const int64_t remote = Hlc::make(WallMs() + 30000, 7);
+  EXPECT_EQ(clock.observe(remote), Hlc::Admission::ok);
   const int64_t ts = clock.now();
   EXPECT_GT(ts, remote);
   EXPECT_EQ(ts, remote + 1);
@@ -107,14 +107,32 @@ TEST(HlcTest, ObservedPastTimestampDoesNotHoldTheClockBack) {
 
 TEST(HlcTest, IgnoresImpossibleRemoteTimestamps) {
   int64_t wall = 5000;
-  Hlc clock([&wall] { return wall; });
-  clock.observe(0);
-  clock.observe(-42);
-  clock.observe(INT64_MAX);
-  clock.observe(Hlc::kMaxTimestamp + 1);
+  Hlc clock([&wall] { return wall; }, Hlc::kMaxPhysicalMs);
+  EXPECT_EQ(clock.observe(0), Hlc::Admission::out_of_range);
+  EXPECT_EQ(clock.observe(-42), Hlc::Admission::out_of_range);
+  EXPECT_EQ(clock.observe(INT64_MAX), Hlc::Admission::out_of_range);
+  EXPECT_EQ(clock.observe(Hlc::kMaxTimestamp + 1), Hlc::Admission::out_of_range);
   EXPECT_EQ(clock.now(), Hlc::make(5000, 0));
-  clock.observe(Hlc::kMaxTimestamp);
+  // With an unbounded offset the last timestamp of the range is still one a clock can reach.
+  EXPECT_EQ(clock.observe(Hlc::kMaxTimestamp), Hlc::Admission::ok);
   EXPECT_GT(clock.now(), Hlc::kMaxTimestamp);
+}
+
+// CockroachDB's max-offset rule: a remote timestamp further ahead of the physical clock than
+// the offset is refused, and the clock does not move (a forged INT64_MAX-like version used to
+// drag the clock, and so every later write, into the future).
+TEST(HlcTest, RefusesATimestampTooFarAhead) {
+  int64_t wall = 1'000'000;
+  Hlc clock([&wall] { return wall; }, 60000);
+  EXPECT_EQ(clock.check(Hlc::make(wall + 60000, Hlc::kLogicalMask)), Hlc::Admission::ok);
+  EXPECT_EQ(clock.check(Hlc::make(wall + 60001, 0)), Hlc::Admission::too_far_ahead);
+  EXPECT_EQ(clock.observe(Hlc::make(wall + 60001, 0)), Hlc::Admission::too_far_ahead);
+  EXPECT_EQ(clock.observe(Hlc::kMaxTimestamp), Hlc::Admission::too_far_ahead);
+  EXPECT_EQ(clock.now(), Hlc::make(wall, 0));
+  // The limit moves with the physical clock.
+  wall += 1000;
+  EXPECT_EQ(clock.observe(Hlc::make(wall + 59000, 3)), Hlc::Admission::ok);
+  EXPECT_EQ(clock.now(), Hlc::make(wall + 59000, 4));
 }
 
 TEST(HlcTest, ClampsAWallClockOutOfRange) {
@@ -128,7 +146,7 @@ TEST(HlcTest, ClampsAWallClockOutOfRange) {
 }
 
 TEST(HlcTest, ObserveRacesWithNow) {
-  Hlc clock;
+  Hlc clock(Hlc::kMaxPhysicalMs);
   const int64_t base = Hlc::make(WallMs() + 3600000, 0);
   std::thread observer([&] {
     for (int64_t i = 0; i < 20000; ++i) clock.observe(base + i * 3);

@@ -1,0 +1,97 @@
+#include "locator/service/peer_auth.h"
+
+#include <stdexcept>
+
+#include <glog/logging.h>
+
+#include "locator/membership/peer_handshake.h"
+
+namespace thrifty::locator {
+
+using membership::PeerHandshake;
+
+namespace {
+
+[[noreturn]] void Deny(const std::string& message) {
+  rpc::Unauthorized denied;
+  denied.message = message;
+  throw denied;
+}
+
+}  // namespace
+
+PeerAuth::PeerAuth(std::shared_ptr<const membership::KeyRing> keys) : keys_(std::move(keys)) {
+  if (!keys_) throw std::invalid_argument("PeerAuth needs a key ring");
+}
+
+rpc::PeerChallenge PeerAuth::begin(PeerSession& session, const std::string& client_nonce) {
+  session.authenticated = false;
+  session.client_nonce.clear();
+  session.server_nonce.clear();
+  if (client_nonce.size() != PeerHandshake::kNonceSize) {
+    ++failed_;
+    Deny("auth_begin refused: the nonce must be " + std::to_string(PeerHandshake::kNonceSize) +
+         " bytes, got " + std::to_string(client_nonce.size()));
+  }
+  session.client_nonce = client_nonce;
+  session.server_nonce = PeerHandshake::NewNonce();
+  rpc::PeerChallenge challenge;
+  challenge.nonce = session.server_nonce;
+  challenge.proof = PeerHandshake::NodeProof(*keys_, session.client_nonce, session.server_nonce);
+  return challenge;
+}
+
+void PeerAuth::finish(PeerSession& session, const std::string& proof) {
+  const bool begun = !session.server_nonce.empty();
+  const bool good = begun && PeerHandshake::VerifyCaller(*keys_, session.client_nonce,
+                                                         session.server_nonce, proof);
+  // One try per challenge: a caller cannot probe proofs against one pair of nonces.
+  session.client_nonce.clear();
+  session.server_nonce.clear();
+  if (!good) {
+    session.authenticated = false;
+    ++failed_;
+    LOG_EVERY_T(WARNING, 1) << "peer authentication from " << session.peer << " failed: "
+                            << (begun ? "the proof was not made with the cluster key"
+                                      : "auth_finish without auth_begin");
+    Deny(begun ? "auth_finish refused: the proof was not made with this cluster's key (do both "
+                 "nodes use the same --cluster-key-file?)"
+               : "auth_finish refused: call auth_begin first on this connection");
+  }
+  session.authenticated = true;
+  ++ok_;
+}
+
+void PeerAuth::require(const PeerSession& session, const char* call) {
+  if (session.authenticated) return;
+  ++refused_;
+  LOG_EVERY_T(WARNING, 1) << call << " from " << session.peer
+                          << " refused: the connection did not prove the cluster key";
+  Deny(std::string(call) +
+       " is a node-to-node call and this connection did not prove the cluster key "
+       "(auth_begin/auth_finish); clients use get/put/erase/multi_get/multi_put");
+}
+
+void PeerAuth::authenticate(rpc::BaseIf& node) const {
+  const std::string client_nonce = PeerHandshake::NewNonce();
+  rpc::PeerChallenge challenge;
+  node.auth_begin(challenge, client_nonce);
+  if (!PeerHandshake::VerifyNode(*keys_, client_nonce, challenge.nonce, challenge.proof)) {
+    Deny("the node did not prove the cluster key: it is not a member of this cluster, or it "
+         "uses another --cluster-key-file");
+  }
+  node.auth_finish(PeerHandshake::CallerProof(*keys_, client_nonce, challenge.nonce));
+}
+
+rpc::PoolOptions PeerAuth::pool_options(rpc::PoolOptions base) const {
+  base.on_connect = [this](rpc::BaseIf& node) { authenticate(node); };
+  return base;
+}
+
+std::map<std::string, int64_t> PeerAuth::stats() const {
+  return {{"peer_auth_ok", ok_.load()},
+          {"peer_auth_failed", failed_.load()},
+          {"peer_calls_refused", refused_.load()}};
+}
+
+}  // namespace thrifty::locator
