@@ -1,5 +1,9 @@
 #include "locator/membership/join_proof.h"
 
+#include <openssl/sha.h>
+#include <thrift/protocol/TBinaryProtocol.h>
+#include <thrift/transport/TBufferTransports.h>
+
 namespace thrifty::membership {
 
 namespace {
@@ -53,6 +57,26 @@ JoinProof::Result JoinProof::Verify(const KeyRing& keys, std::string_view purpos
     return Result::bad_mac;
   }
   return Result::ok;
+}
+
+std::string JoinProof::SyncDigest(const std::vector<rpc::Member>& members) {
+  auto buffer = std::make_shared<apache::thrift::transport::TMemoryBuffer>();
+  apache::thrift::protocol::TBinaryProtocol protocol(buffer);
+  protocol.writeListBegin(apache::thrift::protocol::T_STRUCT, static_cast<uint32_t>(members.size()));
+  for (const auto& m : members) m.write(&protocol);
+  protocol.writeListEnd();
+  uint8_t* data = nullptr;
+  uint32_t size = 0;
+  buffer->getBuffer(&data, &size);
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(data, size, digest);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : digest) {
+    out += hex[b >> 4];
+    out += hex[b & 0xf];
+  }
+  return out;
 }
 
 const char* JoinProof::ResultName(Result result) {

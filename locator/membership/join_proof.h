@@ -6,16 +6,21 @@
 // timestamp), each part length-prefixed. `caller` is the "host:port" Thrift location the call
 // speaks for (the joining or removed member, the syncing peer); the verifier must pass the
 // location named in the request, so a proof cannot be reused for another member or another
-// kind of call. It is valid within `window_ms` of the verifier's clock in either direction:
-// it can be replayed within the window, which is harmless because the calls it guards are
-// idempotent merges of signed-off state.
+// kind of call. A sync proof binds its payload instead: its `caller` is SyncDigest(members), so
+// a captured proof cannot carry another member list. It is valid within `window_ms` of the
+// verifier's clock in either direction: it can be replayed within the window, but only on a
+// connection that proved the cluster key (locator/service/peer_auth.h), and the calls it
+// guards are idempotent merges of signed-off state.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include <vector>
+
 #include "locator/membership/key_ring.h"
+#include "locator_types.h"
 
 namespace thrifty::membership {
 
@@ -41,6 +46,10 @@ class JoinProof {
                        int64_t window_ms = kDefaultWindowMs);
 
   static const char* ResultName(Result result);
+
+  // The `caller` of a sync proof: hex SHA-256 of the members in Thrift's binary encoding (which
+  // is deterministic: fields in id order, maps in key order), so the proof covers the list.
+  static std::string SyncDigest(const std::vector<rpc::Member>& members);
 };
 
 }  // namespace thrifty::membership

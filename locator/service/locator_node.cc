@@ -514,7 +514,8 @@ void LocatorNode::handle_remove(const Location& location, const std::vector<Loca
 }
 
 View LocatorNode::handle_sync(const std::vector<Member>& members, const std::string& proof) {
-  check_proof(membership::JoinProof::kSync, "", proof, "sync");
+  check_proof(membership::JoinProof::kSync, membership::JoinProof::SyncDigest(members), proof,
+              "sync");
   for (const Member& member : members) RefuseBadLocation("sync", member.location);
   for (const Member& member : members) table_->apply(member);
   return view();
@@ -546,10 +547,10 @@ void LocatorNode::sync_with(const Location& peer) {
   ++syncs_sent_;
   try {
     View theirs;
-    const std::string proof = make_proof(membership::JoinProof::kSync, "");
-    pool_.call(peer, [&](rpc::LocatorClient& client) {
-      client.sync(theirs, table_->all(), proof);
-    });
+    const std::vector<Member> ours = table_->all();
+    const std::string proof =
+        make_proof(membership::JoinProof::kSync, membership::JoinProof::SyncDigest(ours));
+    pool_.call(peer, [&](rpc::LocatorClient& client) { client.sync(theirs, ours, proof); });
     note_peer_success(peer);
     for (const Member& member : theirs.members) table_->apply(member);
   } catch (const std::exception& e) {

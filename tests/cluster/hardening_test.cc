@@ -786,7 +786,7 @@ TEST_F(HardeningLimits, BadLocationsAreRefusedAndTheViewIsUnchanged) {
       m.incarnation = 1;
       rpc::View view;
       cluster_.pool().call(cluster_.location(a_), [&](rpc::StoreClient& c) {
-        c.sync(view, {m}, Proof(membership::JoinProof::kSync, std::string()));
+        c.sync(view, {m}, Proof(membership::JoinProof::kSync, membership::JoinProof::SyncDigest({m})));
       });
       ADD_FAILURE() << "sync with " << shown << " accepted";
     } catch (const rpc::LocatorError& e) {

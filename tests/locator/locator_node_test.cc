@@ -62,6 +62,9 @@ std::string Proof(const char* purpose, const std::string& caller = "") {
   return membership::JoinProof::Make(membership::KeyRing::DevelopmentKey(), purpose, caller,
                                      membership::NowMs());
 }
+std::string SyncProof(const std::vector<rpc::Member>& members) {
+  return Proof(membership::JoinProof::kSync, membership::JoinProof::SyncDigest(members));
+}
 std::string Proof(const char* purpose, const Location& caller) {
   return Proof(purpose, MemberName(caller));
 }
@@ -261,7 +264,7 @@ TEST(LocatorNode, MembershipCallsNeedAnAuthenticatedConnection) {
     return std::string("served");
   };
   const std::string sync = refused([&](rpc::LocatorClient& c) {
-    c.sync(view, {m}, Proof(membership::JoinProof::kSync, std::string()));
+    c.sync(view, {m}, SyncProof({m}));
   });
   EXPECT_NE(sync.find("sync is a node-to-node call"), std::string::npos) << sync;
   rpc::JoinInfo info = Info();
@@ -282,8 +285,14 @@ TEST(LocatorNode, MembershipCallsNeedAnAuthenticatedConnection) {
 
   // The same calls on a connection that proved the key are served.
   rpc::ConnectionPool<rpc::LocatorClient> peer(AsPeer());
+  // A sync proof covers its member list: captured, it cannot carry another one.
+  rpc::Member other = m;
+  other.location = rpc::MakeLocation("127.0.0.1", FreePort());
+  EXPECT_THROW(peer.call(a.at(), [&](rpc::LocatorClient& c) { c.sync(view, {other}, SyncProof({m})); }),
+               rpc::Unauthorized);
+  EXPECT_FALSE(Find(*a, other.location).has_value());
   peer.call(a.at(), [&](rpc::LocatorClient& c) {
-    c.sync(view, {m}, Proof(membership::JoinProof::kSync, std::string()));
+    c.sync(view, {m}, SyncProof({m}));
   });
   EXPECT_TRUE(Find(*a, stranger).has_value());
 }
@@ -326,7 +335,7 @@ TEST(LocatorNode, PeerHandshakeProofsAreBoundToTheirConnectionAndKey) {
     c.auth_begin(challenge, membership::PeerHandshake::NewNonce());
     EXPECT_THROW(c.auth_finish(challenge.proof), rpc::Unauthorized);  // the node's own proof
     EXPECT_THROW(c.auth_finish(first_proof), rpc::Unauthorized);      // no second try
-    EXPECT_THROW(c.sync(view, {m}, Proof(membership::JoinProof::kSync, std::string())),
+    EXPECT_THROW(c.sync(view, {m}, SyncProof({m})),
                  rpc::Unauthorized);
     EXPECT_THROW(c.auth_begin(challenge, "short"), rpc::Unauthorized);
   });
@@ -475,7 +484,7 @@ TEST(LocatorNode, SyncMergesAndAnswersWithItsView) {
   c.metadata[kWeightKey] = "3";
 
   rpc::View view;
-  pool.call(a.at(), [&](rpc::LocatorClient& cl) { cl.sync(view, {c}, Proof(membership::JoinProof::kSync)); });
+  pool.call(a.at(), [&](rpc::LocatorClient& cl) { cl.sync(view, {c}, SyncProof({c})); });
   std::set<std::string> names;
   for (const auto& m : view.members) names.insert(MemberName(m.location));
   EXPECT_EQ(names, (std::set<std::string>{a.name(), MemberName(c.location)}));
@@ -486,11 +495,11 @@ TEST(LocatorNode, SyncMergesAndAnswersWithItsView) {
   rpc::Member stale = c;
   stale.incarnation = 4;
   stale.state = MemberState::DEAD;
-  pool.call(a.at(), [&](rpc::LocatorClient& cl) { cl.sync(view, {stale}, Proof(membership::JoinProof::kSync)); });
+  pool.call(a.at(), [&](rpc::LocatorClient& cl) { cl.sync(view, {stale}, SyncProof({stale})); });
   EXPECT_EQ(Find(*a, c.location)->state, MemberState::ALIVE);
   rpc::Member dead = c;
   dead.state = MemberState::DEAD;
-  pool.call(a.at(), [&](rpc::LocatorClient& cl) { cl.sync(view, {dead}, Proof(membership::JoinProof::kSync)); });
+  pool.call(a.at(), [&](rpc::LocatorClient& cl) { cl.sync(view, {dead}, SyncProof({dead})); });
   EXPECT_EQ(Find(*a, c.location)->state, MemberState::DEAD);
   EXPECT_EQ(a->ring()->size(), 1u);
 
@@ -499,7 +508,7 @@ TEST(LocatorNode, SyncMergesAndAnswersWithItsView) {
   d.location = rpc::MakeLocation("127.0.0.1", FreePort());
   rpc::Member bad = c;
   bad.location = rpc::MakeLocation("127.0.0.1", 0);
-  EXPECT_THROW(pool.call(a.at(), [&](rpc::LocatorClient& cl) { cl.sync(view, {d, bad}, Proof(membership::JoinProof::kSync)); }),
+  EXPECT_THROW(pool.call(a.at(), [&](rpc::LocatorClient& cl) { cl.sync(view, {d, bad}, SyncProof({d, bad})); }),
                rpc::LocatorError);
   EXPECT_FALSE(Find(*a, d.location).has_value());
 }
@@ -519,7 +528,7 @@ TEST(LocatorNode, BackgroundSyncSpreadsMembersBothWays) {
   c_options.sync_interval_ms = 20;
   Node c(c_options);
   c.start();
-  a->handle_sync({c->members().self()}, Proof(membership::JoinProof::kSync));
+  a->handle_sync({c->members().self()}, SyncProof({c->members().self()}));
   EXPECT_TRUE(WaitUntil([&] { return b->ring()->contains(c.name()); }, 5000)) << b->debug();
   EXPECT_TRUE(WaitUntil([&] { return c->ring()->contains(b.name()); }, 5000)) << c->debug();
   EXPECT_TRUE(WaitUntil([&] { return c->ring()->size() == 3 && b->ring()->size() == 3; }, 5000));
@@ -589,14 +598,14 @@ TEST(LocatorNode, RingListenersFireOncePerRingChange) {
   rpc::Member b_again = *Find(*a, b.at());
   b_again.incarnation += 1;
   b_again.metadata["zone"] = "z1";
-  a->handle_sync({b_again}, Proof(membership::JoinProof::kSync));
-  a->handle_sync({b_again}, Proof(membership::JoinProof::kSync));
+  a->handle_sync({b_again}, SyncProof({b_again}));
+  a->handle_sync({b_again}, SyncProof({b_again}));
   EXPECT_EQ(count(), 1u);
 
   // A weight change is a ring change; so are a join and a leave.
   b_again.incarnation += 1;
   b_again.metadata[kWeightKey] = "2";
-  a->handle_sync({b_again}, Proof(membership::JoinProof::kSync));
+  a->handle_sync({b_again}, SyncProof({b_again}));
   EXPECT_EQ(count(), 2u);
   Node c(Options({a.at()}));
   c.start();

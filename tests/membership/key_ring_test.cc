@@ -217,5 +217,33 @@ TEST(JoinProof, ForgedProofsAreRejected) {
   EXPECT_STRNE(JoinProof::ResultName(JoinProof::Result::bad_mac), "ok");
 }
 
+// A sync proof binds the member list it came with (a captured one used to carry any list).
+TEST(JoinProofTest, SyncDigestCoversEveryFieldOfTheList) {
+  rpc::Member a;
+  a.location.address = "127.0.0.1";
+  a.location.port = 9900;
+  a.incarnation = 7;
+  a.metadata["weight"] = "1";
+  rpc::Member b = a;
+  b.location.port = 9901;
+  const std::string digest = JoinProof::SyncDigest({a, b});
+  EXPECT_EQ(digest.size(), 64u);
+  EXPECT_EQ(digest, JoinProof::SyncDigest({a, b}));
+  EXPECT_NE(digest, JoinProof::SyncDigest({b, a}));
+  EXPECT_NE(digest, JoinProof::SyncDigest({a}));
+  rpc::Member changed = b;
+  changed.state = rpc::MemberState::DEAD;
+  EXPECT_NE(digest, JoinProof::SyncDigest({a, changed}));
+  changed = b;
+  changed.metadata["weight"] = "2";
+  EXPECT_NE(digest, JoinProof::SyncDigest({a, changed}));
+  const auto ring = KeyRing::DevelopmentKey();
+  const int64_t now = 1'700'000'000'000;
+  const std::string proof = JoinProof::Make(ring, JoinProof::kSync, digest, now);
+  EXPECT_EQ(JoinProof::Verify(ring, JoinProof::kSync, digest, proof, now), JoinProof::Result::ok);
+  EXPECT_EQ(JoinProof::Verify(ring, JoinProof::kSync, JoinProof::SyncDigest({a}), proof, now),
+            JoinProof::Result::bad_mac);
+}
+
 }  // namespace
 }  // namespace thrifty::membership
