@@ -62,35 +62,12 @@ bool RequestCoordinator::is_self(const Location& location) const {
   return MemberName(location) == self_name_;
 }
 
-void RequestCoordinator::on_ring_change() {
-  std::vector<rpc::Member> others, with_dead;
-  std::set<std::string> dead;
-  for (auto& member : node_.members().all()) {
-    const std::string name = MemberName(member.location);
-    const auto state = member.state;
-    if (state == rpc::MemberState::LEFT) continue;
-    if (state == rpc::MemberState::DEAD) dead.insert(name);
-    with_dead.push_back(member);
-    if (state != rpc::MemberState::DEAD && name != self_name_) others.push_back(std::move(member));
-  }
-  const std::string& placement = node_.options().placement;
-  auto ring = std::make_shared<const locator::Ring>(others, placement);
-  std::shared_ptr<const locator::Ring> ring_with_dead;
-  if (!dead.empty()) ring_with_dead = std::make_shared<const locator::Ring>(with_dead, placement);
-  {
-    std::lock_guard<std::mutex> lock(rings_mu_);
-    others_ring_ = std::move(ring);
-    with_dead_ring_ = std::move(ring_with_dead);
-    dead_ = std::move(dead);
-  }
-  last_ring_change_ms_ = NowMs();
-}
+void RequestCoordinator::on_ring_change() { last_ring_change_ms_ = NowMs(); }
 
 void RequestCoordinator::note_handoff_received() { last_handoff_received_ms_ = NowMs(); }
 
 std::shared_ptr<const locator::Ring> RequestCoordinator::others_ring() const {
-  std::lock_guard<std::mutex> lock(rings_mu_);
-  return others_ring_;
+  return node_.snapshot()->ring_without_self();
 }
 
 std::shared_ptr<const locator::Ring> RequestCoordinator::routing_ring() const {
@@ -287,14 +264,10 @@ std::vector<std::optional<storage::Record>> RequestCoordinator::read_owned(
 void RequestCoordinator::check_unavailable(
     const std::vector<std::string>& keys,
     const std::vector<std::optional<storage::Record>>& found) const {
-  std::shared_ptr<const locator::Ring> with_dead;
-  std::set<std::string> dead;
-  {
-    std::lock_guard<std::mutex> lock(rings_mu_);
-    if (!with_dead_ring_) return;
-    with_dead = with_dead_ring_;
-    dead = dead_;
-  }
+  const auto snapshot = node_.snapshot();
+  const auto& with_dead = snapshot->ring_with_dead();
+  if (!with_dead) return;
+  const std::set<std::string>& dead = snapshot->dead();
   size_t unavailable = 0;
   std::string first_key, first_owner;
   for (size_t i = 0; i < keys.size(); ++i) {

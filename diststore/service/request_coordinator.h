@@ -120,11 +120,6 @@ class RequestCoordinator {
   const int64_t created_ms_;
   const bool started_with_data_;  // the engine held records when this node started
 
-  mutable std::mutex rings_mu_;
-  std::shared_ptr<const locator::Ring> others_ring_;
-  // The ring with DEAD members put back (null when none is DEAD), and their names.
-  std::shared_ptr<const locator::Ring> with_dead_ring_;
-  std::set<std::string> dead_;
   std::atomic<bool> draining_{false};
   std::atomic<int64_t> last_ring_change_ms_{0};
   std::atomic<int64_t> last_handoff_received_ms_{0};

@@ -146,7 +146,7 @@ bool MemberTable::mark(const std::string& name, MemberState::type state) {
 }
 
 size_t MemberTable::reap(int64_t now_ms, int64_t age_ms) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   size_t dropped = 0;
   for (auto it = members_.begin(); it != members_.end();) {
     const Member& m = it->second.member;
@@ -159,6 +159,8 @@ size_t MemberTable::reap(int64_t now_ms, int64_t age_ms) {
     }
   }
   if (dropped) ++generation_;
+  lock.unlock();
+  if (dropped && reap_hook_) reap_hook_();
   return dropped;
 }
 
@@ -192,6 +194,14 @@ std::vector<Member> MemberTable::in_ring() const {
     if (state == MemberState::ALIVE || state == MemberState::SUSPECT) out.push_back(entry.member);
   }
   return out;
+}
+
+std::pair<uint64_t, std::vector<Member>> MemberTable::versioned() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Member> out;
+  out.reserve(members_.size());
+  for (const auto& [name, entry] : members_) out.push_back(entry.member);
+  return {generation_, std::move(out)};
 }
 
 uint64_t MemberTable::generation() const {

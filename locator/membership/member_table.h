@@ -68,8 +68,12 @@ class MemberTable {
   // Drops DEAD and LEFT members whose state is older than `age_ms` (on the table's clock).
   // A dropped member is a stranger again: any later ALIVE or SUSPECT statement about it adds
   // it back whatever its incarnation, so reap only after the news of its end has stopped
-  // spreading. Listeners are not called. Returns how many were dropped.
+  // spreading. Listeners are not called; the reap hook is, after members were dropped.
+  // Returns how many were dropped.
   size_t reap(int64_t now_ms, int64_t age_ms);
+  // Called (outside the table's lock, on the reaping thread) after reap() dropped members.
+  // Set it before the table is shared between threads.
+  void set_reap_hook(std::function<void()> hook) { reap_hook_ = std::move(hook); }
 
   Member self() const;
   std::string self_name() const;
@@ -78,6 +82,9 @@ class MemberTable {
   std::vector<Member> in_ring() const;      // ALIVE and SUSPECT members, self included
   // A number that grows with every change (cheap check for "did anything change").
   uint64_t generation() const;
+  // Every member with the generation they are the state of, read under one lock: what a
+  // snapshot of the cluster is built from.
+  std::pair<uint64_t, std::vector<Member>> versioned() const;
   // How many times apply() refuted a statement about this node (see apply()).
   uint64_t refutations() const;
 
@@ -110,6 +117,7 @@ class MemberTable {
   std::vector<std::pair<ListenerId, Listener>> listeners_;  // guarded by listeners_mu_
   ListenerId next_listener_id_ = 1;                          // guarded by listeners_mu_
   mutable std::mutex listeners_mu_;
+  std::function<void()> reap_hook_;
 };
 
 int64_t NowMs();  // wall clock, milliseconds since the epoch

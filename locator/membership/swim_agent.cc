@@ -40,6 +40,8 @@ SwimAgent::~SwimAgent() {
   detector_.reset();
 }
 
+void SwimAgent::stop() { runtime_->stop(); }
+
 void SwimAgent::start() {
   SwimDetector* detector = detector_.get();
   runtime_->start([detector](const rpc::Location& from, const uint8_t* data, size_t size) {

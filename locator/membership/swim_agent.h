@@ -41,6 +41,8 @@ class SwimAgent {
   SwimAgent& operator=(const SwimAgent&) = delete;
 
   void start();
+  // Stops the gossip thread (idempotent; the destructor does it too). stats() stays valid.
+  void stop();
 
   // Marks this node LEFT and waits until a member acknowledged the news, at most `timeout`.
   // Returns whether one did (true also when there is nobody to tell).

@@ -138,7 +138,9 @@ void LocatorNode::bind() {
   table_->add_listener([this](const std::optional<Member>& before, const Member& after) {
     on_member_change(before, after);
   });
-  rebuild_ring();
+  table_->set_reap_hook([this] { request_publish(); });
+  publish();
+  publisher_ = std::thread([this] { publisher_loop(); });
 }
 
 std::string LocatorNode::self_name() const { return MemberName(self_); }
@@ -216,6 +218,7 @@ bool LocatorNode::join_through(const Location& seed) {
     info.proof = make_proof(membership::JoinProof::kJoin, self_name());
     pool_.call(seed, [&](rpc::LocatorClient& client) { client.join(view, self_, info); });
     for (const Member& member : view.members) table_->apply(member);
+    publish();
     LOG(INFO) << "joined through " << rpc::ToString(seed) << ": " << view.members.size()
               << " members";
     return true;
@@ -248,6 +251,7 @@ void LocatorNode::leave() {
   } else {
     table_->set_self_state(MemberState::LEFT);
   }
+  publish();
   LOG(INFO) << "leaving: telling " << peers.size() << " peers";
   const std::string proof = make_proof(membership::JoinProof::kRemove, self_name());
   auto results = fan_out_.map(peers, [&](const Location& peer) {
@@ -266,26 +270,74 @@ void LocatorNode::leave() {
 }
 
 void LocatorNode::stop() {
-  if (!running_.exchange(false)) return;
-  stop_cv_.notify_all();
-  if (sync_thread_.joinable()) sync_thread_.join();
-  if (server_) server_->stop();
-  swim_.reset();  // after the server: handlers may still touch the table until then
+  if (running_.exchange(false)) {
+    stop_cv_.notify_all();
+    if (sync_thread_.joinable()) sync_thread_.join();
+    if (server_) server_->stop();
+    // Stopped, not destroyed: calls still queued on the fan-out pool may read it (stats,
+    // note_peer_failure) until the pool is joined in the destructor.
+    if (swim_) swim_->stop();
+  }
+  stop_publisher();
 }
 
-std::shared_ptr<const Ring> LocatorNode::ring() const {
-  std::lock_guard<std::mutex> lock(ring_mu_);
-  return ring_;
+void LocatorNode::stop_publisher() {
+  {
+    std::lock_guard<std::mutex> lock(publisher_mu_);
+    publisher_stopping_ = true;
+  }
+  publisher_cv_.notify_all();
+  if (publisher_.joinable()) publisher_.join();
 }
 
-std::shared_ptr<const Ring> LocatorNode::previous_ring() const {
-  std::lock_guard<std::mutex> lock(ring_mu_);
-  return previous_ring_;
+std::shared_ptr<const ClusterSnapshot> LocatorNode::snapshot() const {
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  return snapshot_;
 }
 
 void LocatorNode::add_ring_listener(RingListener listener) {
-  std::lock_guard<std::mutex> lock(ring_mu_);
+  std::lock_guard<std::mutex> lock(publish_mu_);
   ring_listeners_.push_back(std::move(listener));
+}
+
+void LocatorNode::publish() {
+  std::lock_guard<std::mutex> lock(publish_mu_);
+  auto [generation, members] = table_->versioned();
+  const auto before = snapshot();
+  if (before && before->generation() >= generation) return;  // a newer one is out already
+  auto after = ClusterSnapshot::Build(generation, std::move(members), self_name(),
+                                      options_.placement, before);
+  {
+    std::lock_guard<std::mutex> snapshot_lock(snapshot_mu_);
+    snapshot_ = after;
+  }
+  if (!before || !after->ring_differs(*before)) return;
+  LOG(INFO) << "ring: " << after->ring()->size() << " nodes (generation " << generation << ")";
+  for (const auto& listener : ring_listeners_) listener(before, after);
+}
+
+void LocatorNode::request_publish() {
+  {
+    std::lock_guard<std::mutex> lock(publisher_mu_);
+    publish_requested_ = true;
+  }
+  publisher_cv_.notify_one();
+}
+
+void LocatorNode::publisher_loop() {
+  std::unique_lock<std::mutex> lock(publisher_mu_);
+  for (;;) {
+    publisher_cv_.wait(lock, [this] { return publish_requested_ || publisher_stopping_; });
+    if (publisher_stopping_) return;
+    publish_requested_ = false;
+    lock.unlock();
+    try {
+      publish();
+    } catch (const std::exception& e) {
+      LOG(ERROR) << "publishing the cluster snapshot failed: " << e.what();
+    }
+    lock.lock();
+  }
 }
 
 void LocatorNode::on_member_change(const std::optional<Member>& before, const Member& after) {
@@ -311,23 +363,7 @@ void LocatorNode::on_member_change(const std::optional<Member>& before, const Me
   if (after.state == MemberState::DEAD || after.state == MemberState::LEFT) {
     pool_.forget(after.location);
   }
-  rebuild_ring();
-}
-
-void LocatorNode::rebuild_ring() {
-  auto next = std::make_shared<const Ring>(table_->in_ring(), options_.placement);
-  std::shared_ptr<const Ring> before;
-  std::vector<RingListener> listeners;
-  {
-    std::lock_guard<std::mutex> lock(ring_mu_);
-    if (ring_ && ring_->signature() == next->signature()) return;
-    before = ring_ ? ring_ : next;
-    previous_ring_ = before;
-    ring_ = next;
-    listeners = ring_listeners_;
-  }
-  LOG(INFO) << "ring: " << next->size() << " nodes";
-  for (const auto& listener : listeners) listener(before, next);
+  request_publish();
 }
 
 std::vector<Location> LocatorNode::other_ring_members() const {
@@ -350,6 +386,7 @@ void LocatorNode::note_peer_failure(const Location& peer) {
     if (table_->mark(name, MemberState::DEAD)) {
       LOG(WARNING) << "member " << name << " declared DEAD after " << count
                    << " failed calls in a row";
+      publish();
     }
   }
 }
@@ -425,6 +462,7 @@ View LocatorNode::handle_join(const Location& location, const JoinInfo& info) {
   member.metadata = info.metadata;
   member.gossip_port = info.gossip_port;
   table_->apply(member);
+  publish();  // the join returns with the joiner in this node's ring
   note_peer_success(location);
   LOG(INFO) << "join: admitted " << rpc::ToString(location);
   JoinInfo forwarded = info;
@@ -498,6 +536,7 @@ void LocatorNode::handle_add(const Location& location, const std::vector<Locatio
   member.metadata = info.metadata;
   member.gossip_port = info.gossip_port;
   table_->apply(member);
+  publish();
   note_peer_success(location);
 }
 
@@ -511,6 +550,7 @@ void LocatorNode::handle_remove(const Location& location, const std::vector<Loca
   Member statement = *known;
   statement.state = MemberState::LEFT;
   table_->apply(statement);  // refuted by the member itself if it is still alive
+  publish();
 }
 
 View LocatorNode::handle_sync(const std::vector<Member>& members, const std::string& proof) {
@@ -518,6 +558,7 @@ View LocatorNode::handle_sync(const std::vector<Member>& members, const std::str
               "sync");
   for (const Member& member : members) RefuseBadLocation("sync", member.location);
   for (const Member& member : members) table_->apply(member);
+  publish();
   return view();
 }
 
@@ -553,6 +594,7 @@ void LocatorNode::sync_with(const Location& peer) {
     pool_.call(peer, [&](rpc::LocatorClient& client) { client.sync(theirs, ours, proof); });
     note_peer_success(peer);
     for (const Member& member : theirs.members) table_->apply(member);
+    publish();
   } catch (const std::exception& e) {
     ++syncs_failed_;
     VLOG(1) << "sync with " << rpc::ToString(peer) << " failed: " << e.what();

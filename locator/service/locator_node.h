@@ -28,6 +28,7 @@
 #include "locator/rpc/connection_pool.h"
 #include "locator/rpc/fan_out.h"
 #include "locator/rpc/rpc_server.h"
+#include "locator/service/cluster_snapshot.h"
 #include "locator/service/peer_auth.h"
 #include "locator/service/ring.h"
 
@@ -78,8 +79,9 @@ constexpr char kHostIdMetadataKey[] = "host_id";
 
 class LocatorNode {
  public:
-  using RingListener = std::function<void(std::shared_ptr<const Ring> before,
-                                          std::shared_ptr<const Ring> after)>;
+  // Called after every published snapshot whose ring differs from the one before.
+  using RingListener = std::function<void(const std::shared_ptr<const ClusterSnapshot>& before,
+                                          const std::shared_ptr<const ClusterSnapshot>& after)>;
 
   // `service_types`: the service chain this node speaks, most basic first
   // (e.g. {"locator.Base", "locator.Locator"}); the last one is its service_type().
@@ -109,13 +111,20 @@ class LocatorNode {
   const std::vector<std::string>& service_types() const { return service_types_; }
   const NodeOptions& options() const { return options_; }
 
-  std::shared_ptr<const Ring> ring() const;
-  // The ring before the latest change (equal to ring() until the first change).
-  std::shared_ptr<const Ring> previous_ring() const;
+  // The cluster as of the latest membership generation: take one per request and route by it
+  // alone. Never null after bind(). Published in generation order, never replaced by an older
+  // one: by the thread that changed the table for the Locator RPCs and the node's own calls
+  // (so a join returns with the joiner in the ring), and otherwise by the publisher thread
+  // (so gossip's detector thread never builds rings).
+  std::shared_ptr<const ClusterSnapshot> snapshot() const;
+  // snapshot()->ring() and snapshot()->previous_ring().
+  std::shared_ptr<const Ring> ring() const { return snapshot()->ring(); }
+  std::shared_ptr<const Ring> previous_ring() const { return snapshot()->previous_ring(); }
   membership::MemberTable& members() { return *table_; }
   bool leaving() const { return leaving_.load(); }
 
-  // Called after every ring change, on the thread that made it. Must not block for long.
+  // Called after every ring change, in generation order, on the publishing thread. Must not
+  // block for long, nor change the member table.
   void add_ring_listener(RingListener listener);
 
   std::map<std::string, int64_t> stats() const;
@@ -149,7 +158,14 @@ class LocatorNode {
   void sync_with(const rpc::Location& peer);
   bool bind_at(int port);
   void on_member_change(const std::optional<rpc::Member>& before, const rpc::Member& after);
-  void rebuild_ring();
+  // Builds and publishes the snapshot of the table's current generation, unless one as new
+  // is already published; then tells the ring listeners if the ring changed.
+  void publish();
+  // Wakes the publisher thread to publish() (for changes made on threads that must not
+  // build rings, such as the failure detector's).
+  void request_publish();
+  void publisher_loop();
+  void stop_publisher();
   bool join_through(const rpc::Location& seed);
   void note_join_error(const rpc::Location& seed, const std::string& why);
   void sync_loop();
@@ -173,10 +189,15 @@ class LocatorNode {
   std::unique_ptr<rpc::RpcServer> server_;
   rpc::ConnectionPool<rpc::LocatorClient> pool_;
 
-  mutable std::mutex ring_mu_;
-  std::shared_ptr<const Ring> ring_;
-  std::shared_ptr<const Ring> previous_ring_;
-  std::vector<RingListener> ring_listeners_;
+  std::mutex publish_mu_;  // one publisher at a time; listeners run under it, in order
+  mutable std::mutex snapshot_mu_;
+  std::shared_ptr<const ClusterSnapshot> snapshot_;
+  std::vector<RingListener> ring_listeners_;  // guarded by publish_mu_
+  std::mutex publisher_mu_;
+  std::condition_variable publisher_cv_;
+  bool publish_requested_ = false;  // guarded by publisher_mu_
+  bool publisher_stopping_ = false;  // guarded by publisher_mu_
+  std::thread publisher_;
 
   std::mutex failures_mu_;
   std::map<std::string, int> failures_;

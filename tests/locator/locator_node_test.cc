@@ -576,9 +576,11 @@ TEST(LocatorNode, RingListenersFireOncePerRingChange) {
   };
   std::mutex mu;
   std::vector<Call> calls;
-  a->add_ring_listener([&](std::shared_ptr<const Ring> before, std::shared_ptr<const Ring> after) {
+  a->add_ring_listener([&](const std::shared_ptr<const ClusterSnapshot>& before,
+                           const std::shared_ptr<const ClusterSnapshot>& after) {
     std::lock_guard<std::mutex> lock(mu);
-    calls.push_back({before->size(), after->size()});
+    EXPECT_LT(before->generation(), after->generation());
+    calls.push_back({before->ring()->size(), after->ring()->size()});
   });
   auto count = [&] {
     std::lock_guard<std::mutex> lock(mu);
@@ -614,6 +616,50 @@ TEST(LocatorNode, RingListenersFireOncePerRingChange) {
   ASSERT_EQ(count(), 4u);
   EXPECT_EQ(calls[3].before, 3u);
   EXPECT_EQ(calls[3].after, 2u);
+}
+
+// Membership news arriving on many threads at once (Thrift workers, the detector) used to
+// rebuild the ring without a generation check, so an older ring could land last: a DEAD node
+// kept in the ring. Snapshots are published in generation order and the last one is always
+// the table's current state.
+TEST(LocatorNode, ConcurrentMembershipNewsNeverLeavesAnOlderSnapshotPublished) {
+  Node a(Options());
+  a.start();
+  std::vector<Location> others;
+  for (int i = 0; i < 6; ++i) others.push_back(rpc::MakeLocation("127.0.0.1", 40000 + i));
+  std::atomic<uint64_t> last_seen{0};
+  std::atomic<bool> out_of_order{false};
+  a->add_ring_listener([&](const std::shared_ptr<const ClusterSnapshot>&,
+                           const std::shared_ptr<const ClusterSnapshot>& after) {
+    if (after->generation() <= last_seen.exchange(after->generation())) out_of_order = true;
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 50; ++round) {
+        rpc::Member m;
+        m.location = others[(t + round) % others.size()];
+        m.incarnation = round + 1;
+        m.state = round % 3 == 2 ? MemberState::DEAD : MemberState::ALIVE;
+        a->members().apply(m);  // as the detector would: the publisher thread publishes
+        if (round % 2 == 0) a->handle_sync({m}, SyncProof({m}));  // as a Thrift worker
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  // Whatever the interleaving, the published snapshot catches up with the table.
+  ASSERT_TRUE(WaitUntil([&] { return a->snapshot()->generation() == a->members().generation(); },
+                        5000));
+  std::set<std::string> in_ring, published;
+  for (const auto& m : a->members().in_ring()) in_ring.insert(MemberName(m.location));
+  for (const auto& l : a->ring()->nodes()) published.insert(MemberName(l));
+  EXPECT_EQ(published, in_ring);
+  std::set<std::string> dead;
+  for (const auto& m : a->members().all()) {
+    if (m.state == MemberState::DEAD) dead.insert(MemberName(m.location));
+  }
+  EXPECT_EQ(a->snapshot()->dead(), dead);
+  EXPECT_FALSE(out_of_order.load());
 }
 
 }  // namespace
