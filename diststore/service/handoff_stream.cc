@@ -6,6 +6,7 @@
 
 #include <glog/logging.h>
 
+#include "diststore/service/owner_store.h"
 #include "locator/membership/member_table.h"
 
 namespace thrifty::diststore {
@@ -22,8 +23,9 @@ struct PendingBatch {
 
 }  // namespace
 
-HandoffStream::HandoffStream(RequestCoordinator& coordinator, HandoffOptions options)
-    : coordinator_(coordinator), options_(options) {
+HandoffStream::HandoffStream(ClusterView& cluster, storage::Engine& engine, PeerClient& peers,
+                             const MovingKeys& moving, HandoffOptions options)
+    : cluster_(cluster), engine_(engine), peers_(peers), moving_(moving), options_(options) {
   thread_ = std::thread([this] { worker(); });
 }
 
@@ -83,9 +85,10 @@ SweepResult HandoffStream::sweep_once() {
   ++sweeps_;
   const auto start = std::chrono::steady_clock::now();
   SweepResult result;
-  auto ring = coordinator_.routing_ring();
+  const auto snapshot = cluster_.snapshot();
+  const auto ring = moving_.routing_ring(*snapshot);
   if (ring->empty()) return result;
-  if (ring->size() == 1 && coordinator_.is_self(ring->nodes().front())) return result;
+  if (ring->size() == 1 && cluster_.is_self(ring->nodes().front())) return result;
 
   std::map<std::string, PendingBatch> pending;
   std::vector<std::pair<std::shared_ptr<PendingBatch>, std::future<void>>> in_flight;
@@ -98,14 +101,14 @@ SweepResult HandoffStream::sweep_once() {
       std::vector<std::pair<std::string, int64_t>> acknowledged;
       acknowledged.reserve(batch.records.size());
       for (const auto& r : batch.records) acknowledged.emplace_back(r.key, r.version);
-      coordinator_.engine().erase_batch_if_versions(acknowledged);
+      engine_.erase_batch_if_versions(acknowledged);
       result.sent += batch.records.size();
       sent_to[MemberName(batch.owner)] += batch.records.size();
-      coordinator_.node().note_peer_success(batch.owner);
+      cluster_.report_success(batch.owner);
     } catch (const std::exception& e) {
       result.failed += batch.records.size();
       ++failures_;
-      coordinator_.node().note_peer_failure(batch.owner);
+      cluster_.report_failure(batch.owner);
       LOG(WARNING) << "handoff of " << batch.records.size() << " records to "
                    << rpc::ToString(batch.owner) << " failed: " << e.what();
     }
@@ -120,18 +123,15 @@ SweepResult HandoffStream::sweep_once() {
       in_flight.erase(in_flight.begin());
     }
     auto future = std::async(std::launch::async, [this, batch] {
-      rpc::HandoffAck ack;
-      coordinator_.pool().call(batch->owner, [&](rpc::StoreClient& client) {
-        client.handoff(ack, batch->records, coordinator_.node().self_location());
-      });
+      peers_.handoff(batch->owner, batch->records, cluster_.self());
     });
     in_flight.emplace_back(std::move(batch), std::move(future));
   };
 
-  coordinator_.engine().scan([&](std::string_view key, const storage::Record& record) {
+  engine_.scan([&](std::string_view key, const storage::Record& record) {
     ++result.scanned;
     const Location& owner = ring->owner(key);
-    if (coordinator_.is_self(owner)) return true;
+    if (cluster_.is_self(owner)) return true;
     const std::string name = MemberName(owner);
     PendingBatch& batch = pending[name];
     batch.owner = owner;

@@ -15,7 +15,10 @@
 #include <string>
 #include <thread>
 
-#include "diststore/service/request_coordinator.h"
+#include "diststore/service/cluster_view.h"
+#include "diststore/service/moving_keys.h"
+#include "diststore/service/peer_client.h"
+#include "diststore/storage/engine.h"
 
 namespace thrifty::diststore {
 
@@ -36,7 +39,9 @@ struct SweepResult {
 
 class HandoffStream {
  public:
-  HandoffStream(RequestCoordinator& coordinator, HandoffOptions options = {});
+  // Every reference must outlive this object. Owners are found on moving.routing_ring().
+  HandoffStream(ClusterView& cluster, storage::Engine& engine, PeerClient& peers,
+                const MovingKeys& moving, HandoffOptions options = {});
   ~HandoffStream();  // stops the worker
 
   HandoffStream(const HandoffStream&) = delete;
@@ -58,7 +63,10 @@ class HandoffStream {
  private:
   void worker();
 
-  RequestCoordinator& coordinator_;
+  ClusterView& cluster_;
+  storage::Engine& engine_;
+  PeerClient& peers_;
+  const MovingKeys& moving_;
   HandoffOptions options_;
   std::mutex mu_;
   std::condition_variable cv_;

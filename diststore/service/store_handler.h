@@ -1,21 +1,20 @@
-// StoreHandler: the Store service (diststore.thrift) of a node, for one connection (serve it
-// with rpc::PerConnection). Locator calls go to the LocatorHandler it extends; store calls to
-// the RequestCoordinator. owner_get, owner_put and handoff are node-to-node: refused with
-// rpc::Unauthorized unless the connection proved the cluster key.
+// StoreHandler: the Store service (diststore.thrift) of a StoreNode, for one connection (the
+// node serves it with rpc::PerConnection). Locator calls go to the LocatorHandler it extends;
+// client calls to the RequestRouter; node-to-node calls (owner_get, owner_put, handoff) to the
+// OwnerStore, and only on a connection that proved the cluster key (else rpc::Unauthorized).
 #pragma once
 
 #include "Store.h"
-#include "diststore/service/handoff_stream.h"
-#include "diststore/service/request_coordinator.h"
 #include "locator/service/locator_handler.h"
 
 namespace thrifty::diststore {
 
+class StoreNode;
+
 class StoreHandler : public locator::LocatorHandler, virtual public rpc::StoreIf {
  public:
-  StoreHandler(locator::LocatorNode& node, RequestCoordinator& coordinator,
-               HandoffStream& handoff, std::string peer = {})
-      : LocatorHandler(node, std::move(peer)), coordinator_(coordinator), handoff_(handoff) {}
+  // `peer`: the remote "host:port", for logs.
+  StoreHandler(StoreNode& store, std::string peer);
 
   void get(std::string& out, const std::string& key) override;
   void put(const std::string& key, const std::string& value) override;
@@ -32,8 +31,7 @@ class StoreHandler : public locator::LocatorHandler, virtual public rpc::StoreIf
   void stats(std::map<std::string, int64_t>& out) override;
 
  private:
-  RequestCoordinator& coordinator_;
-  HandoffStream& handoff_;
+  StoreNode& store_;
 };
 
 }  // namespace thrifty::diststore

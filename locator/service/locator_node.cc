@@ -20,7 +20,6 @@ using rpc::MemberState;
 
 namespace {
 
-constexpr std::chrono::milliseconds kJoinBroadcastWait{300};
 
 std::string AdvertiseAddress(const NodeOptions& options) {
   if (!options.advertise_address.empty()) return options.advertise_address;
@@ -66,7 +65,7 @@ LocatorNode::LocatorNode(NodeOptions options, std::vector<std::string> service_t
       keys_(ResolveKeys(options_)),
       peer_auth_(keys_),
       pool_(peer_auth_.pool_options(options_.pool)),
-      fan_out_(16) {
+      fan_out_(options_.fan_out_threads) {
   if (service_types_.empty()) throw std::invalid_argument("LocatorNode needs a service type");
   // Fail early on a bad placement spec, before binding anything; spell it one way
   // ("rendezvous" and "rendezvous/xxh3" are the same placement).
@@ -247,7 +246,8 @@ void LocatorNode::leave() {
   if (!running_.load() || leaving_.exchange(true)) return;
   const auto peers = other_ring_members();
   if (swim_) {
-    swim_->leave(std::chrono::milliseconds(2000));  // marks self LEFT and gossips it
+    // Marks self LEFT and gossips it.
+    swim_->leave(std::chrono::milliseconds(options_.leave_gossip_timeout_ms));
   } else {
     table_->set_self_state(MemberState::LEFT);
   }
@@ -471,7 +471,8 @@ View LocatorNode::handle_join(const Location& location, const JoinInfo& info) {
   // requests find it known. A member that is itself still joining answers only when its own
   // join returns: that wait is capped, and the call goes on in the background (gossip and
   // anti-entropy spread the join too).
-  const auto deadline = std::chrono::steady_clock::now() + kJoinBroadcastWait;
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(options_.join_broadcast_wait_ms);
   for (auto& call : broadcast_add(location, forwarded, {self_, location})) {
     if (call.wait_until(deadline) != std::future_status::ready) {
       LOG(INFO) << "join of " << rpc::ToString(location)

@@ -64,6 +64,13 @@ struct NodeOptions {
   int failure_threshold = 3;
   // DEAD and LEFT members are forgotten after this long.
   int64_t reap_after_ms = 10 * 60 * 1000;
+  // A join returns once every member confirmed the news, or after this long: a member that
+  // is itself still joining answers late, and gossip spreads the join anyway.
+  int join_broadcast_wait_ms = 300;
+  // A clean leave waits this long for a member to acknowledge the gossiped LEFT.
+  int leave_gossip_timeout_ms = 2000;
+  // Threads for parallel calls to peers (join and leave fan-out, pushes to sync).
+  size_t fan_out_threads = 16;
   // A service's own rule for joins (checked by the seed after placement, service type and
   // weight): returns why `joiner` at `location` may not join a cluster of `members`, or ""
   // to admit it. Null: every join that passes the locator's checks is admitted.

@@ -1,0 +1,278 @@
+#include "diststore/service/owner_store.h"
+
+#include <future>
+#include <map>
+
+#include <glog/logging.h>
+
+#include "diststore/service/scatter.h"
+#include "locator/membership/member_table.h"
+
+namespace thrifty::diststore {
+
+using membership::MemberName;
+using storage::HybridLogicalClock;
+
+rpc::Record ToRpc(const std::string& key, const storage::Record& record) {
+  rpc::Record out;
+  out.key = key;
+  out.value = record.value;
+  out.version = record.version;
+  out.tombstone = record.tombstone;
+  return out;
+}
+
+storage::Record FromRpc(const rpc::Record& record) {
+  return storage::Record{record.value, record.version, record.tombstone};
+}
+
+OwnerStore::OwnerStore(ClusterView& cluster, storage::Engine& engine, PeerClient& peers,
+                       MovingKeys& moving, rpc::FanOut& fan_out, const StoreLimits& limits,
+                       StoreCounters& counters)
+    : cluster_(cluster),
+      engine_(engine),
+      peers_(peers),
+      moving_(moving),
+      fan_out_(fan_out),
+      limits_(limits),
+      counters_(counters),
+      clock_(limits.max_clock_drift_ms),
+      self_name_(cluster.self_name()) {}
+
+void OwnerStore::storage_failed(const std::exception& e) const {
+  ++counters_.errors;
+  ThrowStoreError(std::string("storage failure on ") + self_name_ + ": " + e.what());
+}
+
+// ---- reads ----
+
+std::vector<std::optional<storage::Record>> OwnerStore::read_local(
+    const std::vector<std::string>& keys) {
+  try {
+    return engine_.multi_get(keys);
+  } catch (const std::exception& e) {
+    storage_failed(e);
+  }
+}
+
+void OwnerStore::merge_newer_from(const HolderAsks& asks, const std::vector<std::string>& keys,
+                                  std::vector<std::optional<storage::Record>>& found) {
+  // Every holder at once: the slowest one, not their sum, bounds the read.
+  std::vector<std::pair<rpc::Location, std::function<std::vector<rpc::Record>()>>> calls;
+  std::vector<const std::vector<size_t>*> indexes_of;
+  for (const auto& [name, indexes] : asks.keys_of) {
+    const rpc::Location holder = asks.holders.at(name);
+    std::vector<std::string> batch;
+    batch.reserve(indexes.size());
+    for (size_t i : indexes) batch.push_back(keys[i]);
+    calls.emplace_back(holder, [this, holder, batch = std::move(batch)] {
+      return peers_.owner_get(holder, batch, false);
+    });
+    indexes_of.push_back(&indexes);
+  }
+  auto outcomes = ScatterCalls<std::vector<rpc::Record>>(fan_out_, std::move(calls), nullptr);
+  for (size_t c = 0; c < outcomes.size(); ++c) {
+    if (outcomes[c].error) {
+      try {
+        std::rethrow_exception(outcomes[c].error);
+      } catch (const std::exception& e) {
+        VLOG(1) << "read of " << indexes_of[c]->size() << " keys on "
+                << rpc::ToString(outcomes[c].peer) << " failed: " << e.what();
+      }
+      continue;  // the holder may have left; what we have is the best answer
+    }
+    std::map<std::string, storage::Record> theirs;
+    for (auto& r : *outcomes[c].result) theirs.emplace(r.key, FromRpc(r));
+    for (size_t i : *indexes_of[c]) {
+      auto it = theirs.find(keys[i]);
+      if (it != theirs.end() && (!found[i] || storage::Supersedes(it->second, *found[i]))) {
+        found[i] = std::move(it->second);
+      }
+    }
+  }
+}
+
+std::vector<std::optional<storage::Record>> OwnerStore::read(
+    const locator::ClusterSnapshot& snapshot, const std::vector<std::string>& keys,
+    bool fallback) {
+  std::vector<std::optional<storage::Record>> found = read_local(keys);
+  if (!fallback) return found;
+  const HolderAsks asks = moving_.plan(snapshot, keys, found);
+  counters_.forwarded += static_cast<int64_t>(asks.routing_asks);
+  counters_.fallback_reads += static_cast<int64_t>(asks.fallback_asks);
+  if (asks.empty()) {
+    check_unavailable(snapshot, keys, found);
+    return found;
+  }
+  merge_newer_from(asks, keys, found);
+  // A handoff may have delivered a key between our read and the holder's (the holder deletes
+  // only after we acknowledged it), so the holder no longer has it and our first read had an
+  // older copy or none: read once more what we asked about, and keep the newer.
+  std::vector<size_t> again;
+  std::vector<std::string> again_keys;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!asks.asked[i]) continue;
+    again.push_back(i);
+    again_keys.push_back(keys[i]);
+  }
+  auto now_here = read_local(again_keys);
+  for (size_t j = 0; j < again.size(); ++j) {
+    auto& mine = found[again[j]];
+    if (now_here[j] && (!mine || storage::Supersedes(*now_here[j], *mine))) mine = now_here[j];
+  }
+  check_unavailable(snapshot, keys, found);
+  return found;
+}
+
+void OwnerStore::check_unavailable(const locator::ClusterSnapshot& snapshot,
+                                   const std::vector<std::string>& keys,
+                                   const std::vector<std::optional<storage::Record>>& found) const {
+  const auto& with_dead = snapshot.ring_with_dead();
+  if (!with_dead) return;
+  size_t unavailable = 0;
+  std::string first_key, first_owner;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (found[i]) continue;
+    const std::string owner = MemberName(with_dead->owner(keys[i]));
+    if (snapshot.dead().count(owner) == 0) continue;
+    if (unavailable++ == 0) {
+      first_key = keys[i];
+      first_owner = owner;
+    }
+  }
+  if (unavailable == 0) return;
+  ++counters_.errors;
+  ThrowStoreError("key '" + first_key + "'" +
+                  (unavailable > 1 ? " (and " + std::to_string(unavailable - 1) + " more)" : "") +
+                  " is held by " + first_owner +
+                  ", which is DEAD (unreachable): unavailable until it returns");
+}
+
+std::vector<rpc::Record> OwnerStore::owner_get(const std::vector<std::string>& keys,
+                                               bool fallback) {
+  CheckBatch(limits_, keys.size());
+  auto found = read(*cluster_.snapshot(), keys, fallback);
+  std::vector<rpc::Record> out;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (found[i]) out.push_back(ToRpc(keys[i], *found[i]));
+  }
+  return out;
+}
+
+// ---- writes ----
+
+void OwnerStore::write_local(std::vector<std::pair<std::string, storage::Record>> records) {
+  try {
+    engine_.merge_batch(records);
+  } catch (const std::exception& e) {
+    storage_failed(e);
+  }
+}
+
+void OwnerStore::check_versions(const std::vector<rpc::Record>& records,
+                                const std::string& call) {
+  for (const auto& r : records) {
+    if (r.version == 0) continue;  // to be stamped here
+    const auto admission = clock_.check(r.version);
+    if (admission == HybridLogicalClock::Admission::ok) continue;
+    ++counters_.versions_refused;
+    std::string why;
+    if (admission == HybridLogicalClock::Admission::out_of_range) {
+      why = "is not a hybrid-logical-clock timestamp (must be in 1.." +
+            std::to_string(HybridLogicalClock::kMaxTimestamp) + ")";
+    } else {
+      const int64_t ahead = HybridLogicalClock::physical_ms(r.version) - clock_.physical_now_ms();
+      why = "is " + std::to_string(ahead) + " ms ahead of this node's clock (limit " +
+            "--max-clock-drift-ms=" + std::to_string(clock_.max_offset_ms()) +
+            "; is a clock wrong?)";
+    }
+    LOG_EVERY_T(WARNING, 1) << call << ": refused version " << r.version << " of key '"
+                            << r.key << "': it " << why;
+    ThrowStoreError(call + " refused on " + self_name_ + ": the version " +
+                    std::to_string(r.version) + " of key '" + r.key + "' " + why +
+                    "; nothing of the batch was written");
+  }
+}
+
+void OwnerStore::owner_put(std::vector<rpc::Record> records) {
+  write(*cluster_.snapshot(), std::move(records));
+}
+
+void OwnerStore::write(const locator::ClusterSnapshot& snapshot, std::vector<rpc::Record> records) {
+  CheckBatch(limits_, records.size());
+  check_versions(records, "owner_put");
+  const auto& ring = moving_.routing_ring(snapshot);
+  std::vector<std::pair<std::string, storage::Record>> mine;
+  std::map<std::string, std::vector<rpc::Record>> elsewhere;
+  std::map<std::string, rpc::Location> owners;
+  for (auto& r : records) {
+    CheckKey(limits_, r.key);
+    if (!r.tombstone) CheckValue(limits_, r.key, r.value);
+    if (r.version < 0) {
+      ThrowStoreError("owner_put: negative version for key '" + r.key + "'; nothing stored");
+    }
+    if (r.version == 0) {
+      r.version = clock_.now();
+    } else {
+      clock_.observe(r.version);
+    }
+    if (!ring->empty()) {
+      const rpc::Location& owner = ring->owner(r.key);
+      const std::string name = MemberName(owner);
+      if (name != self_name_) {
+        owners.emplace(name, owner);
+        elsewhere[name].push_back(std::move(r));
+        continue;
+      }
+    }
+    mine.emplace_back(r.key, FromRpc(r));
+  }
+  if (!mine.empty()) write_local(std::move(mine));
+  // The sender thought we own these; our newer view says otherwise. Hand them on (merge only,
+  // the receiver never forwards a handoff): one extra hop at most.
+  for (const auto& [name, batch] : elsewhere) {
+    const rpc::Location& owner = owners[name];
+    ++counters_.forwarded;
+    try {
+      peers_.handoff(owner, batch, cluster_.self());
+    } catch (const rpc::StoreError&) {
+      throw;
+    } catch (const std::exception& e) {
+      ++counters_.errors;
+      cluster_.report_failure(owner);
+      ThrowStoreError("owner " + rpc::ToString(owner) + " of the key is unreachable (" +
+                      e.what() + "); try again once the cluster has noticed");
+    }
+  }
+}
+
+rpc::HandoffAck OwnerStore::handoff(const std::vector<rpc::Record>& records,
+                                    const rpc::Location& sender) {
+  CheckBatch(limits_, records.size());
+  check_versions(records, "handoff from " + rpc::ToString(sender));
+  moving_.note_handoff_received();
+  std::vector<std::pair<std::string, storage::Record>> batch;
+  batch.reserve(records.size());
+  for (const auto& r : records) {
+    CheckKey(limits_, r.key);
+    if (r.version <= 0) {
+      ThrowStoreError("handoff from " + rpc::ToString(sender) +
+                      ": record without a version for key '" + r.key + "'");
+    }
+    clock_.observe(r.version);
+    batch.emplace_back(r.key, FromRpc(r));
+  }
+  size_t applied = 0;
+  try {
+    applied = engine_.merge_batch(batch);
+  } catch (const std::exception& e) {
+    storage_failed(e);
+  }
+  counters_.handoff_records_in += static_cast<int64_t>(records.size());
+  rpc::HandoffAck ack;
+  ack.applied = static_cast<int64_t>(applied);
+  ack.skipped = static_cast<int64_t>(records.size() - applied);
+  return ack;
+}
+
+}  // namespace thrifty::diststore

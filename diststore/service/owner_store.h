@@ -1,0 +1,83 @@
+// OwnerStore: a node's side as the owner of keys. It reads and writes its engine, stamps
+// client writes with its hybrid logical clock (so one owner orders every write of a key), and
+// takes the node-to-node calls owner_get, owner_put and handoff.
+//
+// Reads while keys move also ask the other places a key may be (MovingKeys::plan) and keep the
+// newer record; a key missing everywhere whose owner is DEAD is unavailable, never NotFound.
+// Writes for keys the current ring gives to another node are stamped here and handed on (one
+// extra hop at most while views differ). Versions from peers are bounded (see
+// HybridLogicalClock::check). Thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "Store.h"
+#include "diststore/limits/store_limits.h"
+#include "diststore/service/cluster_view.h"
+#include "diststore/service/moving_keys.h"
+#include "diststore/service/peer_client.h"
+#include "diststore/service/store_counters.h"
+#include "diststore/storage/engine.h"
+#include "diststore/storage/hlc.h"
+#include "locator/rpc/fan_out.h"
+
+namespace thrifty::diststore {
+
+class OwnerStore {
+ public:
+  // Every reference must outlive this object.
+  OwnerStore(ClusterView& cluster, storage::Engine& engine, PeerClient& peers,
+             MovingKeys& moving, rpc::FanOut& fan_out, const StoreLimits& limits,
+             StoreCounters& counters);
+
+  // ---- the node-to-node RPCs (each takes the current snapshot) ----
+  // Records held here for `keys` (tombstones too); with `fallback`, merged with the copies of
+  // the other places a key may be while keys move. Throws rpc::StoreError (limits, storage,
+  // a missing key whose owner is DEAD).
+  std::vector<rpc::Record> owner_get(const std::vector<std::string>& keys, bool fallback);
+  // Writes: version 0 is stamped here; other versions are merged (newer wins) if the clock
+  // admits them. Throws rpc::StoreError, nothing of the batch written for a refused version.
+  void owner_put(std::vector<rpc::Record> records);
+  // One batch of a handoff: merged, newer wins, never forwarded.
+  rpc::HandoffAck handoff(const std::vector<rpc::Record>& records, const rpc::Location& sender);
+
+  // ---- for the router's local share of a request ----
+  std::vector<std::optional<storage::Record>> read(const locator::ClusterSnapshot& snapshot,
+                                                   const std::vector<std::string>& keys,
+                                                   bool fallback);
+  void write(const locator::ClusterSnapshot& snapshot, std::vector<rpc::Record> records);
+
+  storage::Engine& engine() { return engine_; }
+  storage::HybridLogicalClock& clock() { return clock_; }
+
+ private:
+  std::vector<std::optional<storage::Record>> read_local(const std::vector<std::string>& keys);
+  // Asks each planned holder in parallel and keeps every record newer than found[i]; an
+  // unreachable holder is skipped (what we have is the best answer).
+  void merge_newer_from(const HolderAsks& asks, const std::vector<std::string>& keys,
+                        std::vector<std::optional<storage::Record>>& found);
+  void check_unavailable(const locator::ClusterSnapshot& snapshot,
+                         const std::vector<std::string>& keys,
+                         const std::vector<std::optional<storage::Record>>& found) const;
+  void check_versions(const std::vector<rpc::Record>& records, const std::string& call);
+  void write_local(std::vector<std::pair<std::string, storage::Record>> records);
+  [[noreturn]] void storage_failed(const std::exception& e) const;
+
+  ClusterView& cluster_;
+  storage::Engine& engine_;
+  PeerClient& peers_;
+  MovingKeys& moving_;
+  rpc::FanOut& fan_out_;
+  const StoreLimits& limits_;
+  StoreCounters& counters_;
+  storage::HybridLogicalClock clock_;
+  const std::string self_name_;
+};
+
+// The Thrift/engine record conversions.
+rpc::Record ToRpc(const std::string& key, const storage::Record& record);
+storage::Record FromRpc(const rpc::Record& record);
+
+}  // namespace thrifty::diststore

@@ -1,0 +1,56 @@
+// PeerClient: the node-to-node calls of the Store service, one method per RPC, to any peer.
+//
+// A seam: the node uses PooledPeerClient (pooled connections that prove the cluster key);
+// unit tests pass fakes that answer from maps or fail on demand. Thread-safe.
+//
+// Every method throws rpc::StoreError when the peer answered with one (its own words, for
+// the client), and anything else (TTransportException, rpc::Unauthorized, ...) when the call
+// failed: the peer is unreachable, too slow, or not a member.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "Store.h"
+#include "locator/rpc/connection_pool.h"
+
+namespace thrifty::diststore {
+
+using rpc::Location;
+
+class PeerClient {
+ public:
+  virtual ~PeerClient() = default;
+  virtual std::vector<rpc::Record> owner_get(const Location& peer,
+                                             const std::vector<std::string>& keys,
+                                             bool fallback) = 0;
+  virtual void owner_put(const Location& peer, const std::vector<rpc::Record>& records) = 0;
+  virtual rpc::HandoffAck handoff(const Location& peer, const std::vector<rpc::Record>& records,
+                                  const Location& sender) = 0;
+};
+
+class PooledPeerClient : public PeerClient {
+ public:
+  // `options` should authenticate its connections (PeerAuth::pool_options).
+  explicit PooledPeerClient(rpc::PoolOptions options) : pool_(std::move(options)) {}
+  std::vector<rpc::Record> owner_get(const Location& peer, const std::vector<std::string>& keys,
+                                     bool fallback) override {
+    std::vector<rpc::Record> records;
+    pool_.call(peer, [&](rpc::StoreClient& c) { c.owner_get(records, keys, fallback); });
+    return records;
+  }
+  void owner_put(const Location& peer, const std::vector<rpc::Record>& records) override {
+    pool_.call(peer, [&](rpc::StoreClient& c) { c.owner_put(records); });
+  }
+  rpc::HandoffAck handoff(const Location& peer, const std::vector<rpc::Record>& records,
+                          const Location& sender) override {
+    rpc::HandoffAck ack;
+    pool_.call(peer, [&](rpc::StoreClient& c) { c.handoff(ack, records, sender); });
+    return ack;
+  }
+
+ private:
+  rpc::ConnectionPool<rpc::StoreClient> pool_;
+};
+
+}  // namespace thrifty::diststore

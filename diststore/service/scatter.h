@@ -1,0 +1,91 @@
+// Scatter: the one way the service layer calls several owners at once.
+//
+// Groups keys (or records) by their owner on a ring, runs one call per remote owner in
+// parallel and the local share on the caller's thread, and waits for EVERY call before it
+// returns, whatever throws: the calls may refer to the caller's locals. (Futures of
+// packaged_task do not wait when destroyed; returning while a pool task still read a local
+// map was a use-after-free.) With no local share the first remote call runs on the caller's
+// thread: a request for one remote owner never leaves its thread.
+#pragma once
+
+#include <exception>
+#include <functional>
+#include <future>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "locator/membership/member_table.h"
+#include "locator/rpc/fan_out.h"
+#include "locator/service/ring.h"
+
+namespace thrifty::diststore {
+
+template <class Item>
+struct OwnerGroup {
+  rpc::Location owner;
+  std::vector<Item> items;
+  std::vector<size_t> indexes;  // positions of the items in the input
+};
+
+// Items grouped by ring owner ("host:port" -> group), in input order within a group.
+template <class Item, class KeyOf>
+std::map<std::string, OwnerGroup<Item>> GroupByOwner(const locator::Ring& ring,
+                                                     const std::vector<Item>& items,
+                                                     KeyOf key_of) {
+  std::map<std::string, OwnerGroup<Item>> groups;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const rpc::Location& owner = ring.owner(key_of(items[i]));
+    auto& group = groups[membership::MemberName(owner)];
+    group.owner = owner;
+    group.items.push_back(items[i]);
+    group.indexes.push_back(i);
+  }
+  return groups;
+}
+
+// What one remote call gave: its result, or the exception it threw.
+template <class Result>
+struct CallOutcome {
+  rpc::Location peer;
+  std::optional<Result> result;
+  std::exception_ptr error;
+};
+
+// Runs `remote[i].second()` for every i (in parallel on `pool`) and `local` on this thread,
+// then waits for all. Returns the remote outcomes in order; `local`'s exception, if any, is
+// rethrown only after every remote call finished.
+template <class Result>
+std::vector<CallOutcome<Result>> ScatterCalls(
+    rpc::FanOut& pool, std::vector<std::pair<rpc::Location, std::function<Result()>>> remote,
+    const std::function<void()>& local) {
+  std::vector<std::future<Result>> futures;
+  futures.reserve(remote.size());
+  for (size_t i = 0; i < remote.size(); ++i) {
+    auto call = remote[i].second;
+    futures.push_back(i == 0 && !local ? std::async(std::launch::deferred, std::move(call))
+                                       : pool.submit(std::move(call)));
+  }
+  std::exception_ptr local_error;
+  if (local) {
+    try {
+      local();
+    } catch (...) {
+      local_error = std::current_exception();
+    }
+  }
+  std::vector<CallOutcome<Result>> outcomes(remote.size());
+  for (size_t i = 0; i < futures.size(); ++i) {
+    outcomes[i].peer = remote[i].first;
+    try {
+      outcomes[i].result.emplace(futures[i].get());
+    } catch (...) {
+      outcomes[i].error = std::current_exception();
+    }
+  }
+  if (local_error) std::rethrow_exception(local_error);
+  return outcomes;
+}
+
+}  // namespace thrifty::diststore

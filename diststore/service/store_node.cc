@@ -1,0 +1,153 @@
+#include "diststore/service/store_node.h"
+
+#include <glog/logging.h>
+
+#include "diststore/service/durability.h"
+#include "diststore/service/store_handler.h"
+#include "diststore/storage/data_dir.h"
+#include "diststore/storage/host_id.h"
+#include "locator/rpc/limits.h"
+#include "locator/rpc/per_connection.h"
+
+namespace thrifty::diststore {
+
+namespace {
+
+bool HoldsAnyRecord(storage::Engine& engine) {
+  bool any = false;
+  engine.scan([&any](std::string_view, const storage::Record&) {
+    any = true;
+    return false;  // one record is enough
+  });
+  return any;
+}
+
+StoreOptions Validated(StoreOptions options) {
+  const std::string problem = options.validate();
+  if (!problem.empty()) throw std::invalid_argument(problem);
+  const rpc::RpcLimits limits = rpc::RpcLimits::ForValueSize(options.limits.max_value_bytes);
+  options.node.server.limits = limits;
+  options.node.pool.limits = limits;
+  // A cluster is all durable or all --memory (durability.h).
+  options.node.metadata[kDurableKey] = options.memory ? "false" : "true";
+  options.node.admit = DurabilityMismatch;
+  return options;
+}
+
+}  // namespace
+
+std::string StoreOptions::validate() const {
+  if (memory && !data_dir.empty()) return "--memory and --data-dir exclude each other";
+  if (limits.max_key_bytes < 1 || limits.max_key_bytes > (1 << 20)) {
+    return "--max-key-bytes must be in 1..1048576";
+  }
+  if (limits.max_value_bytes < 0 || limits.max_value_bytes > (256 << 20)) {
+    return "--max-value-bytes must be in 0..268435456";
+  }
+  if (limits.max_batch_entries < 1) return "max_batch_entries must be >= 1";
+  if (limits.max_clock_drift_ms < 1 || limits.max_clock_drift_ms > 86400000) {
+    return "--max-clock-drift-ms must be in 1..86400000";
+  }
+  if (const std::string m = moving_keys.validate(); !m.empty()) return "moving keys: " + m;
+  if (handoff.batch_records < 1 || handoff.batch_bytes < 1 || handoff.parallel_owners < 1) {
+    return "handoff batches and parallel owners must be >= 1";
+  }
+  if (peer_max_idle < 1 || peer_call_timeout_ms < 1 || fan_out_threads < 1) {
+    return "peer pool and fan-out sizes must be >= 1";
+  }
+  if (drain_timeout_ms < 0) return "--drain-timeout-s must be >= 0";
+  return {};
+}
+
+StoreNode::StoreNode(StoreOptions options) : options_(Validated(std::move(options))) {
+  node_ = std::make_unique<locator::LocatorNode>(
+      options_.node, std::vector<std::string>{"locator.Base", "locator.Locator", "diststore.Store"});
+  node_->bind();
+  if (options_.memory) {
+    engine_ = storage::NewMemoryEngine();
+    host_id_ = storage::NewHostId();
+  } else {
+    data_path_ = options_.data_dir.empty()
+                     ? "data/" + std::to_string(node_->self_location().port)
+                     : options_.data_dir;
+    storage::MakeDataDir(data_path_);
+    storage::EngineOptions engine_options;
+    engine_options.path = data_path_;
+    engine_options.sync = options_.sync;
+    engine_ = storage::OpenRocksDbEngine(engine_options);
+    // Who this node is: kept with its data, so a wiped data dir makes a new node.
+    host_id_ = storage::LoadOrCreateHostId(data_path_);
+  }
+  node_->members().set_self_metadata(kHostIdKey, host_id_);
+  LOG(INFO) << "data: " << describe_engine() << "; host ID " << host_id_;
+
+  cluster_ = std::make_unique<NodeClusterView>(*node_);
+  rpc::PoolOptions pool = options_.node.pool;
+  pool.max_idle_per_peer = options_.peer_max_idle;
+  pool.call_timeout_ms = options_.peer_call_timeout_ms;
+  peers_ = std::make_unique<PooledPeerClient>(node_->peer_auth().pool_options(pool));
+  moving_ = std::make_unique<MovingKeys>(options_.moving_keys, HoldsAnyRecord(*engine_));
+  fan_out_ = std::make_unique<rpc::FanOut>(options_.fan_out_threads);
+  owner_ = std::make_unique<OwnerStore>(*cluster_, *engine_, *peers_, *moving_, *fan_out_,
+                                        options_.limits, counters_);
+  router_ = std::make_unique<RequestRouter>(*cluster_, *owner_, *peers_, *moving_, *fan_out_,
+                                            options_.limits, counters_);
+  handoff_ = std::make_unique<HandoffStream>(*cluster_, *engine_, *peers_, *moving_,
+                                             options_.handoff);
+  node_->add_ring_listener([this](const auto&, const auto&) {
+    moving_->on_ring_change();
+    handoff_->request_sweep();
+  });
+}
+
+StoreNode::~StoreNode() { stop(); }
+
+std::string StoreNode::describe_engine() const {
+  return options_.memory ? std::string("memory") : "rocksdb " + data_path_;
+}
+
+std::string StoreNode::start() {
+  const std::string outcome =
+      node_->start(std::make_shared<rpc::PerConnection<rpc::StoreProcessor, rpc::StoreIf>>(
+          [this](const std::string& peer) {
+            return std::make_shared<StoreHandler>(*this, peer);
+          }));
+  handoff_->request_sweep();  // keys that moved while this node was away
+  return outcome;
+}
+
+bool StoreNode::leave() {
+  moving_->start_draining();
+  LOG(INFO) << "draining: requests now go to the ring without this node";
+  bool handed_off = true;
+  if (node_->snapshot()->ring_without_self()->empty()) {
+    LOG(WARNING) << "last node of the cluster: keys stay in this node's data";
+  } else if (!handoff_->drain(options_.drain_timeout_ms)) {
+    LOG(ERROR) << "some keys could not be handed off within " << options_.drain_timeout_ms / 1000
+               << " s; they stay in this node's data";
+    handed_off = false;
+  }
+  node_->leave();
+  return handed_off;
+}
+
+void StoreNode::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  node_->stop();  // first: no request may reach the parts below once they go
+}
+
+std::map<std::string, int64_t> StoreNode::stats() {
+  std::map<std::string, int64_t> out = node_->stats();
+  for (const auto& [k, v] : counters_.snapshot()) out[k] = v;
+  for (const auto& [k, v] : handoff_->stats()) out[k] = v;
+  ExportLimits(options_.limits, &out);
+  try {
+    out["keys"] = static_cast<int64_t>(engine_->count_live());
+  } catch (const std::exception&) {
+    out["keys"] = -1;
+  }
+  return out;
+}
+
+}  // namespace thrifty::diststore

@@ -1,0 +1,109 @@
+// StoreNode: a diststore node as a library object. It owns the membership node, the storage
+// engine and the service layer built on them:
+//
+//   StoreHandler (one per connection) -> RequestRouter (client requests)
+//                                      -> OwnerStore    (node-to-node calls, the owner's side)
+//   RequestRouter, OwnerStore, HandoffStream -> ClusterView (snapshots), PeerClient (RPCs),
+//                                               MovingKeys (where keys may be while they move)
+//
+// Lifecycle: construct (binds the port, opens the engine) -> start() (serves, joins) ->
+// leave() (drain: hand every key to its owner, then leave) or stop(). Not copyable; leave(),
+// stop() and stats() may be called from any thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "diststore/limits/store_limits.h"
+#include "diststore/service/cluster_view.h"
+#include "diststore/service/handoff_stream.h"
+#include "diststore/service/moving_keys.h"
+#include "diststore/service/owner_store.h"
+#include "diststore/service/peer_client.h"
+#include "diststore/service/request_router.h"
+#include "diststore/service/store_counters.h"
+#include "diststore/storage/engine.h"
+#include "locator/rpc/fan_out.h"
+#include "locator/service/locator_node.h"
+
+namespace thrifty::diststore {
+
+// Everything a store node is configured with; the defaults are the documented ones.
+struct StoreOptions {
+  // Membership, placement, Thrift server and client settings. Its server and pool limits are
+  // replaced by ones sized for limits.max_value_bytes (RpcLimits::ForValueSize).
+  locator::NodeOptions node;
+  // RocksDB data directory; empty: "data/<port>" under the working directory. Created (with
+  // missing parents, mode 0700) if it does not exist.
+  std::string data_dir;
+  bool memory = false;  // keep data in memory only (lost on exit); excludes data_dir
+  bool sync = false;    // fsync the write-ahead log on every write
+  StoreLimits limits;
+  MovingKeysOptions moving_keys;
+  HandoffOptions handoff;
+  // Connections to other store nodes: idle ones kept per peer, and one call's deadline
+  // (a handoff batch of 1 MiB to a busy node may take seconds).
+  size_t peer_max_idle = 64;
+  int peer_call_timeout_ms = 30000;
+  // Threads for the parallel calls of one request to several owners.
+  size_t fan_out_threads = 32;
+  // How long a clean leave may take to hand off its keys before it leaves anyway.
+  int64_t drain_timeout_ms = 300000;
+
+  // Empty when usable, else what is wrong, naming the option.
+  std::string validate() const;
+};
+
+class StoreNode {
+ public:
+  // Validates the options (std::invalid_argument), binds the port, makes the data dir
+  // (storage::DataDirError), opens the engine (storage::StorageError) and sets the member
+  // metadata (durability, host ID).
+  explicit StoreNode(StoreOptions options);
+  ~StoreNode();  // stop()
+  StoreNode(const StoreNode&) = delete;
+  StoreNode& operator=(const StoreNode&) = delete;
+
+  // Serves and joins the cluster (or starts one); returns what it did, in one line. Throws
+  // std::runtime_error if no given peer admits this node.
+  std::string start();
+  // Clean leave: routes as if this node were gone, hands every key to its owner (at most
+  // drain_timeout_ms), then leaves. Returns false if some keys could not be handed off (they
+  // stay in this node's data).
+  bool leave();
+  // Stops serving and background work without telling anyone.
+  void stop();
+
+  locator::LocatorNode& node() { return *node_; }
+  storage::Engine& engine() { return *engine_; }
+  RequestRouter& router() { return *router_; }
+  OwnerStore& owner() { return *owner_; }
+  HandoffStream& handoff() { return *handoff_; }
+  const StoreOptions& options() const { return options_; }
+  // "rocksdb <dir>" or "memory".
+  std::string describe_engine() const;
+  const std::string& host_id() const { return host_id_; }
+
+  // The node's stats plus the store's: requests, handoff, limits, keys.
+  std::map<std::string, int64_t> stats();
+
+ private:
+  StoreOptions options_;
+  std::unique_ptr<locator::LocatorNode> node_;
+  std::string data_path_;
+  std::string host_id_;
+  std::unique_ptr<storage::Engine> engine_;
+  std::unique_ptr<NodeClusterView> cluster_;
+  std::unique_ptr<PeerClient> peers_;
+  StoreCounters counters_;
+  std::unique_ptr<MovingKeys> moving_;
+  // Declared after what its tasks use, so it is joined before they are destroyed.
+  std::unique_ptr<rpc::FanOut> fan_out_;
+  std::unique_ptr<OwnerStore> owner_;
+  std::unique_ptr<RequestRouter> router_;
+  std::unique_ptr<HandoffStream> handoff_;
+  bool stopped_ = false;
+};
+
+}  // namespace thrifty::diststore
