@@ -11,6 +11,7 @@
 #include "diststore/storage/engine.h"
 #include "locator/service/locator_node.h"
 #include "tools/common/cli.h"
+#include "tools/common/data_dir.h"
 #include "tools/common/node_flags.h"
 
 DEFINE_string(data_dir, "", "RocksDB data directory (default: ./data/<port>)");
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
       engine_options.path = FLAGS_data_dir.empty()
                                 ? "data/" + std::to_string(node.self_location().port)
                                 : FLAGS_data_dir;
+      cli::MakeDataDir(engine_options.path);
       engine_options.sync = FLAGS_sync;
       engine = storage::OpenRocksDbEngine(engine_options);
       LOG(INFO) << "data in " << engine_options.path;

@@ -1,9 +1,13 @@
 // The command-line tools as scripts use them: --help, unknown flags and bad values, exit codes,
 // and the client commands against a three-node storeserver cluster of real processes.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <set>
@@ -517,6 +521,11 @@ TEST_F(ToolsAgainstCluster, PutReadsTheValueFromStdin) {
   EXPECT_EQ(get.out, "from stdin\n");
 }
 
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 TEST_F(ToolsAgainstCluster, GetOfAMissingKeyExitsOne) {
   for (int i = 0; i < 3; ++i) {
     const std::vector<std::string> args = {Peer(i), "cli-never-written"};
@@ -649,6 +658,129 @@ TEST_F(ToolsAgainstCluster, StorectlMetricsIsPrometheusText) {
   EXPECT_GE(names.size(), 5u) << r.out;
   EXPECT_EQ(names.count("thrifty_keys"), 1u) << r.out;
   EXPECT_EQ(names.count("thrifty_ring_nodes"), 1u) << r.out;
+}
+
+// ---- storeserver's data directory ----
+
+// Nodes started while it lives run in `dir` (a child inherits the working directory).
+class ScopedWorkingDir {
+ public:
+  explicit ScopedWorkingDir(const std::string& dir) : previous_(std::filesystem::current_path()) {
+    std::filesystem::current_path(dir);
+  }
+  ~ScopedWorkingDir() {
+    std::error_code ec;
+    std::filesystem::current_path(previous_, ec);
+  }
+
+ private:
+  std::filesystem::path previous_;
+};
+
+// Permission bits of `path`, or -1 if it is not a directory.
+int DirMode(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return -1;
+  return static_cast<int>(st.st_mode & 07777);
+}
+
+// Whether `line` is a glog line: "I1130 10:53:20.627246 12431 file.cc:69] ..." (glog 0.6 and
+// later put the year in: "I20261130 ...").
+bool GlogLine(const std::string& line) {
+  if (line.empty() || std::string("IWEF").find(line[0]) == std::string::npos) return false;
+  size_t i = 1;
+  while (i < line.size() && std::isdigit(static_cast<unsigned char>(line[i]))) ++i;
+  if ((i != 5 && i != 9) || line.compare(i, 1, " ") != 0) return false;
+  const std::string time = line.substr(i + 1, 8);  // hh:mm:ss
+  return time.size() == 8 && time[2] == ':' && time[5] == ':' &&
+         line.find("] ", i) != std::string::npos;
+}
+
+// The lines of `text` that are not glog lines: what a node says besides its log.
+std::vector<std::string> NonLogLines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (!GlogLine(line)) out.push_back(line);
+  }
+  return out;
+}
+
+TEST(StoreserverDataDir, DefaultAndNestedDirectoriesAreCreated) {
+  Cluster cluster("storeserver");
+  int first = -1, nested = -1;
+  {
+    // Started from a fresh directory: no ./data yet.
+    ScopedWorkingDir cwd(cluster.dir());
+    first = cluster.start();
+    nested = cluster.start({"--data-dir=deep/er/store"});
+  }
+  ASSERT_EQ(first, 0) << "storeserver did not start without an existing ./data";
+  ASSERT_EQ(nested, 1) << "storeserver did not start on a nested --data-dir";
+  const std::string data = cluster.dir() + "/data";
+  const std::string own = data + "/" + std::to_string(cluster.port(0));
+  EXPECT_EQ(DirMode(data), 0700);
+  EXPECT_EQ(DirMode(own), 0700);
+  EXPECT_TRUE(std::filesystem::exists(own + "/CURRENT")) << "RocksDB opened it";
+  for (const std::string part : {"/deep", "/deep/er", "/deep/er/store"}) {
+    EXPECT_EQ(DirMode(cluster.dir() + part), 0700) << part;
+  }
+  EXPECT_TRUE(std::filesystem::exists(cluster.dir() + "/deep/er/store/CURRENT"));
+
+  // The nodes work, and keep their data across a restart on the same directories.
+  const std::vector<std::string> put = {"--peer=" + rpc::ToString(cluster.location(0)), "k", "v"};
+  ASSERT_EQ(RunTool("storeput", put).status, 0);
+  EXPECT_EQ(cluster.terminate(1), 0) << cluster.log(1);
+  EXPECT_EQ(cluster.terminate(0), 0) << cluster.log(0);
+  {
+    ScopedWorkingDir cwd(cluster.dir());
+    cluster.restart(0);
+  }
+  const auto get = RunTool("storeget", {"--peer=" + rpc::ToString(cluster.location(0)), "k"});
+  EXPECT_EQ(get.status, 0) << get.err;
+  EXPECT_EQ(get.out, "v\n");
+  EXPECT_EQ(cluster.terminate(0), 0) << cluster.log(0);
+}
+
+// Runs storeserver on `data_dir` (kept away from real nodes) and expects exit 2 and one error
+// line naming the directory, instead of RocksDB's words. (The node logged its start before it
+// got to the data directory: those glog lines are not errors.)
+void ExpectDataDirRefused(const std::string& data_dir) {
+  const int nowhere = FreePortRange(1);
+  const std::vector<std::string> args = {"--discover-from=" + std::to_string(nowhere),
+                                         "--discover-to=" + std::to_string(nowhere),
+                                         "--data-dir=" + data_dir};
+  std::vector<std::string> argv = {"storeserver"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  // A node that went on would run until killed: a short deadline.
+  const auto r = RunTool("storeserver", args, "", 20000);
+  EXPECT_EQ(r.status, 2) << Describe(argv, r);
+  EXPECT_EQ(r.out, "") << Describe(argv, r);
+  const auto lines = NonLogLines(r.err);
+  ASSERT_EQ(lines.size(), 1u) << Describe(argv, r);
+  EXPECT_EQ(lines[0].rfind("storeserver: ", 0), 0u) << lines[0];
+  EXPECT_NE(lines[0].find("'" + data_dir + "'"), std::string::npos) << "the error should name it: "
+                                                                    << lines[0];
+  EXPECT_EQ(r.err.find("RocksDB"), std::string::npos) << r.err;
+}
+
+TEST(StoreserverDataDir, AFileInTheWayIsOneErrorLineAndExitTwo) {
+  TempDir dir;
+  const std::string file = dir.path() + "/not-a-dir";
+  std::ofstream(file) << "x";
+  ExpectDataDirRefused(file);
+  ExpectDataDirRefused(file + "/below");
+  EXPECT_EQ(ReadAll(file), "x") << "left alone";
+}
+
+TEST(StoreserverDataDir, AnUnwritableDirectoryIsOneErrorLineAndExitTwo) {
+  if (geteuid() == 0) GTEST_SKIP() << "root writes through permission bits";
+  TempDir dir;
+  const std::string locked = dir.path() + "/locked";
+  ASSERT_EQ(mkdir(locked.c_str(), 0500), 0);
+  ExpectDataDirRefused(locked);
+  ExpectDataDirRefused(locked + "/inside");
+  chmod(locked.c_str(), 0700);  // so that TempDir can remove it
 }
 
 }  // namespace
