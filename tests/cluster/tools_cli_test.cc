@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <set>
 #include <string>
@@ -230,7 +231,8 @@ const std::vector<ToolSpec>& Tools() {
        {{{"--timeout-ms=abc"}, "timeout"}, {{"--timeout-ms=0"}, "timeout"}, {{"--peer=nohost"}, "peer"},
         {{"--peer=127.0.0.1:70000"}, "peer"}, {{"--discover-from=70000"}, "discover"}}},
       {"storeget", true, ToolSpec::kDiscovery, {"k"},
-       {{{"--timeout-ms=abc"}, "timeout"}, {{"--peer=127.0.0.1:0"}, "peer"}, {{"--discover-to=abc"}, "discover"}}},
+       {{{"--timeout-ms=abc"}, "timeout"}, {{"--peer=127.0.0.1:0"}, "peer"}, {{"--discover-to=abc"}, "discover"},
+        {{"--raw", "-o", "f"}, "raw"}, {{"--raw=maybe"}, "raw"}}},
       {"storeprimer", true, ToolSpec::kDiscovery, {},
        {{{"--count=abc"}, "count"}, {{"--batch=0"}, "batch"}, {{"--count=-5"}, "count"}}},
       {"storetest", true, ToolSpec::kDiscovery, {}, {{{"--count=abc"}, "count"}, {{"--batch=10001"}, "batch"}}},
@@ -524,6 +526,75 @@ TEST_F(ToolsAgainstCluster, PutReadsTheValueFromStdin) {
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST_F(ToolsAgainstCluster, GetRawAndOutputAreByteExact) {
+  TempDir dir;
+  std::mt19937_64 rng(11);
+  std::string big(3 * 1024 * 1024 + 17, '\0');  // a few MiB, NULs and all, no final newline
+  for (auto& c : big) c = static_cast<char>(rng());
+  big.back() = 'x';
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"cli-binary", std::string("\0\x01\xff binary\0\r\n\0tail", 19)},
+      {"cli-newline", std::string("ends with a newline\0\n", 21)},
+      {"cli-newlines", "\n\n"},
+      {"cli-empty", ""},
+      {"cli-big", big},
+  };
+  for (const auto& [key, value] : cases) {
+    SCOPED_TRACE(key + " (" + std::to_string(value.size()) + " bytes)");
+    // storeput reads stdin byte for byte.
+    auto put = RunTool("storeput", {Peer(0), key, "-"}, value);
+    ASSERT_EQ(put.status, 0) << put.err;
+
+    auto get = RunTool("storeget", {Peer(1), "--raw", key});
+    EXPECT_EQ(get.status, 0) << get.err;
+    EXPECT_EQ(get.err, "");
+    EXPECT_EQ(get.out.size(), value.size());
+    EXPECT_TRUE(get.out == value) << "--raw changed the bytes";
+
+    const std::string file = dir.path() + "/" + key;
+    for (const std::string flag : {"-o", "--output"}) {
+      std::filesystem::remove(file);
+      get = RunTool("storeget", {Peer(2), flag, file, key});
+      EXPECT_EQ(get.status, 0) << get.err;
+      EXPECT_EQ(get.out, "") << flag;
+      EXPECT_EQ(get.err, "") << flag;
+      const std::string written = ReadAll(file);
+      EXPECT_EQ(written.size(), value.size()) << flag;
+      EXPECT_TRUE(written == value) << flag << " changed the bytes";
+    }
+    // -o=FILE, over a longer file: replaced, not overwritten in place.
+    { std::ofstream(file, std::ios::binary) << std::string(value.size() + 100, '#'); }
+    get = RunTool("storeget", {Peer(0), "-o=" + file, key});
+    EXPECT_EQ(get.status, 0) << get.err;
+    EXPECT_TRUE(ReadAll(file) == value);
+
+    // The default stays text for a terminal: a newline unless the value ends with one.
+    get = RunTool("storeget", {Peer(0), key});
+    EXPECT_EQ(get.status, 0) << get.err;
+    const bool newline = !value.empty() && value.back() == '\n';
+    EXPECT_TRUE(get.out == (newline ? value : value + "\n"));
+  }
+
+  // An absent key: exit 1, and the file is neither created nor touched.
+  const std::string file = dir.path() + "/absent";
+  const std::vector<std::string> args = {Peer(0), "-o", file, "cli-never-written"};
+  EXPECT_ONE_LINE_FAILURE(RunTool("storeget", args), 1, args);
+  EXPECT_FALSE(std::filesystem::exists(file));
+  // A file that cannot be written: exit 2, one line naming it.
+  const std::string unwritable = dir.path() + "/no/such/dir/f";
+  const std::vector<std::string> bad = {Peer(0), "--output", unwritable, "cli-binary"};
+  const auto r = RunTool("storeget", bad);
+  EXPECT_ONE_LINE_FAILURE(r, 2, bad);
+  EXPECT_NE(r.err.find(unwritable), std::string::npos) << r.err;
+}
+
+TEST(ToolsCli, StoregetHelpShowsTheOutputOptions) {
+  const auto r = RunTool("storeget", {"--help"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("-o, --output VALUE"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--raw"), std::string::npos) << r.out;
 }
 
 TEST_F(ToolsAgainstCluster, GetOfAMissingKeyExitsOne) {
