@@ -1,5 +1,6 @@
 # Shared command-line code of the tools.
-add_library(thrifty_cli STATIC ${CMAKE_CURRENT_LIST_DIR}/common/cli.cc)
+add_library(thrifty_cli STATIC
+  ${CMAKE_CURRENT_LIST_DIR}/common/cli.cc)
 target_include_directories(thrifty_cli PUBLIC ${PROJECT_SOURCE_DIR})
 target_compile_options(thrifty_cli PRIVATE ${THRIFTY_WARNINGS})
 target_link_libraries(thrifty_cli PUBLIC thrifty_rpc gflags glog::glog)

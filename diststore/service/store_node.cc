@@ -60,6 +60,8 @@ std::string StoreOptions::validate() const {
 }
 
 StoreNode::StoreNode(StoreOptions options) : options_(Validated(std::move(options))) {
+  // A given data dir is checked before anything else happens (the default one needs the port).
+  if (!options_.memory && !options_.data_dir.empty()) storage::MakeDataDir(options_.data_dir);
   node_ = std::make_unique<locator::LocatorNode>(
       options_.node, std::vector<std::string>{"locator.Base", "locator.Locator", "diststore.Store"});
   node_->bind();

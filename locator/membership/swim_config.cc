@@ -38,6 +38,9 @@ std::string SwimConfig::validate() const {
   if (awareness_max_multiplier < 1) return Bad("awareness_max_multiplier", "must be >= 1");
   if (dead_reap_age_ms <= 0) return Bad("dead_reap_age_ms", "must be > 0");
   if (stale_packet_window_ms <= 0) return Bad("stale_packet_window_ms", "must be > 0");
+  if (replay_guard_capacity < 1024) {
+    return Bad("replay_guard_capacity", "must be >= 1024 (a busy member's packets of one window)");
+  }
   if (nack_timeout_percent < 1 || nack_timeout_percent > 100) {
     return Bad("nack_timeout_percent", "must be in [1, 100]");
   }

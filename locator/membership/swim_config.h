@@ -67,6 +67,14 @@ struct SwimConfig {
   // the clock skew tolerated between members.
   int64_t stale_packet_window_ms = 60000;
 
+  // Within that window a captured packet would still be accepted: the MACs of the packets
+  // accepted in the window are remembered (ReplayGuard) and a second copy is dropped. At most
+  // this many are kept (about 6 MiB at the default). A member receives a few packets per probe
+  // interval whatever the cluster size, a few hundred per window: the default leaves room
+  // for a hundred times that. When full, the oldest are forgotten and packets no newer than
+  // them are dropped as stale.
+  size_t replay_guard_capacity = 65536;
+
   // A helper waits this fraction (percent) of probe_timeout_ms for the target's ACK before
   // sending a NACK back, so that the NACK arrives within the requester's probe interval.
   int nack_timeout_percent = 80;

@@ -3,6 +3,7 @@
 #include <glog/logging.h>
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 namespace thrifty::membership {
@@ -15,8 +16,9 @@ const char* const SwimDetector::kCounterNames[kCounterCount] = {
     "swim_deaths", "swim_refutations", "swim_updates_applied", "swim_updates_sent",
     "swim_push_pulls", "swim_dropped_too_short", "swim_dropped_too_large",
     "swim_dropped_bad_mac", "swim_dropped_malformed", "swim_dropped_stale",
-    "swim_dropped_unknown_sender", "swim_dropped_misdirected", "swim_encode_failures",
-    "swim_corrections", "swim_awareness", "swim_queued_updates", "swim_active_suspicions",
+    "swim_dropped_unknown_sender", "swim_dropped_misdirected", "swim_dropped_replay",
+    "swim_encode_failures", "swim_corrections", "swim_awareness", "swim_queued_updates",
+    "swim_active_suspicions",
 };
 
 namespace {
@@ -52,6 +54,7 @@ SwimDetector::SwimDetector(const SwimConfig& config, MemberTable& table, const K
       scheduler_(scheduler),
       transport_(transport),
       codec_(config_, keys),
+      replay_guard_(config_.stale_packet_window_ms, config_.replay_guard_capacity),
       rng_(seed),
       push_pull_(std::move(push_pull)),
       self_at_start_(table.self()),
@@ -475,7 +478,8 @@ void SwimDetector::on_packet(const Location& from, const uint8_t* data, size_t s
   add(kPacketsReceived);
   add(kBytesReceived, static_cast<int64_t>(size));
   GossipPacket packet;
-  const DecodeResult result = codec_.decode(data, size, scheduler_.wall_ms(), &packet);
+  const int64_t now_wall_ms = scheduler_.wall_ms();
+  const DecodeResult result = codec_.decode(data, size, now_wall_ms, &packet);
   switch (result) {
     case DecodeResult::ok: break;
     case DecodeResult::too_short: add(kDroppedTooShort); return log_drop("too short", from);
@@ -483,6 +487,17 @@ void SwimDetector::on_packet(const Location& from, const uint8_t* data, size_t s
     case DecodeResult::bad_mac: add(kDroppedBadMac); return log_drop("bad MAC", from);
     case DecodeResult::malformed: add(kDroppedMalformed); return log_drop("malformed", from);
     case DecodeResult::stale: add(kDroppedStale); return log_drop("stale", from);
+  }
+  // Only after the MAC verified: what the guard remembers was made with the cluster key, so
+  // forged packets cannot fill it.
+  KeyRing::Mac mac;
+  std::memcpy(mac.data(), data + size - KeyRing::kMacSize, KeyRing::kMacSize);
+  switch (replay_guard_.admit(mac, packet.sent_ms, now_wall_ms)) {
+    case ReplayGuard::Verdict::fresh: break;
+    case ReplayGuard::Verdict::replay: add(kDroppedReplay); return log_drop("replayed", from);
+    case ReplayGuard::Verdict::stale:
+      add(kDroppedStale);
+      return log_drop("stale", from, "not newer than packets the full replay guard forgot");
   }
   const std::string sender = MemberName(packet.sender);
   if (sender == self_name_) {

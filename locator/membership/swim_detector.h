@@ -44,6 +44,7 @@
 #include "locator/membership/gossip_codec.h"
 #include "locator/membership/key_ring.h"
 #include "locator/membership/member_table.h"
+#include "locator/membership/replay_guard.h"
 #include "locator/membership/suspicion.h"
 #include "locator/membership/swim_config.h"
 #include "locator/membership/swim_env.h"
@@ -106,8 +107,8 @@ class SwimDetector {
     kIndirectProbes, kRelayedProbes, kSuspicions, kConfirmations, kDeaths, kRefutations,
     kUpdatesApplied, kUpdatesSent, kPushPulls, kDroppedTooShort, kDroppedTooLarge,
     kDroppedBadMac, kDroppedMalformed, kDroppedStale, kDroppedUnknownSender,
-    kDroppedMisdirected, kEncodeFailures, kCorrections, kAwareness, kQueuedUpdates, kActiveSuspicions,
-    kCounterCount
+    kDroppedMisdirected, kDroppedReplay, kEncodeFailures, kCorrections, kAwareness,
+    kQueuedUpdates, kActiveSuspicions, kCounterCount
   };
   static const char* const kCounterNames[kCounterCount];
 
@@ -173,6 +174,7 @@ class SwimDetector {
   Scheduler& scheduler_;
   PacketTransport& transport_;
   GossipCodec codec_;
+  ReplayGuard replay_guard_;
   std::mt19937_64 rng_;
   PushPullHook push_pull_;
   const Member self_at_start_;

@@ -1,10 +1,15 @@
 // The command-line tools as scripts use them: --help, unknown flags and bad values, exit codes,
 // and the client commands against a three-node storeserver cluster of real processes.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <set>
 #include <string>
@@ -226,7 +231,8 @@ const std::vector<ToolSpec>& Tools() {
        {{{"--timeout-ms=abc"}, "timeout"}, {{"--timeout-ms=0"}, "timeout"}, {{"--peer=nohost"}, "peer"},
         {{"--peer=127.0.0.1:70000"}, "peer"}, {{"--discover-from=70000"}, "discover"}}},
       {"storeget", true, ToolSpec::kDiscovery, {"k"},
-       {{{"--timeout-ms=abc"}, "timeout"}, {{"--peer=127.0.0.1:0"}, "peer"}, {{"--discover-to=abc"}, "discover"}}},
+       {{{"--timeout-ms=abc"}, "timeout"}, {{"--peer=127.0.0.1:0"}, "peer"}, {{"--discover-to=abc"}, "discover"},
+        {{"--raw", "-o", "f"}, "raw"}, {{"--raw=maybe"}, "raw"}}},
       {"storeprimer", true, ToolSpec::kDiscovery, {},
        {{{"--count=abc"}, "count"}, {{"--batch=0"}, "batch"}, {{"--count=-5"}, "count"}}},
       {"storetest", true, ToolSpec::kDiscovery, {}, {{{"--count=abc"}, "count"}, {{"--batch=10001"}, "batch"}}},
@@ -517,6 +523,80 @@ TEST_F(ToolsAgainstCluster, PutReadsTheValueFromStdin) {
   EXPECT_EQ(get.out, "from stdin\n");
 }
 
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST_F(ToolsAgainstCluster, GetRawAndOutputAreByteExact) {
+  TempDir dir;
+  std::mt19937_64 rng(11);
+  std::string big(3 * 1024 * 1024 + 17, '\0');  // a few MiB, NULs and all, no final newline
+  for (auto& c : big) c = static_cast<char>(rng());
+  big.back() = 'x';
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"cli-binary", std::string("\0\x01\xff binary\0\r\n\0tail", 19)},
+      {"cli-newline", std::string("ends with a newline\0\n", 21)},
+      {"cli-newlines", "\n\n"},
+      {"cli-empty", ""},
+      {"cli-big", big},
+  };
+  for (const auto& [key, value] : cases) {
+    SCOPED_TRACE(key + " (" + std::to_string(value.size()) + " bytes)");
+    // storeput reads stdin byte for byte.
+    auto put = RunTool("storeput", {Peer(0), key, "-"}, value);
+    ASSERT_EQ(put.status, 0) << put.err;
+
+    auto get = RunTool("storeget", {Peer(1), "--raw", key});
+    EXPECT_EQ(get.status, 0) << get.err;
+    EXPECT_EQ(get.err, "");
+    EXPECT_EQ(get.out.size(), value.size());
+    EXPECT_TRUE(get.out == value) << "--raw changed the bytes";
+
+    const std::string file = dir.path() + "/" + key;
+    for (const std::string flag : {"-o", "--output"}) {
+      std::filesystem::remove(file);
+      get = RunTool("storeget", {Peer(2), flag, file, key});
+      EXPECT_EQ(get.status, 0) << get.err;
+      EXPECT_EQ(get.out, "") << flag;
+      EXPECT_EQ(get.err, "") << flag;
+      const std::string written = ReadAll(file);
+      EXPECT_EQ(written.size(), value.size()) << flag;
+      EXPECT_TRUE(written == value) << flag << " changed the bytes";
+    }
+    // -o=FILE, over a longer file: replaced, not overwritten in place.
+    { std::ofstream(file, std::ios::binary) << std::string(value.size() + 100, '#'); }
+    get = RunTool("storeget", {Peer(0), "-o=" + file, key});
+    EXPECT_EQ(get.status, 0) << get.err;
+    EXPECT_TRUE(ReadAll(file) == value);
+
+    // The default stays text for a terminal: a newline unless the value ends with one.
+    get = RunTool("storeget", {Peer(0), key});
+    EXPECT_EQ(get.status, 0) << get.err;
+    const bool newline = !value.empty() && value.back() == '\n';
+    EXPECT_TRUE(get.out == (newline ? value : value + "\n"));
+  }
+
+  // An absent key: exit 1, and the file is neither created nor touched.
+  const std::string file = dir.path() + "/absent";
+  const std::vector<std::string> args = {Peer(0), "-o", file, "cli-never-written"};
+  EXPECT_ONE_LINE_FAILURE(RunTool("storeget", args), 1, args);
+  EXPECT_FALSE(std::filesystem::exists(file));
+  // A file that cannot be written: exit 2, one line naming it.
+  const std::string unwritable = dir.path() + "/no/such/dir/f";
+  const std::vector<std::string> bad = {Peer(0), "--output", unwritable, "cli-binary"};
+  const auto r = RunTool("storeget", bad);
+  EXPECT_ONE_LINE_FAILURE(r, 2, bad);
+  EXPECT_NE(r.err.find(unwritable), std::string::npos) << r.err;
+}
+
+TEST(ToolsCli, StoregetHelpShowsTheOutputOptions) {
+  const auto r = RunTool("storeget", {"--help"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("-o, --output VALUE"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--raw"), std::string::npos) << r.out;
+}
+
 TEST_F(ToolsAgainstCluster, GetOfAMissingKeyExitsOne) {
   for (int i = 0; i < 3; ++i) {
     const std::vector<std::string> args = {Peer(i), "cli-never-written"};
@@ -649,6 +729,129 @@ TEST_F(ToolsAgainstCluster, StorectlMetricsIsPrometheusText) {
   EXPECT_GE(names.size(), 5u) << r.out;
   EXPECT_EQ(names.count("thrifty_keys"), 1u) << r.out;
   EXPECT_EQ(names.count("thrifty_ring_nodes"), 1u) << r.out;
+}
+
+// ---- storeserver's data directory ----
+
+// Nodes started while it lives run in `dir` (a child inherits the working directory).
+class ScopedWorkingDir {
+ public:
+  explicit ScopedWorkingDir(const std::string& dir) : previous_(std::filesystem::current_path()) {
+    std::filesystem::current_path(dir);
+  }
+  ~ScopedWorkingDir() {
+    std::error_code ec;
+    std::filesystem::current_path(previous_, ec);
+  }
+
+ private:
+  std::filesystem::path previous_;
+};
+
+// Permission bits of `path`, or -1 if it is not a directory.
+int DirMode(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return -1;
+  return static_cast<int>(st.st_mode & 07777);
+}
+
+// Whether `line` is a glog line: "I1130 10:53:20.627246 12431 file.cc:69] ..." (glog 0.6 and
+// later put the year in: "I20261130 ...").
+bool GlogLine(const std::string& line) {
+  if (line.empty() || std::string("IWEF").find(line[0]) == std::string::npos) return false;
+  size_t i = 1;
+  while (i < line.size() && std::isdigit(static_cast<unsigned char>(line[i]))) ++i;
+  if ((i != 5 && i != 9) || line.compare(i, 1, " ") != 0) return false;
+  const std::string time = line.substr(i + 1, 8);  // hh:mm:ss
+  return time.size() == 8 && time[2] == ':' && time[5] == ':' &&
+         line.find("] ", i) != std::string::npos;
+}
+
+// The lines of `text` that are not glog lines: what a node says besides its log.
+std::vector<std::string> NonLogLines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (!GlogLine(line)) out.push_back(line);
+  }
+  return out;
+}
+
+TEST(StoreserverDataDir, DefaultAndNestedDirectoriesAreCreated) {
+  Cluster cluster("storeserver");
+  int first = -1, nested = -1;
+  {
+    // Started from a fresh directory: no ./data yet.
+    ScopedWorkingDir cwd(cluster.dir());
+    first = cluster.start();
+    nested = cluster.start({"--data-dir=deep/er/store"});
+  }
+  ASSERT_EQ(first, 0) << "storeserver did not start without an existing ./data";
+  ASSERT_EQ(nested, 1) << "storeserver did not start on a nested --data-dir";
+  const std::string data = cluster.dir() + "/data";
+  const std::string own = data + "/" + std::to_string(cluster.port(0));
+  EXPECT_EQ(DirMode(data), 0700);
+  EXPECT_EQ(DirMode(own), 0700);
+  EXPECT_TRUE(std::filesystem::exists(own + "/CURRENT")) << "RocksDB opened it";
+  for (const std::string part : {"/deep", "/deep/er", "/deep/er/store"}) {
+    EXPECT_EQ(DirMode(cluster.dir() + part), 0700) << part;
+  }
+  EXPECT_TRUE(std::filesystem::exists(cluster.dir() + "/deep/er/store/CURRENT"));
+
+  // The nodes work, and keep their data across a restart on the same directories.
+  const std::vector<std::string> put = {"--peer=" + rpc::ToString(cluster.location(0)), "k", "v"};
+  ASSERT_EQ(RunTool("storeput", put).status, 0);
+  EXPECT_EQ(cluster.terminate(1), 0) << cluster.log(1);
+  EXPECT_EQ(cluster.terminate(0), 0) << cluster.log(0);
+  {
+    ScopedWorkingDir cwd(cluster.dir());
+    cluster.restart(0);
+  }
+  const auto get = RunTool("storeget", {"--peer=" + rpc::ToString(cluster.location(0)), "k"});
+  EXPECT_EQ(get.status, 0) << get.err;
+  EXPECT_EQ(get.out, "v\n");
+  EXPECT_EQ(cluster.terminate(0), 0) << cluster.log(0);
+}
+
+// Runs storeserver on `data_dir` (kept away from real nodes) and expects exit 2 and one error
+// line naming the directory, instead of RocksDB's words. (The node logged its start before it
+// got to the data directory: those glog lines are not errors.)
+void ExpectDataDirRefused(const std::string& data_dir) {
+  const int nowhere = FreePortRange(1);
+  const std::vector<std::string> args = {"--discover-from=" + std::to_string(nowhere),
+                                         "--discover-to=" + std::to_string(nowhere),
+                                         "--data-dir=" + data_dir};
+  std::vector<std::string> argv = {"storeserver"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  // A node that went on would run until killed: a short deadline.
+  const auto r = RunTool("storeserver", args, "", 20000);
+  EXPECT_EQ(r.status, 2) << Describe(argv, r);
+  EXPECT_EQ(r.out, "") << Describe(argv, r);
+  const auto lines = NonLogLines(r.err);
+  ASSERT_EQ(lines.size(), 1u) << Describe(argv, r);
+  EXPECT_EQ(lines[0].rfind("storeserver: ", 0), 0u) << lines[0];
+  EXPECT_NE(lines[0].find("'" + data_dir + "'"), std::string::npos) << "the error should name it: "
+                                                                    << lines[0];
+  EXPECT_EQ(r.err.find("RocksDB"), std::string::npos) << r.err;
+}
+
+TEST(StoreserverDataDir, AFileInTheWayIsOneErrorLineAndExitTwo) {
+  TempDir dir;
+  const std::string file = dir.path() + "/not-a-dir";
+  std::ofstream(file) << "x";
+  ExpectDataDirRefused(file);
+  ExpectDataDirRefused(file + "/below");
+  EXPECT_EQ(ReadAll(file), "x") << "left alone";
+}
+
+TEST(StoreserverDataDir, AnUnwritableDirectoryIsOneErrorLineAndExitTwo) {
+  if (geteuid() == 0) GTEST_SKIP() << "root writes through permission bits";
+  TempDir dir;
+  const std::string locked = dir.path() + "/locked";
+  ASSERT_EQ(mkdir(locked.c_str(), 0500), 0);
+  ExpectDataDirRefused(locked);
+  ExpectDataDirRefused(locked + "/inside");
+  chmod(locked.c_str(), 0700);  // so that TempDir can remove it
 }
 
 }  // namespace

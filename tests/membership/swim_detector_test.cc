@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <vector>
 
 #include "tests/membership/sim/sim_cluster.h"
 
@@ -273,6 +274,48 @@ TEST_F(SwimDetectorTest, PingForSomeoneElseIsNotAnswered) {
   EXPECT_EQ(Stat(c, 0, "swim_dropped_misdirected"), 2);
 }
 
+TEST_F(SwimDetectorTest, ReplayedPacketsAreDroppedAndNotAnswered) {
+  SimCluster c(Options(4));
+  c.run_for(2'000);
+  const Location from = Loc("10.0.0.1", 7946);
+  // Eight PINGs as member 1 sends them to member 0, each answered once.
+  std::vector<std::string> captured;
+  for (int64_t seq = 100; seq < 108; ++seq) {
+    GossipPacket p = Ping(c, Loc("10.0.0.1", 9000), Loc("10.0.0.0", 9000));
+    p.seq = seq;
+    captured.push_back(Craft(c, p));
+  }
+  const int64_t acks = Stat(c, 0, "swim_acks_sent");
+  for (const auto& bytes : captured) c.inject(0, from, bytes);
+  EXPECT_EQ(Stat(c, 0, "swim_acks_sent"), acks + 8);
+  EXPECT_EQ(Stat(c, 0, "swim_dropped_replay"), 0);
+
+  // Captured on the way and sent again, 50 times each, from member 1's endpoint or anywhere.
+  const int64_t stale = Stat(c, 0, "swim_dropped_stale");
+  for (int round = 0; round < 50; ++round) {
+    for (const auto& bytes : captured) c.inject(0, round % 2 ? from : Loc("10.6.6.6", 7946), bytes);
+  }
+  EXPECT_EQ(Stat(c, 0, "swim_dropped_replay"), 50 * 8);
+  EXPECT_EQ(Stat(c, 0, "swim_acks_sent"), acks + 8) << "a replay is not answered";
+  EXPECT_EQ(Stat(c, 0, "swim_dropped_stale"), stale);
+
+  // At the end of the window (sent_ms + 60 s) a replay is still recognised; after it, the
+  // codec drops it as stale.
+  c.run_for(59'000);
+  int64_t acks_now = Stat(c, 0, "swim_acks_sent");
+  c.inject(0, from, captured[0]);
+  EXPECT_EQ(Stat(c, 0, "swim_dropped_replay"), 50 * 8 + 1);
+  EXPECT_EQ(Stat(c, 0, "swim_acks_sent"), acks_now);
+  c.run_for(2'000);
+  acks_now = Stat(c, 0, "swim_acks_sent");
+  c.inject(0, from, captured[1]);
+  EXPECT_EQ(Stat(c, 0, "swim_dropped_stale"), stale + 1);
+  EXPECT_EQ(Stat(c, 0, "swim_acks_sent"), acks_now);
+  // The cluster's own traffic was never taken for a replay.
+  EXPECT_EQ(c.total("swim_dropped_replay"), 50 * 8 + 1);
+  for (size_t j = 0; j < c.size(); ++j) EXPECT_TRUE(Everyone(c, j, MemberState::ALIVE));
+}
+
 TEST_F(SwimDetectorTest, LossyMemberIsHelpedByIndirectProbes) {
   // 20% loss: direct probes fail often, PING_REQ through three helpers saves most of them.
   SimOptions o = Options(10, 4);
@@ -292,7 +335,7 @@ TEST_F(SwimDetectorTest, StatsNameEveryCounter) {
        {"swim_packets_sent", "swim_packets_received", "swim_acks_received", "swim_nacks_received",
         "swim_suspicions", "swim_deaths", "swim_refutations", "swim_dropped_bad_mac",
         "swim_dropped_malformed", "swim_dropped_too_large", "swim_dropped_stale",
-        "swim_dropped_unknown_sender", "swim_awareness"}) {
+        "swim_dropped_unknown_sender", "swim_dropped_replay", "swim_awareness"}) {
     EXPECT_EQ(stats.count(name), 1u) << name;
   }
 }

@@ -42,6 +42,7 @@ TEST(SwimConfig, DefaultsAreValidAndMatchTheLanProfile) {
   EXPECT_EQ(c.packet_size_limit, 1400u);
   EXPECT_EQ(c.push_pull_interval_ms, 30000);
   EXPECT_EQ(c.awareness_max_multiplier, 8);
+  EXPECT_EQ(c.replay_guard_capacity, 65536u);
 }
 
 TEST(SwimConfig, ValidationNamesTheBadField) {
@@ -53,6 +54,9 @@ TEST(SwimConfig, ValidationNamesTheBadField) {
   c = SwimConfig();
   c.packet_size_limit = 100;
   EXPECT_EQ(c.validate(), "swim config: packet_size_limit must be in [256, 65507] (a UDP payload)");
+  c = SwimConfig();
+  c.replay_guard_capacity = 100;
+  EXPECT_NE(c.validate().find("replay_guard_capacity"), std::string::npos);
   c = SwimConfig();
   c.suspicion_mult = 0;
   EXPECT_NE(c.validate().find("suspicion_mult"), std::string::npos);

@@ -22,7 +22,8 @@ std::string Basename(const char* path) {
   return slash == std::string::npos ? p : p.substr(slash + 1);
 }
 
-void PrintHelp(const std::string& usage, const std::vector<std::string>& flag_files) {
+void PrintHelp(const std::string& usage, const std::vector<std::string>& flag_files,
+               const std::map<char, std::string>& short_names) {
   std::cout << usage << "\n\nOptions:\n";
   std::vector<gflags::CommandLineFlagInfo> flags;
   gflags::GetAllFlags(&flags);
@@ -34,6 +35,9 @@ void PrintHelp(const std::string& usage, const std::vector<std::string>& flag_fi
     std::string name = flag.name;
     std::replace(name.begin(), name.end(), '_', '-');
     std::string left = (name.size() == 1 ? "  -" : "  --") + name;
+    for (const auto& [letter, long_name] : short_names) {
+      if (long_name == flag.name) left = std::string("  -") + letter + "," + left.substr(1);
+    }
     if (flag.type != "bool") left += " " + std::string(flag.type == "string" ? "VALUE" : "N");
     std::cout << left;
     if (left.size() < 28) std::cout << std::string(28 - left.size(), ' ');
@@ -58,7 +62,8 @@ void Fail(int code, const std::string& message) {
 }
 
 std::vector<std::string> ParseFlags(int argc, char** argv, const std::string& usage,
-                                    const std::vector<std::string>& flag_files) {
+                                    const std::vector<std::string>& flag_files,
+                                    const std::map<char, std::string>& short_names) {
   program_name = Basename(argv[0]);
   gflags::SetUsageMessage(usage);
   std::vector<std::string> positional;
@@ -74,7 +79,7 @@ std::vector<std::string> ParseFlags(int argc, char** argv, const std::string& us
       continue;
     }
     if (arg == "--help" || arg == "-h" || arg == "-help") {
-      PrintHelp(usage, flag_files);
+      PrintHelp(usage, flag_files, short_names);
       std::exit(0);
     }
     if (arg == "--version") {
@@ -88,6 +93,9 @@ std::vector<std::string> ParseFlags(int argc, char** argv, const std::string& us
       name = body.substr(0, eq);
       value = body.substr(eq + 1);
       has_value = true;
+    }
+    if (arg[1] != '-' && name.size() == 1) {
+      if (auto it = short_names.find(name[0]); it != short_names.end()) name = it->second;
     }
     std::replace(name.begin(), name.end(), '-', '_');
     gflags::CommandLineFlagInfo info;

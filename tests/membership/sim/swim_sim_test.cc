@@ -73,6 +73,10 @@ TEST_F(SwimSimTest, PacketLossCausesNoDeaths) {
   EXPECT_GT(cluster.total("swim_probe_failures"), 0);
   EXPECT_GT(suspicions, 0);
   EXPECT_GT(cluster.total("swim_refutations"), 0);
+  // The simulated network loses and reorders but never duplicates: no packet of the members'
+  // own is taken for a replay (or for stale by a full replay guard).
+  EXPECT_EQ(cluster.total("swim_dropped_replay"), 0);
+  EXPECT_EQ(cluster.total("swim_dropped_stale"), 0);
   // Once the network is clean again every suspicion is refuted everywhere.
   cluster.set_loss(0);
   const auto all = Range(0, cluster.size());
