@@ -77,7 +77,15 @@ std::shared_ptr<const ClusterClient::Snapshot> ClusterClient::snapshot(bool forc
     current = snapshot_;
   }
   if (!force_refresh && NowMs() - current->fetched_ms < options_.refresh_interval_ms) return current;
+  // Single flight: one refresh at a time; whoever waited for it takes its result instead of
+  // asking the cluster again (a burst of failing requests would otherwise refresh once each).
+  std::lock_guard<std::mutex> refreshing(refresh_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (snapshot_ != current) return snapshot_;
+  }
   auto fresh = fetch();
+  ++refreshes_;
   std::lock_guard<std::mutex> lock(mu_);
   snapshot_ = fresh;
   return fresh;
@@ -100,11 +108,18 @@ Location ClusterClient::entry_node() {
 template <typename Fn>
 auto ClusterClient::with_owner(const std::string& key, Fn&& fn)
     -> decltype(fn(std::declval<rpc::StoreClient&>())) {
+  using apache::thrift::transport::TTransportException;
   Location target = options_.ring_aware ? owner(key) : options_.seeds.front();
   try {
     return pool_.call(target, fn);
-  } catch (const apache::thrift::transport::TTransportException&) {
-    // The owner is gone or restarting: refresh and let another node forward.
+  } catch (const TTransportException& e) {
+    // A call that timed out may be running on the node: sending it again elsewhere could
+    // apply it twice (the pool's own rule). Say so instead.
+    if (e.getType() == TTransportException::TIMED_OUT) {
+      throw ClientError(rpc::ToString(target) + " did not answer in time (" + e.what() +
+                        "); the request may or may not have been applied");
+    }
+    // Otherwise the owner is gone or restarting: refresh and let another node forward.
   }
   auto snap = snapshot(true);
   std::string last_error;
@@ -112,7 +127,11 @@ auto ClusterClient::with_owner(const std::string& key, Fn&& fn)
     if (MemberName(node) == MemberName(target)) continue;
     try {
       return pool_.call(node, fn);
-    } catch (const apache::thrift::transport::TTransportException& e) {
+    } catch (const TTransportException& e) {
+      if (e.getType() == TTransportException::TIMED_OUT) {
+        throw ClientError(rpc::ToString(node) + " did not answer in time (" + e.what() +
+                          "); the request may or may not have been applied");
+      }
       last_error = rpc::ToString(node) + ": " + e.what();
     }
   }

@@ -6,6 +6,7 @@
 // view and falls back to any live node, which forwards. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -52,6 +53,8 @@ class ClusterClient {
   void multi_put(const std::vector<rpc::Entry>& entries);
 
   rpc::View view();                              // refreshed from the cluster
+  // How many times the view was fetched again after construction.
+  int64_t refreshes() const { return refreshes_.load(); }
   Location owner(const std::string& key);        // from the cached ring
   std::map<std::string, int64_t> stats(const Location& node);
   rpc::ConnectionPool<rpc::StoreClient>& pool() { return pool_; }
@@ -73,6 +76,8 @@ class ClusterClient {
   rpc::FanOut fan_out_;
   std::mutex mu_;
   std::shared_ptr<const Snapshot> snapshot_;
+  std::mutex refresh_mu_;  // one refresh at a time
+  std::atomic<int64_t> refreshes_{0};
   // The cluster's limits (from a node's stats): a batch is checked whole before it is split
   // per owner, so an oversized entry fails it before any part is written.
   diststore::StoreLimits limits_;
