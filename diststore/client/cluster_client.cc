@@ -32,6 +32,14 @@ auto AsClientError(Fn&& fn) -> decltype(fn()) {
   }
 }
 
+// A call that timed out may be running on its node: sending it again elsewhere could apply it
+// twice (the pool's own rule), so the caller hears that the outcome is unknown instead.
+void ThrowIfTimedOut(const Location& node, const apache::thrift::transport::TTransportException& e) {
+  if (e.getType() != apache::thrift::transport::TTransportException::TIMED_OUT) return;
+  throw ClientError(rpc::ToString(node) + " did not answer in time (" + e.what() +
+                    "); the request may or may not have been applied");
+}
+
 }  // namespace
 
 ClusterClient::ClusterClient(ClientOptions options)
@@ -113,12 +121,7 @@ auto ClusterClient::with_owner(const std::string& key, Fn&& fn)
   try {
     return pool_.call(target, fn);
   } catch (const TTransportException& e) {
-    // A call that timed out may be running on the node: sending it again elsewhere could
-    // apply it twice (the pool's own rule). Say so instead.
-    if (e.getType() == TTransportException::TIMED_OUT) {
-      throw ClientError(rpc::ToString(target) + " did not answer in time (" + e.what() +
-                        "); the request may or may not have been applied");
-    }
+    ThrowIfTimedOut(target, e);
     // Otherwise the owner is gone or restarting: refresh and let another node forward.
   }
   auto snap = snapshot(true);
@@ -128,10 +131,7 @@ auto ClusterClient::with_owner(const std::string& key, Fn&& fn)
     try {
       return pool_.call(node, fn);
     } catch (const TTransportException& e) {
-      if (e.getType() == TTransportException::TIMED_OUT) {
-        throw ClientError(rpc::ToString(node) + " did not answer in time (" + e.what() +
-                          "); the request may or may not have been applied");
-      }
+      ThrowIfTimedOut(node, e);
       last_error = rpc::ToString(node) + ": " + e.what();
     }
   }

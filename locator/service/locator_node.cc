@@ -20,22 +20,10 @@ using rpc::MemberState;
 
 namespace {
 
-
 std::string AdvertiseAddress(const NodeOptions& options) {
   if (!options.advertise_address.empty()) return options.advertise_address;
   if (options.bind_address == "0.0.0.0" || options.bind_address == "::") return "127.0.0.1";
   return options.bind_address;
-}
-
-// Throws rpc::LocatorError("CALL refused: why") unless `location` is a usable address.
-void RefuseBadLocation(const char* call, const Location& location) {
-  try {
-    rpc::ValidateLocation(location);
-  } catch (const std::invalid_argument& e) {
-    rpc::LocatorError error;
-    error.message = std::string(call) + " refused: " + e.what();
-    throw error;
-  }
 }
 
 // The node's keys: the cluster's, or the development key on loopback only.
@@ -138,8 +126,7 @@ void LocatorNode::bind() {
     on_member_change(before, after);
   });
   table_->set_reap_hook([this] { request_publish(); });
-  publish();
-  publisher_ = std::thread([this] { publisher_loop(); });
+  publisher_ = std::make_unique<SnapshotPublisher>(*table_, self_name(), options_.placement);
 }
 
 std::string LocatorNode::self_name() const { return MemberName(self_); }
@@ -195,53 +182,6 @@ std::string LocatorNode::start(std::shared_ptr<apache::thrift::TProcessorFactory
   return outcome;
 }
 
-void LocatorNode::note_join_error(const Location& seed, const std::string& why) {
-  LOG(ERROR) << "join through " << rpc::ToString(seed) << " failed: " << why;
-  std::lock_guard<std::mutex> lock(join_error_mu_);
-  last_join_error_ = rpc::ToString(seed) + ": " + why;
-}
-
-bool LocatorNode::join_through(const Location& seed) {
-  try {
-    View view;
-    // Learn the cluster before it learns of us: the moment the seed admits this node, others
-    // route requests here, and this node must already know the ring to answer them.
-    pool_.call(seed, [&](rpc::LocatorClient& client) { client.get_view(view); });
-    if (view.placement != options_.placement) {
-      LOG(ERROR) << "join: " << rpc::ToString(seed) << " uses placement " << view.placement
-                 << ", this node " << options_.placement;
-      return false;
-    }
-    for (const Member& member : view.members) table_->apply(member);
-    JoinInfo info = self_join_info();
-    info.proof = make_proof(membership::JoinProof::kJoin, self_name());
-    pool_.call(seed, [&](rpc::LocatorClient& client) { client.join(view, self_, info); });
-    for (const Member& member : view.members) table_->apply(member);
-    publish();
-    LOG(INFO) << "joined through " << rpc::ToString(seed) << ": " << view.members.size()
-              << " members";
-    return true;
-  } catch (const rpc::LocatorError& e) {
-    note_join_error(seed, e.message);
-  } catch (const rpc::Unauthorized& e) {
-    note_join_error(seed, e.message);
-  } catch (const std::exception& e) {
-    note_join_error(seed, e.what());
-  }
-  return false;
-}
-
-JoinInfo LocatorNode::self_join_info() const {
-  const Member self = table_->self();
-  JoinInfo info;
-  info.incarnation = self.incarnation;
-  info.metadata = self.metadata;
-  info.gossip_port = self.gossip_port;
-  info.placement = options_.placement;
-  info.service_type = service_type();
-  return info;
-}
-
 void LocatorNode::leave() {
   if (!running_.load() || leaving_.exchange(true)) return;
   const auto peers = other_ring_members();
@@ -278,66 +218,21 @@ void LocatorNode::stop() {
     // note_peer_failure) until the pool is joined in the destructor.
     if (swim_) swim_->stop();
   }
-  stop_publisher();
-}
-
-void LocatorNode::stop_publisher() {
-  {
-    std::lock_guard<std::mutex> lock(publisher_mu_);
-    publisher_stopping_ = true;
-  }
-  publisher_cv_.notify_all();
-  if (publisher_.joinable()) publisher_.join();
+  if (publisher_) publisher_->stop();
 }
 
 std::shared_ptr<const ClusterSnapshot> LocatorNode::snapshot() const {
-  std::lock_guard<std::mutex> lock(snapshot_mu_);
-  return snapshot_;
+  return publisher_->current();
 }
 
 void LocatorNode::add_ring_listener(RingListener listener) {
-  std::lock_guard<std::mutex> lock(publish_mu_);
-  ring_listeners_.push_back(std::move(listener));
+  publisher_->add_listener(std::move(listener));
 }
 
-void LocatorNode::publish() {
-  std::lock_guard<std::mutex> lock(publish_mu_);
-  auto [generation, members] = table_->versioned();
-  const auto before = snapshot();
-  if (before && before->generation() >= generation) return;  // a newer one is out already
-  auto after = ClusterSnapshot::Build(generation, std::move(members), self_name(),
-                                      options_.placement, before);
-  {
-    std::lock_guard<std::mutex> snapshot_lock(snapshot_mu_);
-    snapshot_ = after;
-  }
-  if (!before || !after->ring_differs(*before)) return;
-  LOG(INFO) << "ring: " << after->ring()->size() << " nodes (generation " << generation << ")";
-  for (const auto& listener : ring_listeners_) listener(before, after);
-}
+void LocatorNode::publish() { publisher_->publish(); }
 
 void LocatorNode::request_publish() {
-  {
-    std::lock_guard<std::mutex> lock(publisher_mu_);
-    publish_requested_ = true;
-  }
-  publisher_cv_.notify_one();
-}
-
-void LocatorNode::publisher_loop() {
-  std::unique_lock<std::mutex> lock(publisher_mu_);
-  for (;;) {
-    publisher_cv_.wait(lock, [this] { return publish_requested_ || publisher_stopping_; });
-    if (publisher_stopping_) return;
-    publish_requested_ = false;
-    lock.unlock();
-    try {
-      publish();
-    } catch (const std::exception& e) {
-      LOG(ERROR) << "publishing the cluster snapshot failed: " << e.what();
-    }
-    lock.lock();
-  }
+  if (publisher_) publisher_->request();
 }
 
 void LocatorNode::on_member_change(const std::optional<Member>& before, const Member& after) {
@@ -394,213 +289,6 @@ void LocatorNode::note_peer_failure(const Location& peer) {
 void LocatorNode::note_peer_success(const Location& peer) {
   std::lock_guard<std::mutex> lock(failures_mu_);
   failures_.erase(MemberName(peer));
-}
-
-// ---- RPCs ----
-
-View LocatorNode::view() const {
-  View view;
-  view.members = table_->all();
-  view.placement = options_.placement;
-  view.service_type = service_type();
-  return view;
-}
-
-std::string LocatorNode::make_proof(const char* purpose, const std::string& caller) const {
-  return membership::JoinProof::Make(*keys_, purpose, caller, NowMs());
-}
-
-void LocatorNode::check_proof(const char* purpose, const std::string& caller,
-                              const std::string& proof, const char* call) const {
-  const auto result = membership::JoinProof::Verify(*keys_, purpose, caller, proof, NowMs());
-  if (result == membership::JoinProof::Result::ok) return;
-  LOG(WARNING) << call << " for " << caller << " refused: proof of the cluster key is "
-               << membership::JoinProof::ResultName(result);
-  rpc::Unauthorized denied;
-  denied.message = std::string(call) + " refused: the proof of the cluster key is " +
-                   membership::JoinProof::ResultName(result) +
-                   " (do both nodes use the same --cluster-key-file and a correct clock?)";
-  throw denied;
-}
-
-View LocatorNode::handle_join(const Location& location, const JoinInfo& info) {
-  check_proof(membership::JoinProof::kJoin, MemberName(location), info.proof, "join");
-  RefuseBadLocation("join", location);
-  if (!info.placement.empty() && info.placement != options_.placement) {
-    rpc::LocatorError error;
-    error.message = "join refused: this cluster places keys with '" + options_.placement +
-                    "', the joining node with '" + info.placement + "'";
-    throw error;
-  }
-  if (!info.service_type.empty() && info.service_type != service_type()) {
-    rpc::LocatorError error;
-    error.message = "join refused: this cluster serves '" + service_type() +
-                    "', the joining node '" + info.service_type + "'";
-    throw error;
-  }
-  if (MemberName(location) == self_name()) {
-    rpc::LocatorError error;
-    error.message = "join refused: " + rpc::ToString(location) + " is this node's own address";
-    throw error;
-  }
-  check_weight("join", location, info);
-  if (options_.admit) {
-    const std::string why = options_.admit(location, info, table_->all());
-    if (!why.empty()) {
-      ++joins_refused_;
-      LOG(WARNING) << "join of " << rpc::ToString(location) << " refused: " << why;
-      rpc::LocatorError error;
-      error.message = "join refused: " + why;
-      throw error;
-    }
-  }
-  ++joins_handled_;
-  Member member;
-  member.location = location;
-  member.state = MemberState::ALIVE;
-  member.incarnation = info.incarnation;
-  member.metadata = info.metadata;
-  member.gossip_port = info.gossip_port;
-  table_->apply(member);
-  publish();  // the join returns with the joiner in this node's ring
-  note_peer_success(location);
-  LOG(INFO) << "join: admitted " << rpc::ToString(location);
-  JoinInfo forwarded = info;
-  forwarded.proof = make_proof(membership::JoinProof::kAdd, MemberName(location));
-  // A join returns once every established member has heard of it, so the joiner's first
-  // requests find it known. A member that is itself still joining answers only when its own
-  // join returns: that wait is capped, and the call goes on in the background (gossip and
-  // anti-entropy spread the join too).
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(options_.join_broadcast_wait_ms);
-  for (auto& call : broadcast_add(location, forwarded, {self_, location})) {
-    if (call.wait_until(deadline) != std::future_status::ready) {
-      LOG(INFO) << "join of " << rpc::ToString(location)
-                << ": not every member confirmed it yet; the rest continues in the background";
-      break;
-    }
-  }
-  return view();
-}
-
-void LocatorNode::check_weight(const char* call, const Location& location,
-                               const JoinInfo& info) const {
-  Member candidate;
-  candidate.location = location;
-  candidate.metadata = info.metadata;
-  const std::string problem = WeightProblem(candidate, options_.placement);
-  if (problem.empty()) return;
-  LOG(WARNING) << call << " of " << rpc::ToString(location) << " refused: " << problem;
-  rpc::LocatorError error;
-  error.message = std::string(call) + " refused: " + problem;
-  throw error;
-}
-
-std::vector<std::future<void>> LocatorNode::broadcast_add(
-    const Location& location, const JoinInfo& info, const std::vector<Location>& authorities) {
-  std::vector<std::future<void>> calls;
-  for (const Location& peer : other_ring_members()) {
-    bool told = false;
-    for (const Location& a : authorities) told = told || MemberName(a) == MemberName(peer);
-    if (told) continue;
-    calls.push_back(fan_out_.submit([this, peer, location, info, authorities] {
-      try {
-        pool_.call(peer, [&](rpc::LocatorClient& client) {
-          client.add(location, authorities, info);
-        });
-        note_peer_success(peer);
-      } catch (const std::exception& e) {
-        LOG(WARNING) << "could not tell " << rpc::ToString(peer) << " about "
-                     << rpc::ToString(location) << ": " << e.what();
-        note_peer_failure(peer);
-      }
-    }));
-  }
-  return calls;
-}
-
-void LocatorNode::handle_add(const Location& location, const std::vector<Location>&,
-                             const JoinInfo& info) {
-  check_proof(membership::JoinProof::kAdd, MemberName(location), info.proof, "add");
-  RefuseBadLocation("add", location);
-  if (!info.placement.empty() && info.placement != options_.placement) {
-    rpc::LocatorError error;
-    error.message = "add refused: placement '" + info.placement + "' differs from '" +
-                    options_.placement + "'";
-    throw error;
-  }
-  check_weight("add", location, info);
-  Member member;
-  member.location = location;
-  member.state = MemberState::ALIVE;
-  member.incarnation = info.incarnation;
-  member.metadata = info.metadata;
-  member.gossip_port = info.gossip_port;
-  table_->apply(member);
-  publish();
-  note_peer_success(location);
-}
-
-void LocatorNode::handle_remove(const Location& location, const std::vector<Location>&,
-                                const std::string& proof) {
-  check_proof(membership::JoinProof::kRemove, MemberName(location), proof, "remove");
-  RefuseBadLocation("remove", location);
-  const std::string name = MemberName(location);
-  auto known = table_->find(name);
-  if (!known) return;  // nothing to forget
-  Member statement = *known;
-  statement.state = MemberState::LEFT;
-  table_->apply(statement);  // refuted by the member itself if it is still alive
-  publish();
-}
-
-View LocatorNode::handle_sync(const std::vector<Member>& members, const std::string& proof) {
-  check_proof(membership::JoinProof::kSync, membership::JoinProof::SyncDigest(members), proof,
-              "sync");
-  for (const Member& member : members) RefuseBadLocation("sync", member.location);
-  for (const Member& member : members) table_->apply(member);
-  publish();
-  return view();
-}
-
-// ---- anti-entropy ----
-
-void LocatorNode::sync_loop() {
-  while (running_.load()) {
-    {
-      std::unique_lock<std::mutex> lock(stop_mu_);
-      stop_cv_.wait_for(lock, std::chrono::milliseconds(options_.sync_interval_ms),
-                        [this] { return !running_.load(); });
-    }
-    if (!running_.load()) break;
-    sync_once();
-    table_->reap(NowMs(), options_.reap_after_ms);
-  }
-}
-
-void LocatorNode::sync_once() {
-  auto peers = other_ring_members();
-  if (peers.empty()) return;
-  static thread_local std::mt19937_64 rng(std::random_device{}());
-  sync_with(peers[std::uniform_int_distribution<size_t>(0, peers.size() - 1)(rng)]);
-}
-
-void LocatorNode::sync_with(const Location& peer) {
-  ++syncs_sent_;
-  try {
-    View theirs;
-    const std::vector<Member> ours = table_->all();
-    const std::string proof =
-        make_proof(membership::JoinProof::kSync, membership::JoinProof::SyncDigest(ours));
-    pool_.call(peer, [&](rpc::LocatorClient& client) { client.sync(theirs, ours, proof); });
-    note_peer_success(peer);
-    for (const Member& member : theirs.members) table_->apply(member);
-    publish();
-  } catch (const std::exception& e) {
-    ++syncs_failed_;
-    VLOG(1) << "sync with " << rpc::ToString(peer) << " failed: " << e.what();
-    note_peer_failure(peer);
-  }
 }
 
 // ---- introspection ----

@@ -2,6 +2,12 @@
 // serves a Thrift processor (the Locator service or one that extends it), joins the cluster,
 // keeps its view in step with its peers, and leaves cleanly.
 //
+// Its parts, one file each: locator_node.cc (lifecycle: bind, start, leave, stop; failure
+// reports; stats), locator_node_join.cc (joining, and the join/add/remove RPCs),
+// locator_node_sync.cc (anti-entropy and the sync RPC), admission.h (the checks before a
+// joiner enters the view), snapshot_publisher.h (one ClusterSnapshot per generation),
+// peer_auth.h (who may make node-to-node calls).
+//
 // Lifecycle: construct -> bind() -> start(processor) -> ... -> leave() (or stop()).
 // Every method is thread-safe.
 #pragma once
@@ -31,6 +37,7 @@
 #include "locator/service/cluster_snapshot.h"
 #include "locator/service/peer_auth.h"
 #include "locator/service/ring.h"
+#include "locator/service/snapshot_publisher.h"
 
 namespace thrifty::locator {
 
@@ -87,8 +94,7 @@ constexpr char kHostIdMetadataKey[] = "host_id";
 class LocatorNode {
  public:
   // Called after every published snapshot whose ring differs from the one before.
-  using RingListener = std::function<void(const std::shared_ptr<const ClusterSnapshot>& before,
-                                          const std::shared_ptr<const ClusterSnapshot>& after)>;
+  using RingListener = SnapshotPublisher::Listener;
 
   // `service_types`: the service chain this node speaks, most basic first
   // (e.g. {"locator.Base", "locator.Locator"}); the last one is its service_type().
@@ -165,14 +171,10 @@ class LocatorNode {
   void sync_with(const rpc::Location& peer);
   bool bind_at(int port);
   void on_member_change(const std::optional<rpc::Member>& before, const rpc::Member& after);
-  // Builds and publishes the snapshot of the table's current generation, unless one as new
-  // is already published; then tells the ring listeners if the ring changed.
+  // SnapshotPublisher::publish (for this node's own calls and the Locator RPCs) and
+  // ::request (for changes made on threads that must not build rings).
   void publish();
-  // Wakes the publisher thread to publish() (for changes made on threads that must not
-  // build rings, such as the failure detector's).
   void request_publish();
-  void publisher_loop();
-  void stop_publisher();
   bool join_through(const rpc::Location& seed);
   void note_join_error(const rpc::Location& seed, const std::string& why);
   void sync_loop();
@@ -181,8 +183,6 @@ class LocatorNode {
   // pool; the futures complete when each call did (failures are logged, never thrown).
   std::vector<std::future<void>> broadcast_add(const rpc::Location& location, const JoinInfo& info,
                                                const std::vector<rpc::Location>& authorities);
-  // Throws rpc::LocatorError when the joiner's weight is not one this placement can take.
-  void check_weight(const char* call, const rpc::Location& location, const JoinInfo& info) const;
   std::vector<rpc::Location> other_ring_members() const;
 
   NodeOptions options_;
@@ -191,20 +191,13 @@ class LocatorNode {
   std::shared_ptr<const membership::KeyRing> keys_;
   PeerAuth peer_auth_;
   std::unique_ptr<membership::MemberTable> table_;
+  std::unique_ptr<SnapshotPublisher> publisher_;  // after table_: destroyed before it
   std::unique_ptr<membership::SwimAgent> swim_;
   std::shared_ptr<rpc::BoundServerSocket> socket_;
   std::unique_ptr<rpc::RpcServer> server_;
   rpc::ConnectionPool<rpc::LocatorClient> pool_;
 
-  std::mutex publish_mu_;  // one publisher at a time; listeners run under it, in order
-  mutable std::mutex snapshot_mu_;
-  std::shared_ptr<const ClusterSnapshot> snapshot_;
-  std::vector<RingListener> ring_listeners_;  // guarded by publish_mu_
-  std::mutex publisher_mu_;
-  std::condition_variable publisher_cv_;
-  bool publish_requested_ = false;  // guarded by publisher_mu_
-  bool publisher_stopping_ = false;  // guarded by publisher_mu_
-  std::thread publisher_;
+
 
   std::mutex failures_mu_;
   std::map<std::string, int> failures_;
