@@ -177,6 +177,8 @@ class LocatorNode {
   void request_publish();
   bool join_through(const rpc::Location& seed);
   void note_join_error(const rpc::Location& seed, const std::string& why);
+  // Puts an admitted joiner into the member table and publishes the snapshot.
+  void admit_member(const rpc::Location& location, const JoinInfo& info);
   void sync_loop();
   void sync_once();
   // Tells every ring member but the authorities about `location`, each call on the fan-out

@@ -110,15 +110,7 @@ View LocatorNode::handle_join(const Location& location, const JoinInfo& info) {
     }
   }
   ++joins_handled_;
-  Member member;
-  member.location = location;
-  member.state = MemberState::ALIVE;
-  member.incarnation = info.incarnation;
-  member.metadata = info.metadata;
-  member.gossip_port = info.gossip_port;
-  table_->apply(member);
-  publish();  // the join returns with the joiner in this node's ring
-  note_peer_success(location);
+  admit_member(location, info);  // the join returns with the joiner in this node's ring
   LOG(INFO) << "join: admitted " << rpc::ToString(location);
   JoinInfo forwarded = info;
   forwarded.proof = make_proof(membership::JoinProof::kAdd, MemberName(location));
@@ -167,6 +159,10 @@ void LocatorNode::handle_add(const Location& location, const std::vector<Locatio
   RefuseBadLocation("add", location);
   RefuseOtherPlacement("add", options_.placement, info);
   RefuseBadWeight("add", location, info, options_.placement);
+  admit_member(location, info);
+}
+
+void LocatorNode::admit_member(const Location& location, const JoinInfo& info) {
   Member member;
   member.location = location;
   member.state = MemberState::ALIVE;
