@@ -10,11 +10,7 @@ using membership::NowMs;
 namespace {
 
 std::vector<rpc::Member> RingMembers(const rpc::View& view) {
-  std::vector<rpc::Member> out;
-  for (const auto& m : view.members) {
-    if (m.state == rpc::MemberState::ALIVE || m.state == rpc::MemberState::SUSPECT) out.push_back(m);
-  }
-  return out;
+  return membership::InRingMembers(view.members);
 }
 
 // Runs fn() and returns its result; every failure leaves as a ClientError carrying the

@@ -24,7 +24,7 @@ std::string DurabilityMismatch(const rpc::Location& location, const rpc::JoinInf
   if (mine.empty()) return {};
   const std::string name = membership::MemberName(location);
   for (const rpc::Member& m : members) {
-    if (m.state != rpc::MemberState::ALIVE && m.state != rpc::MemberState::SUSPECT) continue;
+    if (!membership::InRing(m.state)) continue;
     const std::string other = membership::MemberName(m.location);
     if (other == name) continue;
     const std::string theirs = Durable(m.metadata);

@@ -5,6 +5,14 @@
 
 namespace thrifty::membership {
 
+std::vector<Member> InRingMembers(const std::vector<Member>& members) {
+  std::vector<Member> out;
+  for (const Member& m : members) {
+    if (InRing(m.state)) out.push_back(m);
+  }
+  return out;
+}
+
 std::string MemberName(const Location& location) {
   return location.address + ":" + std::to_string(location.port);
 }
@@ -191,7 +199,7 @@ std::vector<Member> MemberTable::in_ring() const {
   std::vector<Member> out;
   for (const auto& [name, entry] : members_) {
     const auto state = entry.member.state;
-    if (state == MemberState::ALIVE || state == MemberState::SUSPECT) out.push_back(entry.member);
+    if (InRing(state)) out.push_back(entry.member);
   }
   return out;
 }
@@ -219,7 +227,7 @@ size_t MemberTable::in_ring_count() const {
   size_t n = 0;
   for (const auto& [name, entry] : members_) {
     const auto state = entry.member.state;
-    if (state == MemberState::ALIVE || state == MemberState::SUSPECT) ++n;
+    if (InRing(state)) ++n;
   }
   return n;
 }

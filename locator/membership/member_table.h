@@ -122,4 +122,11 @@ class MemberTable {
 
 int64_t NowMs();  // wall clock, milliseconds since the epoch
 
+// The one in-ring rule: ALIVE and SUSPECT members own keys; DEAD and LEFT ones do not.
+inline bool InRing(MemberState::type state) {
+  return state == MemberState::ALIVE || state == MemberState::SUSPECT;
+}
+// The members of `members` that are in the ring, in order.
+std::vector<Member> InRingMembers(const std::vector<Member>& members);
+
 }  // namespace thrifty::membership

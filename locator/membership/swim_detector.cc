@@ -33,10 +33,6 @@ const SwimConfig& Validated(const SwimConfig& config) {
 // call): it confirms nothing, and no real member can be named like it.
 constexpr const char* kUnattributed = "(unattributed)";
 
-bool InRing(MemberState::type state) {
-  return state == MemberState::ALIVE || state == MemberState::SUSPECT;
-}
-
 }  // namespace
 
 Location GossipEndpoint(const Member& member) {

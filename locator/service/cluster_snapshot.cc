@@ -4,10 +4,6 @@
 
 namespace thrifty::locator {
 
-bool InRing(rpc::MemberState::type state) {
-  return state == rpc::MemberState::ALIVE || state == rpc::MemberState::SUSPECT;
-}
-
 std::shared_ptr<const ClusterSnapshot> ClusterSnapshot::Build(
     uint64_t generation, std::vector<Member> members, const std::string& self_name,
     const std::string& placement, const std::shared_ptr<const ClusterSnapshot>& previous) {

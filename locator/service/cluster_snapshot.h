@@ -60,7 +60,4 @@ class ClusterSnapshot {
   std::set<std::string> dead_;
 };
 
-// True for the states whose members own keys (ALIVE, SUSPECT).
-bool InRing(rpc::MemberState::type state);
-
 }  // namespace thrifty::locator

@@ -92,11 +92,8 @@ int64_t SumOfKeys(Cluster& cluster, const std::vector<int>& live) {
 std::shared_ptr<const locator::Ring> RingFromView(Cluster& cluster, int i) {
   rpc::View view;
   cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.get_view(view); });
-  std::vector<rpc::Member> in_ring;
-  for (const auto& m : view.members) {
-    if (m.state == rpc::MemberState::ALIVE || m.state == rpc::MemberState::SUSPECT) in_ring.push_back(m);
-  }
-  return std::make_shared<const locator::Ring>(in_ring, view.placement);
+  return std::make_shared<const locator::Ring>(membership::InRingMembers(view.members),
+                                              view.placement);
 }
 
 std::map<std::string, rpc::Record> Held(Cluster& cluster, int i, const std::vector<std::string>& keys) {
