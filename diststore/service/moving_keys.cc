@@ -39,6 +39,11 @@ MovingKeys::MovingKeys(MovingKeysOptions options, bool started_with_data)
   if (!options_.steady_ms) options_.steady_ms = SteadyMs;
 }
 
+void MovingKeys::start_draining() {
+  std::unique_lock<std::shared_mutex> lock(drain_gate_);
+  draining_ = true;
+}
+
 void MovingKeys::on_ring_change() { last_ring_change_ms_ = options_.steady_ms(); }
 
 void MovingKeys::note_handoff_received() { last_handoff_received_ms_ = options_.steady_ms(); }
@@ -87,7 +92,10 @@ HolderAsks MovingKeys::plan(const locator::ClusterSnapshot& snapshot,
   const auto& routing = routing_ring(snapshot);
   for (size_t i = 0; !routing->empty() && i < keys.size(); ++i) {
     const rpc::Location& owner = routing->owner(keys[i]);
-    if (MemberName(owner) != self) ask(owner, i);
+    if (MemberName(owner) != self) {
+      ask(owner, i);
+      asks.owners.insert(MemberName(owner));
+    }
   }
   asks.routing_asks = asks.holders.size();
 

@@ -17,6 +17,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -51,6 +53,7 @@ struct HolderAsks {
   std::vector<bool> asked;      // per key: asked of some holder
   size_t routing_asks = 0;   // holders asked because the routing ring gives them the key
   size_t fallback_asks = 0;  // further holders asked because keys move (fallback reads)
+  std::set<std::string> owners;  // holders asked because the routing ring gives them a key
   bool empty() const { return holders.empty(); }
 };
 
@@ -62,9 +65,19 @@ class MovingKeys {
 
   void on_ring_change();
   void note_handoff_received();
-  // From now on route as if this node were not in the ring (before a clean leave).
-  void start_draining() { draining_ = true; }
+  // From now on route as if this node were not in the ring (before a clean leave). Waits for
+  // every write that decided where its records go before draining began (see
+  // hold_routing()): after it returns, nothing can land in this node's engine that the
+  // drain's sweeps would not see.
+  void start_draining();
   bool draining() const { return draining_.load(); }
+  // Held by a write from its routing decision until its records are stored here, and by a
+  // handoff received until it is merged: start_draining() waits for it. (Without it, a write
+  // that chose this node just before the drain began could be stored after the last sweep,
+  // and leave with the node: an acknowledged write lost on a clean leave.)
+  std::shared_lock<std::shared_mutex> hold_routing() const {
+    return std::shared_lock<std::shared_mutex>(drain_gate_);
+  }
 
   // The ring requests are routed on: the snapshot's ring, or the ring without this node
   // while draining (unless that is empty).
@@ -91,6 +104,7 @@ class MovingKeys {
   const bool started_with_data_;
   const int64_t created_ms_;
   std::atomic<bool> draining_{false};
+  mutable std::shared_mutex drain_gate_;
   std::atomic<int64_t> last_ring_change_ms_;
   std::atomic<int64_t> last_handoff_received_ms_;
 };

@@ -55,8 +55,10 @@ std::vector<std::optional<storage::Record>> OwnerStore::read_local(
   }
 }
 
-void OwnerStore::merge_newer_from(const HolderAsks& asks, const std::vector<std::string>& keys,
-                                  std::vector<std::optional<storage::Record>>& found) {
+std::set<std::string> OwnerStore::merge_newer_from(
+    const HolderAsks& asks, const std::vector<std::string>& keys,
+    std::vector<std::optional<storage::Record>>& found) {
+  std::set<std::string> failed;
   // Every holder at once: the slowest one, not their sum, bounds the read.
   std::vector<std::pair<rpc::Location, std::function<std::vector<rpc::Record>()>>> calls;
   std::vector<const std::vector<size_t>*> indexes_of;
@@ -79,6 +81,7 @@ void OwnerStore::merge_newer_from(const HolderAsks& asks, const std::vector<std:
         VLOG(1) << "read of " << indexes_of[c]->size() << " keys on "
                 << rpc::ToString(outcomes[c].peer) << " failed: " << e.what();
       }
+      failed.insert(MemberName(outcomes[c].peer));
       continue;  // the holder may have left; what we have is the best answer
     }
     std::map<std::string, storage::Record> theirs;
@@ -90,6 +93,35 @@ void OwnerStore::merge_newer_from(const HolderAsks& asks, const std::vector<std:
       }
     }
   }
+  return failed;
+}
+
+void OwnerStore::check_owners_answered(const locator::ClusterSnapshot& snapshot,
+                                       const std::vector<std::string>& keys,
+                                       const std::vector<std::optional<storage::Record>>& found,
+                                       const HolderAsks& asks,
+                                       const std::set<std::string>& failed) const {
+  if (failed.empty()) return;
+  const auto& routing = moving_.routing_ring(snapshot);
+  size_t unavailable = 0;
+  std::string first_key, first_owner;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (found[i] || routing->empty()) continue;
+    const std::string owner = MemberName(routing->owner(keys[i]));
+    if (asks.owners.count(owner) == 0 || failed.count(owner) == 0) continue;
+    if (unavailable++ == 0) {
+      first_key = keys[i];
+      first_owner = owner;
+    }
+  }
+  if (unavailable == 0) return;
+  ++counters_.errors;
+  cluster_.report_failure(asks.holders.at(first_owner));
+  ThrowStoreError("key '" + first_key + "'" +
+                  (unavailable > 1 ? " (and " + std::to_string(unavailable - 1) + " more)" : "") +
+                  " belongs to " + first_owner +
+                  ", which did not answer: unavailable until it does (or the cluster declares it "
+                  "dead)");
 }
 
 std::vector<std::optional<storage::Record>> OwnerStore::read(
@@ -104,7 +136,7 @@ std::vector<std::optional<storage::Record>> OwnerStore::read(
     check_unavailable(snapshot, keys, found);
     return found;
   }
-  merge_newer_from(asks, keys, found);
+  const std::set<std::string> failed = merge_newer_from(asks, keys, found);
   // A handoff may have delivered a key between our read and the holder's (the holder deletes
   // only after we acknowledged it), so the holder no longer has it and our first read had an
   // older copy or none: read once more what we asked about, and keep the newer.
@@ -120,6 +152,7 @@ std::vector<std::optional<storage::Record>> OwnerStore::read(
     auto& mine = found[again[j]];
     if (now_here[j] && (!mine || storage::Supersedes(*now_here[j], *mine))) mine = now_here[j];
   }
+  check_owners_answered(snapshot, keys, found, asks, failed);
   check_unavailable(snapshot, keys, found);
   return found;
 }
@@ -201,33 +234,13 @@ void OwnerStore::owner_put(std::vector<rpc::Record> records) {
 void OwnerStore::write(const locator::ClusterSnapshot& snapshot, std::vector<rpc::Record> records) {
   CheckBatch(limits_, records.size());
   check_versions(records, "owner_put");
-  const auto& ring = moving_.routing_ring(snapshot);
-  std::vector<std::pair<std::string, storage::Record>> mine;
   std::map<std::string, std::vector<rpc::Record>> elsewhere;
   std::map<std::string, rpc::Location> owners;
-  for (auto& r : records) {
-    CheckKey(limits_, r.key);
-    if (!r.tombstone) CheckValue(limits_, r.key, r.value);
-    if (r.version < 0) {
-      ThrowStoreError("owner_put: negative version for key '" + r.key + "'; nothing stored");
-    }
-    if (r.version == 0) {
-      r.version = clock_.now();
-    } else {
-      clock_.observe(r.version);
-    }
-    if (!ring->empty()) {
-      const rpc::Location& owner = ring->owner(r.key);
-      const std::string name = MemberName(owner);
-      if (name != self_name_) {
-        owners.emplace(name, owner);
-        elsewhere[name].push_back(std::move(r));
-        continue;
-      }
-    }
-    mine.emplace_back(r.key, FromRpc(r));
+  {
+    // From the routing decision until the records are stored: a drain waits for us.
+    const auto hold = moving_.hold_routing();
+    write_mine(snapshot, records, &elsewhere, &owners);
   }
-  if (!mine.empty()) write_local(std::move(mine));
   // The sender thought we own these; our newer view says otherwise. Hand them on (merge only,
   // the receiver never forwards a handoff): one extra hop at most.
   for (const auto& [name, batch] : elsewhere) {
@@ -246,10 +259,49 @@ void OwnerStore::write(const locator::ClusterSnapshot& snapshot, std::vector<rpc
   }
 }
 
+void OwnerStore::write_mine(const locator::ClusterSnapshot& snapshot,
+                            std::vector<rpc::Record>& records,
+                            std::map<std::string, std::vector<rpc::Record>>* elsewhere,
+                            std::map<std::string, rpc::Location>* owners) {
+  const auto& ring = moving_.routing_ring(snapshot);
+  std::vector<std::pair<std::string, storage::Record>> mine;
+  for (auto& r : records) {
+    CheckKey(limits_, r.key);
+    if (!r.tombstone) CheckValue(limits_, r.key, r.value);
+    if (r.version < 0) {
+      ThrowStoreError("owner_put: negative version for key '" + r.key + "'; nothing stored");
+    }
+    if (r.version == 0) {
+      r.version = clock_.now();
+    } else {
+      clock_.observe(r.version);
+    }
+    if (!ring->empty()) {
+      const rpc::Location& owner = ring->owner(r.key);
+      const std::string name = MemberName(owner);
+      if (name != self_name_) {
+        owners->emplace(name, owner);
+        (*elsewhere)[name].push_back(std::move(r));
+        continue;
+      }
+    }
+    mine.emplace_back(r.key, FromRpc(r));
+  }
+  if (!mine.empty()) write_local(std::move(mine));
+}
+
 rpc::HandoffAck OwnerStore::handoff(const std::vector<rpc::Record>& records,
                                     const rpc::Location& sender) {
   CheckBatch(limits_, records.size());
   check_versions(records, "handoff from " + rpc::ToString(sender));
+  const auto hold = moving_.hold_routing();  // a drain waits for the merge below
+  if (moving_.draining()) {
+    // Merged here, the records would leave with this node: the sender keeps them and sends
+    // them to their owner once it hears of this node's leave.
+    ThrowStoreError("handoff refused on " + self_name_ +
+                    ": this node is leaving the cluster; the records stay with " +
+                    rpc::ToString(sender) + " until it routes them to their next owner");
+  }
   moving_.note_handoff_received();
   std::vector<std::pair<std::string, storage::Record>> batch;
   batch.reserve(records.size());

@@ -9,7 +9,9 @@
 // HybridLogicalClock::check). Thread-safe.
 #pragma once
 
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,14 +57,27 @@ class OwnerStore {
  private:
   std::vector<std::optional<storage::Record>> read_local(const std::vector<std::string>& keys);
   // Asks each planned holder in parallel and keeps every record newer than found[i]; an
-  // unreachable holder is skipped (what we have is the best answer).
-  void merge_newer_from(const HolderAsks& asks, const std::vector<std::string>& keys,
-                        std::vector<std::optional<storage::Record>>& found);
+  // unreachable holder is skipped (what we have is the best answer). Returns the names of
+  // the holders that failed.
+  std::set<std::string> merge_newer_from(const HolderAsks& asks,
+                                         const std::vector<std::string>& keys,
+                                         std::vector<std::optional<storage::Record>>& found);
+  // Throws StoreError if a key still missing is owned, on the routing ring, by a holder that
+  // failed: its data exists there, so "not found" would be a lie.
+  void check_owners_answered(const locator::ClusterSnapshot& snapshot,
+                             const std::vector<std::string>& keys,
+                             const std::vector<std::optional<storage::Record>>& found,
+                             const HolderAsks& asks, const std::set<std::string>& failed) const;
   void check_unavailable(const locator::ClusterSnapshot& snapshot,
                          const std::vector<std::string>& keys,
                          const std::vector<std::optional<storage::Record>>& found) const;
   void check_versions(const std::vector<rpc::Record>& records, const std::string& call);
   void write_local(std::vector<std::pair<std::string, storage::Record>> records);
+  // Stamps `records`, stores the ones the routing ring gives this node and returns the rest
+  // by owner. The caller holds MovingKeys::hold_routing().
+  void write_mine(const locator::ClusterSnapshot& snapshot, std::vector<rpc::Record>& records,
+                  std::map<std::string, std::vector<rpc::Record>>* elsewhere,
+                  std::map<std::string, rpc::Location>* owners);
   [[noreturn]] void storage_failed(const std::exception& e) const;
 
   ClusterView& cluster_;

@@ -105,11 +105,12 @@ std::map<std::string, std::string> RequestRouter::multi_get_on(
   auto groups = GroupByOwner(ring, keys, [](const std::string& key) { return key; });
   std::map<std::string, std::string> out;
   std::vector<std::pair<rpc::Location, std::function<std::vector<rpc::Record>()>>> remote;
-  for (auto& [name, group] : groups) {
-    if (name == self_name_) continue;
+  for (auto& entry : groups) {  // (C++17: a lambda cannot capture a structured binding)
+    if (entry.first == self_name_) continue;
+    const OwnerGroup<std::string>* group = &entry.second;
     ++counters_.forwarded;
-    remote.emplace_back(group.owner, [this, &group] {
-      return peers_.owner_get(group.owner, group.items, true);
+    remote.emplace_back(group->owner, [this, group] {
+      return peers_.owner_get(group->owner, group->items, true);
     });
   }
   std::function<void()> local;
@@ -191,11 +192,12 @@ void RequestRouter::write_on(const locator::ClusterSnapshot& snapshot, const loc
                              const std::vector<rpc::Record>& records) {
   auto groups = GroupByOwner(ring, records, [](const rpc::Record& r) { return r.key; });
   std::vector<std::pair<rpc::Location, std::function<bool()>>> remote;
-  for (auto& [name, group] : groups) {
-    if (name == self_name_) continue;
+  for (auto& entry : groups) {
+    if (entry.first == self_name_) continue;
+    const OwnerGroup<rpc::Record>* group = &entry.second;
     ++counters_.forwarded;
-    remote.emplace_back(group.owner, [this, &group] {
-      peers_.owner_put(group.owner, group.items);
+    remote.emplace_back(group->owner, [this, group] {
+      peers_.owner_put(group->owner, group->items);
       return true;
     });
   }

@@ -2,6 +2,7 @@
 // (maps, failures on demand) and a fake steady clock: routing, fallback reads while keys
 // move, the DEAD-owner path, rerouting, and a scatter that waits for every call.
 #include <atomic>
+#include <condition_variable>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -151,6 +152,39 @@ class FakePeers : public PeerClient {
   int64_t clock_ = 1000;
 };
 
+// The memory engine, with a hook that runs before every batch is merged (tests stall it).
+class HookedEngine : public storage::Engine {
+ public:
+  std::function<void()> before_merge;
+  std::optional<storage::Record> get(std::string_view key) override { return inner_->get(key); }
+  std::vector<std::optional<storage::Record>> multi_get(
+      const std::vector<std::string>& keys) override {
+    return inner_->multi_get(keys);
+  }
+  bool merge(std::string_view key, const storage::Record& record) override {
+    return inner_->merge(key, record);
+  }
+  size_t merge_batch(const std::vector<std::pair<std::string, storage::Record>>& records) override {
+    if (before_merge) before_merge();
+    return inner_->merge_batch(records);
+  }
+  bool erase_if_version(std::string_view key, int64_t version) override {
+    return inner_->erase_if_version(key, version);
+  }
+  size_t erase_batch_if_versions(
+      const std::vector<std::pair<std::string, int64_t>>& keys) override {
+    return inner_->erase_batch_if_versions(keys);
+  }
+  void scan(const std::function<bool(std::string_view, const storage::Record&)>& fn) override {
+    inner_->scan(fn);
+  }
+  uint64_t count_live() override { return inner_->count_live(); }
+  std::string name() const override { return "hooked memory"; }
+
+ private:
+  std::unique_ptr<storage::Engine> inner_ = storage::NewMemoryEngine();
+};
+
 constexpr int kSelf = 7001, kB = 7002, kC = 7003;
 
 // One node's service layer over the fakes.
@@ -175,7 +209,7 @@ struct Node {
   std::atomic<int64_t> now_ms{1'000'000};
   FakeCluster cluster;
   FakePeers peers;
-  std::unique_ptr<storage::Engine> engine = storage::NewMemoryEngine();
+  std::unique_ptr<HookedEngine> engine = std::make_unique<HookedEngine>();
   StoreLimits limits;
   StoreCounters counters;
   rpc::FanOut fan_out{4};
@@ -361,6 +395,83 @@ TEST(OwnerStore, RefusesVersionsFarAheadAndWritesNothing) {
   EXPECT_THROW(node.owner->handoff({ahead}, rpc::MakeLocation("127.0.0.1", kB)), rpc::StoreError);
   EXPECT_EQ(node.counters.versions_refused.load(), 2);
   EXPECT_THROW(node.router->get("ok"), rpc::NotFound);
+}
+
+// Chaos harness, join-leave (seed 105): an acknowledged write lost on a clean leave. A write
+// that chose this node just before the drain began was stored after the drain's last sweep
+// and left with the node. start_draining() now waits for it, so the sweep sees it.
+TEST(MovingKeys, ADrainWaitsForWritesThatChoseThisNode) {
+  Node node;
+  node.change({MemberAt(kSelf), MemberAt(kB)});
+  node.advance(60000);
+  const auto mine = KeysOwnedBy(*node.cluster.snapshot(), kSelf, 1);
+  std::mutex mu;
+  std::condition_variable cv;
+  bool in_merge = false, release = false;
+  node.engine->before_merge = [&] {
+    std::unique_lock<std::mutex> lock(mu);
+    in_merge = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+  };
+  std::thread writer([&] { node.router->put(mine[0], "acknowledged"); });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(5), [&] { return in_merge; }));
+  }
+  std::atomic<bool> drained{false};
+  std::thread drainer([&] {
+    node.moving->start_draining();
+    drained = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(drained.load()) << "draining began while a write that chose this node was in flight";
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  writer.join();
+  drainer.join();
+  node.engine->before_merge = nullptr;
+  EXPECT_TRUE(node.engine->get(mine[0]).has_value());  // where the drain's sweep will see it
+
+  // From now on writes go to the ring without this node, and handoffs are refused.
+  node.router->put(mine[0], "after");
+  EXPECT_EQ(node.peers.held(kB, mine[0]), "after");
+  rpc::Record r;
+  r.key = "k";
+  r.value = "v";
+  r.version = storage::HybridLogicalClock::make(membership::NowMs(), 0);
+  EXPECT_THROW(node.owner->handoff({r}, rpc::MakeLocation("127.0.0.1", kB)), rpc::StoreError);
+  EXPECT_FALSE(node.engine->get("k").has_value());
+}
+
+// Chaos harness, kill (seed 101): a false NotFound. The request reached a node whose view
+// still gave the key to the crashed owner; the owner did not answer, and the miss was
+// answered as "not found". Now a key whose owner did not answer is unavailable.
+TEST(OwnerStore, AMissWhoseOwnerDidNotAnswerIsUnavailableNotMissing) {
+  Node node;
+  node.change({MemberAt(kSelf), MemberAt(kB)});
+  node.advance(60000);
+  const auto of_b = KeysOwnedBy(*node.cluster.snapshot(), kB, 3);
+  node.peers.set_down(kB, true);
+  // A sender whose view already dropped B sent B's keys here (fallback read).
+  try {
+    node.owner->owner_get(of_b, true);
+    ADD_FAILURE() << "B's keys answered as absent while B did not answer";
+  } catch (const rpc::StoreError& e) {
+    EXPECT_NE(e.message.find("did not answer"), std::string::npos) << e.message;
+    EXPECT_NE(e.message.find("127.0.0.1:" + std::to_string(kB)), std::string::npos) << e.message;
+  }
+  EXPECT_TRUE(node.cluster.failures().count("127.0.0.1:" + std::to_string(kB)));
+  // A key this node holds itself is still answered.
+  rpc::Record r;
+  r.key = of_b[0];
+  r.value = "here";
+  r.version = storage::HybridLogicalClock::make(membership::NowMs(), 0);
+  node.owner->handoff({r}, rpc::MakeLocation("127.0.0.1", kB));
+  EXPECT_EQ(node.owner->owner_get({of_b[0]}, true).at(0).value, "here");
 }
 
 }  // namespace
