@@ -222,7 +222,9 @@ class Client(threading.Thread):
 
     def run(self):
         try:
-            while not self.h.stop_clients.is_set():
+            # Rate-limited so that a long run's history stays small enough to check in memory.
+            pause = self.h.args.clients / float(self.h.args.rate)
+            while not self.h.stop_clients.wait(pause):
                 self.step()
         except Exception as e:  # a harness bug: stop the run rather than hide it
             self.h.client_errors.append("%s: %r" % (self.name, e))
@@ -610,6 +612,8 @@ def parse_args(argv):
                    help="comma-separated: " + ",".join(FAMILIES))
     p.add_argument("--seed", type=int, default=None, help="default: random (printed)")
     p.add_argument("--workload", default="set,register", help="comma-separated: set,register")
+    p.add_argument("--rate", type=int, default=500,
+                   help="operations per second, all clients together (at most)")
     p.add_argument("--history", default=None, help="write every operation here (JSON lines)")
     p.add_argument("--keep", action="store_true", help="keep data dirs and logs")
     p.add_argument("--bin", required=True, help=argparse.SUPPRESS)
@@ -625,8 +629,8 @@ def parse_args(argv):
             p.error("unknown workload %r (one of %s)" % (w, ",".join(WORKLOADS)))
     if not args.nemesis or not args.workload:
         p.error("--nemesis and --workload need at least one entry")
-    if args.nodes < 1 or args.clients < 1 or args.seconds < 1:
-        p.error("--nodes, --clients and --seconds must be positive")
+    if args.nodes < 1 or args.clients < 1 or args.seconds < 1 or args.rate < 1:
+        p.error("--nodes, --clients, --seconds and --rate must be positive")
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1 << 31)
     return args
