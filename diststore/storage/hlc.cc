@@ -4,13 +4,17 @@
 #include <chrono>
 #include <utility>
 
+#include "locator/rpc/failpoints.h"
+
 namespace thrifty::storage {
 namespace {
 
+// Plus a test-only offset (locator/rpc/failpoints.h) so the chaos harness can skew a node.
 int64_t SystemClockMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
-      .count();
+             .count() +
+         rpc::failpoints::ClockOffsetMs();
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "locator/membership/asio_runtime.h"
 
+#include "locator/rpc/failpoints.h"
+
 #include <glog/logging.h>
 
 #include <boost/asio/io_context.hpp>
@@ -143,7 +145,8 @@ int64_t AsioRuntime::now_ms() {
 int64_t AsioRuntime::wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
-      .count();
+             .count() +
+         rpc::failpoints::ClockOffsetMs();
 }
 
 void AsioRuntime::schedule(int64_t delay_ms, std::function<void()> fn) {
@@ -155,6 +158,7 @@ void AsioRuntime::schedule(int64_t delay_ms, std::function<void()> fn) {
 }
 
 void AsioRuntime::send(const rpc::Location& to, const std::string& bytes) {
+  if (rpc::failpoints::Blocked(to.address, to.port)) return;  // a test partition: lost
   auto it = impl_->resolved.find(to.address);
   if (it == impl_->resolved.end()) {
     std::string error;
@@ -203,6 +207,10 @@ void AsioRuntime::receive_next() {
           rpc::Location from;
           from.address = impl_->sender.address().to_string();
           from.port = impl_->sender.port();
+          if (rpc::failpoints::Blocked(from.address, from.port)) {
+            receive_next();  // a test partition: the datagram never arrived
+            return;
+          }
           try {
             receiver_(from, impl_->buffer.data(), size);
           } catch (const std::exception& e) {

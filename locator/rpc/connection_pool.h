@@ -24,6 +24,7 @@
 
 #include "Base.h"
 #include "locator/rpc/address.h"
+#include "locator/rpc/failpoints.h"
 #include "locator/rpc/limits.h"
 
 namespace thrifty::rpc {
@@ -55,6 +56,12 @@ class ConnectionPool {
   // unreachable or the call ran past its deadline.
   template <typename Fn>
   auto call(const Location& peer, Fn&& fn) -> decltype(fn(std::declval<Client&>())) {
+    if (failpoints::Blocked(peer.address, peer.port)) {
+      // A test partition (failpoints.h): fail as an unreachable peer does, before sending.
+      throw apache::thrift::transport::TTransportException(
+          apache::thrift::transport::TTransportException::NOT_OPEN,
+          "failpoint: " + ToString(peer) + " is blocked");
+    }
     bool reused = false;
     std::unique_ptr<Connection> conn = acquire(peer, &reused);
     try {
