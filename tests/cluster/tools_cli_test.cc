@@ -593,7 +593,7 @@ TEST_F(ToolsAgainstCluster, GetRawAndOutputAreByteExact) {
 TEST(ToolsCli, StoregetHelpShowsTheOutputOptions) {
   const auto r = RunTool("storeget", {"--help"});
   EXPECT_EQ(r.status, 0);
-  EXPECT_NE(r.out.find("-o, --output VALUE"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("-o, --output FILE"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("--raw"), std::string::npos) << r.out;
 }
 
