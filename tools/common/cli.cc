@@ -30,6 +30,8 @@ class HelpFormatter : public CLI::Formatter {
 
   std::string make_help(const CLI::App* app, std::string name, CLI::AppFormatMode mode) const override {
     std::string text = CLI::Formatter::make_help(app, std::move(name), mode);
+    // One blank line between the groups of flags, none at the end.
+    for (size_t at; (at = text.find("\n\n\n")) != std::string::npos;) text.erase(at, 1);
     while (text.size() > 1 && text.compare(text.size() - 2, 2, "\n\n") == 0) text.pop_back();
     return text;
   }
@@ -87,9 +89,12 @@ CLI::Option* CommandLine::flag(const std::string& names, bool& value, const std:
 }
 
 CLI::Validator CommandLine::NonNegative() {
-  CLI::Validator v = CLI::NonNegativeNumber;
-  v.description("");  // keeps "N" alone in --help
-  return v;
+  // CLI11 would read "-5" into an unsigned flag as a huge number.
+  return CLI::Validator(
+      [](std::string& text) {
+        return text.find('-') == std::string::npos ? std::string() : "must be >= 0, not " + text;
+      },
+      "");  // no description: keeps "N" alone in --help
 }
 
 std::vector<std::string> CommandLine::parse(int argc, char** argv) {
