@@ -11,18 +11,18 @@
 
 int main(int argc, char** argv) {
   using namespace thrifty;
-  const auto args = cli::ParseFlags(
-      argc, argv,
+  cli::CommandLine command(
       "usage: locator [--port N] [--peer HOST:PORT,...] [--bind ADDR] [--advertise ADDR]\n"
       "Runs a bare locator node: it joins (or starts) a flat peer-to-peer cluster and answers\n"
-      "which node owns a key. SIGINT/SIGTERM leave the cluster cleanly.",
-      {"tools/common/node_flags.cc"});
+      "which node owns a key. SIGINT/SIGTERM leave the cluster cleanly.");
+  cli::NodeFlags node_flags(command);
+  const auto args = command.parse(argc, argv);
   if (!args.empty()) cli::Fail(2, "unexpected argument '" + args.front() + "' (see --help)");
   cli::InitServerLogging(argv[0]);
   cli::InstallStopSignals();
 
   try {
-    locator::LocatorNode node(cli::NodeOptionsFromFlags(), {"locator.Base", "locator.Locator"});
+    locator::LocatorNode node(node_flags.options(), {"locator.Base", "locator.Locator"});
     node.bind();
     const std::string outcome =
         node.start(std::make_shared<rpc::PerConnection<rpc::LocatorProcessor, rpc::LocatorIf>>(

@@ -1,2 +1,1 @@
-thrifty_add_tool(locator ${CMAKE_CURRENT_LIST_DIR}/locator.cc thrifty_locator thrifty_cli)
-target_sources(locator PRIVATE ${THRIFTY_NODE_FLAGS})
+thrifty_add_tool(locator ${CMAKE_CURRENT_LIST_DIR}/locator.cc thrifty_locator thrifty_node_cli)

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -25,7 +26,7 @@
 #include <thread>
 #include <vector>
 
-#include <gflags/gflags.h>
+#include <nlohmann/json.hpp>
 
 #include "locator/rpc/address.h"
 #include "locator/service/discovery.h"
@@ -34,39 +35,77 @@
 #include "tools/bench/targets.h"
 #include "tools/common/cli.h"
 
-DEFINE_string(peer, "", "HOST:PORT of the thrifty node to drive (default: the first diststore node "
-                        "found on 127.0.0.1, ports 9900-9939)");
-DEFINE_string(target, "", "drive Redis instead: redis://HOST:PORT (thrifty://HOST:PORT is --peer)");
-DEFINE_bool(ring_aware, false, "thrifty: send each key straight to its owner (one connection per "
-                               "node per benchmark connection); default: everything to --peer, "
-                               "which forwards what it does not own");
-DEFINE_int32(threads, 1, "load-generating threads");
-DEFINE_int32(connections, 0, "connections in all, spread evenly over the threads, one request in "
-                             "flight on each (0: one per thread)");
-DEFINE_int64(requests, 0, "requests to send in all (0: run for --seconds instead)");
-DEFINE_double(seconds, 10, "how long to measure when --requests is 0 (0 with --prefill: prefill only)");
-DEFINE_double(warmup, 1, "seconds of load before measuring starts (with --seconds)");
-DEFINE_int32(value_bytes, 100, "size of each value written");
-DEFINE_int64(keyspace, 100000, "keys are key:000000000000 .. key:<keyspace-1>, chosen uniformly");
-DEFINE_string(ratio, "1:0", "GET:PUT mix of the requests: 1:0 only GET, 0:1 only PUT, 9:1 ...");
-DEFINE_int32(batch, 1, "keys per request: multi_get/multi_put of N keys (thrifty), N pipelined "
-                       "GET/SET commands (Redis)");
-DEFINE_bool(prefill, false, "first write every key of the keyspace (so GETs hit)");
-DEFINE_int32(prefill_batch, 100, "keys per request while prefilling");
-DEFINE_bool(progress, false, "print a progress line every second (default: only when stderr is a terminal)");
-DEFINE_bool(json, false, "print the results as one JSON object");
-DEFINE_int32(timeout_ms, 10000, "deadline of each request");
-DEFINE_string(count_owned, "", "HOST:PORT: print how many keys of the keyspace that node owns in "
-                               "the cluster of --peer (it need not have joined yet), then exit");
-DEFINE_string(per_key_copy, "", "HOST:PORT: the handoff baseline: read the keys of the keyspace "
-                                "that node owns from it, write each back with one put RPC, "
-                                "report keys/s, then exit");
-
 namespace {
 
 using namespace thrifty;
 using namespace thrifty::bench;
 using Clock = std::chrono::steady_clock;
+using Json = nlohmann::ordered_json;
+
+// Set from the command line in main().
+struct Flags {
+  std::string peer;
+  std::string target;
+  bool ring_aware = false;
+  int threads = 1;
+  int connections = 0;
+  int64_t requests = 0;
+  double seconds = 10;
+  double warmup = 1;
+  int value_bytes = 100;
+  int64_t keyspace = 100000;
+  std::string ratio = "1:0";
+  int batch = 1;
+  bool prefill = false;
+  int prefill_batch = 100;
+  bool progress = false;
+  bool json = false;
+  int timeout_ms = 10000;
+  std::string count_owned;
+  std::string per_key_copy;
+
+  // Adds the flags to `command`, listed by topic in --help.
+  void add_to(cli::CommandLine& command) {
+    auto group = [&](const char* name) { command.app().option_defaults()->group(name); };
+    group("Target");
+    command.option("--peer", peer, "HOST:PORT of the thrifty node to drive (default: the first diststore node "
+                                   "found on 127.0.0.1, ports 9900-9939)")
+        ->type_name("HOST:PORT");
+    command.option("--target", target, "drive Redis instead: redis://HOST:PORT (thrifty://HOST:PORT is --peer)")
+        ->type_name("URL");
+    command.flag("--ring-aware", ring_aware, "thrifty: send each key straight to its owner (one connection per "
+                                             "node per benchmark connection); default: everything to --peer, "
+                                             "which forwards what it does not own");
+    command.option("--timeout-ms", timeout_ms, "deadline of each request");
+    group("Load");
+    command.option("--threads", threads, "load-generating threads");
+    command.option("--connections", connections, "connections in all, spread evenly over the threads, one "
+                                                 "request in flight on each (0: one per thread)");
+    command.option("--requests", requests, "requests to send in all (0: run for --seconds instead)");
+    command.option("--seconds", seconds, "how long to measure when --requests is 0 (0 with --prefill: prefill only)");
+    command.option("--warmup", warmup, "seconds of load before measuring starts (with --seconds)");
+    group("Keys and values");
+    command.option("--value-bytes", value_bytes, "size of each value written");
+    command.option("--keyspace", keyspace, "keys are key:000000000000 .. key:<keyspace-1>, chosen uniformly");
+    command.option("--ratio", ratio, "GET:PUT mix of the requests: 1:0 only GET, 0:1 only PUT, 9:1 ...")
+        ->type_name("GET:PUT");
+    command.option("--batch", batch, "keys per request: multi_get/multi_put of N keys (thrifty), N pipelined "
+                                     "GET/SET commands (Redis)");
+    group("Prefill and output");
+    command.flag("--prefill", prefill, "first write every key of the keyspace (so GETs hit)");
+    command.option("--prefill-batch", prefill_batch, "keys per request while prefilling");
+    command.flag("--progress", progress, "print a progress line every second (default: only when stderr is a terminal)");
+    command.flag("--json", json, "print the results as one JSON object");
+    group("Handoff baseline");
+    command.option("--count-owned", count_owned, "HOST:PORT: print how many keys of the keyspace that node owns "
+                                                 "in the cluster of --peer (it need not have joined yet), then exit")
+        ->type_name("HOST:PORT");
+    command.option("--per-key-copy", per_key_copy, "HOST:PORT: the handoff baseline: read the keys of the "
+                                                   "keyspace that node owns from it, write each back with one "
+                                                   "put RPC, report keys/s, then exit")
+        ->type_name("HOST:PORT");
+  }
+} flags;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -373,23 +412,6 @@ RunResult Run(const RunConfig& config, const std::vector<std::vector<Slot*>>& sl
 
 // ---- output ----
 
-std::string JsonEscape(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out;
-}
-
 double Us(uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
 
 std::string Fixed(double v, int digits = 1) {
@@ -398,13 +420,20 @@ std::string Fixed(double v, int digits = 1) {
   return buf;
 }
 
-std::string LatencyJson(const LatencyHistogram& h) {
-  std::ostringstream out;
-  out << "{\"count\":" << h.count() << ",\"p50\":" << Fixed(Us(h.quantile(0.50)))
-      << ",\"p99\":" << Fixed(Us(h.quantile(0.99))) << ",\"p999\":" << Fixed(Us(h.quantile(0.999)))
-      << ",\"mean\":" << Fixed(h.mean() / 1000.0) << ",\"min\":" << Fixed(Us(h.min()))
-      << ",\"max\":" << Fixed(Us(h.max())) << "}";
-  return out.str();
+// `v` rounded to `digits` decimals, for JSON numbers as short as the text output's.
+double Rounded(double v, int digits = 1) {
+  const double scale = std::pow(10.0, digits);
+  return std::round(v * scale) / scale;
+}
+
+Json LatencyJson(const LatencyHistogram& h) {
+  return {{"count", h.count()},
+          {"p50", Rounded(Us(h.quantile(0.50)))},
+          {"p99", Rounded(Us(h.quantile(0.99)))},
+          {"p999", Rounded(Us(h.quantile(0.999)))},
+          {"mean", Rounded(h.mean() / 1000.0)},
+          {"min", Rounded(Us(h.min()))},
+          {"max", Rounded(Us(h.max()))}};
 }
 
 std::string LatencyText(const LatencyHistogram& h) {
@@ -453,12 +482,12 @@ struct Target {
 
 Target ParseTarget() {
   Target t;
-  std::string peer = FLAGS_peer;
-  const std::string& target = FLAGS_target;
+  std::string peer = flags.peer;
+  const std::string& target = flags.target;
   const std::string redis_scheme = "redis://", thrifty_scheme = "thrifty://";
   if (target.rfind(redis_scheme, 0) == 0) {
-    if (!FLAGS_peer.empty()) cli::Fail(2, "--peer and --target redis://... exclude each other");
-    if (FLAGS_ring_aware) cli::Fail(2, "--ring-aware applies to thrifty only");
+    if (!flags.peer.empty()) cli::Fail(2, "--peer and --target redis://... exclude each other");
+    if (flags.ring_aware) cli::Fail(2, "--ring-aware applies to thrifty only");
     std::string hostport = target.substr(redis_scheme.size());
     if (!hostport.empty() && hostport.back() == '/') hostport.pop_back();
     if (hostport.find(':') == std::string::npos) hostport += ":6379";
@@ -466,13 +495,13 @@ Target ParseTarget() {
     t.redis = true;
     t.redis_target.host = where.address;
     t.redis_target.port = where.port;
-    t.redis_target.call_timeout_ms = FLAGS_timeout_ms;
+    t.redis_target.call_timeout_ms = flags.timeout_ms;
     t.name = "redis";
     t.address = rpc::ToString(where);
     return t;
   }
   if (target.rfind(thrifty_scheme, 0) == 0) {
-    if (!FLAGS_peer.empty()) cli::Fail(2, "--peer and --target thrifty://... exclude each other");
+    if (!flags.peer.empty()) cli::Fail(2, "--peer and --target thrifty://... exclude each other");
     peer = target.substr(thrifty_scheme.size());
   } else if (!target.empty() && target != "thrifty") {
     cli::Fail(2, "--target must be redis://HOST:PORT or thrifty://HOST:PORT (got '" + target + "')");
@@ -484,9 +513,9 @@ Target ParseTarget() {
   } else {
     t.thrift.entry = ParseNode("peer", peer);
   }
-  t.thrift.ring_aware = FLAGS_ring_aware;
-  t.thrift.call_timeout_ms = FLAGS_timeout_ms;
-  t.thrift.limits = rpc::RpcLimits::ForValueSize(std::max<int64_t>(FLAGS_value_bytes, 16 << 20));
+  t.thrift.ring_aware = flags.ring_aware;
+  t.thrift.call_timeout_ms = flags.timeout_ms;
+  t.thrift.limits = rpc::RpcLimits::ForValueSize(std::max<int64_t>(flags.value_bytes, 16 << 20));
   t.name = "thrifty";
   t.address = rpc::ToString(t.thrift.entry);
   return t;
@@ -494,20 +523,19 @@ Target ParseTarget() {
 
 int HandoffModes(const Target& target) {
   if (target.redis) cli::Fail(2, "--count-owned and --per-key-copy drive thrifty only");
-  const uint64_t keyspace = static_cast<uint64_t>(FLAGS_keyspace);
+  const uint64_t keyspace = static_cast<uint64_t>(flags.keyspace);
   try {
-    if (!FLAGS_count_owned.empty()) {
-      const rpc::Location node = ParseNode("count-owned", FLAGS_count_owned);
+    if (!flags.count_owned.empty()) {
+      const rpc::Location node = ParseNode("count-owned", flags.count_owned);
       const uint64_t owned = CountOwned(target.thrift, node, keyspace);
-      if (FLAGS_json) {
-        std::cout << "{\"node\":\"" << JsonEscape(rpc::ToString(node)) << "\",\"keyspace\":" << keyspace
-                  << ",\"owned\":" << owned << "}" << std::endl;
+      if (flags.json) {
+        cli::PrintJson({{"node", rpc::ToString(node)}, {"keyspace", keyspace}, {"owned", owned}});
       } else {
         std::cout << owned << std::endl;
       }
       return 0;
     }
-    const rpc::Location node = ParseNode("per-key-copy", FLAGS_per_key_copy);
+    const rpc::Location node = ParseNode("per-key-copy", flags.per_key_copy);
     const CopyResult r = PerKeyCopy(target.thrift, node, keyspace);
     const double rate = PerSecond(r.written, r.seconds);
     if (r.found < r.owned) {
@@ -515,12 +543,15 @@ int HandoffModes(const Target& target) {
                    rpc::ToString(node).c_str(), static_cast<unsigned long long>(r.found),
                    static_cast<unsigned long long>(r.owned));
     }
-    if (FLAGS_json) {
-      std::cout << "{\"node\":\"" << JsonEscape(rpc::ToString(node)) << "\",\"keyspace\":" << keyspace
-                << ",\"owned\":" << r.owned << ",\"found\":" << r.found
-                << ",\"read_seconds\":" << Fixed(r.read_seconds, 3) << ",\"written\":" << r.written
-                << ",\"seconds\":" << Fixed(r.seconds, 3) << ",\"keys_per_s\":" << Fixed(rate, 0)
-                << "}" << std::endl;
+    if (flags.json) {
+      cli::PrintJson({{"node", rpc::ToString(node)},
+                      {"keyspace", keyspace},
+                      {"owned", r.owned},
+                      {"found", r.found},
+                      {"read_seconds", Rounded(r.read_seconds, 3)},
+                      {"written", r.written},
+                      {"seconds", Rounded(r.seconds, 3)},
+                      {"keys_per_s", std::llround(rate)}});
     } else {
       std::cout << rpc::ToString(node) << " owns " << r.owned << " keys of " << keyspace << ", holds "
                 << r.found << " (read in batches in " << Fixed(r.read_seconds, 2) << " s)\n"
@@ -536,8 +567,7 @@ int HandoffModes(const Target& target) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto args = cli::ParseFlags(
-      argc, argv,
+  cli::CommandLine command(
       "usage: storebench [--peer HOST:PORT [--ring-aware] | --target redis://HOST:PORT]\n"
       "                  [--threads N] [--connections N] [--seconds S | --requests N]\n"
       "                  [--ratio GET:PUT] [--batch N] [--value-bytes N] [--keyspace N] [--prefill]\n"
@@ -547,37 +577,38 @@ int main(int argc, char** argv) {
       "requests/s, keys/s and latency percentiles (p50, p99, p99.9).\n"
       "  storebench --peer 127.0.0.1:9900 --connections 50 --threads 2 --prefill --seconds 5\n"
       "  storebench --target redis://127.0.0.1:6379 --connections 50 --threads 2 --ratio 0:1\n"
-      "Handoff baseline: storebench --peer NODE --count-owned NEW | --per-key-copy NEW --keyspace N",
-      {"tools/storebench.cc"});
+      "Handoff baseline: storebench --peer NODE --count-owned NEW | --per-key-copy NEW --keyspace N");
+  flags.add_to(command);
+  const auto args = command.parse(argc, argv);
   if (!args.empty()) cli::Fail(2, "unexpected argument '" + args.front() + "' (see --help)");
   cli::InitClientLogging(argv[0]);
   std::signal(SIGPIPE, SIG_IGN);
 
-  if (FLAGS_threads < 1 || FLAGS_threads > 1024) cli::Fail(2, "--threads must be in 1..1024");
-  if (FLAGS_connections < 0 || FLAGS_connections > 10000) cli::Fail(2, "--connections must be in 0..10000");
-  if (FLAGS_requests < 0) cli::Fail(2, "--requests must be >= 0");
-  if (!(FLAGS_seconds >= 0) || FLAGS_seconds > 86400) cli::Fail(2, "--seconds must be in 0..86400");
-  if (!(FLAGS_warmup >= 0) || FLAGS_warmup > 3600) cli::Fail(2, "--warmup must be in 0..3600");
-  if (FLAGS_value_bytes < 0 || FLAGS_value_bytes > (16 << 20)) cli::Fail(2, "--value-bytes must be in 0..16777216");
-  if (FLAGS_keyspace < 1) cli::Fail(2, "--keyspace must be >= 1");
-  if (FLAGS_batch < 1 || FLAGS_batch > 10000) cli::Fail(2, "--batch must be in 1..10000");
-  if (FLAGS_prefill_batch < 1 || FLAGS_prefill_batch > 10000) cli::Fail(2, "--prefill-batch must be in 1..10000");
-  if (FLAGS_timeout_ms < 1) cli::Fail(2, "--timeout-ms must be >= 1");
-  if (!FLAGS_count_owned.empty() && !FLAGS_per_key_copy.empty()) {
+  if (flags.threads < 1 || flags.threads > 1024) cli::Fail(2, "--threads must be in 1..1024");
+  if (flags.connections < 0 || flags.connections > 10000) cli::Fail(2, "--connections must be in 0..10000");
+  if (flags.requests < 0) cli::Fail(2, "--requests must be >= 0");
+  if (!(flags.seconds >= 0) || flags.seconds > 86400) cli::Fail(2, "--seconds must be in 0..86400");
+  if (!(flags.warmup >= 0) || flags.warmup > 3600) cli::Fail(2, "--warmup must be in 0..3600");
+  if (flags.value_bytes < 0 || flags.value_bytes > (16 << 20)) cli::Fail(2, "--value-bytes must be in 0..16777216");
+  if (flags.keyspace < 1) cli::Fail(2, "--keyspace must be >= 1");
+  if (flags.batch < 1 || flags.batch > 10000) cli::Fail(2, "--batch must be in 1..10000");
+  if (flags.prefill_batch < 1 || flags.prefill_batch > 10000) cli::Fail(2, "--prefill-batch must be in 1..10000");
+  if (flags.timeout_ms < 1) cli::Fail(2, "--timeout-ms must be >= 1");
+  if (!flags.count_owned.empty() && !flags.per_key_copy.empty()) {
     cli::Fail(2, "--count-owned and --per-key-copy exclude each other");
   }
   uint32_t get_weight = 0, put_weight = 0;
-  ParseRatio(FLAGS_ratio, &get_weight, &put_weight);
+  ParseRatio(flags.ratio, &get_weight, &put_weight);
 
   Target target = ParseTarget();
-  if (!FLAGS_count_owned.empty() || !FLAGS_per_key_copy.empty()) return HandoffModes(target);
+  if (!flags.count_owned.empty() || !flags.per_key_copy.empty()) return HandoffModes(target);
 
-  const int connections = FLAGS_connections == 0 ? FLAGS_threads : FLAGS_connections;
-  const int threads = std::min(FLAGS_threads, connections);
-  const bool progress = FLAGS_progress || isatty(STDERR_FILENO) == 1;
+  const int connections = flags.connections == 0 ? flags.threads : flags.connections;
+  const int threads = std::min(flags.threads, connections);
+  const bool progress = flags.progress || isatty(STDERR_FILENO) == 1;
 
   // A value of printable bytes; every write sends the same one.
-  std::string value(static_cast<size_t>(FLAGS_value_bytes), 'x');
+  std::string value(static_cast<size_t>(flags.value_bytes), 'x');
   std::mt19937_64 gen(42);
   for (auto& c : value) c = static_cast<char>('!' + gen() % 94);
 
@@ -599,16 +630,16 @@ int main(int argc, char** argv) {
     }
   }
   const std::string routing = target.redis ? "redis" : (target.thrift.ring_aware ? "ring-aware" : "direct");
-  const uint64_t keyspace = static_cast<uint64_t>(FLAGS_keyspace);
+  const uint64_t keyspace = static_cast<uint64_t>(flags.keyspace);
 
   RunResult prefill;
-  if (FLAGS_prefill) {
+  if (flags.prefill) {
     RunConfig config;
     config.prefill = true;
     config.keyspace = keyspace;
-    config.batch = static_cast<size_t>(FLAGS_prefill_batch);
+    config.batch = static_cast<size_t>(flags.prefill_batch);
     prefill = Run(config, per_thread, 0, 0, 0, progress, "prefill");
-    if (!FLAGS_json) {
+    if (!flags.json) {
       std::cout << "prefill: " << prefill.counters.keys << " keys in " << Fixed(prefill.seconds, 2)
                 << " s (" << Fixed(PerSecond(prefill.counters.keys, prefill.seconds), 0) << " keys/s)"
                 << std::endl;
@@ -619,48 +650,56 @@ int main(int argc, char** argv) {
   }
 
   RunResult result;
-  const bool run = FLAGS_requests > 0 || FLAGS_seconds > 0;
+  const bool run = flags.requests > 0 || flags.seconds > 0;
   if (run) {
     RunConfig config;
     config.keyspace = keyspace;
-    config.batch = static_cast<size_t>(FLAGS_batch);
+    config.batch = static_cast<size_t>(flags.batch);
     config.get_weight = get_weight;
     config.put_weight = put_weight;
-    config.budget = FLAGS_requests > 0;
-    result = Run(config, per_thread, FLAGS_warmup, FLAGS_seconds, FLAGS_requests, progress, "run");
+    config.budget = flags.requests > 0;
+    result = Run(config, per_thread, flags.warmup, flags.seconds, flags.requests, progress, "run");
   }
   const Counters& c = result.counters;
   const double rps = PerSecond(c.requests, result.seconds);
   const double kps = PerSecond(c.keys, result.seconds);
 
-  if (FLAGS_json) {
-    std::ostringstream out;
-    out << "{\"target\":\"" << target.name << "\",\"address\":\"" << JsonEscape(target.address)
-        << "\",\"routing\":\"" << routing << "\",\"cluster_nodes\":"
-        << (target.redis ? 1 : target.thrift.cluster_nodes)
-        << ",\"ratio\":\"" << JsonEscape(FLAGS_ratio) << "\",\"batch\":" << FLAGS_batch
-        << ",\"threads\":" << threads << ",\"connections\":" << connections
-        << ",\"value_bytes\":" << FLAGS_value_bytes << ",\"keyspace\":" << keyspace;
-    if (FLAGS_prefill) {
-      out << ",\"prefill\":{\"keys\":" << prefill.counters.keys << ",\"seconds\":"
-          << Fixed(prefill.seconds, 3) << ",\"keys_per_s\":"
-          << Fixed(PerSecond(prefill.counters.keys, prefill.seconds), 0) << "}";
+  if (flags.json) {
+    Json out = {{"target", target.name},
+                {"address", target.address},
+                {"routing", routing},
+                {"cluster_nodes", target.redis ? 1 : target.thrift.cluster_nodes},
+                {"ratio", flags.ratio},
+                {"batch", flags.batch},
+                {"threads", threads},
+                {"connections", connections},
+                {"value_bytes", flags.value_bytes},
+                {"keyspace", keyspace}};
+    if (flags.prefill) {
+      out["prefill"] = {{"keys", prefill.counters.keys},
+                        {"seconds", Rounded(prefill.seconds, 3)},
+                        {"keys_per_s", std::llround(PerSecond(prefill.counters.keys, prefill.seconds))}};
     }
-    out << ",\"seconds\":" << Fixed(result.seconds, 3) << ",\"requests\":" << c.requests
-        << ",\"keys\":" << c.keys << ",\"all_requests\":" << result.all_requests
-        << ",\"client_cpu_seconds\":" << Fixed(result.client_cpu_seconds, 3)
-        << ",\"requests_per_s\":" << Fixed(rps, 0)
-        << ",\"keys_per_s\":" << Fixed(kps, 0) << ",\"gets\":" << c.gets << ",\"puts\":" << c.puts
-        << ",\"misses\":" << c.misses << ",\"errors\":" << c.errors
-        << ",\"latency_us\":" << LatencyJson(result.all)
-        << ",\"get_latency_us\":" << LatencyJson(result.get)
-        << ",\"put_latency_us\":" << LatencyJson(result.put) << "}";
-    std::cout << out.str() << std::endl;
+    out["seconds"] = Rounded(result.seconds, 3);
+    out["requests"] = c.requests;
+    out["keys"] = c.keys;
+    out["all_requests"] = result.all_requests;
+    out["client_cpu_seconds"] = Rounded(result.client_cpu_seconds, 3);
+    out["requests_per_s"] = std::llround(rps);
+    out["keys_per_s"] = std::llround(kps);
+    out["gets"] = c.gets;
+    out["puts"] = c.puts;
+    out["misses"] = c.misses;
+    out["errors"] = c.errors;
+    out["latency_us"] = LatencyJson(result.all);
+    out["get_latency_us"] = LatencyJson(result.get);
+    out["put_latency_us"] = LatencyJson(result.put);
+    cli::PrintJson(out);
   } else if (run) {
     std::cout << target.name << " " << target.address << " (" << routing
               << (target.redis ? "" : ", " + std::to_string(target.thrift.cluster_nodes) + "-node cluster")
-              << "): GET:PUT " << FLAGS_ratio << ", batch " << FLAGS_batch << ", "
-              << FLAGS_value_bytes << "-byte values, keyspace " << keyspace << ", " << connections
+              << "): GET:PUT " << flags.ratio << ", batch " << flags.batch << ", "
+              << flags.value_bytes << "-byte values, keyspace " << keyspace << ", " << connections
               << " connection(s) on " << threads << " thread(s)\n"
               << "  " << Fixed(result.seconds, 2) << " s: " << c.requests << " requests, "
               << Fixed(rps, 0) << " requests/s, " << Fixed(kps, 0) << " keys/s, " << c.misses

@@ -1,11 +1,9 @@
 // storectl: the admin view of a cluster (members, ring ownership, status, stats).
-#include <cmath>
-#include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 
-#include <gflags/gflags.h>
+#include <nlohmann/json.hpp>
 
 #include "Store.h"
 #include "locator/membership/member_table.h"
@@ -15,35 +13,16 @@
 #include "tools/common/cli.h"
 #include "tools/common/client_flags.h"
 
-DEFINE_bool(json, false, "print JSON instead of a table");
-DEFINE_int32(samples, 100000, "sample keys used to estimate ring ownership");
-
 namespace {
 
 using namespace thrifty;
+using Json = nlohmann::ordered_json;
 
-std::string JsonString(const std::string& s) {
-  std::ostringstream out;
-  out << '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out << "\\\""; break;
-      case '\\': out << "\\\\"; break;
-      case '\n': out << "\\n"; break;
-      case '\t': out << "\\t"; break;
-      default:
-        if (c < 0x20 || c >= 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out << buf;
-        } else {
-          out << c;
-        }
-    }
-  }
-  out << '"';
-  return out.str();
-}
+// Set from the command line in main().
+struct Flags {
+  bool json = false;
+  int samples = 100000;
+} flags;
 
 struct Admin {
   rpc::Location entry;
@@ -76,33 +55,27 @@ std::map<std::string, double> Ownership(const rpc::View& view) {
   if (members.empty()) return share;
   locator::Ring ring(members, view.placement);
   std::map<std::string, int64_t> counts;
-  for (int i = 0; i < FLAGS_samples; ++i) {
+  for (int i = 0; i < flags.samples; ++i) {
     counts[membership::MemberName(ring.owner("sample-" + std::to_string(i)))]++;
   }
   for (const auto& m : members) {
     const std::string name = membership::MemberName(m.location);
-    share[name] = 100.0 * static_cast<double>(counts[name]) / FLAGS_samples;
+    share[name] = 100.0 * static_cast<double>(counts[name]) / flags.samples;
   }
   return share;
 }
 
 int Members(Admin& admin) {
   const rpc::View view = admin.view();
-  const int64_t now = membership::NowMs();
-  if (FLAGS_json) {
-    std::cout << "[";
-    for (size_t i = 0; i < view.members.size(); ++i) {
-      const auto& m = view.members[i];
-      std::cout << (i ? "," : "") << "{\"address\":" << JsonString(rpc::ToString(m.location))
-                << ",\"state\":\"" << membership::StateName(m.state)
-                << "\",\"incarnation\":" << m.incarnation << ",\"metadata\":{";
-      size_t j = 0;
-      for (const auto& [k, v] : m.metadata) {
-        std::cout << (j++ ? "," : "") << JsonString(k) << ":" << JsonString(v);
-      }
-      std::cout << "}}";
+  if (flags.json) {
+    Json members = Json::array();
+    for (const auto& m : view.members) {
+      members.push_back({{"address", rpc::ToString(m.location)},
+                         {"state", membership::StateName(m.state)},
+                         {"incarnation", m.incarnation},
+                         {"metadata", m.metadata}});
     }
-    std::cout << "]" << std::endl;
+    cli::PrintJson(members);
     return 0;
   }
   std::cout << std::left << std::setw(24) << "ADDRESS" << std::setw(9) << "STATE"
@@ -114,26 +87,23 @@ int Members(Admin& admin) {
               << membership::StateName(m.state) << std::setw(16) << m.incarnation << meta.str()
               << "\n";
   }
-  (void)now;
   return 0;
 }
 
 int RingCmd(Admin& admin) {
   const rpc::View view = admin.view();
   const auto share = Ownership(view);
-  if (FLAGS_json) {
-    std::cout << "{\"placement\":" << JsonString(view.placement) << ",\"nodes\":[";
-    size_t i = 0;
+  if (flags.json) {
+    Json nodes = Json::array();
     for (const auto& m : InRing(view)) {
-      const std::string name = membership::MemberName(m.location);
-      std::cout << (i++ ? "," : "") << "{\"address\":" << JsonString(rpc::ToString(m.location))
-                << ",\"weight\":" << locator::MemberWeight(m) << ",\"ownership\":"
-                << share.at(name) / 100.0 << "}";
+      nodes.push_back({{"address", rpc::ToString(m.location)},
+                       {"weight", locator::MemberWeight(m)},
+                       {"ownership", share.at(membership::MemberName(m.location)) / 100.0}});
     }
-    std::cout << "]}" << std::endl;
+    cli::PrintJson({{"placement", view.placement}, {"nodes", nodes}});
     return 0;
   }
-  std::cout << "placement: " << view.placement << " (ownership estimated from " << FLAGS_samples
+  std::cout << "placement: " << view.placement << " (ownership estimated from " << flags.samples
             << " sample keys)\n";
   std::cout << std::left << std::setw(24) << "ADDRESS" << std::setw(8) << "WEIGHT" << "OWNS\n";
   for (const auto& m : InRing(view)) {
@@ -148,13 +118,11 @@ int RingCmd(Admin& admin) {
 int Status(Admin& admin) {
   const rpc::View view = admin.view();
   const auto share = Ownership(view);
-  if (!FLAGS_json) {
+  Json rows = Json::array();
+  if (!flags.json) {
     std::cout << std::left << std::setw(24) << "ADDRESS" << std::setw(9) << "STATE" << std::setw(8)
               << "OWNS" << std::setw(12) << "KEYS" << "REQUESTS\n";
-  } else {
-    std::cout << "[";
   }
-  size_t i = 0;
   for (const auto& m : view.members) {
     const std::string name = membership::MemberName(m.location);
     int64_t keys = -1, requests = -1;
@@ -167,10 +135,12 @@ int Status(Admin& admin) {
       }
     }
     const double owns = share.count(name) ? share.at(name) : 0.0;
-    if (FLAGS_json) {
-      std::cout << (i++ ? "," : "") << "{\"address\":" << JsonString(rpc::ToString(m.location))
-                << ",\"state\":\"" << membership::StateName(m.state) << "\",\"ownership\":"
-                << owns / 100.0 << ",\"keys\":" << keys << ",\"requests\":" << requests << "}";
+    if (flags.json) {
+      rows.push_back({{"address", rpc::ToString(m.location)},
+                      {"state", membership::StateName(m.state)},
+                      {"ownership", owns / 100.0},
+                      {"keys", keys},
+                      {"requests", requests}});
       continue;
     }
     std::ostringstream owns_text;
@@ -180,7 +150,7 @@ int Status(Admin& admin) {
               << (keys < 0 ? std::string("?") : std::to_string(keys))
               << (requests < 0 ? std::string("?") : std::to_string(requests)) << "\n";
   }
-  if (FLAGS_json) std::cout << "]" << std::endl;
+  if (flags.json) cli::PrintJson(rows);
   return 0;
 }
 
@@ -194,11 +164,8 @@ int Stats(Admin& admin, bool prometheus) {
     }
     return 0;
   }
-  if (FLAGS_json) {
-    std::cout << "{";
-    size_t i = 0;
-    for (const auto& [k, v] : stats) std::cout << (i++ ? "," : "") << JsonString(k) << ":" << v;
-    std::cout << "}" << std::endl;
+  if (flags.json) {
+    cli::PrintJson(stats);
     return 0;
   }
   for (const auto& [k, v] : stats) std::cout << std::left << std::setw(32) << k << " " << v << "\n";
@@ -208,7 +175,7 @@ int Stats(Admin& admin, bool prometheus) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const auto args = cli::ParseFlags(argc, argv,
+  cli::CommandLine command(
       "usage: storectl [--peer HOST:PORT] [--json] COMMAND\n"
       "Commands:\n"
       "  members   every member the node knows: address, state, incarnation, metadata\n"
@@ -216,12 +183,17 @@ int main(int argc, char** argv) {
       "  status    members with state, ownership, keys and requests (like nodetool status)\n"
       "  stats     the node's counters\n"
       "  metrics   the node's counters in Prometheus text format\n"
-      "Works against storeserver and bare locator nodes (give --peer for the latter).",
-      {"tools/common/client_flags.cc", "tools/storectl.cc"});
+      "Works against storeserver and bare locator nodes (give --peer for the latter).\n"
+      "--json prints one line of JSON; strings are UTF-8, and bytes of a metadata value that are\n"
+      "not valid UTF-8 are each replaced by U+FFFD.");
+  cli::ClientFlags client_flags(command);
+  command.flag("--json", flags.json, "print JSON instead of a table");
+  command.option("--samples", flags.samples, "sample keys used to estimate ring ownership");
+  const auto args = command.parse(argc, argv);
   if (args.size() != 1) cli::Fail(2, "expected one COMMAND (see --help)");
   cli::InitClientLogging(argv[0]);
-  if (FLAGS_samples < 1 || FLAGS_samples > 10000000) cli::Fail(2, "--samples must be in 1..10000000");
-  Admin admin{cli::EntryNodeFromFlags(), rpc::ConnectionPool<rpc::StoreClient>()};
+  if (flags.samples < 1 || flags.samples > 10000000) cli::Fail(2, "--samples must be in 1..10000000");
+  Admin admin{client_flags.EntryNode(), rpc::ConnectionPool<rpc::StoreClient>()};
   try {
     const std::string& cmd = args[0];
     if (cmd == "members") return Members(admin);

@@ -4,13 +4,8 @@
 #include <fstream>
 #include <iostream>
 
-#include <gflags/gflags.h>
-
 #include "tools/common/cli.h"
 #include "tools/common/client_flags.h"
-
-DEFINE_string(output, "", "write the value's exact bytes to this file instead of printing it");
-DEFINE_bool(raw, false, "print the value's exact bytes: no newline added");
 
 namespace {
 
@@ -26,17 +21,23 @@ void WriteFile(const std::string& path, const std::string& value) {
 
 int main(int argc, char** argv) {
   using namespace thrifty;
-  const auto args = cli::ParseFlags(argc, argv,
+  cli::CommandLine command(
       "usage: storeget [--peer HOST:PORT] [--raw | -o FILE] KEY\n"
       "Prints the value stored under KEY, followed by a newline unless it ends with one (for a\n"
       "terminal). --raw prints exactly the value's bytes; -o/--output FILE writes exactly them\n"
       "to FILE (which is left alone if the key is absent).\n"
-      "Exit status: 0 found, 1 the key is absent, 2 error (bad usage, no node reachable, ...).",
-      {"tools/common/client_flags.cc", "tools/storeget.cc"}, {{'o', "output"}});
+      "Exit status: 0 found, 1 the key is absent, 2 error (bad usage, no node reachable, ...).");
+  cli::ClientFlags client_flags(command);
+  std::string output;
+  bool raw = false;
+  command.option("-o,--output", output, "write the value's exact bytes to this file instead of printing it")
+      ->type_name("FILE");
+  command.flag("--raw", raw, "print the value's exact bytes: no newline added");
+  const auto args = command.parse(argc, argv);
   if (args.size() != 1) cli::Fail(2, "expected one KEY (see --help)");
-  if (FLAGS_raw && !FLAGS_output.empty()) cli::Fail(2, "--raw and --output exclude each other");
+  if (raw && !output.empty()) cli::Fail(2, "--raw and --output exclude each other");
   cli::InitClientLogging(argv[0]);
-  auto client = cli::ConnectFromFlags();
+  auto client = client_flags.Connect();
   std::optional<std::string> value;
   try {
     value = client->get(args[0]);
@@ -44,12 +45,12 @@ int main(int argc, char** argv) {
     cli::Fail(2, e.what());
   }
   if (!value) cli::Fail(1, "key '" + args[0] + "' not found");
-  if (!FLAGS_output.empty()) {
-    WriteFile(FLAGS_output, *value);
+  if (!output.empty()) {
+    WriteFile(output, *value);
     return 0;
   }
   std::cout.write(value->data(), static_cast<std::streamsize>(value->size()));
-  if (!FLAGS_raw && (value->empty() || value->back() != '\n')) std::cout << '\n';
+  if (!raw && (value->empty() || value->back() != '\n')) std::cout << '\n';
   // A full disk or a closed pipe must not pass for a complete value.
   if (!std::cout.flush()) cli::Fail(2, "cannot write the value to standard output");
   return 0;

@@ -8,22 +8,24 @@
 
 int main(int argc, char** argv) {
   using namespace thrifty;
-  const auto args = cli::ParseFlags(argc, argv,
+  cli::CommandLine command(
       "usage: storeprimer [--peer HOST:PORT] [--count N] [--prefix P] [--value-bytes B]\n"
-      "Writes keys P0000000000.. with deterministic values (storetest reads them back).",
-      {"tools/common/client_flags.cc", "tools/common/dataset_flags.cc"});
+      "Writes keys P0000000000.. with deterministic values (storetest reads them back).");
+  cli::ClientFlags client_flags(command);
+  cli::DatasetFlags dataset(command);
+  const auto args = command.parse(argc, argv);
   if (!args.empty()) cli::Fail(2, "unexpected argument '" + args.front() + "' (see --help)");
-  if (FLAGS_batch < 1 || FLAGS_batch > 10000) cli::Fail(2, "--batch must be in 1..10000");
+  dataset.check();
   cli::InitClientLogging(argv[0]);
-  auto client = cli::ConnectFromFlags();
-  cli::Progress progress("priming", FLAGS_count);
+  auto client = client_flags.Connect();
+  cli::Progress progress("priming", dataset.count);
   try {
-    for (uint64_t start = 0; start < FLAGS_count; start += FLAGS_batch) {
+    for (uint64_t start = 0; start < dataset.count; start += dataset.batch) {
       std::vector<rpc::Entry> entries;
-      for (uint64_t i = start; i < std::min<uint64_t>(FLAGS_count, start + FLAGS_batch); ++i) {
+      for (uint64_t i = start; i < std::min<uint64_t>(dataset.count, start + dataset.batch); ++i) {
         rpc::Entry e;
-        e.key = cli::DatasetKey(FLAGS_prefix, i);
-        e.value = cli::DatasetValue(i, FLAGS_value_bytes);
+        e.key = cli::DatasetKey(dataset.prefix, i);
+        e.value = cli::DatasetValue(i, dataset.value_bytes);
         entries.push_back(std::move(e));
       }
       client->multi_put(entries);
@@ -34,6 +36,6 @@ int main(int argc, char** argv) {
     cli::Fail(2, e.what());
   }
   progress.finish();
-  std::cout << "primed " << FLAGS_count << " keys" << std::endl;
+  std::cout << "primed " << dataset.count << " keys" << std::endl;
   return 0;
 }

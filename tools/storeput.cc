@@ -7,16 +7,17 @@
 
 int main(int argc, char** argv) {
   using namespace thrifty;
-  const auto args = cli::ParseFlags(argc, argv,
+  cli::CommandLine command(
       "usage: storeput [--peer HOST:PORT] KEY VALUE\n"
       "Stores VALUE under KEY in the cluster (VALUE '-' reads standard input).\n"
-      "Exit status: 0 stored, 2 error (bad usage, refused e.g. over a size limit, no node reachable).",
-      {"tools/common/client_flags.cc"});
+      "Exit status: 0 stored, 2 error (bad usage, refused e.g. over a size limit, no node reachable).");
+  cli::ClientFlags client_flags(command);
+  const auto args = command.parse(argc, argv);
   if (args.size() != 2) cli::Fail(2, "expected KEY VALUE (see --help)");
   cli::InitClientLogging(argv[0]);
   std::string value = args[1];
   if (value == "-") value.assign(std::istreambuf_iterator<char>(std::cin), {});
-  auto client = cli::ConnectFromFlags();
+  auto client = client_flags.Connect();
   try {
     client->put(args[0], value);
   } catch (const client::ClientError& e) {

@@ -14,7 +14,6 @@
 #include "locator/rpc/connection_pool.h"
 #include "locator/rpc/thrift_logging.h"
 #include "locator/service/ring.h"
-#include <gflags/gflags.h>
 
 #include <cmath>
 #include <iomanip>
@@ -27,18 +26,7 @@
 
 #include "locator/placement/node_spec.h"
 #include "locator/placement/placement.h"
-
-DEFINE_string(nodes, "", "the nodes, HOST:PORT[=WEIGHT],... (weight > 0, default 1)");
-DEFINE_string(placement, "ketama",
-              "ketama, rendezvous, jump or modulo; SCHEME/HASH also names the hash");
-DEFINE_string(hash, "",
-              "md5, siphash, xxh64, xxh3 or fnv1a (default: md5 for ketama, the only one it "
-              "takes; xxh3 for the others)");
-DEFINE_int32(n, 1, "print each key's first N nodes (its preference list), comma-separated");
-DEFINE_string(peer, "",
-              "live mode: ask the node HOST:PORT for its cluster's ring (members, weights, "
-              "placement) instead of --nodes");
-DEFINE_bool(stats, false, "print how the keys spread over the nodes instead of each key");
+#include "tools/common/cli.h"
 
 namespace {
 
@@ -48,8 +36,20 @@ using thrifty::placement::Placement;
 using thrifty::placement::PlacementError;
 using thrifty::placement::PlacementSpec;
 
+using thrifty::cli::Fail;
+
 constexpr int kFailed = 1;
 constexpr int kBadUsage = 2;
+
+// Set from the command line in main().
+struct Flags {
+  std::string nodes;
+  std::string placement = "ketama";
+  std::string hash;
+  int n = 1;
+  std::string peer;
+  bool stats = false;
+} flags;
 
 constexpr const char* kUsage =
     "usage: storeselect --nodes HOST:PORT[=WEIGHT],... [--placement SCHEME] [--hash HASH]\n"
@@ -69,121 +69,20 @@ constexpr const char* kUsage =
     "\n"
     "Exit status: 0 done, 1 input or output failed, 2 bad usage.";
 
-// The flags of this tool, in the order --help lists them.
-constexpr const char* kFlagOrder[] = {"nodes", "placement", "hash", "n", "stats"};
-
 class UsageError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
-// Writes `text` from column `indent`, wrapped at 80 columns.
-void WriteWrapped(std::ostream& out, const std::string& text, size_t indent, size_t column) {
-  std::istringstream words(text);
-  std::string word;
-  while (words >> word) {
-    if (column > indent && column + 1 + word.size() > 80) {
-      out << '\n' << std::string(indent, ' ');
-      column = indent;
-    } else if (column > indent) {
-      out << ' ';
-      ++column;
-    }
-    out << word;
-    column += word.size();
-  }
-  out << '\n';
-}
-
-void PrintHelp() {
-  constexpr size_t kIndent = 20;
-  std::cout << gflags::ProgramUsage() << "\n\nflags:\n";
-  for (const char* name : kFlagOrder) {
-    gflags::CommandLineFlagInfo info;
-    if (!gflags::GetCommandLineFlagInfo(name, &info)) continue;
-    std::string flag = "  " + std::string(info.name.size() == 1 ? "-" : "--") + info.name;
-    if (info.type != "bool")
-      flag += info.name == "n" ? " N" : info.name == "nodes" ? " LIST" : " NAME";
-    std::string text = info.description;
-    if (info.type != "bool" && !info.default_value.empty()) {
-      text += " [default: " + info.default_value + "]";
-    }
-    std::cout << flag;
-    size_t column = flag.size();
-    if (column + 1 >= kIndent) {
-      std::cout << '\n';
-      column = 0;
-    }
-    std::cout << std::string(kIndent - column, ' ');
-    WriteWrapped(std::cout, text, kIndent, kIndent);
-  }
-  std::cout << "  --help" << std::string(kIndent - 8, ' ') << "print this help\n";
-}
-
-bool IsOurFlag(const std::string& name, gflags::CommandLineFlagInfo* info) {
-  return gflags::GetCommandLineFlagInfo(name.c_str(), info) && info->filename == __FILE__;
-}
-
-// Parses the command line with gflags' registry but our own rules, so that only this tool's
-// flags exist, --help lists only them, and every mistake is one line and exit status 2
-// (gflags' own parser exits 1 with several lines). Returns the KEY arguments.
-// Exits 0 after --help. Fails: UsageError.
-std::vector<std::string> ParseCommandLine(int argc, char** argv) {
-  std::vector<std::string> keys;
-  bool only_keys = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (only_keys || arg.size() < 2 || arg[0] != '-') {
-      keys.push_back(arg);
-      continue;
-    }
-    if (arg == "--") {
-      only_keys = true;
-      continue;
-    }
-    const std::string body = arg.substr(arg[1] == '-' ? 2 : 1);
-    const size_t eq = body.find('=');
-    std::string name = body.substr(0, eq);
-    if (name == "help" || name == "h" || name == "helpshort" || name == "helpfull" || name == "?") {
-      PrintHelp();
-      std::exit(0);
-    }
-    gflags::CommandLineFlagInfo info;
-    std::string value;
-    if (IsOurFlag(name, &info)) {
-      if (eq != std::string::npos) {
-        value = body.substr(eq + 1);
-      } else if (info.type == "bool") {
-        value = "true";
-      } else if (i + 1 < argc) {
-        value = argv[++i];
-      } else {
-        throw UsageError("flag " + arg + " needs a value (see --help)");
-      }
-    } else if (name.rfind("no", 0) == 0 && eq == std::string::npos &&
-               IsOurFlag(name.substr(2), &info) && info.type == "bool") {
-      name = name.substr(2);
-      value = "false";
-    } else {
-      throw UsageError("unknown flag " + arg + " (see --help)");
-    }
-    if (gflags::SetCommandLineOption(name.c_str(), value.c_str()).empty()) {
-      throw UsageError("bad value '" + value + "' for " + (name.size() == 1 ? "-" : "--") + name +
-                       " (see --help)");
-    }
-  }
-  return keys;
-}
-
 // The placement the flags name. Fails: PlacementError.
 PlacementSpec SpecFromFlags() {
-  const PlacementSpec spec = thrifty::placement::ParsePlacementSpec(FLAGS_placement);
-  if (FLAGS_hash.empty()) return spec;
-  if (FLAGS_placement.find('/') != std::string::npos && spec.hash != FLAGS_hash) {
-    throw PlacementError("--placement " + FLAGS_placement + " and --hash " + FLAGS_hash +
+  const PlacementSpec spec = thrifty::placement::ParsePlacementSpec(flags.placement);
+  if (flags.hash.empty()) return spec;
+  if (flags.placement.find('/') != std::string::npos && spec.hash != flags.hash) {
+    throw PlacementError("--placement " + flags.placement + " and --hash " + flags.hash +
                          " disagree");
   }
-  return thrifty::placement::ParsePlacementSpec(spec.scheme + "/" + FLAGS_hash);
+  return thrifty::placement::ParsePlacementSpec(spec.scheme + "/" + flags.hash);
 }
 
 // Live mode: the ring of the cluster --peer belongs to, and its placement. Fails:
@@ -192,10 +91,10 @@ std::pair<PlacementSpec, std::vector<NodeSpec>> LiveRing() {
   thrifty::rpc::View view;
   try {
     thrifty::rpc::ConnectionPool<thrifty::rpc::LocatorClient> pool;
-    pool.call(thrifty::rpc::ParseLocation(FLAGS_peer),
+    pool.call(thrifty::rpc::ParseLocation(flags.peer),
               [&](thrifty::rpc::LocatorClient& c) { c.get_view(view); });
   } catch (const std::exception& e) {
-    throw PlacementError("--peer " + FLAGS_peer + ": " + e.what());
+    throw PlacementError("--peer " + flags.peer + ": " + e.what());
   }
   std::vector<NodeSpec> nodes;
   for (const auto& m : view.members) {
@@ -207,14 +106,14 @@ std::pair<PlacementSpec, std::vector<NodeSpec>> LiveRing() {
     node.weight = thrifty::locator::MemberWeight(m);
     nodes.push_back(node);
   }
-  if (nodes.empty()) throw PlacementError("--peer " + FLAGS_peer + ": the cluster's ring is empty");
+  if (nodes.empty()) throw PlacementError("--peer " + flags.peer + ": the cluster's ring is empty");
   return {thrifty::placement::ParsePlacementSpec(view.placement), nodes};
 }
 
 // The nodes to place keys on. Fails: PlacementError.
 std::vector<NodeSpec> NodeList() {
-  if (FLAGS_nodes.empty()) throw PlacementError("no nodes: give --nodes HOST:PORT[=WEIGHT],...");
-  return thrifty::placement::ParseNodeList(FLAGS_nodes);
+  if (flags.nodes.empty()) throw PlacementError("no nodes: give --nodes HOST:PORT[=WEIGHT],...");
+  return thrifty::placement::ParseNodeList(flags.nodes);
 }
 
 // A ready placement of `nodes`. Fails: PlacementError.
@@ -300,26 +199,34 @@ void WriteStats(const Placement& placement, KeySource& keys, std::ostream& out) 
       << '\n';
 }
 
-[[noreturn]] void Fail(int status, const std::string& message) {
-  std::cout.flush();
-  std::cerr << "storeselect: " << message << std::endl;
-  std::exit(status);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
+  thrifty::cli::CommandLine command(kUsage);
+  command.option("--nodes", flags.nodes, "the nodes, HOST:PORT[=WEIGHT],... (weight > 0, default 1)")
+      ->type_name("LIST");
+  command.option("--placement", flags.placement,
+                 "ketama, rendezvous, jump or modulo; SCHEME/HASH also names the hash")
+      ->type_name("SCHEME");
+  command.option("--hash", flags.hash,
+                 "md5, siphash, xxh64, xxh3 or fnv1a (default: md5 for ketama, the only one it "
+                 "takes; xxh3 for the others)")
+      ->type_name("HASH");
+  command.option("-n,--n", flags.n, "print each key's first N nodes (its preference list), comma-separated");
+  command.option("--peer", flags.peer,
+                 "live mode: ask the node HOST:PORT for its cluster's ring (members, weights, "
+                 "placement) instead of --nodes")
+      ->type_name("HOST:PORT");
+  command.flag("--stats", flags.stats, "print how the keys spread over the nodes instead of each key");
+  std::vector<std::string> args = command.parse(argc, argv);
   thrifty::rpc::RouteThriftLogsToGlog();  // one clear line on stderr, not Thrift's own noise
-  gflags::SetUsageMessage(kUsage);
   std::ios::sync_with_stdio(false);
 
   std::shared_ptr<const Placement> placement;
-  std::vector<std::string> args;
   try {
-    args = ParseCommandLine(argc, argv);
-    if (FLAGS_n < 1) throw UsageError("-n must be at least 1, not " + std::to_string(FLAGS_n));
-    if (!FLAGS_peer.empty()) {
-      if (!FLAGS_nodes.empty()) throw UsageError("--peer and --nodes exclude each other");
+    if (flags.n < 1) throw UsageError("-n must be at least 1, not " + std::to_string(flags.n));
+    if (!flags.peer.empty()) {
+      if (!flags.nodes.empty()) throw UsageError("--peer and --nodes exclude each other");
       const auto [spec, nodes] = LiveRing();
       placement = BuildPlacement(spec, nodes);
     } else {
@@ -331,10 +238,10 @@ int main(int argc, char** argv) {
 
   KeySource keys(std::move(args), &std::cin);
   try {
-    if (FLAGS_stats) {
+    if (flags.stats) {
       WriteStats(*placement, keys, std::cout);
     } else {
-      WriteSelections(*placement, FLAGS_n, keys, std::cout);
+      WriteSelections(*placement, flags.n, keys, std::cout);
     }
   } catch (const std::exception& e) {
     Fail(kFailed, e.what());

@@ -1,2 +1,1 @@
-thrifty_add_tool(storeserver ${CMAKE_CURRENT_LIST_DIR}/storeserver.cc thrifty_diststore thrifty_cli)
-target_sources(storeserver PRIVATE ${THRIFTY_NODE_FLAGS})
+thrifty_add_tool(storeserver ${CMAKE_CURRENT_LIST_DIR}/storeserver.cc thrifty_diststore thrifty_node_cli)

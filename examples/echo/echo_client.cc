@@ -7,33 +7,32 @@
 // 2 bad usage.
 #include <iostream>
 
-#include <gflags/gflags.h>
-
 #include "Echo.h"
 #include "locator/rpc/address.h"
 #include "locator/rpc/connection_pool.h"
 #include "tools/common/cli.h"
 
-DEFINE_string(peer, "127.0.0.1:9900", "HOST:PORT of any echo server of the cluster");
-DEFINE_string(key, "", "the key whose owner answers (default: the text itself)");
-DEFINE_int32(timeout_ms, 5000, "deadline of each call");
-
 int main(int argc, char** argv) {
   using namespace thrifty;
-  const auto args = cli::ParseFlags(
-      argc, argv,
+  cli::CommandLine command(
       "usage: echo_client [--peer HOST:PORT] [--key KEY] TEXT\n"
       "Asks the node at --peer which node owns KEY (default: TEXT) and calls echo there.\n"
-      "Exit status: 0 done, 1 no node answered, 2 bad usage.",
-      {"examples/echo/echo_client.cc"});
+      "Exit status: 0 done, 1 no node answered, 2 bad usage.");
+  std::string peer = "127.0.0.1:9900";
+  std::string key;
+  int timeout_ms = 5000;
+  command.option("--peer", peer, "HOST:PORT of any echo server of the cluster")->type_name("HOST:PORT");
+  command.option("--key", key, "the key whose owner answers (default: the text itself)")->type_name("KEY");
+  command.option("--timeout-ms", timeout_ms, "deadline of each call");
+  const auto args = command.parse(argc, argv);
   if (args.size() != 1) cli::Fail(2, "expected one TEXT (see --help)");
-  if (FLAGS_timeout_ms < 1) cli::Fail(2, "--timeout-ms must be >= 1");
+  if (timeout_ms < 1) cli::Fail(2, "--timeout-ms must be >= 1");
   cli::InitClientLogging(argv[0]);  // errors only: Thrift's own messages stay off stderr
   const std::string& text = args[0];
-  const std::string key = FLAGS_key.empty() ? text : FLAGS_key;
+  if (key.empty()) key = text;
   rpc::Location entry;
   try {
-    entry = rpc::ParseLocation(FLAGS_peer);
+    entry = rpc::ParseLocation(peer);
   } catch (const std::exception& e) {
     cli::Fail(2, std::string("--peer: ") + e.what());
   }
@@ -41,7 +40,7 @@ int main(int argc, char** argv) {
   // Pooled connections with thrifty's limits and deadlines; the generated EchoClient has the
   // Locator calls too (it extends LocatorClient).
   rpc::PoolOptions options;
-  options.call_timeout_ms = FLAGS_timeout_ms;
+  options.call_timeout_ms = timeout_ms;
   rpc::ConnectionPool<echo::EchoClient> pool(options);
   try {
     // 1. Any node knows the whole ring: ask it who owns the key.

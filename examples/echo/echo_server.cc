@@ -10,7 +10,6 @@
 #include <iostream>
 #include <memory>
 
-#include <gflags/gflags.h>
 #include <glog/logging.h>
 
 #include "Echo.h"
@@ -19,12 +18,6 @@
 #include "locator/service/locator_handler.h"
 #include "locator/service/locator_node.h"
 #include "tools/common/cli.h"
-
-DEFINE_int32(port, 0, "Thrift port; 0 takes the first free port from --discover-from");
-DEFINE_string(peer, "", "HOST:PORT[,...] of echo servers to join through; without it the server "
-                        "looks for one on 127.0.0.1 in the discovery range, or starts a cluster");
-DEFINE_int32(discover_from, 9900, "first port of the local discovery range");
-DEFINE_int32(discover_to, 9939, "last port of the local discovery range");
 
 namespace thrifty::echo {
 
@@ -57,17 +50,22 @@ int main(int argc, char** argv) {
   using namespace thrifty;
   // thrifty's command-line conventions: GNU flags, --help, one line on stderr and exit 2 on
   // a bad flag.
-  const auto args = cli::ParseFlags(
-      argc, argv,
+  cli::CommandLine command(
       "usage: echo_server [--port N] [--peer HOST:PORT,...] [--discover-from A --discover-to B]\n"
       "Serves the Echo example service on a thrifty locator node. SIGINT/SIGTERM leave the\n"
-      "cluster cleanly.",
-      {"examples/echo/echo_server.cc"});
+      "cluster cleanly.");
+  int port = 0;
+  std::string peer;
+  cli::DiscoveryRange discovery;
+  command.option("--port", port, "Thrift port; 0 takes the first free port from --discover-from");
+  command.option("--peer", peer, "HOST:PORT[,...] of echo servers to join through; without it the server "
+                                 "looks for one on 127.0.0.1 in the discovery range, or starts a cluster")
+      ->type_name("HOST:PORT,...");
+  discovery.add_flags(command);
+  const auto args = command.parse(argc, argv);
   if (!args.empty()) cli::Fail(2, "unexpected argument '" + args.front() + "' (see --help)");
-  if (FLAGS_port < 0 || FLAGS_port > 65535) cli::Fail(2, "--port must be in 0..65535");
-  if (FLAGS_discover_from < 1 || FLAGS_discover_to > 65535 || FLAGS_discover_from > FLAGS_discover_to) {
-    cli::Fail(2, "--discover-from/--discover-to must be a range within 1..65535");
-  }
+  if (port < 0 || port > 65535) cli::Fail(2, "--port must be in 0..65535");
+  discovery.check();
   cli::InitServerLogging(argv[0]);  // glog on stderr, Thrift's own messages routed into it
 
   // SIGINT/SIGTERM are taken by sigwait() below: block them before any thread starts, so that
@@ -80,11 +78,11 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   locator::NodeOptions options;
-  options.port = FLAGS_port;
-  options.discover_first = FLAGS_discover_from;
-  options.discover_last = FLAGS_discover_to;
+  options.port = port;
+  options.discover_first = discovery.from;
+  options.discover_last = discovery.to;
   try {
-    options.peers = rpc::ParseLocations(FLAGS_peer);
+    options.peers = rpc::ParseLocations(peer);
   } catch (const std::exception& e) {
     cli::Fail(2, std::string("--peer: ") + e.what());
   }

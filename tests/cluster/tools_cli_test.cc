@@ -16,8 +16,12 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "locator/rpc/address.h"
+#include "locator/rpc/per_connection.h"
+#include "locator/service/locator_handler.h"
+#include "locator/service/locator_node.h"
 #include "tests/cluster/harness.h"
 
 namespace thrifty::testing {
@@ -593,7 +597,7 @@ TEST_F(ToolsAgainstCluster, GetRawAndOutputAreByteExact) {
 TEST(ToolsCli, StoregetHelpShowsTheOutputOptions) {
   const auto r = RunTool("storeget", {"--help"});
   EXPECT_EQ(r.status, 0);
-  EXPECT_NE(r.out.find("-o, --output VALUE"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("-o, --output FILE"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("--raw"), std::string::npos) << r.out;
 }
 
@@ -667,6 +671,86 @@ TEST_F(ToolsAgainstCluster, StorectlMembersJson) {
     ASSERT_EQ(other.status, 0) << cmd << ": " << other.err;
     EXPECT_NO_THROW(JsonParser(other.out).Parse()) << cmd << ":\n" << other.out;
   }
+}
+
+// A bare locator node in this process, with metadata of our choosing (no flag sets metadata).
+class MetadataNode {
+ public:
+  MetadataNode(std::map<std::string, std::string> metadata, std::vector<rpc::Location> peers) {
+    locator::NodeOptions options;
+    options.gossip = false;
+    options.port = FreePortRange(1);
+    options.discover_first = options.discover_last = options.port;
+    options.peers = std::move(peers);
+    options.metadata = std::move(metadata);
+    options.server.workers = 8;
+    node_ = std::make_unique<locator::LocatorNode>(
+        options, std::vector<std::string>{"locator.Base", "locator.Locator"});
+    node_->bind();
+    locator::LocatorNode& node = *node_;
+    node_->start(std::make_shared<rpc::PerConnection<rpc::LocatorProcessor, rpc::LocatorIf>>(
+        [&node](const std::string& peer) { return std::make_shared<locator::LocatorHandler>(node, peer); }));
+  }
+  ~MetadataNode() { node_->stop(); }
+  rpc::Location at() const { return node_->self_location(); }
+
+ private:
+  std::unique_ptr<locator::LocatorNode> node_;
+};
+
+TEST(ToolsCli, StorectlMembersJsonKeepsMetadata) {
+  const std::string utf8 = "Z\xc3\xbcrich \xe2\x9c\x93 \xf0\x9f\x90\xb1";  // "Zürich ✓ 🐱"
+  const std::string binary("\xff\xfe\x00raw\x80", 7);                          // not UTF-8
+  const std::string quoted = "a \"quoted\" \\ line\nand\ttab";
+  MetadataNode a({{"zone", utf8}, {"blob", binary}}, {});
+  MetadataNode b({{"zone", "plain"}, {"note", quoted}}, {a.at()});
+  const std::vector<std::string> args = {"--peer=" + rpc::ToString(a.at()), "members", "--json"};
+  CommandResult r;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        r = RunTool("storectl", args);
+        return r.status == 0 && r.out.find(rpc::ToString(b.at())) != std::string::npos;
+      },
+      10000))
+      << Describe(args, r);
+  EXPECT_EQ(r.err, "");
+  ASSERT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << "one line: " << r.out;
+
+  nlohmann::json json;
+  try {
+    json = nlohmann::json::parse(r.out);  // strict: throws on anything that is not JSON
+  } catch (const std::exception& e) {
+    FAIL() << e.what() << "\n" << r.out;
+  }
+  EXPECT_NO_THROW(JsonParser(r.out).Parse()) << r.out;
+  ASSERT_TRUE(json.is_array()) << r.out;
+  std::map<std::string, nlohmann::json> members;
+  for (const auto& m : json) {
+    ASSERT_TRUE(m.is_object()) << r.out;
+    for (const char* field : {"address", "state", "incarnation", "metadata"}) {
+      ASSERT_TRUE(m.contains(field)) << field << ": " << r.out;
+    }
+    EXPECT_EQ(m.at("state"), "ALIVE") << r.out;
+    EXPECT_TRUE(m.at("incarnation").is_number_integer()) << r.out;
+    ASSERT_TRUE(m.at("metadata").is_object()) << r.out;
+    members[m.at("address").get<std::string>()] = m.at("metadata");
+  }
+  ASSERT_EQ(members.size(), 2u) << r.out;
+  ASSERT_EQ(members.count(rpc::ToString(a.at())), 1u) << r.out;
+  ASSERT_EQ(members.count(rpc::ToString(b.at())), 1u) << r.out;
+  const auto& meta_a = members[rpc::ToString(a.at())];
+  const auto& meta_b = members[rpc::ToString(b.at())];
+  // UTF-8 comes through as is, not as \u escapes.
+  EXPECT_EQ(meta_a.at("zone"), utf8) << r.out;
+  EXPECT_NE(r.out.find(utf8), std::string::npos) << r.out;
+  // Bytes that are not UTF-8 are each replaced by U+FFFD; the NUL is escaped.
+  const std::string fffd = "\xef\xbf\xbd";
+  EXPECT_EQ(meta_a.at("blob"), fffd + fffd + std::string("\0raw", 4) + fffd) << r.out;
+  EXPECT_EQ(meta_b.at("zone"), "plain");
+  EXPECT_EQ(meta_b.at("note"), quoted);
+  // Every member also has the node's own metadata (its weight).
+  EXPECT_TRUE(meta_a.contains("weight")) << r.out;
+  EXPECT_TRUE(meta_b.contains("weight")) << r.out;
 }
 
 TEST_F(ToolsAgainstCluster, StorectlStatusListsTheNodes) {

@@ -1,12 +1,12 @@
 #include "tools/common/cli.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 
-#include <gflags/gflags.h>
 #include <glog/logging.h>
+#include <nlohmann/json.hpp>
 
 #include "locator/rpc/thrift_logging.h"
 
@@ -22,115 +22,130 @@ std::string Basename(const char* path) {
   return slash == std::string::npos ? p : p.substr(slash + 1);
 }
 
-void PrintHelp(const std::string& usage, const std::vector<std::string>& flag_files,
-               const std::map<char, std::string>& short_names) {
-  std::cout << usage << "\n\nOptions:\n";
-  std::vector<gflags::CommandLineFlagInfo> flags;
-  gflags::GetAllFlags(&flags);
-  for (const auto& flag : flags) {
-    const bool ours = std::any_of(flag_files.begin(), flag_files.end(), [&](const std::string& f) {
-      return flag.filename.find(f) != std::string::npos;
-    });
-    if (!ours) continue;
-    std::string name = flag.name;
-    std::replace(name.begin(), name.end(), '_', '-');
-    std::string left = (name.size() == 1 ? "  -" : "  --") + name;
-    for (const auto& [letter, long_name] : short_names) {
-      if (long_name == flag.name) left = std::string("  -") + letter + "," + left.substr(1);
-    }
-    if (flag.type != "bool") left += " " + std::string(flag.type == "string" ? "VALUE" : "N");
-    std::cout << left;
-    if (left.size() < 28) std::cout << std::string(28 - left.size(), ' ');
-    else std::cout << "\n" << std::string(28, ' ');
-    std::cout << flag.description;
-    if (!flag.default_value.empty() && flag.type != "bool") {
-      std::cout << " (default: " << flag.default_value << ")";
-    }
-    std::cout << "\n";
+// --help of every tool: the tool's usage text, then one line per flag:
+//   -o, --output FILE          what it does (default: X)
+class HelpFormatter : public CLI::Formatter {
+ public:
+  explicit HelpFormatter(std::string usage) : usage_(std::move(usage)) { column_width(28); }
+
+  std::string make_help(const CLI::App* app, std::string name, CLI::AppFormatMode mode) const override {
+    std::string text = CLI::Formatter::make_help(app, std::move(name), mode);
+    // One blank line between the groups of flags, none at the end.
+    for (size_t at; (at = text.find("\n\n\n")) != std::string::npos;) text.erase(at, 1);
+    while (text.size() > 1 && text.compare(text.size() - 2, 2, "\n\n") == 0) text.pop_back();
+    return text;
   }
-  std::cout << "  -h, --help                Show this help and exit.\n"
-               "  --version                 Show the version and exit.\n";
-}
+  std::string make_description(const CLI::App*) const override { return ""; }
+  std::string make_usage(const CLI::App*, std::string) const override { return usage_ + "\n"; }
+
+  std::string make_option_name(const CLI::Option* opt, bool positional) const override {
+    if (positional) return opt->get_name(true, false);
+    std::string names;
+    for (const auto& s : opt->get_snames()) names += (names.empty() ? "-" : ", -") + s;
+    for (const auto& l : opt->get_lnames()) names += (names.empty() ? "--" : ", --") + l;
+    return names;
+  }
+
+  std::string make_option_opts(const CLI::Option* opt) const override {
+    return opt->get_type_size() == 0 ? "" : " " + opt->get_type_name();
+  }
+
+  std::string make_option_desc(const CLI::Option* opt) const override {
+    std::string text = opt->get_description();
+    if (opt->get_type_size() != 0 && !opt->get_default_str().empty()) {
+      text += " (default: " + opt->get_default_str() + ")";
+    }
+    return text;
+  }
+
+ private:
+  std::string usage_;
+};
+
+std::string FirstLine(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 }  // namespace
 
 const std::string& ProgramName() { return program_name; }
 
 void Fail(int code, const std::string& message) {
+  std::cout.flush();
   std::cerr << program_name << ": " << message << std::endl;
   std::exit(code);
 }
 
-std::vector<std::string> ParseFlags(int argc, char** argv, const std::string& usage,
-                                    const std::vector<std::string>& flag_files,
-                                    const std::map<char, std::string>& short_names) {
-  program_name = Basename(argv[0]);
-  gflags::SetUsageMessage(usage);
-  std::vector<std::string> positional;
+CommandLine::CommandLine(const std::string& usage) {
+  app_.formatter(std::make_shared<HelpFormatter>(usage));
+  app_.set_help_flag("-h,--help", "Show this help and exit.");
+  app_.set_version_flag(
+      "--version", [] { return program_name + " (thrifty) 0.1.0"; }, "Show the version and exit.");
+  app_.option_defaults()->always_capture_default()->multi_option_policy(
+      CLI::MultiOptionPolicy::TakeLast);
+  app_.add_option("args", positional_)->group("");  // hidden from --help
+}
+
+CLI::Option* CommandLine::flag(const std::string& names, bool& value, const std::string& help) {
+  return app_.add_flag(names, value, help);
+}
+
+CLI::Validator CommandLine::NonNegative() {
+  // CLI11 would read "-5" into an unsigned flag as a huge number.
+  return CLI::Validator(
+      [](std::string& text) {
+        return text.find('-') == std::string::npos ? std::string() : "must be >= 0, not " + text;
+      },
+      "");  // no description: keeps "N" alone in --help
+}
+
+std::vector<std::string> CommandLine::parse(int argc, char** argv) {
+  program_name = Basename(argc > 0 ? argv[0] : nullptr);
+  app_.name(program_name);
+  // CLI11 takes the arguments last first. It would read "-o=FILE" as the value "=FILE": such
+  // an argument is split like "--output=FILE" is.
+  std::vector<std::string> args;
   bool flags_done = false;
   for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (flags_done || arg.size() < 2 || arg[0] != '-') {
-      positional.push_back(arg);  // includes "-" (stdin)
-      continue;
-    }
-    if (arg == "--") {
-      flags_done = true;
-      continue;
-    }
-    if (arg == "--help" || arg == "-h" || arg == "-help") {
-      PrintHelp(usage, flag_files, short_names);
-      std::exit(0);
-    }
-    if (arg == "--version") {
-      std::cout << program_name << " (thrifty) 0.1.0" << std::endl;
-      std::exit(0);
-    }
-    std::string body = arg.substr(arg[1] == '-' ? 2 : 1);
-    std::string name = body, value;
-    bool has_value = false;
-    if (auto eq = body.find('='); eq != std::string::npos) {
-      name = body.substr(0, eq);
-      value = body.substr(eq + 1);
-      has_value = true;
-    }
-    if (arg[1] != '-' && name.size() == 1) {
-      if (auto it = short_names.find(name[0]); it != short_names.end()) name = it->second;
-    }
-    std::replace(name.begin(), name.end(), '-', '_');
-    gflags::CommandLineFlagInfo info;
-    bool negated = false;
-    if (!gflags::GetCommandLineFlagInfo(name.c_str(), &info)) {
-      // --noflag and --no-flag both negate a boolean.
-      const bool no_prefix = name.size() > 2 && name.rfind("no", 0) == 0;
-      const std::string base =
-          !no_prefix ? "" : name.rfind("no_", 0) == 0 ? name.substr(3) : name.substr(2);
-      if (no_prefix && gflags::GetCommandLineFlagInfo(base.c_str(), &info) &&
-          info.type == "bool" && !has_value) {
-        negated = true;
-        name = base;
-      } else {
-        Fail(2, "unknown option '" + arg + "' (see --help)");
-      }
-    }
-    const bool ours = std::any_of(flag_files.begin(), flag_files.end(), [&](const std::string& f) {
-      return info.filename.find(f) != std::string::npos;
-    });
-    if (!ours) Fail(2, "unknown option '" + arg + "' (see --help)");
-    if (info.type == "bool") {
-      if (!has_value) value = negated ? "false" : "true";
-    } else if (!has_value) {
-      if (i + 1 >= argc) Fail(2, "option '" + arg + "' needs a value");
-      value = argv[++i];
-    }
-    if (gflags::SetCommandLineOption(name.c_str(), value.c_str()).empty()) {
-      Fail(2, "bad value '" + value + "' for option '--" + info.name + "' (" + info.type + ")");
+    const std::string arg = argv[i];
+    flags_done = flags_done || arg == "--";
+    if (!flags_done && arg.size() >= 3 && arg[0] == '-' && arg[1] != '-' && arg[2] == '=') {
+      args.push_back(arg.substr(0, 2));
+      args.push_back(arg.substr(3));
+    } else {
+      args.push_back(arg);
     }
   }
-  return positional;
+  std::reverse(args.begin(), args.end());
+  try {
+    app_.parse(args);
+  } catch (const CLI::ExtrasError& e) {
+    const auto extra = app_.remaining();
+    Fail(2, "unknown flag " + (extra.empty() ? FirstLine(e.what()) : extra.front()) + " (see --help)");
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) std::exit(app_.exit(e));  // --help, --version
+    Fail(2, FirstLine(e.what()) + " (see --help)");
+  }
+  return positional_;
+}
+
+void DiscoveryRange::add_flags(CommandLine& command) {
+  command.option("--discover-from", from, "first port of the local discovery range");
+  command.option("--discover-to", to, "last port of the local discovery range");
+}
+
+void DiscoveryRange::check() const {
+  if (from < 1 || to > 65535 || from > to) {
+    Fail(2, "--discover-from/--discover-to must be a range within 1..65535");
+  }
+}
+
+void PrintJson(const nlohmann::ordered_json& value) {
+  std::cout << value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
+            << std::endl;
 }
 
 void InitServerLogging(const char* argv0) {
+  // glog's own settings, set directly: glog's flags are not read from the command line (its
+  // GLOG_* environment variables still set the others, e.g. GLOG_v).
   FLAGS_logtostderr = true;
   FLAGS_minloglevel = 0;
   google::InitGoogleLogging(argv0);

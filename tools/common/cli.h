@@ -1,24 +1,67 @@
-// Command-line handling shared by every thrifty tool: GNU-style flags on top of gflags.
+// Command-line handling shared by every thrifty tool: GNU-style flags parsed by CLI11, one
+// --help format, and JSON output through nlohmann::json.
 #pragma once
 
-#include <map>
 #include <string>
+#include <type_traits>
 #include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 namespace thrifty::cli {
 
-// Parses argv against the gflags defined in the program.
-// - `--name=value`, `--name value`, `-n value`; `--flag`/`--noflag` for booleans;
-//   dashes in names are read as underscores (`--data-dir` is the flag data_dir);
-// - `short_names` gives flags a one-letter spelling: with {{'o', "output"}}, `-o FILE` and
-//   `-o=FILE` set --output (gflags has no aliases; a flag named `o` would lose `--output`);
-// - `--` ends the flags; everything else is returned, in order, as positional arguments;
-// - `--help`/`-h` prints `usage` and the flags defined in source files whose path contains one
-//   of `flag_files`, then exits 0; `--version` prints the version and exits 0;
-// - an unknown flag, a missing or bad value: one line on stderr, exit 2.
-std::vector<std::string> ParseFlags(int argc, char** argv, const std::string& usage,
-                                    const std::vector<std::string>& flag_files,
-                                    const std::map<char, std::string>& short_names = {});
+// The command line of one tool:
+// - `--name=value` and `--name value`; `-n value`, `-nvalue` and `-n=value` for one-letter
+//   spellings; `--flag`, `--flag=true|false` for booleans (and `--no-flag` where a flag says so);
+// - `--` ends the flags; every other argument is positional, in order ("-" included);
+// - `--help`/`-h` prints the usage, then every flag with its default, on stdout, and exits 0;
+//   `--version` prints the version and exits 0;
+// - an unknown flag, a missing or bad value: one line "TOOL: ..." on stderr, exit 2;
+// - a flag given twice: the last one counts.
+class CommandLine {
+ public:
+  // `usage`: what --help starts with ("usage: TOOL ..." and what the tool does).
+  explicit CommandLine(const std::string& usage);
+
+  // A flag that takes a value, stored in `value`; its value now is the default --help shows.
+  // The value reads as N for numbers and VALUE otherwise (->type_name() names it better).
+  template <typename T>
+  CLI::Option* option(const std::string& names, T& value, const std::string& help) {
+    CLI::Option* opt = app_.add_option(names, value, help);
+    opt->type_name(std::is_arithmetic_v<T> ? "N" : "VALUE");
+    if constexpr (std::is_unsigned_v<T>) opt->check(NonNegative());
+    return opt;
+  }
+  // A boolean flag: `--name` sets it, `--name=false` clears it. `names` may add a negation,
+  // e.g. "--gossip,!--no-gossip".
+  CLI::Option* flag(const std::string& names, bool& value, const std::string& help);
+
+  // Parses argv and returns the positional arguments; exits as described above.
+  std::vector<std::string> parse(int argc, char** argv);
+
+  CLI::App& app() { return app_; }
+
+ private:
+  static CLI::Validator NonNegative();
+
+  CLI::App app_;
+  std::vector<std::string> positional_;
+};
+
+// The local discovery range (--discover-from, --discover-to) nodes and clients share.
+struct DiscoveryRange {
+  int from = 9900;
+  int to = 9939;
+
+  void add_flags(CommandLine& command);
+  // Exits 2 with one line unless from..to is a range within 1..65535.
+  void check() const;
+};
+
+// Prints `value` as one line of JSON. Strings keep their UTF-8; bytes that are not valid UTF-8
+// are each replaced by U+FFFD, so binary data never breaks the output.
+void PrintJson(const nlohmann::ordered_json& value);
 
 // Logging for a long-running server: glog to stderr, INFO and up.
 void InitServerLogging(const char* argv0);

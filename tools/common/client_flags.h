@@ -2,16 +2,33 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "diststore/client/cluster_client.h"
+#include "tools/common/cli.h"
 
 namespace thrifty::cli {
 
-// Connects to --peer, or to the first diststore node found on 127.0.0.1 in the discovery
-// range. Exits 2 on a bad flag value, 1 (with one line on stderr) when no node answers.
-std::unique_ptr<client::ClusterClient> ConnectFromFlags();
+class ClientFlags {
+ public:
+  // Adds --peer, --discover-from, --discover-to, --timeout-ms and --direct to `command`.
+  explicit ClientFlags(CommandLine& command);
+  // The command line writes into it: it stays where it is.
+  ClientFlags(const ClientFlags&) = delete;
+  ClientFlags& operator=(const ClientFlags&) = delete;
 
-// The node --peer names, or the one discovery finds (same exits as above).
-rpc::Location EntryNodeFromFlags();
+  // Connects to --peer, or to the first diststore node found on 127.0.0.1 in the discovery
+  // range. Exits 2 (one line on stderr) on a bad flag value or when no node answers.
+  std::unique_ptr<client::ClusterClient> Connect() const;
+
+  // The node --peer names, or the one discovery finds (same exits as above).
+  rpc::Location EntryNode() const;
+
+ private:
+  std::string peer_;
+  DiscoveryRange discovery_;
+  int timeout_ms_ = 10000;
+  bool direct_ = false;
+};
 
 }  // namespace thrifty::cli

@@ -1,6 +1,16 @@
 #include "tools/common/dataset_flags.h"
 
-DEFINE_uint64(count, 10000, "number of keys in the dataset");
-DEFINE_string(prefix, "key", "prefix of every key of the dataset");
-DEFINE_uint64(value_bytes, 100, "bytes per value");
-DEFINE_uint64(batch, 500, "keys per multi_put / multi_get request");
+namespace thrifty::cli {
+
+DatasetFlags::DatasetFlags(CommandLine& command) {
+  command.option("--count", count, "number of keys in the dataset");
+  command.option("--prefix", prefix, "prefix of every key of the dataset");
+  command.option("--value-bytes", value_bytes, "bytes per value");
+  command.option("--batch", batch, "keys per multi_put / multi_get request");
+}
+
+void DatasetFlags::check() const {
+  if (batch < 1 || batch > 10000) Fail(2, "--batch must be in 1..10000");
+}
+
+}  // namespace thrifty::cli

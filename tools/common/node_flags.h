@@ -1,12 +1,45 @@
 // The flags every node (locator, storeserver) shares, and the NodeOptions they make.
 #pragma once
 
+#include <cstdint>
+#include <string>
+
 #include "locator/service/locator_node.h"
+#include "tools/common/cli.h"
 
 namespace thrifty::cli {
 
-// Builds NodeOptions from the node flags; exits 2 with a clear line on a bad value.
-locator::NodeOptions NodeOptionsFromFlags();
+class NodeFlags {
+ public:
+  // Adds the node flags (--port, --peer, --bind, gossip tuning, ...) to `command`.
+  explicit NodeFlags(CommandLine& command);
+  // The command line writes into it: it stays where it is.
+  NodeFlags(const NodeFlags&) = delete;
+  NodeFlags& operator=(const NodeFlags&) = delete;
+
+  // NodeOptions from the parsed flags; exits 2 with a clear line on a bad value.
+  locator::NodeOptions options() const;
+
+ private:
+  int port_ = 0;
+  std::string peer_;
+  std::string bind_ = "127.0.0.1";
+  std::string advertise_;
+  DiscoveryRange discovery_;
+  std::string placement_ = "ketama";
+  double weight_ = 1.0;
+  int rpc_threads_ = 512;
+  int sync_interval_ms_ = 1000;
+  bool gossip_ = true;
+  int gossip_port_ = 0;
+  std::string cluster_key_file_;
+  int64_t probe_interval_ms_ = 1000;
+  int64_t probe_timeout_ms_ = 500;
+  int indirect_checks_ = 3;
+  int suspicion_mult_ = 4;
+  int retransmit_mult_ = 4;
+  int64_t push_pull_interval_ms_ = 30000;
+};
 
 // Installs SIGINT/SIGTERM handling: the first signal makes WaitForStopSignal() return; the
 // second exits at once (status 130).
