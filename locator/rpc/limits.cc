@@ -66,11 +66,10 @@ class CheckedBinaryProtocolFactory : public TProtocolFactory {
 
 }  // namespace
 
-std::shared_ptr<TFramedTransport> MakeFramedTransport(std::shared_ptr<TTransport> inner,
-                                                      const RpcLimits& limits) {
-  auto framed = std::make_shared<TFramedTransport>(std::move(inner), MakeConfiguration(limits));
-  framed->setMaxFrameSize(static_cast<uint32_t>(limits.max_frame_bytes));
-  return framed;
+std::shared_ptr<FramedTransport> MakeFramedTransport(std::shared_ptr<TTransport> inner,
+                                                     const RpcLimits& limits) {
+  return std::make_shared<FramedTransport>(std::move(inner), MakeConfiguration(limits),
+                                           static_cast<uint32_t>(limits.max_frame_bytes));
 }
 
 std::shared_ptr<TProtocol> MakeBinaryProtocol(std::shared_ptr<TFramedTransport> transport,

@@ -13,6 +13,8 @@
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/TTransport.h>
 
+#include "locator/rpc/framed_transport.h"
+
 namespace thrifty::rpc {
 
 struct RpcLimits {
@@ -33,8 +35,9 @@ struct RpcLimits {
 
 std::shared_ptr<apache::thrift::TConfiguration> MakeConfiguration(const RpcLimits& limits);
 
-// Framed transport over `inner` with the limits applied (0.17's TFramedTransportFactory drops them).
-std::shared_ptr<apache::thrift::transport::TFramedTransport> MakeFramedTransport(
+// Framed transport over `inner` with the limits applied (0.17's TFramedTransportFactory drops
+// them): one message per frame, frames of up to max_frame_bytes (see framed_transport.h).
+std::shared_ptr<FramedTransport> MakeFramedTransport(
     std::shared_ptr<apache::thrift::transport::TTransport> inner, const RpcLimits& limits);
 
 // Binary protocol with string and container limits, specialised for a framed (buffered)

@@ -324,6 +324,21 @@ class HardeningRaw : public ::testing::Test {
   static int port() { return cluster_->port(node_); }
   static pid_t pid() { return cluster_->pid(node_); }
 
+  static std::map<std::string, int64_t> Stats() {
+    std::map<std::string, int64_t> stats;
+    cluster_->pool().call(cluster_->location(node_), [&](rpc::StoreClient& c) { c.stats(stats); });
+    return stats;
+  }
+  static bool Stored(const std::string& key) {
+    try {
+      std::string value;
+      cluster_->pool().call(cluster_->location(node_), [&](rpc::StoreClient& c) { c.get(value, key); });
+      return true;
+    } catch (const rpc::NotFound&) {
+      return false;
+    }
+  }
+
   // Sends `bytes` on a new connection and expects the node to close it by itself (without
   // waiting for more input) within seconds, not after its idle timeout of minutes. Returns
   // what the node sent back.
@@ -548,6 +563,34 @@ TEST_F(HardeningRaw, ManyConnectionsAtOnce) {
   // Closed by the clients: the node lets go of every one of them.
   EXPECT_TRUE(WaitFor([&] { return OpenFds(pid()) <= fds_before; }, 10000))
       << "the node kept " << OpenFds(pid()) - fds_before << " connections of closed clients";
+}
+
+TEST_F(HardeningRaw, AMessageRunningPastItsFrameClosesTheConnectionAtOnce) {
+  // Each first frame is followed by a good put. Thrift 0.17 read that frame as the rest of the
+  // bad message, then waited for more until the idle timeout (two minutes), and the good put
+  // was never executed either way.
+  const std::string second = Frame(Wire().message("put").field(T_STRING, 1).str("past-frame-second")
+                                       .field(T_STRING, 2).str("v").stop().bytes());
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"a key declaring 100 bytes, 10 in the frame",
+       Frame(Wire().message("put").field(T_STRING, 1).i32(100).raw(std::string(10, 'k')).bytes())},
+      {"a list declaring 1000 keys, 1 in the frame",
+       Frame(Wire().message("multi_get").field(T_LIST, 1).i8(T_STRING).i32(1000).str("a").bytes())},
+      {"a whole put, then the start of a message in the same frame",
+       Frame(Wire().message("put").field(T_STRING, 1).str("past-frame-first").field(T_STRING, 2)
+                 .str("v").stop().i32(0x80010001).bytes())},
+  };
+  for (const auto& [what, first] : cases) {
+    RawConn conn(port());
+    const auto start = Clock::now();
+    conn.send_all(first + second);
+    std::string received;
+    EXPECT_TRUE(conn.read_until_closed(5000, &received)) << what << ": the node did not close it";
+    EXPECT_LT(Clock::now() - start, std::chrono::seconds(1)) << what;
+    EXPECT_EQ(received, "") << what << ": the node answered";
+  }
+  EXPECT_FALSE(Stored("past-frame-second")) << "the request after the bad frame was executed";
+  EXPECT_FALSE(Stored("past-frame-first")) << "a request followed by stray bytes was executed";
 }
 
 // Runs last in this suite (gtest keeps the order of definition).
