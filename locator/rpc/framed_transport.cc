@@ -60,6 +60,11 @@ bool FramedTransport::readFrame() {
   }
   if (size > 0) transport_->readAll(rBuf_.get(), size);  // an empty frame may have no buffer yet
   setReadBuffer(rBuf_.get(), size);
+  // Every string the protocol borrows from the frame is subtracted from the transport's
+  // message-size budget (TConfiguration's maxMessageSize), and 0.17 never refills it: a
+  // long-lived connection failed with "MaxMessageSize reached" once its strings added up to
+  // the limit. Each frame is one message, so each starts with the whole budget.
+  resetConsumedMessageSize();
   return true;
 }
 

@@ -11,6 +11,8 @@
 // - a frame header over the limit, or negative, throws OversizedFrame before anything is
 //   allocated.
 // Generated code calls readEnd() after every message it reads, on servers and clients alike.
+// Each frame gets the whole message-size budget of the transport's TConfiguration (0.17 spent
+// it over the connection's life).
 //
 // Reads of bytes inside the current frame take TBufferBase's non-virtual fast path unchanged;
 // only the slow path, taken at a frame's end, is overridden.

@@ -593,6 +593,28 @@ TEST_F(HardeningRaw, AMessageRunningPastItsFrameClosesTheConnectionAtOnce) {
   EXPECT_FALSE(Stored("past-frame-first")) << "a request followed by stray bytes was executed";
 }
 
+TEST_F(HardeningRaw, OneConnectionCarriesMoreThanTheFrameLimitOverItsLife) {
+  // Thrift 0.17 charged every string read on a connection to one budget of maxMessageSize (the
+  // frame limit) for the connection's whole life: after 64 MiB of values the node silently
+  // closed it, and a client's reads of replies failed the same way. One connection, no retries.
+  const rpc::RpcLimits limits;
+  auto socket = std::make_shared<apache::thrift::transport::TSocket>("127.0.0.1", port(),
+                                                                      rpc::MakeConfiguration(limits));
+  socket->setRecvTimeout(10000);
+  socket->setSendTimeout(10000);
+  auto framed = rpc::MakeFramedTransport(socket, limits);
+  rpc::StoreClient client(rpc::MakeBinaryProtocol(framed, limits));
+  framed->open();
+  const std::string value(1 << 20, 'm');
+  for (int i = 0; i < 80; ++i) ASSERT_NO_THROW(client.put("lifetime-key", value)) << "put " << i;
+  for (int i = 0; i < 80; ++i) {
+    std::string got;
+    ASSERT_NO_THROW(client.get(got, "lifetime-key")) << "get " << i;
+    ASSERT_EQ(got.size(), value.size());
+  }
+  client.erase("lifetime-key");
+}
+
 // Runs last in this suite (gtest keeps the order of definition).
 TEST_F(HardeningRaw, AfterAllOfItTheNodeServesAndStoredNothingBogus) {
   auto& pool = cluster_->pool();

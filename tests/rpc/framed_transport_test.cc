@@ -98,6 +98,20 @@ TEST(FramedTransport, MessagesInTheirOwnFramesAreReadOneAfterAnother) {
   EXPECT_EQ(memory->available_read(), 0u);
 }
 
+// Thrift 0.17 subtracted every borrowed string from one budget of maxMessageSize bytes for the
+// connection's whole life: a pooled connection failed once its strings added up to it.
+TEST(FramedTransport, EachFrameGetsTheWholeMessageSizeBudget) {
+  RpcLimits limits;
+  limits.max_frame_bytes = 100;  // also the configuration's maxMessageSize
+  std::string frames;
+  for (int i = 0; i < 20; ++i) frames += Frame(PutCall(std::string(60, 'a' + i)));
+  ServerSide server(Input(frames), limits);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(ReadPutKey(*server.protocol), std::string(60, 'a' + i));
+    ReadPutEnd(*server.protocol);
+  }
+}
+
 TEST(FramedTransport, AStringRunningPastItsFrameFailsWithoutReadingTheNextFrame) {
   // put(key) whose key declares 100 bytes, in a frame that holds 10 of them; then a good frame.
   const std::string bad = Message("put", 1) + "\x0b" + std::string("\x00\x01", 2) + I32(100) +
