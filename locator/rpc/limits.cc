@@ -54,10 +54,12 @@ class CheckedBinaryProtocolFactory : public TProtocolFactory {
   std::shared_ptr<TProtocol> getProtocol(std::shared_ptr<TTransport> transport) override {
     if (auto buffered = std::dynamic_pointer_cast<TBufferBase>(transport)) {
       return std::make_shared<CheckedBinaryProtocol<TBufferBase>>(
-          std::move(buffered), limits_.max_string_bytes, limits_.max_container_elements);
+          std::move(buffered), limits_.max_string_bytes, limits_.max_container_elements,
+          Receives::kCalls);
     }
     return std::make_shared<CheckedBinaryProtocol<TTransport>>(
-        std::move(transport), limits_.max_string_bytes, limits_.max_container_elements);
+        std::move(transport), limits_.max_string_bytes, limits_.max_container_elements,
+        Receives::kCalls);
   }
 
  private:
@@ -75,7 +77,8 @@ std::shared_ptr<FramedTransport> MakeFramedTransport(std::shared_ptr<TTransport>
 std::shared_ptr<TProtocol> MakeBinaryProtocol(std::shared_ptr<TFramedTransport> transport,
                                               const RpcLimits& limits) {
   return std::make_shared<CheckedBinaryProtocol<TBufferBase>>(
-      std::move(transport), limits.max_string_bytes, limits.max_container_elements);
+      std::move(transport), limits.max_string_bytes, limits.max_container_elements,
+      Receives::kReplies);
 }
 
 std::shared_ptr<TTransportFactory> MakeFramedTransportFactory(const RpcLimits& limits) {

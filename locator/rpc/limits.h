@@ -40,12 +40,14 @@ std::shared_ptr<apache::thrift::TConfiguration> MakeConfiguration(const RpcLimit
 std::shared_ptr<FramedTransport> MakeFramedTransport(
     std::shared_ptr<apache::thrift::transport::TTransport> inner, const RpcLimits& limits);
 
-// Binary protocol with string and container limits, specialised for a framed (buffered)
-// transport so reads and writes skip the virtual transport calls.
+// A client's binary protocol with string and container limits, specialised for a framed
+// (buffered) transport so reads and writes skip the virtual transport calls. It reads replies
+// only.
 std::shared_ptr<apache::thrift::protocol::TProtocol> MakeBinaryProtocol(
     std::shared_ptr<apache::thrift::transport::TFramedTransport> transport,
     const RpcLimits& limits);
 
+// A server's transports and protocols: as above, except that only calls are read.
 std::shared_ptr<apache::thrift::transport::TTransportFactory> MakeFramedTransportFactory(
     const RpcLimits& limits);
 std::shared_ptr<apache::thrift::protocol::TProtocolFactory> MakeBinaryProtocolFactory(

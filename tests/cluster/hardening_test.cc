@@ -593,6 +593,22 @@ TEST_F(HardeningRaw, AMessageRunningPastItsFrameClosesTheConnectionAtOnce) {
   EXPECT_FALSE(Stored("past-frame-first")) << "a request followed by stray bytes was executed";
 }
 
+TEST_F(HardeningRaw, OnewayMessagesAreRefusedAndNotExecuted) {
+  // No method of the Store service is oneway; 0.17 executed such a message as a call and
+  // answered it.
+  for (const std::string& body :
+       {Wire().message("ping", 4).stop().bytes(),
+        Wire().message("put", 4).field(T_STRING, 1).str("oneway-key").field(T_STRING, 2).str("v").stop()
+            .bytes()}) {
+    RawConn conn(port());
+    conn.send_all(Frame(body));
+    std::string received;
+    EXPECT_TRUE(conn.read_until_closed(5000, &received)) << "the node did not close the connection";
+    EXPECT_EQ(received, "") << "the node answered a oneway message";
+  }
+  EXPECT_FALSE(Stored("oneway-key")) << "a oneway put was executed";
+}
+
 TEST_F(HardeningRaw, OneConnectionCarriesMoreThanTheFrameLimitOverItsLife) {
   // Thrift 0.17 charged every string read on a connection to one budget of maxMessageSize (the
   // frame limit) for the connection's whole life: after 64 MiB of values the node silently

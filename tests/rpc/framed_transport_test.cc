@@ -1,6 +1,7 @@
 // FramedTransport: one message per frame. A message that runs past the end of its frame, or
 // stops short of it, is an error at once (0.17's transport read on into the next frame and
-// waited for it); frame headers over the limit are refused before anything is allocated.
+// waited for it); frame headers over the limit are refused before anything is allocated; a
+// server reads calls only, a client replies only.
 #include "locator/rpc/framed_transport.h"
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <string>
 
 #include <gtest/gtest.h>
+#include <thrift/protocol/TProtocolException.h>
 #include <thrift/transport/TBufferTransports.h>
 
 #include "locator/rpc/limits.h"
@@ -17,6 +19,7 @@ namespace {
 
 using apache::thrift::protocol::TMessageType;
 using apache::thrift::protocol::TProtocol;
+using apache::thrift::protocol::TProtocolException;
 using apache::thrift::transport::TMemoryBuffer;
 using apache::thrift::transport::TTransportException;
 
@@ -194,6 +197,44 @@ TEST(FramedTransport, OversizedAndNegativeFrameHeadersAreRefused) {
   ASSERT_EQ(call.size(), 1024u);
   ServerSide server(Input(Frame(call)), limits);
   EXPECT_EQ(ReadPutKey(*server.protocol).size(), 1024 - PutCall("").size());
+}
+
+// Each side reads only what it can be sent: a server calls, a client replies and exceptions.
+TEST(FramedTransport, ServersReadCallsOnlyAndClientsRepliesOnly) {
+  std::string name;
+  TMessageType type;
+  int32_t seqid = 0;
+  const auto protocol_error = [&](TProtocol& p) -> std::string {
+    try {
+      p.readMessageBegin(name, type, seqid);
+    } catch (const TProtocolException& e) {
+      return e.what();
+    }
+    return "";
+  };
+  for (int t : {2, 3, 4}) {
+    ServerSide server(Input(Frame(Message("ping", t) + std::string(1, '\0'))));
+    const std::string error = protocol_error(*server.protocol);
+    EXPECT_NE(error.find("where a call is expected"), std::string::npos) << t << ": " << error;
+    if (t == 4) {
+      EXPECT_NE(error.find("oneway"), std::string::npos) << error;
+    }
+  }
+  for (int t : {1, 4}) {
+    auto memory = Input(Frame(Message("ping", t) + std::string(1, '\0')));
+    auto client = MakeBinaryProtocol(MakeFramedTransport(memory, RpcLimits()), RpcLimits());
+    const std::string error = protocol_error(*client);
+    EXPECT_NE(error.find("where a reply is expected"), std::string::npos) << t << ": " << error;
+  }
+  for (int t : {2, 3}) {
+    auto memory = Input(Frame(Message("ping", t) + std::string(1, '\0')));
+    auto client = MakeBinaryProtocol(MakeFramedTransport(memory, RpcLimits()), RpcLimits());
+    EXPECT_EQ(protocol_error(*client), "") << t;
+    EXPECT_EQ(type, t);
+  }
+  ServerSide server(Input(Frame(Message("ping", 1) + std::string(1, '\0'))));
+  EXPECT_EQ(protocol_error(*server.protocol), "");
+  EXPECT_EQ(type, apache::thrift::protocol::T_CALL);
 }
 
 }  // namespace
