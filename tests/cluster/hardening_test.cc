@@ -609,6 +609,31 @@ TEST_F(HardeningRaw, OnewayMessagesAreRefusedAndNotExecuted) {
   EXPECT_FALSE(Stored("oneway-key")) << "a oneway put was executed";
 }
 
+TEST_F(HardeningRaw, RefusedConnectionsAreCountedInStatsAndLogged) {
+  const auto before = Stats();
+  EXPECT_EQ(before.at("rpc_max_frame_bytes"), rpc::RpcLimits::ForValueSize(16 << 20).max_frame_bytes);
+  ExpectRefused("a 1 GiB frame header", Wire().i32(1u << 30).message("ping").stop().bytes());
+  ExpectRefused("an HTTP request", "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  ExpectRefused("a bad version", Frame(Wire().i32(0x80020001).str("ping").i32(1).stop().bytes()));
+  ExpectRefused("a oneway ping", Frame(Wire().message("ping", 4).stop().bytes()));
+  ExpectRefused("a key past its frame",
+                Frame(Wire().message("put").field(T_STRING, 1).i32(100).raw("abc").bytes()) +
+                    Frame(Wire().message("ping").stop().bytes()));
+  const auto after = Stats();
+  EXPECT_EQ(after.at("rpc_frames_oversized") - before.at("rpc_frames_oversized"), 2);
+  EXPECT_EQ(after.at("rpc_protocol_errors") - before.at("rpc_protocol_errors"), 2);
+  EXPECT_EQ(after.at("rpc_frames_overrun") - before.at("rpc_frames_overrun"), 1);
+  // The log names the peer (rate-limited: earlier cases may have had this second's line).
+  EXPECT_NE(cluster_->log(node_).find("closed the connection of 127.0.0.1:"), std::string::npos);
+  // And the admin command shows the counts.
+  const auto result =
+      RunCommand({BinDir() + "/storectl", "--peer=" + rpc::ToString(cluster_->location(node_)), "stats"});
+  EXPECT_EQ(result.status, 0) << result.err;
+  for (const char* stat : {"rpc_frames_oversized", "rpc_frames_overrun", "rpc_protocol_errors"}) {
+    EXPECT_NE(result.out.find(stat), std::string::npos) << result.out;
+  }
+}
+
 TEST_F(HardeningRaw, OneConnectionCarriesMoreThanTheFrameLimitOverItsLife) {
   // Thrift 0.17 charged every string read on a connection to one budget of maxMessageSize (the
   // frame limit) for the connection's whole life: after 64 MiB of values the node silently
