@@ -16,10 +16,17 @@ OversizedFrame::OversizedFrame(uint32_t declared, uint32_t limit)
 FrameOverrun::FrameOverrun(const std::string& what)
     : TTransportException(TTransportException::CORRUPTED_DATA, what) {}
 
+RequestTooLarge::RequestTooLarge(uint32_t bytes, uint32_t limit)
+    : TTransportException(TTransportException::BAD_ARGS,
+                          "request of " + std::to_string(bytes) + " bytes is over the frame limit of " +
+                              std::to_string(limit) + " bytes"),
+      bytes_(bytes),
+      limit_(limit) {}
+
 FramedTransport::FramedTransport(std::shared_ptr<TTransport> inner,
                                  std::shared_ptr<apache::thrift::TConfiguration> config,
-                                 uint32_t max_frame_bytes)
-    : TFramedTransport(std::move(inner), std::move(config)) {
+                                 uint32_t max_frame_bytes, uint32_t max_request_bytes)
+    : TFramedTransport(std::move(inner), std::move(config)), max_request_bytes_(max_request_bytes) {
   setMaxFrameSize(max_frame_bytes);
 }
 
@@ -76,6 +83,29 @@ uint32_t FramedTransport::readEnd() {
     throw FrameOverrun(std::to_string(left) + " bytes after the end of the message in its frame");
   }
   return TFramedTransport::readEnd();
+}
+
+void FramedTransport::flush() {
+  const auto size = static_cast<uint32_t>(wBase_ - wBuf_.get()) - static_cast<uint32_t>(sizeof(int32_t));
+  if (max_request_bytes_ > 0 && size > max_request_bytes_) {
+    // Nothing was sent: drop the request (and its buffer) and stay usable.
+    wBufSize_ = DEFAULT_BUFFER_SIZE;
+    wBuf_.reset(new uint8_t[wBufSize_]);
+    setWriteBuffer(wBuf_.get(), wBufSize_);
+    wBase_ = wBuf_.get() + sizeof(int32_t);
+    throw RequestTooLarge(size, max_request_bytes_);
+  }
+  try {
+    TFramedTransport::flush();
+  } catch (const TTransportException& e) {
+    // A server that refuses a frame for its size closes the connection while the request is
+    // still being sent: all the sender sees is a broken pipe or a reset. Say what may be why.
+    if (max_request_bytes_ == 0 || size <= kFrameLimitFloor) throw;
+    throw TTransportException(
+        e.getType(), std::string(e.what()) + " while sending a request of " + std::to_string(size) +
+                         " bytes (a server closes the connection on a frame over its limit, " +
+                         std::to_string(kFrameLimitFloor) + " bytes or more)");
+  }
 }
 
 }  // namespace thrifty::rpc

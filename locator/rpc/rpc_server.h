@@ -36,7 +36,7 @@ struct ServerOptions {
 };
 
 // Adds the server's refusal counters and its rpc_max_frame_bytes (the largest request it
-// reads) to `stats`.
+// reads; clients size their requests by it) to `stats`.
 void ExportServerStats(const ServerOptions& options, std::map<std::string, int64_t>* stats);
 
 // A server socket that is bound and listening from construction, so the port is known (and

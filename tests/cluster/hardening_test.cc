@@ -634,6 +634,52 @@ TEST_F(HardeningRaw, RefusedConnectionsAreCountedInStatsAndLogged) {
   }
 }
 
+TEST_F(HardeningRaw, StoreputRefusesAnOversizedValueAtOnceNamingTheLimit) {
+  const auto before = Stats();
+  const auto start = Clock::now();
+  const auto result = RunCommand({"/bin/sh", "-c",
+                                  "head -c 100000000 /dev/zero | " + BinDir() + "/storeput --peer=" +
+                                      rpc::ToString(cluster_->location(node_)) + " huge -"},
+                                 "", 30000);
+  const auto took = Clock::now() - start;
+  EXPECT_EQ(result.status, 2) << result.err;
+  const std::string limit = std::to_string(rpc::RpcLimits::ForValueSize(16 << 20).max_frame_bytes);
+  EXPECT_NE(result.err.find("over the frame limit of " + limit + " bytes"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("--max-value-bytes"), std::string::npos) << result.err;
+  EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+  // Measured: 0.3 s, 0.5 s under ASan (before, 3 s and only "no node of the cluster answered").
+  EXPECT_LT(took, std::chrono::seconds(3))
+      << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+  // Refused before it was sent: the node saw no frame of it.
+  EXPECT_EQ(Stats().at("rpc_frames_oversized"), before.at("rpc_frames_oversized"));
+  EXPECT_FALSE(Stored("huge"));
+}
+
+TEST_F(HardeningRaw, AClientAllowingLargerFramesThanTheNodeFailsFastNamingTheRequest) {
+  // A client that does not know the node's frame limit (it did not ask for its stats) and
+  // allows 1 GiB: the node closes the connection at the frame header; the client's error says
+  // what it was sending, at once rather than at its deadline.
+  rpc::PoolOptions options;
+  options.limits = rpc::RpcLimits::ForValueSize(256 << 20);
+  options.call_timeout_ms = 30000;
+  rpc::ConnectionPool<rpc::StoreClient> pool(options);
+  const std::string value(100000000, 'v');
+  const auto before = Stats();
+  const auto start = Clock::now();
+  try {
+    pool.call(cluster_->location(node_), [&](rpc::StoreClient& c) { c.put("huge-direct", value); });
+    ADD_FAILURE() << "a frame of 100 MB was taken";
+  } catch (const apache::thrift::transport::TTransportException& e) {
+    EXPECT_NE(std::string(e.what()).find("while sending a request of 1000000"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(10));  // measured: 0.2 s, 1.3 s under ASan
+  EXPECT_TRUE(WaitFor([&] {
+    return Stats().at("rpc_frames_oversized") == before.at("rpc_frames_oversized") + 1;
+  }, 5000));
+  EXPECT_FALSE(Stored("huge-direct"));
+}
+
 TEST_F(HardeningRaw, OneConnectionCarriesMoreThanTheFrameLimitOverItsLife) {
   // Thrift 0.17 charged every string read on a connection to one budget of maxMessageSize (the
   // frame limit) for the connection's whole life: after 64 MiB of values the node silently

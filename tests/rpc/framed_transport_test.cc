@@ -1,7 +1,7 @@
 // FramedTransport: one message per frame. A message that runs past the end of its frame, or
 // stops short of it, is an error at once (0.17's transport read on into the next frame and
 // waited for it); frame headers over the limit are refused before anything is allocated; a
-// server reads calls only, a client replies only.
+// client refuses to send a request over its limit and sends nothing.
 #include "locator/rpc/framed_transport.h"
 
 #include <cstdint>
@@ -197,6 +197,47 @@ TEST(FramedTransport, OversizedAndNegativeFrameHeadersAreRefused) {
   ASSERT_EQ(call.size(), 1024u);
   ServerSide server(Input(Frame(call)), limits);
   EXPECT_EQ(ReadPutKey(*server.protocol).size(), 1024 - PutCall("").size());
+}
+
+TEST(FramedTransport, AClientSendsNoRequestOverItsLimitAndStaysUsable) {
+  RpcLimits limits;
+  limits.max_frame_bytes = 100;
+  auto memory = std::make_shared<TMemoryBuffer>();
+  auto framed = MakeFramedTransport(memory, limits);
+  auto protocol = MakeBinaryProtocol(framed, limits);
+  protocol->writeString(std::string(200, 'v'));
+  try {
+    framed->flush();
+    ADD_FAILURE() << "a request of 204 bytes was sent";
+  } catch (const RequestTooLarge& e) {
+    EXPECT_EQ(std::string(e.what()), "request of 204 bytes is over the frame limit of 100 bytes");
+    EXPECT_EQ(e.bytes(), 204u);
+    EXPECT_EQ(e.limit(), 100u);
+  }
+  EXPECT_EQ(memory->available_read(), 0u) << "nothing may be sent";
+  // The next request is whole, without a remnant of the refused one.
+  protocol->writeString("small");
+  framed->flush();
+  EXPECT_EQ(memory->getBufferAsString(), Frame(Str("small")));
+
+  // A server's transport sends replies of any size.
+  auto reply_memory = std::make_shared<TMemoryBuffer>();
+  auto reply = MakeFramedTransportFactory(limits)->getTransport(reply_memory);
+  const std::string big(200, 'r');
+  reply->write(reinterpret_cast<const uint8_t*>(big.data()), static_cast<uint32_t>(big.size()));
+  reply->flush();
+  EXPECT_EQ(reply_memory->available_read(), 204u);
+}
+
+TEST(FramedTransport, TheRequestLimitCanBeLowered) {
+  RpcLimits limits;
+  auto memory = std::make_shared<TMemoryBuffer>();
+  auto framed = MakeFramedTransport(memory, limits);
+  EXPECT_EQ(framed->max_request_bytes(), static_cast<uint32_t>(limits.max_frame_bytes));
+  framed->set_max_request_bytes(10);
+  auto protocol = MakeBinaryProtocol(framed, limits);
+  protocol->writeString("eleven byte");
+  EXPECT_THROW(framed->flush(), RequestTooLarge);
 }
 
 // Each side reads only what it can be sent: a server calls, a client replies and exceptions.
