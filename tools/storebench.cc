@@ -66,13 +66,13 @@ struct Flags {
 
   // Adds the flags to `command`, listed by topic in --help.
   void add_to(cli::CommandLine& command) {
-    auto group = [&](const char* name) { command.app().option_defaults()->group(name); };
+    auto group = [&](const char* name) { command.group(name); };
     group("Target");
     command.option("--peer", peer, "HOST:PORT of the thrifty node to drive (default: the first diststore node "
                                    "found on 127.0.0.1, ports 9900-9939)")
-        ->type_name("HOST:PORT");
+        .type_name("HOST:PORT");
     command.option("--target", target, "drive Redis instead: redis://HOST:PORT (thrifty://HOST:PORT is --peer)")
-        ->type_name("URL");
+        .type_name("URL");
     command.flag("--ring-aware", ring_aware, "thrifty: send each key straight to its owner (one connection per "
                                              "node per benchmark connection); default: everything to --peer, "
                                              "which forwards what it does not own");
@@ -88,7 +88,7 @@ struct Flags {
     command.option("--value-bytes", value_bytes, "size of each value written");
     command.option("--keyspace", keyspace, "keys are key:000000000000 .. key:<keyspace-1>, chosen uniformly");
     command.option("--ratio", ratio, "GET:PUT mix of the requests: 1:0 only GET, 0:1 only PUT, 9:1 ...")
-        ->type_name("GET:PUT");
+        .type_name("GET:PUT");
     command.option("--batch", batch, "keys per request: multi_get/multi_put of N keys (thrifty), N pipelined "
                                      "GET/SET commands (Redis)");
     group("Prefill and output");
@@ -99,11 +99,11 @@ struct Flags {
     group("Handoff baseline");
     command.option("--count-owned", count_owned, "HOST:PORT: print how many keys of the keyspace that node owns "
                                                  "in the cluster of --peer (it need not have joined yet), then exit")
-        ->type_name("HOST:PORT");
+        .type_name("HOST:PORT");
     command.option("--per-key-copy", per_key_copy, "HOST:PORT: the handoff baseline: read the keys of the "
                                                    "keyspace that node owns from it, write each back with one "
                                                    "put RPC, report keys/s, then exit")
-        ->type_name("HOST:PORT");
+        .type_name("HOST:PORT");
   }
 } flags;
 

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   std::string output;
   bool raw = false;
   command.option("-o,--output", output, "write the value's exact bytes to this file instead of printing it")
-      ->type_name("FILE");
+      .type_name("FILE");
   command.flag("--raw", raw, "print the value's exact bytes: no newline added");
   const auto args = command.parse(argc, argv);
   if (args.size() != 1) cli::Fail(2, "expected one KEY (see --help)");

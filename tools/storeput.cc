@@ -1,6 +1,6 @@
 // storeput KEY VALUE: stores a value (VALUE "-" reads it from standard input).
-#include <iostream>
-#include <iterator>
+#include <cstdio>
+#include <string>
 
 #include "tools/common/cli.h"
 #include "tools/common/client_flags.h"
@@ -16,7 +16,14 @@ int main(int argc, char** argv) {
   if (args.size() != 2) cli::Fail(2, "expected KEY VALUE (see --help)");
   cli::InitClientLogging(argv[0]);
   std::string value = args[1];
-  if (value == "-") value.assign(std::istreambuf_iterator<char>(std::cin), {});
+  if (value == "-") {
+    // In blocks: a character at a time took seconds for a value of 100 MB.
+    value.clear();
+    char block[1 << 16];
+    size_t n;
+    while ((n = std::fread(block, 1, sizeof block, stdin)) > 0) value.append(block, n);
+    if (std::ferror(stdin)) cli::Fail(2, "cannot read the value from standard input");
+  }
   auto client = client_flags.Connect();
   try {
     client->put(args[0], value);

@@ -204,19 +204,19 @@ void WriteStats(const Placement& placement, KeySource& keys, std::ostream& out) 
 int main(int argc, char** argv) {
   thrifty::cli::CommandLine command(kUsage);
   command.option("--nodes", flags.nodes, "the nodes, HOST:PORT[=WEIGHT],... (weight > 0, default 1)")
-      ->type_name("LIST");
+      .type_name("LIST");
   command.option("--placement", flags.placement,
                  "ketama, rendezvous, jump or modulo; SCHEME/HASH also names the hash")
-      ->type_name("SCHEME");
+      .type_name("SCHEME");
   command.option("--hash", flags.hash,
                  "md5, siphash, xxh64, xxh3 or fnv1a (default: md5 for ketama, the only one it "
                  "takes; xxh3 for the others)")
-      ->type_name("HASH");
+      .type_name("HASH");
   command.option("-n,--n", flags.n, "print each key's first N nodes (its preference list), comma-separated");
   command.option("--peer", flags.peer,
                  "live mode: ask the node HOST:PORT for its cluster's ring (members, weights, "
                  "placement) instead of --nodes")
-      ->type_name("HOST:PORT");
+      .type_name("HOST:PORT");
   command.flag("--stats", flags.stats, "print how the keys spread over the nodes instead of each key");
   std::vector<std::string> args = command.parse(argc, argv);
   thrifty::rpc::RouteThriftLogsToGlog();  // one clear line on stderr, not Thrift's own noise

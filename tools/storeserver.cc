@@ -24,7 +24,7 @@ struct StoreFlags {
 
   explicit StoreFlags(thrifty::cli::CommandLine& command) {
     command.option("--data-dir", data_dir, "RocksDB data directory (default: ./data/<port>; created if missing)")
-        ->type_name("DIR");
+        .type_name("DIR");
     command.flag("--memory", memory, "keep data in memory only (lost on exit)");
     command.option("--max-key-bytes", max_key_bytes, "largest key accepted, in bytes");
     command.option("--max-value-bytes", max_value_bytes, "largest value accepted, in bytes");

@@ -46,6 +46,12 @@ ClusterClient::ClusterClient(ClientOptions options)
     std::map<std::string, int64_t> stats;
     pool_.call(entry_node(), [&](rpc::StoreClient& c) { c.stats(stats); });
     limits_ = diststore::ImportLimits(stats);
+    // A node closes the connection on a frame over its limit without saying why: send none.
+    const auto frame_limit = stats.find("rpc_max_frame_bytes");
+    if (frame_limit != stats.end() && frame_limit->second > 0 &&
+        frame_limit->second < pool_.max_request_bytes()) {
+      pool_.set_max_request_bytes(static_cast<int32_t>(frame_limit->second));
+    }
   } catch (const std::exception&) {
     // keep the documented defaults; the nodes check again anyway
   }
@@ -109,23 +115,34 @@ Location ClusterClient::entry_node() {
   return options_.seeds.front();
 }
 
+ClientError ClusterClient::too_large(const rpc::RequestTooLarge& e) const {
+  return ClientError(std::string(e.what()) + "; the cluster's nodes refuse keys over " +
+                     std::to_string(limits_.max_key_bytes) + " bytes (--max-key-bytes) and values over " +
+                     std::to_string(limits_.max_value_bytes) + " bytes (--max-value-bytes)");
+}
+
 template <typename Fn>
 auto ClusterClient::with_owner(const std::string& key, Fn&& fn)
     -> decltype(fn(std::declval<rpc::StoreClient&>())) {
   using apache::thrift::transport::TTransportException;
   Location target = options_.ring_aware ? owner(key) : options_.seeds.front();
+  std::string last_error;
   try {
     return pool_.call(target, fn);
+  } catch (const rpc::RequestTooLarge& e) {
+    throw too_large(e);  // not sent, and no other node would take it
   } catch (const TTransportException& e) {
     ThrowIfTimedOut(target, e);
     // Otherwise the owner is gone or restarting: refresh and let another node forward.
+    last_error = rpc::ToString(target) + ": " + e.what();
   }
   auto snap = snapshot(true);
-  std::string last_error;
   for (const Location& node : snap->ring->nodes()) {
     if (MemberName(node) == MemberName(target)) continue;
     try {
       return pool_.call(node, fn);
+    } catch (const rpc::RequestTooLarge& e) {
+      throw too_large(e);
     } catch (const TTransportException& e) {
       ThrowIfTimedOut(node, e);
       last_error = rpc::ToString(node) + ": " + e.what();

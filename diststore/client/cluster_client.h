@@ -68,8 +68,11 @@ class ClusterClient {
   std::shared_ptr<const Snapshot> snapshot(bool force_refresh);
   std::shared_ptr<const Snapshot> fetch();
   Location entry_node();  // a node to send a request to when not routing ourselves
+  // Runs fn on the key's owner; when that fails for the transport, on any other node (which
+  // forwards). A request too large for the nodes' frames is tried on none.
   template <typename Fn>
   auto with_owner(const std::string& key, Fn&& fn) -> decltype(fn(std::declval<rpc::StoreClient&>()));
+  ClientError too_large(const rpc::RequestTooLarge& e) const;
 
   ClientOptions options_;
   rpc::ConnectionPool<rpc::StoreClient> pool_;
@@ -79,7 +82,9 @@ class ClusterClient {
   std::mutex refresh_mu_;  // one refresh at a time
   std::atomic<int64_t> refreshes_{0};
   // The cluster's limits (from a node's stats): a batch is checked whole before it is split
-  // per owner, so an oversized entry fails it before any part is written.
+  // per owner, so an oversized entry fails it before any part is written. The nodes' frame
+  // limit goes to the pool: a request over it fails here, naming the limit, instead of
+  // being sent to a node that drops the connection.
   diststore::StoreLimits limits_;
 };
 

@@ -21,8 +21,8 @@ int main(int argc, char** argv) {
   std::string peer = "127.0.0.1:9900";
   std::string key;
   int timeout_ms = 5000;
-  command.option("--peer", peer, "HOST:PORT of any echo server of the cluster")->type_name("HOST:PORT");
-  command.option("--key", key, "the key whose owner answers (default: the text itself)")->type_name("KEY");
+  command.option("--peer", peer, "HOST:PORT of any echo server of the cluster").type_name("HOST:PORT");
+  command.option("--key", key, "the key whose owner answers (default: the text itself)").type_name("KEY");
   command.option("--timeout-ms", timeout_ms, "deadline of each call");
   const auto args = command.parse(argc, argv);
   if (args.size() != 1) cli::Fail(2, "expected one TEXT (see --help)");

@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
   command.option("--port", port, "Thrift port; 0 takes the first free port from --discover-from");
   command.option("--peer", peer, "HOST:PORT[,...] of echo servers to join through; without it the server "
                                  "looks for one on 127.0.0.1 in the discovery range, or starts a cluster")
-      ->type_name("HOST:PORT,...");
+      .type_name("HOST:PORT,...");
   discovery.add_flags(command);
   const auto args = command.parse(argc, argv);
   if (!args.empty()) cli::Fail(2, "unexpected argument '" + args.front() + "' (see --help)");

@@ -8,6 +8,11 @@
 // Messages must carry a version (strict read): every client of this project, and Thrift's
 // own clients by default, send one.
 //
+// Each side reads only the message types it can be sent: a server calls, a client replies and
+// exceptions. 0.17's generated processors execute and answer a oneway-typed message for a
+// two-way method (no method of thrifty's services is oneway), and would treat a reply sent to
+// a server as a call; both are refused here, before the method name is read.
+//
 // The checks are in the TProtocol interface's virtual reads, the ones generated code calls.
 // Transport_ is the concrete transport the reads are specialised for (TBufferBase for a framed
 // transport: no virtual call per byte), as in TBinaryProtocolT.
@@ -33,6 +38,23 @@ inline bool IsWireType(int8_t raw) {
   }
 }
 
+// What a reader takes: a server T_CALL only; a client T_REPLY and T_EXCEPTION.
+enum class Receives { kCalls, kReplies };
+
+inline bool Expected(Receives receives, int32_t type) {
+  if (receives == Receives::kCalls) return type == apache::thrift::protocol::T_CALL;
+  return type == apache::thrift::protocol::T_REPLY || type == apache::thrift::protocol::T_EXCEPTION;
+}
+
+// `type` is 1..4 (a known message type).
+inline std::string UnexpectedMessage(Receives receives, int32_t type) {
+  static const char* const kNames[] = {"", "call", "reply", "exception", "oneway"};
+  std::string out = "message of type " + std::to_string(type) + " (" + kNames[type] + ") where " +
+                    (receives == Receives::kCalls ? "a call" : "a reply") + " is expected";
+  if (type == apache::thrift::protocol::T_ONEWAY) out += ": no method is oneway";
+  return out;
+}
+
 template <class Transport_>
 class CheckedBinaryProtocol : public apache::thrift::protocol::TBinaryProtocolT<Transport_> {
   using Base = apache::thrift::protocol::TBinaryProtocolT<Transport_>;
@@ -41,9 +63,10 @@ class CheckedBinaryProtocol : public apache::thrift::protocol::TBinaryProtocolT<
 
  public:
   CheckedBinaryProtocol(std::shared_ptr<Transport_> transport, int32_t string_limit,
-                        int32_t container_limit)
+                        int32_t container_limit, Receives receives)
       : Base(std::move(transport), string_limit, container_limit, /*strict_read=*/true,
-             /*strict_write=*/true) {}
+             /*strict_write=*/true),
+        receives_(receives) {}
 
   uint32_t readMessageBegin_virt(std::string& name,
                                  apache::thrift::protocol::TMessageType& type,
@@ -58,6 +81,9 @@ class CheckedBinaryProtocol : public apache::thrift::protocol::TBinaryProtocolT<
     if (raw < apache::thrift::protocol::T_CALL || raw > apache::thrift::protocol::T_ONEWAY) {
       throw TProtocolException(TProtocolException::INVALID_DATA,
                                "unknown message type " + std::to_string(raw));
+    }
+    if (!Expected(receives_, raw)) {
+      throw TProtocolException(TProtocolException::INVALID_DATA, UnexpectedMessage(receives_, raw));
     }
     type = static_cast<apache::thrift::protocol::TMessageType>(raw);
     result += this->readString(name);
@@ -125,6 +151,8 @@ class CheckedBinaryProtocol : public apache::thrift::protocol::TBinaryProtocolT<
     size = static_cast<uint32_t>(raw);
     return result;
   }
+
+  const Receives receives_;
 };
 
 }  // namespace thrifty::rpc

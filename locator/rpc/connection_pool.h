@@ -4,8 +4,13 @@
 // idle connections. A connection that saw a transport or protocol error is closed, never
 // reused (0.17 clients ignore sequence ids: a late reply would be read by the next call).
 // User exceptions (declared in the IDL) leave the connection usable.
+//
+// Requests are sent in frames of up to limits.max_frame_bytes, or what set_max_request_bytes()
+// says once the client knows its servers' limit: a larger request fails with RequestTooLarge
+// before anything is sent.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -45,7 +50,8 @@ struct PoolOptions {
 template <typename Client>
 class ConnectionPool {
  public:
-  explicit ConnectionPool(PoolOptions options = {}) : options_(std::move(options)) {}
+  explicit ConnectionPool(PoolOptions options = {})
+      : options_(std::move(options)), max_request_bytes_(options_.limits.max_frame_bytes) {}
   ConnectionPool(const ConnectionPool&) = delete;
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
@@ -81,12 +87,16 @@ class ConnectionPool {
 
   const PoolOptions& options() const { return options_; }
 
+  // The largest request frame sent from now on (the peers' frame limit, when known).
+  void set_max_request_bytes(int32_t bytes) { max_request_bytes_.store(bytes); }
+  int32_t max_request_bytes() const { return max_request_bytes_.load(); }
+
  private:
   using Clock = std::chrono::steady_clock;
   static constexpr std::chrono::milliseconds kCheckAfterIdle{10};
   struct Connection {
     std::shared_ptr<apache::thrift::transport::TSocket> socket;
-    std::shared_ptr<apache::thrift::transport::TTransport> transport;
+    std::shared_ptr<FramedTransport> transport;
     std::unique_ptr<Client> client;
     Clock::time_point idle_since;
   };
@@ -94,6 +104,7 @@ class ConnectionPool {
   template <typename Fn>
   auto finish(const Location& peer, std::unique_ptr<Connection> conn, Fn& fn)
       -> decltype(fn(std::declval<Client&>())) {
+    conn->transport->set_max_request_bytes(static_cast<uint32_t>(max_request_bytes_.load()));
     try {
       if constexpr (std::is_void_v<decltype(fn(std::declval<Client&>()))>) {
         fn(*conn->client);
@@ -165,9 +176,8 @@ class ConnectionPool {
     conn->socket->setConnTimeout(options_.connect_timeout_ms);
     conn->socket->setRecvTimeout(options_.call_timeout_ms);
     conn->socket->setSendTimeout(options_.call_timeout_ms);
-    auto framed = MakeFramedTransport(conn->socket, options_.limits);
-    conn->transport = framed;
-    conn->client = std::make_unique<Client>(MakeBinaryProtocol(framed, options_.limits));
+    conn->transport = MakeFramedTransport(conn->socket, options_.limits);
+    conn->client = std::make_unique<Client>(MakeBinaryProtocol(conn->transport, options_.limits));
     conn->transport->open();
     if (options_.on_connect) options_.on_connect(*conn->client);
     return conn;
@@ -181,6 +191,7 @@ class ConnectionPool {
   }
 
   PoolOptions options_;
+  std::atomic<int32_t> max_request_bytes_;
   std::mutex mu_;
   std::map<std::string, std::deque<std::unique_ptr<Connection>>> idle_;
 };

@@ -7,15 +7,91 @@
 #include <glog/logging.h>
 #include <thrift/concurrency/ThreadFactory.h>
 #include <thrift/concurrency/ThreadManager.h>
+#include <thrift/protocol/TProtocolException.h>
 #include <thrift/transport/TTransportException.h>
+
+#include "locator/rpc/framed_transport.h"
 
 namespace thrifty::rpc {
 
+using apache::thrift::TProcessor;
 using apache::thrift::concurrency::ThreadFactory;
 using apache::thrift::concurrency::ThreadManager;
+using apache::thrift::protocol::TProtocol;
+using apache::thrift::protocol::TProtocolException;
 using apache::thrift::server::TThreadPoolServer;
 using apache::thrift::transport::TServerSocket;
 using apache::thrift::transport::TTransportException;
+
+namespace {
+
+// "address:port" of the client on the far end of a server connection's protocol (numeric:
+// TSocket::getOrigin() would look the name up).
+std::string PeerOf(TProtocol& protocol) {
+  auto framed = std::dynamic_pointer_cast<apache::thrift::transport::TFramedTransport>(
+      protocol.getTransport());
+  auto socket = framed ? std::dynamic_pointer_cast<apache::thrift::transport::TSocket>(
+                             framed->getUnderlyingTransport())
+                       : nullptr;
+  if (!socket) return "an unknown peer";
+  return socket->getPeerAddress() + ":" + std::to_string(socket->getPeerPort());
+}
+
+// The processor every connection runs, around the service's own. What escapes process() ends
+// the connection (TConnectedClient closes it), so each exception counted here is one
+// connection refused for what it sent; other failures (a client gone, a timeout) are not.
+class CountingProcessor : public TProcessor {
+ public:
+  CountingProcessor(std::shared_ptr<TProcessor> service, std::shared_ptr<RpcCounters> counters)
+      : service_(std::move(service)), counters_(std::move(counters)) {}
+
+  bool process(std::shared_ptr<TProtocol> in, std::shared_ptr<TProtocol> out,
+               void* context) override {
+    const auto peer = [&] { return PeerOf(*in); };
+    try {
+      if (service_->process(in, out, context)) return true;
+      // TDispatchProcessor's answer to a message that is not a call (our protocol refuses
+      // those first; this stays in case it does not).
+      counters_->refused(RpcCounters::kProtocolError, peer, "a message that is not a call");
+      return false;
+    } catch (const OversizedFrame& e) {
+      counters_->refused(RpcCounters::kOversizedFrame, peer, e.what());
+      throw;
+    } catch (const FrameOverrun& e) {
+      counters_->refused(RpcCounters::kFrameOverrun, peer, e.what());
+      throw;
+    } catch (const TProtocolException& e) {
+      counters_->refused(RpcCounters::kProtocolError, peer, e.what());
+      throw;
+    }
+  }
+
+ private:
+  std::shared_ptr<TProcessor> service_;
+  std::shared_ptr<RpcCounters> counters_;
+};
+
+// Each connection's processor, counted.
+class CountingProcessorFactory : public apache::thrift::TProcessorFactory {
+ public:
+  CountingProcessorFactory(std::shared_ptr<apache::thrift::TProcessorFactory> inner,
+                           std::shared_ptr<RpcCounters> counters)
+      : inner_(std::move(inner)), counters_(std::move(counters)) {}
+  std::shared_ptr<TProcessor> getProcessor(const apache::thrift::TConnectionInfo& info) override {
+    return std::make_shared<CountingProcessor>(inner_->getProcessor(info), counters_);
+  }
+
+ private:
+  std::shared_ptr<apache::thrift::TProcessorFactory> inner_;
+  std::shared_ptr<RpcCounters> counters_;
+};
+
+}  // namespace
+
+void ExportServerStats(const ServerOptions& options, std::map<std::string, int64_t>* stats) {
+  if (options.counters) options.counters->Export(stats);
+  (*stats)["rpc_max_frame_bytes"] = options.limits.max_frame_bytes;
+}
 
 BoundServerSocket::BoundServerSocket(const std::string& address, int port)
     : TServerSocket(address, port) {
@@ -112,6 +188,9 @@ RpcServer::RpcServer(std::shared_ptr<apache::thrift::TProcessorFactory> processo
   workers_ = ThreadManager::newSimpleThreadManager(static_cast<size_t>(options.workers));
   workers_->threadFactory(std::make_shared<ThreadFactory>());
   workers_->start();
+  if (options.counters) {
+    processors = std::make_shared<CountingProcessorFactory>(std::move(processors), options.counters);
+  }
   server_ = std::make_unique<TThreadPoolServer>(
       std::move(processors), socket_, MakeFramedTransportFactory(options.limits),
       MakeBinaryProtocolFactory(options.limits), workers_);

@@ -3,8 +3,12 @@
 // Model: a thread-pool server (a worker per connection for the connection's life). 0.17's
 // TThreadedServer can abort the process on a malformed request; the pool server logs and
 // drops that connection. Idle connections are closed after `idle_timeout_ms`.
+//
+// A connection closed for what it sent (an oversized frame, a message overrunning its frame,
+// a malformed message) is counted in `ServerOptions::counters` and logged, rate-limited.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -17,6 +21,7 @@
 #include <thrift/transport/TServerSocket.h>
 
 #include "locator/rpc/limits.h"
+#include "locator/rpc/rpc_counters.h"
 
 namespace thrifty::rpc {
 
@@ -25,7 +30,14 @@ struct ServerOptions {
   int workers = 512;              // concurrent connections served at once
   int idle_timeout_ms = 120000;   // a connection silent this long is closed
   RpcLimits limits;
+  // Where refused connections are counted. Copies of these options share it: a node's stats
+  // read it from the options its server was started with.
+  std::shared_ptr<RpcCounters> counters = std::make_shared<RpcCounters>();
 };
+
+// Adds the server's refusal counters and its rpc_max_frame_bytes (the largest request it
+// reads; clients size their requests by it) to `stats`.
+void ExportServerStats(const ServerOptions& options, std::map<std::string, int64_t>* stats);
 
 // A server socket that is bound and listening from construction, so the port is known (and
 // owned) before the server starts. TServer::serve() calls listen() again: that call is a no-op.

@@ -312,6 +312,7 @@ std::map<std::string, int64_t> LocatorNode::stats() const {
   out["syncs_failed"] = syncs_failed_.load();
   out["peer_failures"] = peer_failures_.load();
   for (const auto& [key, value] : peer_auth_.stats()) out[key] = value;
+  rpc::ExportServerStats(options_.server, &out);
   if (swim_) {
     for (const auto& [key, value] : swim_->stats()) out[key] = value;
   }

@@ -20,10 +20,11 @@ using apache::thrift::transport::TMemoryBuffer;
 
 constexpr int32_t kLimit = 1 << 20;
 
-std::shared_ptr<CheckedBinaryProtocol<TMemoryBuffer>> Reader(const std::string& bytes) {
+std::shared_ptr<CheckedBinaryProtocol<TMemoryBuffer>> Reader(const std::string& bytes,
+                                                           Receives receives = Receives::kCalls) {
   auto buffer = std::make_shared<TMemoryBuffer>();
   buffer->write(reinterpret_cast<const uint8_t*>(bytes.data()), static_cast<uint32_t>(bytes.size()));
-  return std::make_shared<CheckedBinaryProtocol<TMemoryBuffer>>(buffer, kLimit, kLimit);
+  return std::make_shared<CheckedBinaryProtocol<TMemoryBuffer>>(buffer, kLimit, kLimit, receives);
 }
 
 std::string Bytes(std::initializer_list<int> values) {
@@ -48,7 +49,7 @@ int ProtocolErrorOf(Fn fn) {
 
 TEST(CheckedBinaryProtocol, ReadsWhatItWrites) {
   auto buffer = std::make_shared<TMemoryBuffer>();
-  CheckedBinaryProtocol<TMemoryBuffer> protocol(buffer, kLimit, kLimit);
+  CheckedBinaryProtocol<TMemoryBuffer> protocol(buffer, kLimit, kLimit, Receives::kCalls);
   Member member;
   member.location.address = "127.0.0.1";
   member.location.port = 7000;

@@ -309,6 +309,27 @@ TEST(ConnectionPool, ACallThatTimedOutOnAReusedConnectionIsNotSentAgain) {
   EXPECT_LT(elapsed, 550) << "one call took " << elapsed << " ms with a 300 ms deadline";
 }
 
+// A request over the pool's request limit is refused before anything is sent, names the
+// limit, is not retried, and leaves the pool working.
+TEST(ConnectionPool, ARequestOverTheLimitIsRefusedBeforeItIsSent) {
+  TestServer server;
+  ConnectionPool<LocatorClient> pool;
+  EXPECT_EQ(pool.max_request_bytes(), RpcLimits().max_frame_bytes);
+  pool.call(server.location(), [](LocatorClient& c) { c.ping(); });
+  pool.set_max_request_bytes(1000);
+  std::vector<Location> nodes;
+  try {
+    pool.call(server.location(), [&](LocatorClient& c) { c.get_nodes(nodes, std::string(2000, 'k'), 1); });
+    ADD_FAILURE() << "a request of over 2000 bytes was sent";
+  } catch (const RequestTooLarge& e) {
+    EXPECT_EQ(e.limit(), 1000u);
+    EXPECT_GT(e.bytes(), 2000u);
+  }
+  EXPECT_EQ(server.accepted(), 1) << "no new connection for a retry";
+  pool.call(server.location(), [&](LocatorClient& c) { c.get_nodes(nodes, "small", 1); });
+  EXPECT_EQ(nodes.size(), 1u);
+}
+
 TEST(ConnectionPool, EightThreadsShareThePool) {
   TestServer server;
   ConnectionPool<LocatorClient> pool;

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <memory>
 
+#include <CLI/CLI.hpp>
 #include <glog/logging.h>
 #include <nlohmann/json.hpp>
 
@@ -74,22 +75,10 @@ void Fail(int code, const std::string& message) {
   std::exit(code);
 }
 
-CommandLine::CommandLine(const std::string& usage) {
-  app_.formatter(std::make_shared<HelpFormatter>(usage));
-  app_.set_help_flag("-h,--help", "Show this help and exit.");
-  app_.set_version_flag(
-      "--version", [] { return program_name + " (thrifty) 0.1.0"; }, "Show the version and exit.");
-  app_.option_defaults()->always_capture_default()->multi_option_policy(
-      CLI::MultiOptionPolicy::TakeLast);
-  app_.add_option("args", positional_)->group("");  // hidden from --help
-}
+namespace {
 
-CLI::Option* CommandLine::flag(const std::string& names, bool& value, const std::string& help) {
-  return app_.add_flag(names, value, help);
-}
-
-CLI::Validator CommandLine::NonNegative() {
-  // CLI11 would read "-5" into an unsigned flag as a huge number.
+// CLI11 would read "-5" into an unsigned flag as a huge number.
+CLI::Validator NonNegative() {
   return CLI::Validator(
       [](std::string& text) {
         return text.find('-') == std::string::npos ? std::string() : "must be >= 0, not " + text;
@@ -97,9 +86,59 @@ CLI::Validator CommandLine::NonNegative() {
       "");  // no description: keeps "N" alone in --help
 }
 
+}  // namespace
+
+CommandLine::Flag& CommandLine::Flag::type_name(const std::string& name) {
+  option_->type_name(name);
+  return *this;
+}
+
+CommandLine::~CommandLine() = default;
+
+template <typename T>
+CommandLine::Flag CommandLine::option(const std::string& names, T& value,
+                                      const std::string& help) {
+  CLI::Option* opt = app_->add_option(names, value, help);
+  opt->type_name(std::is_arithmetic_v<T> ? "N" : "VALUE");
+  if constexpr (std::is_unsigned_v<T>) opt->check(NonNegative());
+  return Flag(opt);
+}
+
+// The value types the tools use.
+template CommandLine::Flag CommandLine::option(const std::string&, std::string&,
+                                               const std::string&);
+template CommandLine::Flag CommandLine::option(const std::string&, int&, const std::string&);
+template CommandLine::Flag CommandLine::option(const std::string&, long&, const std::string&);
+template CommandLine::Flag CommandLine::option(const std::string&, long long&,
+                                               const std::string&);
+template CommandLine::Flag CommandLine::option(const std::string&, unsigned&,
+                                               const std::string&);
+template CommandLine::Flag CommandLine::option(const std::string&, unsigned long&,
+                                               const std::string&);
+template CommandLine::Flag CommandLine::option(const std::string&, unsigned long long&,
+                                               const std::string&);
+template CommandLine::Flag CommandLine::option(const std::string&, double&, const std::string&);
+
+void CommandLine::group(const std::string& heading) { app_->option_defaults()->group(heading); }
+
+CommandLine::CommandLine(const std::string& usage) : app_(std::make_unique<CLI::App>()) {
+  app_->formatter(std::make_shared<HelpFormatter>(usage));
+  app_->set_help_flag("-h,--help", "Show this help and exit.");
+  app_->set_version_flag(
+      "--version", [] { return program_name + " (thrifty) 0.1.0"; }, "Show the version and exit.");
+  app_->option_defaults()->always_capture_default()->multi_option_policy(
+      CLI::MultiOptionPolicy::TakeLast);
+  app_->add_option("args", positional_)->group("");  // hidden from --help
+}
+
+CommandLine::Flag CommandLine::flag(const std::string& names, bool& value,
+                                    const std::string& help) {
+  return Flag(app_->add_flag(names, value, help));
+}
+
 std::vector<std::string> CommandLine::parse(int argc, char** argv) {
   program_name = Basename(argc > 0 ? argv[0] : nullptr);
-  app_.name(program_name);
+  app_->name(program_name);
   // CLI11 takes the arguments last first. It would read "-o=FILE" as the value "=FILE": such
   // an argument is split like "--output=FILE" is.
   std::vector<std::string> args;
@@ -116,12 +155,12 @@ std::vector<std::string> CommandLine::parse(int argc, char** argv) {
   }
   std::reverse(args.begin(), args.end());
   try {
-    app_.parse(args);
+    app_->parse(args);
   } catch (const CLI::ExtrasError& e) {
-    const auto extra = app_.remaining();
+    const auto extra = app_->remaining();
     Fail(2, "unknown flag " + (extra.empty() ? FirstLine(e.what()) : extra.front()) + " (see --help)");
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) std::exit(app_.exit(e));  // --help, --version
+    if (e.get_exit_code() == 0) std::exit(app_->exit(e));  // --help, --version
     Fail(2, FirstLine(e.what()) + " (see --help)");
   }
   return positional_;

@@ -3,11 +3,15 @@
 #pragma once
 
 #include <string>
-#include <type_traits>
+#include <memory>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <nlohmann/json_fwd.hpp>
+
+namespace CLI {
+class App;
+class Option;
+}  // namespace CLI
 
 namespace thrifty::cli {
 
@@ -21,31 +25,40 @@ namespace thrifty::cli {
 // - a flag given twice: the last one counts.
 class CommandLine {
  public:
+  // A flag just added; names its value in --help (e.g. "FILE", "HOST:PORT").
+  class Flag {
+   public:
+    Flag& type_name(const std::string& name);
+
+   private:
+    friend class CommandLine;
+    explicit Flag(CLI::Option* option) : option_(option) {}
+    CLI::Option* option_;
+  };
+
   // `usage`: what --help starts with ("usage: TOOL ..." and what the tool does).
   explicit CommandLine(const std::string& usage);
+  ~CommandLine();
+  CommandLine(const CommandLine&) = delete;
+  CommandLine& operator=(const CommandLine&) = delete;
 
   // A flag that takes a value, stored in `value`; its value now is the default --help shows.
-  // The value reads as N for numbers and VALUE otherwise (->type_name() names it better).
+  // The value reads as N for numbers and VALUE otherwise (type_name() names it better).
+  // Defined in cli.cc for std::string, the integer types and double (CLI11 is compiled there
+  // alone: its headers cost every tool tens of seconds to compile).
   template <typename T>
-  CLI::Option* option(const std::string& names, T& value, const std::string& help) {
-    CLI::Option* opt = app_.add_option(names, value, help);
-    opt->type_name(std::is_arithmetic_v<T> ? "N" : "VALUE");
-    if constexpr (std::is_unsigned_v<T>) opt->check(NonNegative());
-    return opt;
-  }
+  Flag option(const std::string& names, T& value, const std::string& help);
   // A boolean flag: `--name` sets it, `--name=false` clears it. `names` may add a negation,
   // e.g. "--gossip,!--no-gossip".
-  CLI::Option* flag(const std::string& names, bool& value, const std::string& help);
+  Flag flag(const std::string& names, bool& value, const std::string& help);
+  // Flags added from now on are listed under this heading in --help.
+  void group(const std::string& heading);
 
   // Parses argv and returns the positional arguments; exits as described above.
   std::vector<std::string> parse(int argc, char** argv);
 
-  CLI::App& app() { return app_; }
-
  private:
-  static CLI::Validator NonNegative();
-
-  CLI::App app_;
+  std::unique_ptr<CLI::App> app_;
   std::vector<std::string> positional_;
 };
 

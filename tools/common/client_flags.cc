@@ -8,7 +8,7 @@ namespace thrifty::cli {
 ClientFlags::ClientFlags(CommandLine& command) {
   command.option("--peer", peer_, "HOST:PORT of a node of the cluster (default: the first diststore node "
                                   "found on 127.0.0.1, ports --discover-from..--discover-to)")
-      ->type_name("HOST:PORT");
+      .type_name("HOST:PORT");
   discovery_.add_flags(command);
   command.option("--timeout-ms", timeout_ms_, "deadline of each request");
   command.flag("--direct", direct_, "send every request to --peer and let it forward (no client-side ring)");

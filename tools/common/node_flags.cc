@@ -12,10 +12,10 @@ NodeFlags::NodeFlags(CommandLine& command) {
   command.option("--port", port_, "Thrift port to serve on; 0 takes the first free port from --discover-from");
   command.option("--peer", peer_, "HOST:PORT[,HOST:PORT...] of nodes to join through; without it the node "
                                   "looks for a node on 127.0.0.1 (see --discover-from) or starts a cluster")
-      ->type_name("HOST:PORT,...");
-  command.option("--bind", bind_, "address to listen on")->type_name("ADDR");
+      .type_name("HOST:PORT,...");
+  command.option("--bind", bind_, "address to listen on").type_name("ADDR");
   command.option("--advertise", advertise_, "address peers use to reach this node (default: --bind)")
-      ->type_name("ADDR");
+      .type_name("ADDR");
   discovery_.add_flags(command);
   command.option("--placement", placement_,
                  "key placement: ketama, rendezvous/HASH (HASH: md5, siphash, xxh64, xxh3, fnv1a)");
@@ -29,7 +29,7 @@ NodeFlags::NodeFlags(CommandLine& command) {
   command.option("--cluster-key-file", cluster_key_file_,
                  "file of cluster keys, one hex key per line (first signs, all verify); required "
                  "unless the node listens on loopback only")
-      ->type_name("FILE");
+      .type_name("FILE");
   command.option("--probe-interval-ms", probe_interval_ms_, "gossip: one member is probed per interval");
   command.option("--probe-timeout-ms", probe_timeout_ms_, "gossip: wait this long for an ack before indirect probes");
   command.option("--indirect-checks", indirect_checks_, "gossip: members asked to probe a silent member for us");

@@ -1,0 +1,44 @@
+#include "locator/rpc/rpc_counters.h"
+
+#include <chrono>
+
+#include <glog/logging.h>
+
+namespace thrifty::rpc {
+
+namespace {
+
+const char* const kStatNames[RpcCounters::kKinds] = {"rpc_frames_oversized", "rpc_frames_overrun",
+                                                     "rpc_protocol_errors"};
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void RpcCounters::refused(Kind kind, const std::function<std::string()>& peer,
+                          const std::string& what) {
+  PerKind& k = kinds_[kind];
+  k.count.fetch_add(1, std::memory_order_relaxed);
+  const int64_t now = SteadyMs();
+  int64_t last = k.last_logged_ms.load(std::memory_order_relaxed);
+  // One thread wins the interval's line; the others only count themselves as unlogged.
+  if (now - last < log_interval_ms_ || !k.last_logged_ms.compare_exchange_strong(last, now)) {
+    k.unlogged.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const int64_t unlogged = k.unlogged.exchange(0, std::memory_order_relaxed);
+  LOG(WARNING) << "closed the connection of " << peer() << ": " << what << " (" << kStatNames[kind]
+               << (unlogged > 0 ? "; " + std::to_string(unlogged) + " more since the last such line"
+                                : std::string())
+               << ")";
+}
+
+void RpcCounters::Export(std::map<std::string, int64_t>* stats) const {
+  for (int kind = 0; kind < kKinds; ++kind) (*stats)[kStatNames[kind]] = count(static_cast<Kind>(kind));
+}
+
+}  // namespace thrifty::rpc
