@@ -29,6 +29,7 @@
 
 #include "Base.h"
 #include "locator/rpc/address.h"
+#include "locator/rpc/connect.h"
 #include "locator/rpc/failpoints.h"
 #include "locator/rpc/limits.h"
 
@@ -94,10 +95,7 @@ class ConnectionPool {
  private:
   using Clock = std::chrono::steady_clock;
   static constexpr std::chrono::milliseconds kCheckAfterIdle{10};
-  struct Connection {
-    std::shared_ptr<apache::thrift::transport::TSocket> socket;
-    std::shared_ptr<FramedTransport> transport;
-    std::unique_ptr<Client> client;
+  struct Connection : ThriftConnection<Client> {
     Clock::time_point idle_since;
   };
 
@@ -171,14 +169,11 @@ class ConnectionPool {
 
   std::unique_ptr<Connection> connect(const Location& peer) {
     auto conn = std::make_unique<Connection>();
-    conn->socket = std::make_shared<apache::thrift::transport::TSocket>(
-        peer.address, peer.port, MakeConfiguration(options_.limits));
-    conn->socket->setConnTimeout(options_.connect_timeout_ms);
-    conn->socket->setRecvTimeout(options_.call_timeout_ms);
-    conn->socket->setSendTimeout(options_.call_timeout_ms);
-    conn->transport = MakeFramedTransport(conn->socket, options_.limits);
-    conn->client = std::make_unique<Client>(MakeBinaryProtocol(conn->transport, options_.limits));
-    conn->transport->open();
+    ConnectOptions connect;
+    connect.connect_timeout_ms = options_.connect_timeout_ms;
+    connect.call_timeout_ms = options_.call_timeout_ms;
+    connect.limits = options_.limits;
+    static_cast<ThriftConnection<Client>&>(*conn) = Connect<Client>(peer, connect);
     if (options_.on_connect) options_.on_connect(*conn->client);
     return conn;
   }

@@ -31,6 +31,7 @@
 #include "locator/membership/key_ring.h"
 #include "locator/membership/member_table.h"
 #include "locator/rpc/address.h"
+#include "locator/rpc/connect.h"
 #include "locator/rpc/limits.h"
 #include "tests/cluster/harness.h"
 
@@ -218,23 +219,12 @@ class Prober {
   }
 
  private:
-  struct Client {
-    std::shared_ptr<apache::thrift::transport::TTransport> transport;
-    std::unique_ptr<rpc::StoreClient> client;
-  };
+  using Client = rpc::ThriftConnection<rpc::StoreClient>;
   Client connect() {
-    rpc::RpcLimits limits;
-    auto socket = std::make_shared<apache::thrift::transport::TSocket>(
-        "127.0.0.1", port_, rpc::MakeConfiguration(limits));
-    socket->setConnTimeout(5000);
-    socket->setRecvTimeout(10000);
-    socket->setSendTimeout(10000);
-    auto framed = rpc::MakeFramedTransport(socket, limits);
-    Client c;
-    c.transport = framed;
-    c.client = std::make_unique<rpc::StoreClient>(rpc::MakeBinaryProtocol(framed, limits));
-    c.transport->open();
-    return c;
+    rpc::ConnectOptions options;
+    options.connect_timeout_ms = 5000;
+    options.call_timeout_ms = 10000;
+    return rpc::Connect<rpc::StoreClient>(rpc::MakeLocation("127.0.0.1", port_), options);
   }
   void fail(const std::string& what) {
     ++failures_;
@@ -858,14 +848,10 @@ TEST_F(HardeningLimits, OneConnectionCarriesMoreThanTheFrameLimitOverItsLife) {
   // frame limit) for the connection's whole life: after 64 MiB of values the node silently
   // closed it, and a client's reads of replies failed the same way. One connection, no retries.
   // (Not in HardeningRaw: under ASan the freed values stay resident past its RSS bound.)
-  const rpc::RpcLimits limits;
-  auto socket = std::make_shared<apache::thrift::transport::TSocket>("127.0.0.1", cluster_.port(a_),
-                                                                      rpc::MakeConfiguration(limits));
-  socket->setRecvTimeout(10000);
-  socket->setSendTimeout(10000);
-  auto framed = rpc::MakeFramedTransport(socket, limits);
-  rpc::StoreClient client(rpc::MakeBinaryProtocol(framed, limits));
-  framed->open();
+  rpc::ConnectOptions options;
+  options.call_timeout_ms = 10000;
+  auto connection = rpc::Connect<rpc::StoreClient>(cluster_.location(a_), options);
+  rpc::StoreClient& client = *connection.client;
   const std::string value(1 << 20, 'm');
   for (int i = 0; i < 80; ++i) ASSERT_NO_THROW(client.put("lifetime-key", value)) << "put " << i;
   for (int i = 0; i < 80; ++i) {

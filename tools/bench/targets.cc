@@ -12,6 +12,7 @@
 #include <hiredis/hiredis.h>
 #endif
 
+#include "locator/membership/member_table.h"
 #include "locator/rpc/address.h"
 
 namespace thrifty::bench {
@@ -33,29 +34,19 @@ std::string KeyName(uint64_t index) {
 // ---- thrifty ----
 
 ThriftConnection ConnectThrift(const rpc::Location& node, const ThriftTarget& target) {
-  ThriftConnection conn;
+  rpc::ConnectOptions options;
+  options.connect_timeout_ms = target.connect_timeout_ms;
+  options.call_timeout_ms = target.call_timeout_ms;
+  options.limits = target.limits;
   try {
-    conn.socket = std::make_shared<apache::thrift::transport::TSocket>(
-        node.address, node.port, rpc::MakeConfiguration(target.limits));
-    conn.socket->setConnTimeout(target.connect_timeout_ms);
-    conn.socket->setRecvTimeout(target.call_timeout_ms);
-    conn.socket->setSendTimeout(target.call_timeout_ms);
-    auto framed = rpc::MakeFramedTransport(conn.socket, target.limits);
-    conn.transport = framed;
-    conn.client = std::make_unique<rpc::StoreClient>(rpc::MakeBinaryProtocol(framed, target.limits));
-    conn.transport->open();
+    return rpc::Connect<rpc::StoreClient>(node, options);
   } catch (const TException& e) {
     throw FatalError("cannot connect to thrifty node " + rpc::ToString(node) + ": " + e.what());
   }
-  return conn;
 }
 
 std::vector<rpc::Member> RingMembers(const rpc::View& view) {
-  std::vector<rpc::Member> out;
-  for (const auto& m : view.members) {
-    if (m.state == rpc::MemberState::ALIVE || m.state == rpc::MemberState::SUSPECT) out.push_back(m);
-  }
-  return out;
+  return membership::InRingMembers(view.members);
 }
 
 rpc::View FetchView(const ThriftTarget& target) {

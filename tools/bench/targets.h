@@ -18,6 +18,7 @@
 #include <thrift/transport/TSocket.h>
 
 #include "Store.h"
+#include "locator/rpc/connect.h"
 #include "locator/rpc/limits.h"
 #include "locator/service/ring.h"
 
@@ -78,11 +79,7 @@ struct ThriftTarget {
 };
 
 // A connected Thrift client of one node.
-struct ThriftConnection {
-  std::shared_ptr<apache::thrift::transport::TSocket> socket;
-  std::shared_ptr<apache::thrift::transport::TTransport> transport;
-  std::unique_ptr<rpc::StoreClient> client;
-};
+using ThriftConnection = rpc::ThriftConnection<rpc::StoreClient>;
 // Throws FatalError naming the node when it cannot be reached.
 ThriftConnection ConnectThrift(const rpc::Location& node, const ThriftTarget& target);
 
