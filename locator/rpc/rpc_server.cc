@@ -93,16 +93,26 @@ void ExportServerStats(const ServerOptions& options, std::map<std::string, int64
   (*stats)["rpc_max_frame_bytes"] = options.limits.max_frame_bytes;
 }
 
+// The open connections, shared with each of them: a connection removes itself in its
+// destructor, on the thread that drops its last reference. (Pruning expired weak_ptrs on the
+// accept thread instead freed each connection's control block there, after a release made
+// inside libthrift.)
+struct BoundServerSocket::Children {
+  std::mutex mu;
+  std::unordered_set<Connection*> open;
+  bool interrupted = false;  // set by interruptChildren(), cleared by listen()
+};
+
 BoundServerSocket::BoundServerSocket(const std::string& address, int port)
-    : TServerSocket(address, port) {
+    : TServerSocket(address, port), children_(std::make_shared<Children>()) {
   TServerSocket::listen();
   bound_ = true;
 }
 
 void BoundServerSocket::listen() {
   {
-    std::lock_guard<std::mutex> lock(children_mu_);
-    children_interrupted_ = false;
+    std::lock_guard<std::mutex> lock(children_->mu);
+    children_->interrupted = false;
   }
   if (!bound_) {
     TServerSocket::listen();
@@ -122,7 +132,14 @@ void BoundServerSocket::close() {
 // reaching a descriptor number that close() already gave back (and the kernel reused).
 class BoundServerSocket::Connection : public apache::thrift::transport::TSocket {
  public:
-  explicit Connection(THRIFT_SOCKET fd) : TSocket(fd) {}
+  Connection(THRIFT_SOCKET fd, std::shared_ptr<Children> children)
+      : TSocket(fd), children_(std::move(children)) {}
+  ~Connection() override {
+    // Before anything of this object goes: interruptChildren() holds the lock while it uses
+    // the connections it found.
+    std::lock_guard<std::mutex> lock(children_->mu);
+    children_->open.erase(this);
+  }
   void close() override {
     std::lock_guard<std::mutex> lock(mu_);
     TSocket::close();
@@ -135,33 +152,26 @@ class BoundServerSocket::Connection : public apache::thrift::transport::TSocket 
   }
 
  private:
+  std::shared_ptr<Children> children_;
   std::mutex mu_;
 };
 
 std::shared_ptr<apache::thrift::transport::TSocket> BoundServerSocket::createSocket(
     THRIFT_SOCKET client) {
-  auto connection = std::make_shared<Connection>(client);
-  std::lock_guard<std::mutex> lock(children_mu_);
+  auto connection = std::make_shared<Connection>(client, children_);
+  std::lock_guard<std::mutex> lock(children_->mu);
   // Accepted after the server began to stop (TServerFramework interrupts the children before
   // the listener): end it at once, as Thrift's interrupt pipe, which stays readable, would.
-  if (children_interrupted_) connection->shut_down();
-  children_.erase(std::remove_if(children_.begin(), children_.end(),
-                                 [](const std::weak_ptr<Connection>& c) { return c.expired(); }),
-                  children_.end());
-  children_.push_back(connection);
+  if (children_->interrupted) connection->shut_down();
+  children_->open.insert(connection.get());
   return connection;
 }
 
 void BoundServerSocket::interruptChildren() {
-  std::vector<std::shared_ptr<Connection>> open;
-  {
-    std::lock_guard<std::mutex> lock(children_mu_);
-    children_interrupted_ = true;
-    for (const auto& child : children_) {
-      if (auto connection = child.lock()) open.push_back(std::move(connection));
-    }
-  }
-  for (const auto& connection : open) connection->shut_down();
+  std::lock_guard<std::mutex> lock(children_->mu);
+  children_->interrupted = true;
+  // Under the lock: a connection being destroyed waits in its destructor until this is done.
+  for (Connection* connection : children_->open) connection->shut_down();
 }
 
 std::shared_ptr<BoundServerSocket> BindFirstFree(const std::string& address, int first, int last) {

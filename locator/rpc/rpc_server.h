@@ -13,7 +13,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
-#include <vector>
+#include <unordered_set>
 
 #include <thrift/TProcessor.h>
 #include <thrift/server/TThreadPoolServer.h>
@@ -59,10 +59,9 @@ class BoundServerSocket : public apache::thrift::transport::TServerSocket {
 
  private:
   class Connection;
+  struct Children;  // the open connections; each removes itself when it is destroyed
   bool bound_ = false;
-  std::mutex children_mu_;
-  std::vector<std::weak_ptr<Connection>> children_;
-  bool children_interrupted_ = false;  // set by interruptChildren(), cleared by listen()
+  std::shared_ptr<Children> children_;
 };
 
 // Binds the first free port of [first, last] on `address`; throws std::runtime_error naming the

@@ -1,5 +1,6 @@
 // Records the largest single operator-new allocation while a tracker is alive (this test
-// binary replaces the global operator new). Proves that a decoder did not allocate what a
+// binary replaces the global operator new; under TSan, which forbids that, a malloc hook
+// records every allocation). Proves that a decoder did not allocate what a
 // hostile packet declared.
 #pragma once
 

@@ -110,8 +110,11 @@ TEST(AsioRuntime, StopWithTimersPendingIsClean) {
   auto runtime = std::make_unique<AsioRuntime>("127.0.0.1", 0, 1400);
   runtime->start(nullptr);
   std::atomic<int> ran{0};
+  // The callbacks use the runtime itself, not `runtime`: reset() nulls the unique_ptr before
+  // the destructor stops the io thread, which may still be running them.
+  AsioRuntime* rt = runtime.get();
   for (int i = 0; i < 100; ++i) {
-    runtime->post([&, i] { runtime->schedule(60'000 + i, [&] { ++ran; }); });
+    rt->post([&ran, rt, i] { rt->schedule(60'000 + i, [&ran] { ++ran; }); });
   }
   runtime.reset();  // destructor stops and joins; the pending timers never run
   EXPECT_EQ(ran.load(), 0);
