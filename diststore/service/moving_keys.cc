@@ -40,8 +40,11 @@ MovingKeys::MovingKeys(MovingKeysOptions options, bool started_with_data)
 }
 
 void MovingKeys::start_draining() {
-  std::unique_lock<std::shared_mutex> lock(drain_gate_);
+  // The flag first: writes that come later route elsewhere without the gate. Then the gate:
+  // it is free once every write that read the flag before it was set has stored its records
+  // (one that took the gate after us reads the flag again under it, and routes elsewhere).
   draining_ = true;
+  std::unique_lock<std::shared_mutex> wait_for_writes(drain_gate_);
 }
 
 void MovingKeys::on_ring_change() { last_ring_change_ms_ = options_.steady_ms(); }

@@ -75,7 +75,11 @@ class MovingKeys {
   // handoff received until it is merged: start_draining() waits for it. (Without it, a write
   // that chose this node just before the drain began could be stored after the last sweep,
   // and leave with the node: an acknowledged write lost on a clean leave.)
+  // Once draining, a write routes elsewhere and takes nothing (so the drain waits only for
+  // writes that began before it, however busy the node: no starvation by a stream of
+  // readers of a reader-preferring lock).
   std::shared_lock<std::shared_mutex> hold_routing() const {
+    if (draining_.load()) return {};
     return std::shared_lock<std::shared_mutex>(drain_gate_);
   }
 
