@@ -27,6 +27,9 @@ class ClusterView {
 
   // "host:port" of self().
   std::string self_name() const;
+  // A call to the owner failed (`e`, not an answer of its own): reports it, logs it, and
+  // returns what the client is told.
+  std::string owner_unreachable(const Location& owner, const std::exception& e);
   bool is_self(const Location& location) const;
 };
 

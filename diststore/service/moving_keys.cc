@@ -100,7 +100,6 @@ HolderAsks MovingKeys::plan(const locator::ClusterSnapshot& snapshot,
       asks.owners.insert(MemberName(owner));
     }
   }
-  asks.routing_asks = asks.holders.size();
 
   if (fallback_open()) {
     // Where a key may still be: its owner in the previous ring (a handoff in flight; with
@@ -123,7 +122,7 @@ HolderAsks MovingKeys::plan(const locator::ClusterSnapshot& snapshot,
       }
     }
   }
-  asks.fallback_asks = asks.holders.size() - asks.routing_asks;
+  asks.fallback_asks = asks.holders.size() - asks.owners.size();
   for (auto& [name, indexes] : asks.keys_of) {  // a key can be asked of one holder twice
     std::sort(indexes.begin(), indexes.end());
     indexes.erase(std::unique(indexes.begin(), indexes.end()), indexes.end());

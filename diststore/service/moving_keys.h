@@ -51,9 +51,9 @@ struct HolderAsks {
   std::map<std::string, rpc::Location> holders;
   std::map<std::string, std::vector<size_t>> keys_of;
   std::vector<bool> asked;      // per key: asked of some holder
-  size_t routing_asks = 0;   // holders asked because the routing ring gives them the key
   size_t fallback_asks = 0;  // further holders asked because keys move (fallback reads)
-  std::set<std::string> owners;  // holders asked because the routing ring gives them a key
+  // Holders asked because the routing ring gives them a key (the rest are fallback asks).
+  std::set<std::string> owners;
   bool empty() const { return holders.empty(); }
 };
 

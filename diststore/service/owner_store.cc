@@ -130,7 +130,7 @@ std::vector<std::optional<storage::Record>> OwnerStore::read(
   std::vector<std::optional<storage::Record>> found = read_local(keys);
   if (!fallback) return found;
   const HolderAsks asks = moving_.plan(snapshot, keys, found);
-  counters_.forwarded += static_cast<int64_t>(asks.routing_asks);
+  counters_.forwarded += static_cast<int64_t>(asks.owners.size());
   counters_.fallback_reads += static_cast<int64_t>(asks.fallback_asks);
   if (asks.empty()) {
     check_unavailable(snapshot, keys, found);
@@ -252,9 +252,7 @@ void OwnerStore::write(const locator::ClusterSnapshot& snapshot, std::vector<rpc
       throw;
     } catch (const std::exception& e) {
       ++counters_.errors;
-      cluster_.report_failure(owner);
-      ThrowStoreError("owner " + rpc::ToString(owner) + " of the key is unreachable (" +
-                      e.what() + "); try again once the cluster has noticed");
+      ThrowStoreError(cluster_.owner_unreachable(owner, e));
     }
   }
 }

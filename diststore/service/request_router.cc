@@ -47,10 +47,7 @@ std::string RequestRouter::describe_failure(const rpc::Location& owner,
   } catch (const rpc::StoreError& e) {
     return e.message;  // the owner's own answer, already worded for the client
   } catch (const std::exception& e) {
-    cluster_.report_failure(owner);
-    LOG(WARNING) << "owner " << rpc::ToString(owner) << " unreachable: " << e.what();
-    return "owner " + rpc::ToString(owner) + " is unreachable (" + e.what() +
-           "); try again once the cluster has noticed";
+    return cluster_.owner_unreachable(owner, e);
   }
 }
 
