@@ -18,6 +18,33 @@ exception StoreError {
   1: string message,
 }
 
+// How many replicas must answer a request (see README, "Replication"). N is the cluster's
+// replication factor (--replicas), capped by the ring's size. With R + W > N a read sees every
+// write acknowledged before it began. DEFAULT: the node's --read-consistency or
+// --write-consistency.
+enum Consistency {
+  DEFAULT = 0,
+  ONE = 1,
+  QUORUM = 2,  // N / 2 + 1
+  ALL = 3,
+}
+
+// Fewer live replicas than the consistency level requires: refused at once, nothing written.
+exception Unavailable {
+  1: string message,
+  2: i32 replicas_required,
+  3: i32 replicas_alive,
+}
+
+// The write reached at least one replica but fewer than it required before the deadline (or
+// those replicas failed): it may or may not survive, and may be read later. Retrying it is
+// safe (the newer version wins).
+exception TimedOut {
+  1: string message,
+  2: i32 replicas_required,
+  3: i32 replicas_acknowledged,
+}
+
 struct Entry {
   1: string key,
   2: binary value,
@@ -40,13 +67,19 @@ struct HandoffAck {
 }
 
 service Store extends locator.Locator {
-  binary get(1: string key) throws (1: NotFound missing, 2: StoreError error),
-  void put(1: string key, 2: binary value) throws (1: StoreError error),
+  // `consistency` is optional: a client that does not send it gets the node's default.
+  binary get(1: string key, 2: Consistency consistency)
+      throws (1: NotFound missing, 2: StoreError error, 3: Unavailable unavailable),
+  void put(1: string key, 2: binary value, 3: Consistency consistency)
+      throws (1: StoreError error, 2: Unavailable unavailable, 3: TimedOut timed_out),
   // Erasing a key that does not exist is not an error.
-  void erase(1: string key) throws (1: StoreError error),
+  void erase(1: string key, 2: Consistency consistency)
+      throws (1: StoreError error, 2: Unavailable unavailable, 3: TimedOut timed_out),
   // Values of the keys that exist; absent keys are left out of the map.
-  map<string, binary> multi_get(1: list<string> keys) throws (1: StoreError error),
-  void multi_put(1: list<Entry> entries) throws (1: StoreError error),
+  map<string, binary> multi_get(1: list<string> keys, 2: Consistency consistency)
+      throws (1: StoreError error, 2: Unavailable unavailable),
+  void multi_put(1: list<Entry> entries, 2: Consistency consistency)
+      throws (1: StoreError error, 2: Unavailable unavailable, 3: TimedOut timed_out),
 
   // ---- Node to node. Never forwarded again. Served only on a connection that proved the
   // cluster key (Base.auth_begin/auth_finish); otherwise `denied`. ----
@@ -59,8 +92,12 @@ service Store extends locator.Locator {
   // Writes on the owner: a record with version 0 is stamped here; others are merged (newer wins).
   // A version beyond the hybrid logical clock's range, or more than --max-clock-drift-ms ahead
   // of this node's clock, is refused (StoreError) and nothing of the batch is written.
-  void owner_put(1: list<Record> records)
-      throws (1: StoreError error, 2: locator.Unauthorized denied),
+  // With replication (--replicas > 1) records of version 0 are led here: stamped, sent to
+  // every live replica, and acknowledged once `consistency` of them stored them; versioned
+  // records are one replica's copy.
+  void owner_put(1: list<Record> records, 2: Consistency consistency)
+      throws (1: StoreError error, 2: locator.Unauthorized denied, 3: Unavailable unavailable,
+              4: TimedOut timed_out),
 
   // One batch of a key handoff (join, leave, repair): merged, newer wins.
   HandoffAck handoff(1: list<Record> records, 2: locator.Location sender)

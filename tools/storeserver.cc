@@ -21,6 +21,10 @@ struct StoreFlags {
   int64_t max_clock_drift_ms = 60000;
   bool sync = false;
   int drain_timeout_s = 300;
+  int replicas = 1;
+  std::string read_consistency = "quorum";
+  std::string write_consistency = "quorum";
+  bool no_read_repair = false;
 
   explicit StoreFlags(thrifty::cli::CommandLine& command) {
     command.option("--data-dir", data_dir, "RocksDB data directory (default: ./data/<port>; created if missing)")
@@ -32,6 +36,17 @@ struct StoreFlags {
                    "refuse a version written by a peer that is further ahead of this node's clock");
     command.flag("--sync", sync, "fsync the write-ahead log on every write (slower, survives power loss)");
     command.option("--drain-timeout-s", drain_timeout_s, "how long a clean leave may take to hand off its keys");
+    command.option("--replicas", replicas,
+                   "copies of each key, on distinct nodes (1..7; the same on every node)")
+        .type_name("N");
+    command.option("--read-consistency", read_consistency,
+                   "replicas a read waits for unless it names its own: one, quorum or all")
+        .type_name("LEVEL");
+    command.option("--write-consistency", write_consistency,
+                   "replicas a write waits for unless it names its own: one, quorum or all")
+        .type_name("LEVEL");
+    command.flag("--no-read-repair", no_read_repair,
+                 "do not write the newest version to replicas a read found stale");
   }
 };
 
@@ -41,7 +56,7 @@ int main(int argc, char** argv) {
   using namespace thrifty;
   cli::CommandLine command(
       "usage: storeserver [--port N] [--peer HOST:PORT,...] [--data-dir DIR | --memory]\n"
-      "                   [--max-key-bytes N] [--max-value-bytes N] [node options]\n"
+      "                   [--max-key-bytes N] [--max-value-bytes N] [--replicas N] [node options]\n"
       "Runs a diststore node: a key-value store on a flat peer-to-peer ring. Without --peer it\n"
       "joins a node found on 127.0.0.1 (ports 9900-9939) or starts a new cluster.\n"
       "SIGINT/SIGTERM hand every key to its new owner, then leave the cluster and exit 0.");
@@ -59,6 +74,14 @@ int main(int argc, char** argv) {
   options.limits.max_value_bytes = flags.max_value_bytes;
   options.limits.max_clock_drift_ms = flags.max_clock_drift_ms;
   options.drain_timeout_ms = int64_t{flags.drain_timeout_s} * 1000;
+  options.replication.replicas = flags.replicas;
+  options.replication.read_repair = !flags.no_read_repair;
+  try {
+    options.replication.read = diststore::ParseConsistency(flags.read_consistency);
+    options.replication.write = diststore::ParseConsistency(flags.write_consistency);
+  } catch (const std::invalid_argument& e) {
+    cli::Fail(2, std::string(e.what()) + " (--read-consistency, --write-consistency)");
+  }
   if (const std::string problem = options.validate(); !problem.empty()) cli::Fail(2, problem);
   cli::InitServerLogging(argv[0]);
   cli::InstallStopSignals();

@@ -21,6 +21,10 @@ auto AsClientError(Fn&& fn) -> decltype(fn()) {
     return fn();
   } catch (const rpc::StoreError& e) {
     throw ClientError(e.message);
+  } catch (const rpc::Unavailable& e) {
+    throw ClientError(e.message);
+  } catch (const rpc::TimedOut& e) {
+    throw ClientError(e.message);
   } catch (const ClientError&) {
     throw;
   } catch (const std::exception& e) {
@@ -156,7 +160,7 @@ std::optional<std::string> ClusterClient::get(const std::string& key) {
     try {
       return with_owner(key, [&](rpc::StoreClient& c) {
         std::string value;
-        c.get(value, key);
+        c.get(value, key, options_.consistency);
         return std::optional<std::string>(std::move(value));
       });
     } catch (const rpc::NotFound&) {
@@ -166,11 +170,11 @@ std::optional<std::string> ClusterClient::get(const std::string& key) {
 }
 
 void ClusterClient::put(const std::string& key, const std::string& value) {
-  AsClientError([&] { with_owner(key, [&](rpc::StoreClient& c) { c.put(key, value); }); });
+  AsClientError([&] { with_owner(key, [&](rpc::StoreClient& c) { c.put(key, value, options_.consistency); }); });
 }
 
 void ClusterClient::erase(const std::string& key) {
-  AsClientError([&] { with_owner(key, [&](rpc::StoreClient& c) { c.erase(key); }); });
+  AsClientError([&] { with_owner(key, [&](rpc::StoreClient& c) { c.erase(key, options_.consistency); }); });
 }
 
 std::map<std::string, std::string> ClusterClient::multi_get(const std::vector<std::string>& keys) {
@@ -182,7 +186,7 @@ std::map<std::string, std::string> ClusterClient::multi_get(const std::vector<st
   auto results = fan_out_.map(groups, [&](const auto& group) {
     return with_owner(group.second.front(), [&](rpc::StoreClient& c) {
       std::map<std::string, std::string> out;
-      c.multi_get(out, group.second);
+      c.multi_get(out, group.second, options_.consistency);
       return out;
     });
   });
@@ -210,7 +214,7 @@ void ClusterClient::multi_put(const std::vector<rpc::Entry>& entries) {
   }
   std::vector<std::pair<std::string, std::vector<rpc::Entry>>> groups(by_owner.begin(), by_owner.end());
   auto results = fan_out_.map(groups, [&](const auto& group) {
-    with_owner(group.second.front().key, [&](rpc::StoreClient& c) { c.multi_put(group.second); });
+    with_owner(group.second.front().key, [&](rpc::StoreClient& c) { c.multi_put(group.second, options_.consistency); });
   });
   for (auto& r : results) AsClientError([&] { r.get(); });
 }

@@ -37,6 +37,8 @@ struct ClientOptions {
   bool ring_aware = true;
   rpc::PoolOptions pool;
   int64_t refresh_interval_ms = 5000;  // how old the cached view may get
+  // Replicas each request waits for (with --replicas > 1); DEFAULT: the node's default.
+  rpc::Consistency::type consistency = rpc::Consistency::DEFAULT;
 };
 
 class ClusterClient {

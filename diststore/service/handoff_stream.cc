@@ -7,6 +7,7 @@
 #include <glog/logging.h>
 
 #include "diststore/service/owner_store.h"
+#include "diststore/service/replica_set.h"
 #include "locator/membership/member_table.h"
 
 namespace thrifty::diststore {
@@ -18,14 +19,21 @@ namespace {
 struct PendingBatch {
   Location owner;
   std::vector<rpc::Record> records;
+  // Parallel: delete the record here once this batch is acknowledged (its only target).
+  std::vector<bool> delete_on_ack;
   size_t bytes = 0;
 };
 
 }  // namespace
 
 HandoffStream::HandoffStream(ClusterView& cluster, storage::Engine& engine, PeerClient& peers,
-                             const MovingKeys& moving, HandoffOptions options)
-    : cluster_(cluster), engine_(engine), peers_(peers), moving_(moving), options_(options) {
+                             const MovingKeys& moving, HandoffOptions options, int replicas)
+    : cluster_(cluster),
+      engine_(engine),
+      peers_(peers),
+      moving_(moving),
+      options_(options),
+      replicas_(replicas) {
   thread_ = std::thread([this] { worker(); });
 }
 
@@ -90,28 +98,49 @@ SweepResult HandoffStream::sweep_once() {
   if (ring->empty()) return result;
   if (ring->size() == 1 && cluster_.is_self(ring->nodes().front())) return result;
 
+  std::optional<ReplicaPlacement> placement;
+  if (replicas_ > 1) {
+    placement.emplace(*snapshot, static_cast<size_t>(replicas_), moving_.draining());
+  }
   std::map<std::string, PendingBatch> pending;
   std::vector<std::pair<std::shared_ptr<PendingBatch>, std::future<void>>> in_flight;
   std::map<std::string, uint64_t> sent_to;
+  // Records sent to several nodes, to delete here once every one acknowledged them: key ->
+  // (version, acknowledgements still missing; -1 once one failed).
+  std::map<std::string, std::pair<int64_t, int>> awaiting;
 
-  // Deletes what an owner acknowledged; counts what failed.
+  // Deletes what every target acknowledged; counts what failed.
   auto settle = [&](const PendingBatch& batch, std::future<void>& done) {
+    bool ok = true;
     try {
       done.get();
-      std::vector<std::pair<std::string, int64_t>> acknowledged;
-      acknowledged.reserve(batch.records.size());
-      for (const auto& r : batch.records) acknowledged.emplace_back(r.key, r.version);
-      engine_.erase_batch_if_versions(acknowledged);
       result.sent += batch.records.size();
       sent_to[MemberName(batch.owner)] += batch.records.size();
       cluster_.report_success(batch.owner);
     } catch (const std::exception& e) {
+      ok = false;
       result.failed += batch.records.size();
       ++failures_;
       cluster_.report_failure(batch.owner);
       LOG(WARNING) << "handoff of " << batch.records.size() << " records to "
                    << rpc::ToString(batch.owner) << " failed: " << e.what();
     }
+    std::vector<std::pair<std::string, int64_t>> acknowledged;
+    for (size_t i = 0; i < batch.records.size(); ++i) {
+      const auto& r = batch.records[i];
+      if (batch.delete_on_ack[i]) {
+        if (ok) acknowledged.emplace_back(r.key, r.version);
+        continue;
+      }
+      auto it = awaiting.find(r.key);
+      if (it == awaiting.end()) continue;  // sent, kept here
+      if (!ok) it->second.second = -1;
+      if (it->second.second > 0 && --it->second.second == 0) {
+        acknowledged.emplace_back(r.key, it->second.first);
+      }
+      if (it->second.second <= 0) awaiting.erase(it);
+    }
+    if (!acknowledged.empty()) engine_.erase_batch_if_versions(acknowledged);
   };
   auto send = [&](PendingBatch&& taken) {
     auto batch = std::make_shared<PendingBatch>(std::move(taken));
@@ -127,20 +156,43 @@ SweepResult HandoffStream::sweep_once() {
     });
     in_flight.emplace_back(std::move(batch), std::move(future));
   };
-
-  engine_.scan([&](std::string_view key, const storage::Record& record) {
-    ++result.scanned;
-    const Location& owner = ring->owner(key);
-    if (cluster_.is_self(owner)) return true;
-    const std::string name = MemberName(owner);
+  auto add = [&](const Location& target, const std::string& key, const storage::Record& record,
+                 bool delete_on_ack) {
+    const std::string name = MemberName(target);
     PendingBatch& batch = pending[name];
-    batch.owner = owner;
+    batch.owner = target;
     batch.bytes += key.size() + record.value.size() + 32;
-    batch.records.push_back(ToRpc(std::string(key), record));
+    batch.records.push_back(ToRpc(key, record));
+    batch.delete_on_ack.push_back(delete_on_ack);
     if (batch.records.size() >= options_.batch_records || batch.bytes >= options_.batch_bytes) {
       send(std::move(batch));
       pending.erase(name);
     }
+  };
+
+  engine_.scan([&](std::string_view key_view, const storage::Record& record) {
+    ++result.scanned;
+    if (!placement) {
+      const Location& owner = ring->owner(key_view);
+      if (cluster_.is_self(owner)) return true;
+      add(owner, std::string(key_view), record, true);
+      return true;
+    }
+    const std::string key(key_view);
+    const ReplicaSet set = placement->of(key);
+    if (set.names.empty()) return true;
+    std::vector<size_t> targets;
+    const bool mine = set.contains(cluster_.self_name());
+    const ReplicaSet before = mine ? placement->previous_of(key) : ReplicaSet{};
+    for (size_t i = 0; i < set.size(); ++i) {
+      if (!set.alive[i] || set.names[i] == cluster_.self_name()) continue;
+      if (mine && before.contains(set.names[i])) continue;  // had it before the change
+      targets.push_back(i);
+    }
+    if (targets.empty()) return true;
+    const bool alone = !mine && targets.size() == 1;
+    if (!mine && !alone) awaiting[key] = {record.version, static_cast<int>(targets.size())};
+    for (size_t i : targets) add(set.replicas[i], key, record, alone);
     return true;
   });
   for (auto& [name, batch] : pending) {

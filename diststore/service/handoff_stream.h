@@ -5,6 +5,11 @@
 // away). A sweep scans the engine, groups misplaced records by owner, sends them in batches
 // (bounded by count and bytes) and deletes each record only after its owner acknowledged it
 // and only if it was not rewritten meanwhile (Engine::erase_if_version).
+//
+// With --replicas > 1 the unit is the key's ReplicaSet: a record whose set no longer holds
+// this node goes to every live replica of the set and is deleted once all of them have it;
+// a record whose set gained nodes in the latest ring change (a join) is also sent to the new
+// ones, and kept.
 #pragma once
 
 #include <atomic>
@@ -40,8 +45,9 @@ struct SweepResult {
 class HandoffStream {
  public:
   // Every reference must outlive this object. Owners are found on moving.routing_ring().
+  // `replicas`: copies of each key (ReplicationOptions::replicas).
   HandoffStream(ClusterView& cluster, storage::Engine& engine, PeerClient& peers,
-                const MovingKeys& moving, HandoffOptions options = {});
+                const MovingKeys& moving, HandoffOptions options = {}, int replicas = 1);
   ~HandoffStream();  // stops the worker
 
   HandoffStream(const HandoffStream&) = delete;
@@ -68,6 +74,7 @@ class HandoffStream {
   PeerClient& peers_;
   const MovingKeys& moving_;
   HandoffOptions options_;
+  const int replicas_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool requested_ = false;

@@ -5,6 +5,7 @@
 
 #include <glog/logging.h>
 
+#include "diststore/service/replica_set.h"
 #include "diststore/service/scatter.h"
 #include "locator/membership/member_table.h"
 
@@ -28,13 +29,14 @@ storage::Record FromRpc(const rpc::Record& record) {
 
 OwnerStore::OwnerStore(ClusterView& cluster, storage::Engine& engine, PeerClient& peers,
                        MovingKeys& moving, rpc::FanOut& fan_out, const StoreLimits& limits,
-                       StoreCounters& counters)
+                       const ReplicationOptions& replication, StoreCounters& counters)
     : cluster_(cluster),
       engine_(engine),
       peers_(peers),
       moving_(moving),
       fan_out_(fan_out),
       limits_(limits),
+      replication_(replication),
       counters_(counters),
       clock_(limits.max_clock_drift_ms),
       self_name_(cluster.self_name()) {}
@@ -128,7 +130,8 @@ std::vector<std::optional<storage::Record>> OwnerStore::read(
     const locator::ClusterSnapshot& snapshot, const std::vector<std::string>& keys,
     bool fallback) {
   std::vector<std::optional<storage::Record>> found = read_local(keys);
-  if (!fallback) return found;
+  // With replicas, the coordinator asks R of them and the previous holders (ReplicaReader).
+  if (!fallback || replication_.replicas > 1) return found;
   const HolderAsks asks = moving_.plan(snapshot, keys, found);
   counters_.forwarded += static_cast<int64_t>(asks.owners.size());
   counters_.fallback_reads += static_cast<int64_t>(asks.fallback_asks);
@@ -262,6 +265,10 @@ void OwnerStore::write_mine(const locator::ClusterSnapshot& snapshot,
                             std::map<std::string, std::vector<rpc::Record>>* elsewhere,
                             std::map<std::string, rpc::Location>* owners) {
   const auto& ring = moving_.routing_ring(snapshot);
+  std::optional<ReplicaPlacement> replicas;
+  if (replication_.replicas > 1) {
+    replicas.emplace(snapshot, static_cast<size_t>(replication_.replicas), moving_.draining());
+  }
   std::vector<std::pair<std::string, storage::Record>> mine;
   for (auto& r : records) {
     CheckKey(limits_, r.key);
@@ -274,7 +281,18 @@ void OwnerStore::write_mine(const locator::ClusterSnapshot& snapshot,
     } else {
       clock_.observe(r.version);
     }
-    if (!ring->empty()) {
+    if (replicas) {
+      const ReplicaSet set = replicas->of(r.key);
+      if (!set.names.empty() && !set.contains(self_name_)) {
+        // Not a replica in this node's view: to every live replica it names.
+        for (size_t i = 0; i < set.size(); ++i) {
+          if (!set.alive[i]) continue;
+          owners->emplace(set.names[i], set.replicas[i]);
+          (*elsewhere)[set.names[i]].push_back(r);
+        }
+        continue;
+      }
+    } else if (!ring->empty()) {
       const rpc::Location& owner = ring->owner(r.key);
       const std::string name = MemberName(owner);
       if (name != self_name_) {

@@ -20,6 +20,7 @@
 #include "diststore/service/cluster_view.h"
 #include "diststore/service/moving_keys.h"
 #include "diststore/service/peer_client.h"
+#include "diststore/service/replication.h"
 #include "diststore/service/store_counters.h"
 #include "diststore/storage/engine.h"
 #include "diststore/storage/hlc.h"
@@ -32,7 +33,7 @@ class OwnerStore {
   // Every reference must outlive this object.
   OwnerStore(ClusterView& cluster, storage::Engine& engine, PeerClient& peers,
              MovingKeys& moving, rpc::FanOut& fan_out, const StoreLimits& limits,
-             StoreCounters& counters);
+             const ReplicationOptions& replication, StoreCounters& counters);
 
   // ---- the node-to-node RPCs (each takes the current snapshot) ----
   // Records held here for `keys` (tombstones too); with `fallback`, merged with the copies of
@@ -73,8 +74,9 @@ class OwnerStore {
                          const std::vector<std::optional<storage::Record>>& found) const;
   void check_versions(const std::vector<rpc::Record>& records, const std::string& call);
   void write_local(std::vector<std::pair<std::string, storage::Record>> records);
-  // Stamps `records`, stores the ones the routing ring gives this node and returns the rest
-  // by owner. The caller holds MovingKeys::hold_routing().
+  // Stamps `records`, stores the ones the routing ring gives this node (with --replicas > 1:
+  // the ones whose replica set holds it) and returns the rest by owner (by each live
+  // replica). The caller holds MovingKeys::hold_routing().
   void write_mine(const locator::ClusterSnapshot& snapshot, std::vector<rpc::Record>& records,
                   std::map<std::string, std::vector<rpc::Record>>* elsewhere,
                   std::map<std::string, rpc::Location>* owners);
@@ -86,6 +88,7 @@ class OwnerStore {
   MovingKeys& moving_;
   rpc::FanOut& fan_out_;
   const StoreLimits& limits_;
+  const ReplicationOptions& replication_;
   StoreCounters& counters_;
   storage::HybridLogicalClock clock_;
   const std::string self_name_;

@@ -24,7 +24,10 @@ class PeerClient {
   virtual std::vector<rpc::Record> owner_get(const Location& peer,
                                              const std::vector<std::string>& keys,
                                              bool fallback) = 0;
-  virtual void owner_put(const Location& peer, const std::vector<rpc::Record>& records) = 0;
+  // `consistency`: how many replicas a write this peer leads waits for (records of version 0,
+  // --replicas > 1); versioned records are the peer's own copy and ignore it.
+  virtual void owner_put(const Location& peer, const std::vector<rpc::Record>& records,
+                         rpc::Consistency::type consistency) = 0;
   virtual rpc::HandoffAck handoff(const Location& peer, const std::vector<rpc::Record>& records,
                                   const Location& sender) = 0;
 };
@@ -39,8 +42,9 @@ class PooledPeerClient : public PeerClient {
     pool_.call(peer, [&](rpc::StoreClient& c) { c.owner_get(records, keys, fallback); });
     return records;
   }
-  void owner_put(const Location& peer, const std::vector<rpc::Record>& records) override {
-    pool_.call(peer, [&](rpc::StoreClient& c) { c.owner_put(records); });
+  void owner_put(const Location& peer, const std::vector<rpc::Record>& records,
+                 rpc::Consistency::type consistency) override {
+    pool_.call(peer, [&](rpc::StoreClient& c) { c.owner_put(records, consistency); });
   }
   rpc::HandoffAck handoff(const Location& peer, const std::vector<rpc::Record>& records,
                           const Location& sender) override {

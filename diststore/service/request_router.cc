@@ -2,6 +2,9 @@
 
 #include <glog/logging.h>
 
+#include <thrift/transport/TTransportException.h>
+
+#include "diststore/service/replica_set.h"
 #include "locator/membership/member_table.h"
 
 namespace thrifty::diststore {
@@ -9,14 +12,18 @@ namespace thrifty::diststore {
 using membership::MemberName;
 
 RequestRouter::RequestRouter(ClusterView& cluster, OwnerStore& owner, PeerClient& peers,
-                             MovingKeys& moving, rpc::FanOut& fan_out, const StoreLimits& limits,
-                             StoreCounters& counters)
+                             MovingKeys& moving, ReplicaReader& reader, ReplicaWriter& writer,
+                             rpc::FanOut& fan_out, const StoreLimits& limits,
+                             const ReplicationOptions& replication, StoreCounters& counters)
     : cluster_(cluster),
       owner_(owner),
       peers_(peers),
       moving_(moving),
+      reader_(reader),
+      writer_(writer),
       fan_out_(fan_out),
       limits_(limits),
+      replication_(replication),
       counters_(counters),
       self_name_(cluster.self_name()) {}
 
@@ -53,9 +60,19 @@ std::string RequestRouter::describe_failure(const rpc::Location& owner,
 
 // ---- reads ----
 
-std::string RequestRouter::get(const std::string& key) {
+std::string RequestRouter::get(const std::string& key, Consistency level) {
   CheckKey(limits_, key);
   ++counters_.gets;
+  if (replicated()) {
+    auto found = read_replicated({key}, level);
+    if (!found[0] || found[0]->tombstone) {
+      ++counters_.not_found;
+      rpc::NotFound missing;
+      missing.key = key;
+      throw missing;
+    }
+    return std::move(found[0]->value);
+  }
   return routed([&](const locator::ClusterSnapshot& snapshot, const locator::Ring& ring) {
     return get_on(snapshot, ring, key);
   });
@@ -87,10 +104,20 @@ std::string RequestRouter::get_on(const locator::ClusterSnapshot& snapshot,
   return std::move(record->value);
 }
 
-std::map<std::string, std::string> RequestRouter::multi_get(const std::vector<std::string>& keys) {
+std::map<std::string, std::string> RequestRouter::multi_get(const std::vector<std::string>& keys,
+                                                            Consistency level) {
   CheckBatch(limits_, keys.size());
   for (const auto& key : keys) CheckKey(limits_, key);
   counters_.gets += static_cast<int64_t>(keys.size());
+  if (replicated()) {
+    auto found = read_replicated(keys, level);
+    std::map<std::string, std::string> out;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (found[i] && !found[i]->tombstone) out[keys[i]] = std::move(found[i]->value);
+    }
+    counters_.not_found += static_cast<int64_t>(keys.size() - out.size());
+    return out;
+  }
   return routed([&](const locator::ClusterSnapshot& snapshot, const locator::Ring& ring) {
     return multi_get_on(snapshot, ring, keys);
   });
@@ -141,7 +168,7 @@ std::map<std::string, std::string> RequestRouter::multi_get_on(
 
 // ---- writes ----
 
-void RequestRouter::put(const std::string& key, const std::string& value) {
+void RequestRouter::put(const std::string& key, const std::string& value, Consistency level) {
   CheckKey(limits_, key);
   CheckValue(limits_, key, value);
   ++counters_.puts;
@@ -149,24 +176,26 @@ void RequestRouter::put(const std::string& key, const std::string& value) {
   r.key = key;
   r.value = value;
   r.version = 0;  // stamped by the owner
+  if (replicated()) return write_replicated({r}, level);
   routed([&](const locator::ClusterSnapshot& snapshot, const locator::Ring& ring) {
     write_on(snapshot, ring, {r});
   });
 }
 
-void RequestRouter::erase(const std::string& key) {
+void RequestRouter::erase(const std::string& key, Consistency level) {
   CheckKey(limits_, key);
   ++counters_.erases;
   rpc::Record r;
   r.key = key;
   r.tombstone = true;
   r.version = 0;
+  if (replicated()) return write_replicated({r}, level);
   routed([&](const locator::ClusterSnapshot& snapshot, const locator::Ring& ring) {
     write_on(snapshot, ring, {r});
   });
 }
 
-void RequestRouter::multi_put(const std::vector<rpc::Entry>& entries) {
+void RequestRouter::multi_put(const std::vector<rpc::Entry>& entries, Consistency level) {
   CheckBatch(limits_, entries.size());
   std::vector<rpc::Record> records;
   records.reserve(entries.size());
@@ -180,6 +209,7 @@ void RequestRouter::multi_put(const std::vector<rpc::Entry>& entries) {
     records.push_back(std::move(r));
   }
   counters_.puts += static_cast<int64_t>(entries.size());
+  if (replicated()) return write_replicated(records, level);
   routed([&](const locator::ClusterSnapshot& snapshot, const locator::Ring& ring) {
     write_on(snapshot, ring, records);
   });
@@ -194,7 +224,7 @@ void RequestRouter::write_on(const locator::ClusterSnapshot& snapshot, const loc
     const OwnerGroup<rpc::Record>* group = &entry.second;
     ++counters_.forwarded;
     remote.emplace_back(group->owner, [this, group] {
-      peers_.owner_put(group->owner, group->items);
+      peers_.owner_put(group->owner, group->items, rpc::Consistency::DEFAULT);
       return true;
     });
   }
@@ -211,6 +241,97 @@ void RequestRouter::write_on(const locator::ClusterSnapshot& snapshot, const loc
     std::string why = describe_failure(outcome.peer, outcome.error);
     if (groups.size() > 1) why += "; keys of other owners were written";
     ThrowStoreError(why);
+  }
+}
+
+// ---- with replicas ----
+
+std::vector<std::optional<storage::Record>> RequestRouter::read_replicated(
+    const std::vector<std::string>& keys, Consistency level) {
+  return reader_.read(*cluster_.snapshot(), keys, Resolve(level, replication_.read));
+}
+
+void RequestRouter::write_replicated(const std::vector<rpc::Record>& records, Consistency level) {
+  level = Resolve(level, replication_.write);
+  const auto snapshot = cluster_.snapshot();
+  const ReplicaPlacement placement(*snapshot, static_cast<size_t>(replication_.replicas),
+                                   moving_.draining());
+  // Each key's leader: its first live replica. None alive: nothing to lead it.
+  std::map<std::string, OwnerGroup<rpc::Record>> by_leader;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const ReplicaSet set = placement.of(records[i].key);
+    const int leader = set.leader();
+    if (leader < 0) {
+      ++counters_.unavailable;
+      ThrowUnavailable("write at " + ConsistencyName(level) + " of key '" + records[i].key + "'",
+                       RequiredReplies(level, placement.effective_n()), 0);
+    }
+    auto& group = by_leader[set.names[static_cast<size_t>(leader)]];
+    group.owner = set.replicas[static_cast<size_t>(leader)];
+    group.items.push_back(records[i]);
+    group.indexes.push_back(i);
+  }
+  std::vector<std::pair<rpc::Location, std::function<bool()>>> remote;
+  for (auto& entry : by_leader) {
+    if (entry.first == self_name_) continue;
+    const OwnerGroup<rpc::Record>* group = &entry.second;
+    ++counters_.forwarded;
+    remote.emplace_back(group->owner, [this, group, snapshot, level] {
+      try {
+        peers_.owner_put(group->owner, group->items, level);
+      } catch (const apache::thrift::transport::TTransportException& e) {
+        // No connection to the leader, or it closed the connection (it crashed or stopped)
+        // before answering: lead the write here. Applying an unacknowledged write once more
+        // is safe: it is the same write, stamped later. A call that timed out is not sent
+        // again (the leader may be running it): the client hears TimedOut.
+        using apache::thrift::transport::TTransportException;
+        if (e.getType() != TTransportException::NOT_OPEN &&
+            e.getType() != TTransportException::END_OF_FILE) {
+          throw;
+        }
+        cluster_.report_failure(group->owner);
+        writer_.lead(*snapshot, group->items, level);
+      }
+      return true;
+    });
+  }
+  std::function<void()> local;
+  if (auto mine = by_leader.find(self_name_); mine != by_leader.end()) {
+    local = [&, items = &mine->second.items] { writer_.lead(*snapshot, *items, level); };
+  }
+  auto outcomes = ScatterCalls(fan_out_, std::move(remote), local);
+  for (auto& outcome : outcomes) {
+    if (!outcome.error) continue;
+    try {
+      std::rethrow_exception(outcome.error);
+    } catch (const rpc::StoreError&) {
+      throw;
+    } catch (const rpc::Unavailable&) {
+      throw;
+    } catch (const rpc::TimedOut&) {
+      throw;
+    } catch (const std::exception& e) {
+      ++counters_.errors;
+      ++counters_.timed_out;
+      ThrowTimedOut("write at " + ConsistencyName(level) + " led by " +
+                        rpc::ToString(outcome.peer) + ": " + cluster_.owner_unreachable(outcome.peer, e),
+                    RequiredReplies(level, placement.effective_n()), 0);
+    }
+  }
+}
+
+void RequestRouter::owner_put(std::vector<rpc::Record> records, Consistency level) {
+  if (!replicated()) return owner_.owner_put(std::move(records));
+  std::vector<rpc::Record> to_lead, copies;
+  for (auto& r : records) (r.version == 0 ? to_lead : copies).push_back(std::move(r));
+  if (!copies.empty()) owner_.owner_put(std::move(copies));
+  if (!to_lead.empty()) {
+    CheckBatch(limits_, to_lead.size());
+    for (const auto& r : to_lead) {
+      CheckKey(limits_, r.key);
+      if (!r.tombstone) CheckValue(limits_, r.key, r.value);
+    }
+    writer_.lead(*cluster_.snapshot(), std::move(to_lead), Resolve(level, replication_.write));
   }
 }
 

@@ -4,7 +4,13 @@
 //
 // Each request takes one ClusterSnapshot and routes by it alone. If an owner fails and the
 // cluster's ring has changed since (it left or died while the request was in flight), the
-// request is routed once more on the new snapshot (`rerouted`). Thread-safe.
+// request is routed once more on the new snapshot (`rerouted`).
+//
+// With --replicas > 1 each key has a ReplicaSet instead of one owner: reads go to the
+// ReplicaReader (R replies, newest wins, read repair), writes to each key's leader (its
+// first live replica: this node's ReplicaWriter, or one hop away with owner_put), which
+// stamps them and waits for W replicas. Each call names its consistency level or takes the
+// node's default. Thread-safe.
 #pragma once
 
 #include <map>
@@ -17,6 +23,9 @@
 #include "diststore/service/moving_keys.h"
 #include "diststore/service/owner_store.h"
 #include "diststore/service/peer_client.h"
+#include "diststore/service/replica_reader.h"
+#include "diststore/service/replica_writer.h"
+#include "diststore/service/replication.h"
 #include "diststore/service/scatter.h"
 #include "diststore/service/store_counters.h"
 #include "locator/rpc/fan_out.h"
@@ -27,15 +36,26 @@ class RequestRouter {
  public:
   // Every reference must outlive this object.
   RequestRouter(ClusterView& cluster, OwnerStore& owner, PeerClient& peers, MovingKeys& moving,
-                rpc::FanOut& fan_out, const StoreLimits& limits, StoreCounters& counters);
+                ReplicaReader& reader, ReplicaWriter& writer, rpc::FanOut& fan_out,
+                const StoreLimits& limits, const ReplicationOptions& replication,
+                StoreCounters& counters);
 
   // Each throws rpc::NotFound (get), or rpc::StoreError (a limit, an unreachable owner, a
-  // storage failure, a key whose owner is DEAD), with nothing changed unless it says so.
-  std::string get(const std::string& key);
-  void put(const std::string& key, const std::string& value);
-  void erase(const std::string& key);
-  std::map<std::string, std::string> multi_get(const std::vector<std::string>& keys);
-  void multi_put(const std::vector<rpc::Entry>& entries);
+  // storage failure, a key whose owner is DEAD), with nothing changed unless it says so; with
+  // replicas also rpc::Unavailable (fewer live replicas than `level` needs: nothing done) and,
+  // for writes, rpc::TimedOut (some replicas stored it, fewer than needed).
+  std::string get(const std::string& key, Consistency level = rpc::Consistency::DEFAULT);
+  void put(const std::string& key, const std::string& value,
+           Consistency level = rpc::Consistency::DEFAULT);
+  void erase(const std::string& key, Consistency level = rpc::Consistency::DEFAULT);
+  std::map<std::string, std::string> multi_get(const std::vector<std::string>& keys,
+                                               Consistency level = rpc::Consistency::DEFAULT);
+  void multi_put(const std::vector<rpc::Entry>& entries,
+                 Consistency level = rpc::Consistency::DEFAULT);
+
+  // owner_put as a peer sent it: with replicas, unversioned records are led here
+  // (ReplicaWriter), versioned ones are this node's copy (OwnerStore).
+  void owner_put(std::vector<rpc::Record> records, Consistency level);
 
  private:
   // Runs fn(snapshot, ring) on the routing ring of the current snapshot; if it throws
@@ -51,6 +71,11 @@ class RequestRouter {
                                                   const std::vector<std::string>& keys);
   void write_on(const locator::ClusterSnapshot& snapshot, const locator::Ring& ring,
                 const std::vector<rpc::Record>& records);
+  // The replicated paths (--replicas > 1).
+  std::vector<std::optional<storage::Record>> read_replicated(const std::vector<std::string>& keys,
+                                                              Consistency level);
+  void write_replicated(const std::vector<rpc::Record>& records, Consistency level);
+  bool replicated() const { return replication_.replicas > 1; }
   // A remote owner's failure as the client sees it: its own StoreError's message, or, for any
   // other failure, "owner ... is unreachable (...)", reported to the cluster view.
   std::string describe_failure(const rpc::Location& owner, const std::exception_ptr& error);
@@ -59,8 +84,11 @@ class RequestRouter {
   OwnerStore& owner_;
   PeerClient& peers_;
   MovingKeys& moving_;
+  ReplicaReader& reader_;
+  ReplicaWriter& writer_;
   rpc::FanOut& fan_out_;
   const StoreLimits& limits_;
+  const ReplicationOptions& replication_;
   StoreCounters& counters_;
   const std::string self_name_;
 };

@@ -11,7 +11,8 @@ namespace thrifty::diststore {
 
 struct StoreCounters {
   std::atomic<int64_t> gets{0}, puts{0}, erases{0}, forwarded{0}, rerouted{0}, fallback_reads{0},
-      not_found{0}, errors{0}, handoff_records_in{0}, versions_refused{0};
+      not_found{0}, errors{0}, handoff_records_in{0}, versions_refused{0},
+      unavailable{0}, timed_out{0}, replica_writes{0}, read_repairs{0};
 
   std::map<std::string, int64_t> snapshot() const {
     return {{"gets", gets.load()},
@@ -23,7 +24,11 @@ struct StoreCounters {
             {"not_found", not_found.load()},
             {"errors", errors.load()},
             {"handoff_records_in", handoff_records_in.load()},
-            {"versions_refused", versions_refused.load()}};
+            {"versions_refused", versions_refused.load()},
+            {"unavailable", unavailable.load()},
+            {"timed_out", timed_out.load()},
+            {"replica_writes", replica_writes.load()},
+            {"read_repairs", read_repairs.load()}};
   }
 };
 

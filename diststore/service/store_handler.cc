@@ -7,21 +7,27 @@ namespace thrifty::diststore {
 StoreHandler::StoreHandler(StoreNode& store, std::string peer)
     : LocatorHandler(store.node(), std::move(peer)), store_(store) {}
 
-void StoreHandler::get(std::string& out, const std::string& key) { out = store_.router().get(key); }
-
-void StoreHandler::put(const std::string& key, const std::string& value) {
-  store_.router().put(key, value);
+void StoreHandler::get(std::string& out, const std::string& key, rpc::Consistency::type level) {
+  out = store_.router().get(key, level);
 }
 
-void StoreHandler::erase(const std::string& key) { store_.router().erase(key); }
+void StoreHandler::put(const std::string& key, const std::string& value,
+                       rpc::Consistency::type level) {
+  store_.router().put(key, value, level);
+}
+
+void StoreHandler::erase(const std::string& key, rpc::Consistency::type level) {
+  store_.router().erase(key, level);
+}
 
 void StoreHandler::multi_get(std::map<std::string, std::string>& out,
-                             const std::vector<std::string>& keys) {
-  out = store_.router().multi_get(keys);
+                             const std::vector<std::string>& keys, rpc::Consistency::type level) {
+  out = store_.router().multi_get(keys, level);
 }
 
-void StoreHandler::multi_put(const std::vector<rpc::Entry>& entries) {
-  store_.router().multi_put(entries);
+void StoreHandler::multi_put(const std::vector<rpc::Entry>& entries,
+                             rpc::Consistency::type level) {
+  store_.router().multi_put(entries, level);
 }
 
 void StoreHandler::owner_get(std::vector<rpc::Record>& out, const std::vector<std::string>& keys,
@@ -30,9 +36,10 @@ void StoreHandler::owner_get(std::vector<rpc::Record>& out, const std::vector<st
   out = store_.owner().owner_get(keys, fallback);
 }
 
-void StoreHandler::owner_put(const std::vector<rpc::Record>& records) {
+void StoreHandler::owner_put(const std::vector<rpc::Record>& records,
+                             rpc::Consistency::type level) {
   require_peer("owner_put");
-  store_.owner().owner_put(records);
+  store_.router().owner_put(records, level);
 }
 
 void StoreHandler::handoff(rpc::HandoffAck& out, const std::vector<rpc::Record>& records,

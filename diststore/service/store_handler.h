@@ -16,15 +16,16 @@ class StoreHandler : public locator::LocatorHandler, virtual public rpc::StoreIf
   // `peer`: the remote "host:port", for logs.
   StoreHandler(StoreNode& store, std::string peer);
 
-  void get(std::string& out, const std::string& key) override;
-  void put(const std::string& key, const std::string& value) override;
-  void erase(const std::string& key) override;
-  void multi_get(std::map<std::string, std::string>& out,
-                 const std::vector<std::string>& keys) override;
-  void multi_put(const std::vector<rpc::Entry>& entries) override;
+  void get(std::string& out, const std::string& key, rpc::Consistency::type level) override;
+  void put(const std::string& key, const std::string& value,
+           rpc::Consistency::type level) override;
+  void erase(const std::string& key, rpc::Consistency::type level) override;
+  void multi_get(std::map<std::string, std::string>& out, const std::vector<std::string>& keys,
+                 rpc::Consistency::type level) override;
+  void multi_put(const std::vector<rpc::Entry>& entries, rpc::Consistency::type level) override;
   void owner_get(std::vector<rpc::Record>& out, const std::vector<std::string>& keys,
                  bool fallback) override;
-  void owner_put(const std::vector<rpc::Record>& records) override;
+  void owner_put(const std::vector<rpc::Record>& records, rpc::Consistency::type level) override;
   void handoff(rpc::HandoffAck& out, const std::vector<rpc::Record>& records,
                const rpc::Location& sender) override;
   // Locator stats plus the store's (keys, requests, handoff).

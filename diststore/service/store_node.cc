@@ -30,7 +30,13 @@ StoreOptions Validated(StoreOptions options) {
   options.node.pool.limits = limits;
   // A cluster is all durable or all --memory (durability.h).
   options.node.metadata[kDurableKey] = options.memory ? "false" : "true";
-  options.node.admit = DurabilityMismatch;
+  // ... and keeps one number of copies per key (replication.h).
+  options.node.metadata[kReplicasKey] = std::to_string(options.replication.replicas);
+  options.node.admit = [](const rpc::Location& location, const rpc::JoinInfo& joiner,
+                          const std::vector<rpc::Member>& members) {
+    std::string why = DurabilityMismatch(location, joiner, members);
+    return why.empty() ? ReplicationMismatch(location, joiner, members) : why;
+  };
   return options;
 }
 
@@ -48,6 +54,7 @@ std::string StoreOptions::validate() const {
   if (limits.max_clock_drift_ms < 1 || limits.max_clock_drift_ms > 86400000) {
     return "--max-clock-drift-ms must be in 1..86400000";
   }
+  if (const std::string m = replication.validate(); !m.empty()) return m;
   if (const std::string m = moving_keys.validate(); !m.empty()) return "moving keys: " + m;
   if (handoff.batch_records < 1 || handoff.batch_bytes < 1 || handoff.parallel_owners < 1) {
     return "handoff batches and parallel owners must be >= 1";
@@ -91,11 +98,16 @@ StoreNode::StoreNode(StoreOptions options) : options_(Validated(std::move(option
   moving_ = std::make_unique<MovingKeys>(options_.moving_keys, HoldsAnyRecord(*engine_));
   fan_out_ = std::make_unique<rpc::FanOut>(options_.fan_out_threads);
   owner_ = std::make_unique<OwnerStore>(*cluster_, *engine_, *peers_, *moving_, *fan_out_,
-                                        options_.limits, counters_);
-  router_ = std::make_unique<RequestRouter>(*cluster_, *owner_, *peers_, *moving_, *fan_out_,
-                                            options_.limits, counters_);
+                                        options_.limits, options_.replication, counters_);
+  reader_ = std::make_unique<ReplicaReader>(*cluster_, *owner_, *peers_, *moving_, *fan_out_,
+                                            options_.replication, counters_);
+  writer_ = std::make_unique<ReplicaWriter>(*cluster_, *owner_, *peers_, *moving_, *fan_out_,
+                                            options_.replication, counters_);
+  router_ = std::make_unique<RequestRouter>(*cluster_, *owner_, *peers_, *moving_, *reader_,
+                                            *writer_, *fan_out_, options_.limits,
+                                            options_.replication, counters_);
   handoff_ = std::make_unique<HandoffStream>(*cluster_, *engine_, *peers_, *moving_,
-                                             options_.handoff);
+                                             options_.handoff, options_.replication.replicas);
   node_->add_ring_listener([this](const auto&, const auto&) {
     moving_->on_ring_change();
     handoff_->request_sweep();

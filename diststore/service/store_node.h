@@ -21,6 +21,9 @@
 #include "diststore/service/moving_keys.h"
 #include "diststore/service/owner_store.h"
 #include "diststore/service/peer_client.h"
+#include "diststore/service/replica_reader.h"
+#include "diststore/service/replica_writer.h"
+#include "diststore/service/replication.h"
 #include "diststore/service/request_router.h"
 #include "diststore/service/store_counters.h"
 #include "diststore/storage/engine.h"
@@ -40,6 +43,8 @@ struct StoreOptions {
   bool memory = false;  // keep data in memory only (lost on exit); excludes data_dir
   bool sync = false;    // fsync the write-ahead log on every write
   StoreLimits limits;
+  // Copies per key and the default consistency levels (replication.h).
+  ReplicationOptions replication;
   MovingKeysOptions moving_keys;
   HandoffOptions handoff;
   // Connections to other store nodes: idle ones kept per peer, and one call's deadline
@@ -101,6 +106,8 @@ class StoreNode {
   // Declared after what its tasks use, so it is joined before they are destroyed.
   std::unique_ptr<rpc::FanOut> fan_out_;
   std::unique_ptr<OwnerStore> owner_;
+  std::unique_ptr<ReplicaReader> reader_;
+  std::unique_ptr<ReplicaWriter> writer_;
   std::unique_ptr<RequestRouter> router_;
   std::unique_ptr<HandoffStream> handoff_;
   bool stopped_ = false;

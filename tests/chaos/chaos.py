@@ -117,6 +117,8 @@ class Node:
                 "--discover-from=%d" % self.h.base_port, "--discover-to=%d" % self.h.last_port]
         if peers:
             args.append("--peer=" + ",".join(p.name for p in peers))
+        if self.h.args.replicas:
+            args.append("--replicas=%d" % self.h.args.replicas)
         env = dict(os.environ, THRIFTY_FAILPOINTS=self.rules_path)
         with open(self.log_path, "ab") as out:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out,
@@ -266,11 +268,16 @@ class Client(threading.Thread):
             time.sleep(0.05)
             return
         try:
-            conn.client.put(key, value.encode())
+            conn.client.put(key, value.encode(), self.h.level)
             self.h.complete(op, "ok")
         except self.h.gen.StoreError as e:
             self.h.complete(op, classify_store_error(e.message), error=e.message)
             time.sleep(0.01)  # a refusal comes fast: do not spin on it
+        except self.h.gen.Unavailable as e:  # refused from the view: nothing was sent
+            self.h.complete(op, "fail", error=e.message)
+            time.sleep(0.01)
+        except self.h.gen.TimedOut as e:  # some replicas stored it, fewer than required
+            self.h.complete(op, "indeterminate", error=e.message)
         except Exception as e:  # sent, then a timeout or a dropped connection
             self.drop(node)
             self.h.complete(op, "indeterminate", error=repr(e))
@@ -279,11 +286,11 @@ class Client(threading.Thread):
         op = self.h.invoke(self.index, self.workload, "read", key, None, node)
         try:
             conn = self.connection(node)
-            value = conn.client.get(key)
+            value = conn.client.get(key, self.h.level)
             self.h.complete(op, "ok", value=value.decode())
         except self.h.gen.NotFound:
             self.h.complete(op, "not_found")
-        except self.h.gen.StoreError as e:
+        except (self.h.gen.StoreError, self.h.gen.Unavailable) as e:
             self.h.complete(op, "fail", error=e.message)
             time.sleep(0.01)
         except Exception as e:
@@ -353,8 +360,12 @@ class Harness:
         sys.path.insert(0, args.gen)
         logging.getLogger("thrift").setLevel(logging.CRITICAL)
         from diststore import Store
-        from diststore.ttypes import NotFound, StoreError
-        self.gen = argparse.Namespace(Store=Store, NotFound=NotFound, StoreError=StoreError)
+        from diststore.ttypes import Consistency, NotFound, StoreError, TimedOut, Unavailable
+        self.gen = argparse.Namespace(Store=Store, NotFound=NotFound, StoreError=StoreError,
+                                      Unavailable=Unavailable, TimedOut=TimedOut)
+        # The level every request names (None: the node's default).
+        self.level = (getattr(Consistency, args.consistency.upper())
+                      if args.consistency else None)
         self.tmp = tempfile.mkdtemp(prefix="thrifty-chaos-")
         self.pids = set()
         self.core = []
@@ -521,7 +532,7 @@ class Harness:
             op0 = self.now_ms()
             try:
                 with self.connect(node, CLIENT_TIMEOUT_MS) as client:
-                    found = client.multi_get(batch)
+                    found = client.multi_get(batch, self.level)
             except Exception as e:
                 pending = batch + pending
                 err = getattr(e, "message", None) or repr(e)
@@ -615,6 +626,10 @@ def parse_args(argv):
     p.add_argument("--rate", type=int, default=500,
                    help="operations per second, all clients together (at most)")
     p.add_argument("--history", default=None, help="write every operation here (JSON lines)")
+    p.add_argument("--replicas", type=int, default=None,
+                   help="copies of each key (storeserver --replicas; default: the node's)")
+    p.add_argument("--consistency", default=None, choices=["one", "quorum", "all"],
+                   help="level every request names (default: the node's)")
     p.add_argument("--keep", action="store_true", help="keep data dirs and logs")
     p.add_argument("--bin", required=True, help=argparse.SUPPRESS)
     p.add_argument("--gen", required=True, help=argparse.SUPPRESS)

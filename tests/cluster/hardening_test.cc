@@ -239,7 +239,7 @@ class Prober {
         if (!c.client) c = connect();
         c.client->ping();
         std::string value;
-        c.client->get(value, kProbeKey);
+        c.client->get(value, kProbeKey, rpc::Consistency::DEFAULT);
         if (value != kProbeValue) fail("get returned '" + value + "'");
         calls_ += 2;
         // Now and then a fresh connection: new clients must be accepted and served too.
@@ -276,7 +276,7 @@ class HardeningRaw : public ::testing::Test {
     node_ = cluster_->start({"--memory"});
     if (node_ < 0) return;
     cluster_->pool().call(cluster_->location(node_),
-                          [](rpc::StoreClient& c) { c.put(kProbeKey, kProbeValue); });
+                          [](rpc::StoreClient& c) { c.put(kProbeKey, kProbeValue, rpc::Consistency::DEFAULT); });
     baseline_rss_kb_ = RssKb(cluster_->pid(node_));
   }
   static void TearDownTestSuite() {
@@ -322,7 +322,7 @@ class HardeningRaw : public ::testing::Test {
   static bool Stored(const std::string& key) {
     try {
       std::string value;
-      cluster_->pool().call(cluster_->location(node_), [&](rpc::StoreClient& c) { c.get(value, key); });
+      cluster_->pool().call(cluster_->location(node_), [&](rpc::StoreClient& c) { c.get(value, key, rpc::Consistency::DEFAULT); });
       return true;
     } catch (const rpc::NotFound&) {
       return false;
@@ -522,7 +522,7 @@ TEST_F(HardeningRaw, StalledConnectionsDoNotBlockOthers) {
     std::string value;
     EXPECT_NO_THROW(fresh.call(cluster_->location(node_), [&](rpc::StoreClient& c) {
       c.ping();
-      c.get(value, kProbeKey);
+      c.get(value, kProbeKey, rpc::Consistency::DEFAULT);
     }));
     EXPECT_EQ(value, kProbeValue);
     EXPECT_LT(Clock::now() - start, std::chrono::seconds(3));
@@ -657,7 +657,7 @@ TEST_F(HardeningRaw, AClientAllowingLargerFramesThanTheNodeFailsFastNamingTheReq
   const auto before = Stats();
   const auto start = Clock::now();
   try {
-    pool.call(cluster_->location(node_), [&](rpc::StoreClient& c) { c.put("huge-direct", value); });
+    pool.call(cluster_->location(node_), [&](rpc::StoreClient& c) { c.put("huge-direct", value, rpc::Consistency::DEFAULT); });
     ADD_FAILURE() << "a frame of 100 MB was taken";
   } catch (const apache::thrift::transport::TTransportException& e) {
     EXPECT_NE(std::string(e.what()).find("while sending a request of 1000000"), std::string::npos)
@@ -674,9 +674,9 @@ TEST_F(HardeningRaw, AClientAllowingLargerFramesThanTheNodeFailsFastNamingTheReq
 TEST_F(HardeningRaw, AfterAllOfItTheNodeServesAndStoredNothingBogus) {
   auto& pool = cluster_->pool();
   const auto where = cluster_->location(node_);
-  pool.call(where, [](rpc::StoreClient& c) { c.put("after-the-storm", "calm"); });
+  pool.call(where, [](rpc::StoreClient& c) { c.put("after-the-storm", "calm", rpc::Consistency::DEFAULT); });
   std::string value;
-  pool.call(where, [&](rpc::StoreClient& c) { c.get(value, "after-the-storm"); });
+  pool.call(where, [&](rpc::StoreClient& c) { c.get(value, "after-the-storm", rpc::Consistency::DEFAULT); });
   EXPECT_EQ(value, "calm");
   std::map<std::string, int64_t> stats;
   pool.call(where, [&](rpc::StoreClient& c) { c.stats(stats); });
@@ -805,13 +805,13 @@ TEST_F(HardeningLimits, OversizedAndEmptyKeysAndValuesAreRefusedAndNothingIsStor
   // The same requests sent to a node that does not own the key (it must check before forwarding).
   for (int i : {a_, b_}) {
     try {
-      cluster_.pool().call(cluster_.location(i), [&](rpc::StoreClient& c) { c.put("big", big_value); });
+      cluster_.pool().call(cluster_.location(i), [&](rpc::StoreClient& c) { c.put("big", big_value, rpc::Consistency::DEFAULT); });
       ADD_FAILURE() << "node " << i << " accepted a value of 16 MiB + 1";
     } catch (const rpc::StoreError& e) {
       EXPECT_NE(e.message.find("--max-value-bytes"), std::string::npos) << e.message;
     }
     try {
-      cluster_.pool().call(cluster_.location(i), [&](rpc::StoreClient& c) { c.put(big_key, "v"); });
+      cluster_.pool().call(cluster_.location(i), [&](rpc::StoreClient& c) { c.put(big_key, "v", rpc::Consistency::DEFAULT); });
       ADD_FAILURE() << "node " << i << " accepted a key of 64 KiB + 1";
     } catch (const rpc::StoreError& e) {
       EXPECT_NE(e.message.find("--max-key-bytes"), std::string::npos) << e.message;
@@ -822,7 +822,7 @@ TEST_F(HardeningLimits, OversizedAndEmptyKeysAndValuesAreRefusedAndNothingIsStor
     std::vector<rpc::Entry> entries(10001);
     for (size_t i = 0; i < entries.size(); ++i) entries[i].key = "batch-" + std::to_string(i);
     try {
-      cluster_.pool().call(cluster_.location(a_), [&](rpc::StoreClient& c) { c.multi_put(entries); });
+      cluster_.pool().call(cluster_.location(a_), [&](rpc::StoreClient& c) { c.multi_put(entries, rpc::Consistency::DEFAULT); });
       ADD_FAILURE() << "a batch of 10001 entries was accepted";
     } catch (const rpc::StoreError& e) {
       EXPECT_NE(e.message.find("10000"), std::string::npos) << e.message;
@@ -853,10 +853,10 @@ TEST_F(HardeningLimits, OneConnectionCarriesMoreThanTheFrameLimitOverItsLife) {
   auto connection = rpc::Connect<rpc::StoreClient>(cluster_.location(a_), options);
   rpc::StoreClient& client = *connection.client;
   const std::string value(1 << 20, 'm');
-  for (int i = 0; i < 80; ++i) ASSERT_NO_THROW(client.put("lifetime-key", value)) << "put " << i;
+  for (int i = 0; i < 80; ++i) ASSERT_NO_THROW(client.put("lifetime-key", value, rpc::Consistency::DEFAULT)) << "put " << i;
   for (int i = 0; i < 80; ++i) {
     std::string got;
-    ASSERT_NO_THROW(client.get(got, "lifetime-key")) << "get " << i;
+    ASSERT_NO_THROW(client.get(got, "lifetime-key", rpc::Consistency::DEFAULT)) << "get " << i;
     ASSERT_EQ(got.size(), value.size());
   }
 }

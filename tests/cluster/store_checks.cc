@@ -117,7 +117,7 @@ std::map<std::string, std::string> ReadThrough(Cluster& cluster, int i,
     std::vector<std::string> part(keys.begin() + from,
                                   keys.begin() + std::min(keys.size(), from + kReadBatch));
     std::map<std::string, std::string> got;
-    cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.multi_get(got, part); });
+    cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.multi_get(got, part, rpc::Consistency::DEFAULT); });
     out.insert(got.begin(), got.end());
   }
   return out;

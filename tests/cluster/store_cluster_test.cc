@@ -234,7 +234,7 @@ class Reader {
         const std::string via = rpc::ToString(node);
         try {
           std::map<std::string, std::string> got;
-          pool.call(node, [&](rpc::StoreClient& c) { c.multi_get(got, keys); });
+          pool.call(node, [&](rpc::StoreClient& c) { c.multi_get(got, keys, rpc::Consistency::DEFAULT); });
           check(via, ids, got);
         } catch (const std::exception& e) {
           note(errors_, "multi_get via " + via + ": " + e.what());
@@ -244,7 +244,7 @@ class Reader {
         sent_at_ = std::chrono::system_clock::now();
         try {
           std::string value;
-          pool.call(node, [&](rpc::StoreClient& c) { c.get(value, Key(k)); });
+          pool.call(node, [&](rpc::StoreClient& c) { c.get(value, Key(k), rpc::Consistency::DEFAULT); });
           check(via + " (get)", {k}, {{Key(k), value}});
         } catch (const rpc::NotFound&) {
           reads_ += 1;
@@ -477,12 +477,12 @@ TEST(StoreCluster, EraseThroughANonOwnerAndItsTombstoneMovesOnAJoin) {
       if (MemberName(cluster.location(i)) != owner) via = i;
     }
     ASSERT_GE(via, 0);
-    cluster.pool().call(cluster.location(via), [&](rpc::StoreClient& c) { c.erase(Key(k)); });
+    cluster.pool().call(cluster.location(via), [&](rpc::StoreClient& c) { c.erase(Key(k), rpc::Consistency::DEFAULT); });
     erased.insert(Key(k));
   }
   // Erasing a key that does not exist is not an error.
   cluster.pool().call(cluster.location(live[0]),
-                      [&](rpc::StoreClient& c) { c.erase("never-written"); });
+                      [&](rpc::StoreClient& c) { c.erase("never-written", rpc::Consistency::DEFAULT); });
 
   auto check_erased = [&](const std::vector<int>& nodes) {
     for (int i : nodes) {
@@ -498,7 +498,7 @@ TEST(StoreCluster, EraseThroughANonOwnerAndItsTombstoneMovesOnAJoin) {
       for (int k = 0; k < kN; k += 400) {
         std::string value;
         EXPECT_THROW(cluster.pool().call(cluster.location(i),
-                                         [&](rpc::StoreClient& c) { c.get(value, Key(k)); }),
+                                         [&](rpc::StoreClient& c) { c.get(value, Key(k), rpc::Consistency::DEFAULT); }),
                      rpc::NotFound)
             << Key(k) << " through node " << i;
       }
@@ -554,7 +554,7 @@ TEST(StoreCluster, BatchesAcrossOwnersThroughANonOwner) {
     ++per_owner[owner];
   }
   ASSERT_EQ(per_owner.size(), 2u);
-  cluster.pool().call(cluster.location(live[0]), [&](rpc::StoreClient& c) { c.multi_put(entries); });
+  cluster.pool().call(cluster.location(live[0]), [&](rpc::StoreClient& c) { c.multi_put(entries, rpc::Consistency::DEFAULT); });
   EXPECT_EQ(Stats(cluster, live[0]).at("keys"), 0) << "the entry node stored keys it does not own";
   EXPECT_GE(Stats(cluster, live[0]).at("forwarded"), 2);
 
@@ -576,12 +576,12 @@ TEST(StoreCluster, BatchesAcrossOwnersThroughANonOwner) {
     e.value = Value(k);
     entries.push_back(e);
   }
-  cluster.pool().call(cluster.location(live[1]), [&](rpc::StoreClient& c) { c.multi_put(entries); });
+  cluster.pool().call(cluster.location(live[1]), [&](rpc::StoreClient& c) { c.multi_put(entries, rpc::Consistency::DEFAULT); });
   EXPECT_EQ(SumOfKeys(cluster, live), kN);
   std::vector<std::string> wanted = keys;
   for (int k = 0; k < 50; ++k) wanted.push_back("absent-" + std::to_string(k));
   std::map<std::string, std::string> got;
-  cluster.pool().call(cluster.location(live[0]), [&](rpc::StoreClient& c) { c.multi_get(got, wanted); });
+  cluster.pool().call(cluster.location(live[0]), [&](rpc::StoreClient& c) { c.multi_get(got, wanted, rpc::Consistency::DEFAULT); });
   EXPECT_EQ(got.size(), static_cast<size_t>(kN));
   int wrong = 0;
   for (int k = 0; k < kN; ++k) wrong += got[Key(k)] != Value(k);
@@ -592,7 +592,7 @@ TEST(StoreCluster, BatchesAcrossOwnersThroughANonOwner) {
   std::vector<std::string> too_many(10001);
   for (size_t k = 0; k < too_many.size(); ++k) too_many[k] = "many-" + std::to_string(k);
   try {
-    cluster.pool().call(cluster.location(live[0]), [&](rpc::StoreClient& c) { c.multi_get(got, too_many); });
+    cluster.pool().call(cluster.location(live[0]), [&](rpc::StoreClient& c) { c.multi_get(got, too_many, rpc::Consistency::DEFAULT); });
     ADD_FAILURE() << "a multi_get of 10001 keys was accepted";
   } catch (const rpc::StoreError& e) {
     EXPECT_NE(e.message.find("10000"), std::string::npos) << e.message;

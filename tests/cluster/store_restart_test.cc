@@ -64,7 +64,7 @@ bool WaitUntilDropped(Cluster& cluster, const std::vector<int>& survivors,
           try {
             std::string value;
             cluster.pool().call(cluster.location(i),
-                                [&](rpc::StoreClient& c) { c.get(value, victim_key); });
+                                [&](rpc::StoreClient& c) { c.get(value, victim_key, rpc::Consistency::DEFAULT); });
           } catch (const std::exception&) {
           }
         }
@@ -106,7 +106,7 @@ TEST(StoreRestart, KeysOfACrashedNodeAreUnavailableNotMissing) {
   try {
     std::map<std::string, std::string> got;
     cluster.pool().call(cluster.location(survivors[0]),
-                        [&](rpc::StoreClient& c) { c.multi_get(got, sample); });
+                        [&](rpc::StoreClient& c) { c.multi_get(got, sample, rpc::Consistency::DEFAULT); });
     ADD_FAILURE() << "multi_get of a crashed node's keys answered " << got.size() << " of "
                   << sample.size() << " keys and no error";
   } catch (const rpc::StoreError& e) {
@@ -115,7 +115,7 @@ TEST(StoreRestart, KeysOfACrashedNodeAreUnavailableNotMissing) {
   try {
     std::string value;
     cluster.pool().call(cluster.location(survivors[1]),
-                        [&](rpc::StoreClient& c) { c.get(value, sample[0]); });
+                        [&](rpc::StoreClient& c) { c.get(value, sample[0], rpc::Consistency::DEFAULT); });
     ADD_FAILURE() << "get of a crashed node's key answered a value";
   } catch (const rpc::StoreError& e) {
     EXPECT_NE(e.message.find("unreachable"), std::string::npos) << e.message;
@@ -148,7 +148,7 @@ TEST(StoreRestart, KeysOfACrashedNodeAreUnavailableNotMissing) {
     try {
       std::string value;
       cluster.pool().call(cluster.location(i),
-                          [&](rpc::StoreClient& c) { c.get(value, sample[0]); });
+                          [&](rpc::StoreClient& c) { c.get(value, sample[0], rpc::Consistency::DEFAULT); });
       ADD_FAILURE() << "get of a crashed node's key answered a value";
     } catch (const rpc::NotFound&) {
       ADD_FAILURE() << "get of " << sample[0] << " (on the crashed node) through "
@@ -237,7 +237,7 @@ class StaleReader {
       for (const Location& node : nodes_) {
         std::map<std::string, std::string> got;
         try {
-          pool.call(node, [&](rpc::StoreClient& c) { c.multi_get(got, keys); });
+          pool.call(node, [&](rpc::StoreClient& c) { c.multi_get(got, keys, rpc::Consistency::DEFAULT); });
         } catch (const std::exception&) {
           continue;  // the restarted node is not up yet
         }

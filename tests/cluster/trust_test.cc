@@ -28,12 +28,12 @@ int64_t StatOf(Cluster& cluster, int i, const std::string& name) {
 
 std::string Get(Cluster& cluster, int i, const std::string& key) {
   std::string value;
-  cluster.client_pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.get(value, key); });
+  cluster.client_pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.get(value, key, rpc::Consistency::DEFAULT); });
   return value;
 }
 
 void Put(Cluster& cluster, int i, const std::string& key, const std::string& value) {
-  cluster.client_pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.put(key, value); });
+  cluster.client_pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.put(key, value, rpc::Consistency::DEFAULT); });
 }
 
 rpc::Record Forged(const std::string& key, int64_t version) {
@@ -57,7 +57,7 @@ TEST(Trust, NodeToNodeWritesNeedAProvenKeyAndABoundedVersion) {
   for (const char* call : {"owner_put", "handoff", "owner_get"}) {
     try {
       cluster.client_pool().call(cluster.location(a), [&](rpc::StoreClient& c) {
-        if (std::string(call) == "owner_put") c.owner_put({Forged("k", INT64_MAX)});
+        if (std::string(call) == "owner_put") c.owner_put({Forged("k", INT64_MAX)}, rpc::Consistency::DEFAULT);
         if (std::string(call) == "handoff") {
           rpc::HandoffAck ack;
           c.handoff(ack, {Forged("k", INT64_MAX)}, cluster.location(a));
@@ -93,7 +93,7 @@ TEST(Trust, NodeToNodeWritesNeedAProvenKeyAndABoundedVersion) {
             rpc::HandoffAck ack;
             c.handoff(ack, batch, cluster.location(a));
           } else {
-            c.owner_put(batch);
+            c.owner_put(batch, rpc::Consistency::DEFAULT);
           }
         });
         ADD_FAILURE() << "version " << version << " was accepted (handoff=" << handoff << ")";
@@ -119,7 +119,7 @@ TEST(Trust, NodeToNodeWritesNeedAProvenKeyAndABoundedVersion) {
   // client write still wins.
   const int64_t ahead = HybridLogicalClock::make(now_ms + 20000, 0);
   cluster.pool().call(cluster.location(a),
-                      [&](rpc::StoreClient& c) { c.owner_put({Forged("k", ahead)}); });
+                      [&](rpc::StoreClient& c) { c.owner_put({Forged("k", ahead)}, rpc::Consistency::DEFAULT); });
   EXPECT_EQ(Get(cluster, a, "k"), "forged");
   Put(cluster, a, "k", "newest");
   EXPECT_EQ(Get(cluster, a, "k"), "newest");
@@ -134,7 +134,7 @@ TEST(Trust, TheDriftLimitIsAFlag) {
   const int64_t version = HybridLogicalClock::make(membership::NowMs() + 20000, 0);
   try {
     cluster.pool().call(cluster.location(a),
-                        [&](rpc::StoreClient& c) { c.owner_put({Forged("k", version)}); });
+                        [&](rpc::StoreClient& c) { c.owner_put({Forged("k", version)}, rpc::Consistency::DEFAULT); });
     ADD_FAILURE() << "20 s ahead was accepted with --max-clock-drift-ms=1000";
   } catch (const rpc::StoreError& e) {
     EXPECT_NE(e.message.find("--max-clock-drift-ms=1000"), std::string::npos) << e.message;

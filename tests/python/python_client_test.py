@@ -34,12 +34,15 @@ from thrift.protocol import TBinaryProtocol  # noqa: E402
 from thrift.transport import TSocket, TTransport  # noqa: E402
 
 from diststore import Store  # noqa: E402
-from diststore.ttypes import Entry, NotFound, Record, StoreError  # noqa: E402
+from diststore.ttypes import Consistency, Entry, NotFound, Record, StoreError  # noqa: E402
 from locator.ttypes import JoinInfo, Location, LocatorError, MemberState, Unauthorized  # noqa: E402
 
 START_TIMEOUT_S = 60  # a sanitized build starts slowly
 CALL_TIMEOUT_MS = 30000
 MAX_VALUE_BYTES = 16 * 1024 * 1024  # storeserver's default --max-value-bytes
+# The consistency argument left out (None: the field is not sent), as a client generated before
+# it existed calls: the node applies its default.
+NODE_DEFAULT = None
 
 
 def port_is_free(port):
@@ -224,20 +227,20 @@ class StoreFromPython(unittest.TestCase):
         # A plain client used to call owner_put with version INT64_MAX: every later put of
         # the key was acknowledged and silently lost. Node-to-node calls now need a connection
         # that proved the cluster key.
-        self.client.put("py-forged", b"real")
+        self.client.put("py-forged", b"real", NODE_DEFAULT)
         forged = Record(key="py-forged", value=b"forged", version=2**63 - 1, tombstone=False)
         refused_before = self.client.stats()["peer_calls_refused"]
         with self.assertRaises(Unauthorized) as caught:
-            self.client.owner_put([forged])
+            self.client.owner_put([forged], NODE_DEFAULT)
         self.assertIn("owner_put is a node-to-node call", caught.exception.message)
         with self.assertRaises(Unauthorized):
             self.client.handoff([forged], self.me())
         with self.assertRaises(Unauthorized):
             self.client.owner_get(["py-forged"], False)
         self.assertEqual(self.client.stats()["peer_calls_refused"], refused_before + 3)
-        self.assertEqual(self.client.get("py-forged"), b"real")
-        self.client.put("py-forged", b"later")
-        self.assertEqual(self.client.get("py-forged"), b"later")
+        self.assertEqual(self.client.get("py-forged", NODE_DEFAULT), b"real")
+        self.client.put("py-forged", b"later", NODE_DEFAULT)
+        self.assertEqual(self.client.get("py-forged", NODE_DEFAULT), b"later")
         # The connection is still usable after the refusals (declared exceptions).
         self.client.ping()
 
@@ -250,54 +253,59 @@ class StoreFromPython(unittest.TestCase):
 
     def test_binary_round_trip(self):
         value = bytes(range(256))
-        self.client.put("py-binary", value)
-        self.assertEqual(self.client.get("py-binary"), value)
+        self.client.put("py-binary", value, NODE_DEFAULT)
+        self.assertEqual(self.client.get("py-binary", NODE_DEFAULT), value)
         # Every byte value, in every position of a longer value too.
         longer = bytes(range(256)) * 64 + bytes(reversed(range(256)))
-        self.client.put("py-binary-long", longer)
-        self.assertEqual(self.client.get("py-binary-long"), longer)
-        self.client.put("py-empty-value", b"")
-        self.assertEqual(self.client.get("py-empty-value"), b"")
+        self.client.put("py-binary-long", longer, NODE_DEFAULT)
+        self.assertEqual(self.client.get("py-binary-long", NODE_DEFAULT), longer)
+        self.client.put("py-empty-value", b"", NODE_DEFAULT)
+        self.assertEqual(self.client.get("py-empty-value", NODE_DEFAULT), b"")
 
     def test_unicode_key(self):
-        self.client.put("ключ-🔑", "значение".encode())
-        self.assertEqual(self.client.get("ключ-🔑").decode(), "значение")
+        self.client.put("ключ-🔑", "значение".encode(), NODE_DEFAULT)
+        self.assertEqual(self.client.get("ключ-🔑", NODE_DEFAULT).decode(), "значение")
 
     def test_missing_key_raises_not_found(self):
         with self.assertRaises(NotFound) as caught:
-            self.client.get("py-never-written")
+            self.client.get("py-never-written", NODE_DEFAULT)
         self.assertEqual(caught.exception.key, "py-never-written")
+
+    def test_every_consistency_level_works_on_a_single_node(self):
+        for level in (Consistency.ONE, Consistency.QUORUM, Consistency.ALL, Consistency.DEFAULT):
+            self.client.put("py-level", b"at-%d" % level, level)
+            self.assertEqual(self.client.get("py-level", level), b"at-%d" % level)
 
     def test_multi_put_multi_get(self):
         entries = [Entry(key="py-multi-%03d" % i, value=b"v%d" % i) for i in range(100)]
-        self.client.multi_put(entries)
-        got = self.client.multi_get([e.key for e in entries] + ["py-multi-absent"])
+        self.client.multi_put(entries, NODE_DEFAULT)
+        got = self.client.multi_get([e.key for e in entries] + ["py-multi-absent"], NODE_DEFAULT)
         self.assertEqual(got, {e.key: e.value for e in entries})
 
     def test_oversized_value_raises_store_error(self):
         with self.assertRaises(StoreError) as caught:
-            self.client.put("py-too-big", b"x" * (MAX_VALUE_BYTES + 1))
+            self.client.put("py-too-big", b"x" * (MAX_VALUE_BYTES + 1), NODE_DEFAULT)
         self.assertIn("--max-value-bytes", caught.exception.message)
         self.assertIn(str(MAX_VALUE_BYTES), caught.exception.message)
         # A declared exception leaves the connection usable; nothing was stored.
         with self.assertRaises(NotFound):
-            self.client.get("py-too-big")
+            self.client.get("py-too-big", NODE_DEFAULT)
 
     def test_oversized_and_empty_keys_raise_store_error(self):
         with self.assertRaises(StoreError) as caught:
-            self.client.put("k" * (64 * 1024 + 1), b"v")
+            self.client.put("k" * (64 * 1024 + 1), b"v", NODE_DEFAULT)
         self.assertIn("--max-key-bytes", caught.exception.message)
         with self.assertRaises(StoreError) as caught:
-            self.client.put("", b"v")
+            self.client.put("", b"v", NODE_DEFAULT)
         self.assertIn("empty key", caught.exception.message)
 
     def test_erase_then_not_found(self):
-        self.client.put("py-erased", b"soon gone")
-        self.assertEqual(self.client.get("py-erased"), b"soon gone")
-        self.client.erase("py-erased")
+        self.client.put("py-erased", b"soon gone", NODE_DEFAULT)
+        self.assertEqual(self.client.get("py-erased", NODE_DEFAULT), b"soon gone")
+        self.client.erase("py-erased", NODE_DEFAULT)
         with self.assertRaises(NotFound):
-            self.client.get("py-erased")
-        self.client.erase("py-erased")  # erasing an absent key is not an error
+            self.client.get("py-erased", NODE_DEFAULT)
+        self.client.erase("py-erased", NODE_DEFAULT)  # erasing an absent key is not an error
 
 
 if __name__ == "__main__":

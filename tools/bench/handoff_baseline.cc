@@ -91,7 +91,7 @@ CopyResult PerKeyCopy(const ThriftTarget& target, const rpc::Location& node, uin
   start = Clock::now();
   for (const auto& r : records) {
     try {
-      conn.client->put(r.key, r.value);
+      conn.client->put(r.key, r.value, rpc::Consistency::DEFAULT);
     } catch (const apache::thrift::TException& e) {
       throw FatalError("put on " + where + " failed: " + e.what());
     }

@@ -125,11 +125,12 @@ class ThriftSlot : public Slot {
       if (ch.keys.empty() && ch.entries.empty()) continue;
       try {
         if (kind_ == OpKind::kGet) {
-          if (batch_) ch.conn.client->send_multi_get(ch.keys);
-          else ch.conn.client->send_get(ch.keys.front());
+          if (batch_) ch.conn.client->send_multi_get(ch.keys, thrifty::rpc::Consistency::DEFAULT);
+          else ch.conn.client->send_get(ch.keys.front(), thrifty::rpc::Consistency::DEFAULT);
         } else {
-          if (batch_) ch.conn.client->send_multi_put(ch.entries);
-          else ch.conn.client->send_put(ch.entries.front().key, ch.entries.front().value);
+          if (batch_) ch.conn.client->send_multi_put(ch.entries, thrifty::rpc::Consistency::DEFAULT);
+          else ch.conn.client->send_put(ch.entries.front().key, ch.entries.front().value,
+                                          thrifty::rpc::Consistency::DEFAULT);
         }
       } catch (const TException& e) {
         throw FatalError("sending to " + rpc::ToString(ch.node) + " failed: " + e.what());

@@ -1,0 +1,161 @@
+#include "diststore/service/replica_writer.h"
+
+#include <map>
+
+#include <glog/logging.h>
+
+#include "diststore/service/quorum_call.h"
+#include "diststore/service/replica_set.h"
+
+namespace thrifty::diststore {
+
+ReplicaWriter::ReplicaWriter(ClusterView& cluster, OwnerStore& owner, PeerClient& peers,
+                             MovingKeys& moving, rpc::FanOut& pool,
+                             const ReplicationOptions& options, StoreCounters& counters)
+    : cluster_(cluster),
+      owner_(owner),
+      peers_(peers),
+      moving_(moving),
+      pool_(pool),
+      options_(options),
+      counters_(counters),
+      self_name_(cluster.self_name()) {}
+
+namespace {
+
+// The records one replica is sent, and their positions in the request.
+struct ReplicaShare {
+  rpc::Location replica;
+  std::vector<rpc::Record> records;
+  std::vector<size_t> indexes;
+};
+
+}  // namespace
+
+void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
+                         std::vector<rpc::Record> records, Consistency level) {
+  if (records.empty()) return;
+  const ReplicaPlacement placement(snapshot, static_cast<size_t>(options_.replicas),
+                                   moving_.draining());
+  const size_t n = placement.effective_n();
+  const size_t required = RequiredReplies(level, n);
+  const std::string what = "write at " + ConsistencyName(level);
+
+  // Every key's set first: a request that cannot succeed sends nothing.
+  std::map<std::string, ReplicaShare> shares;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const ReplicaSet set = placement.of(records[i].key);
+    const size_t alive = set.alive_count();
+    if (alive < required) {
+      ++counters_.unavailable;
+      ThrowUnavailable(what + " of key '" + records[i].key + "'", required, alive);
+    }
+    if (records[i].version != 0) {
+      ThrowStoreError("a replicated write to lead must be unversioned (key '" + records[i].key +
+                      "')");
+    }
+    records[i].version = owner_.clock().now();
+    for (size_t r = 0; r < set.size(); ++r) {
+      if (!set.alive[r]) continue;
+      ReplicaShare& share = shares[set.names[r]];
+      share.replica = set.replicas[r];
+      share.records.push_back(records[i]);
+      share.indexes.push_back(i);
+    }
+  }
+
+  std::vector<size_t> acks(records.size(), 0);
+  std::vector<std::string> refusals;  // StoreError answers, in words
+  std::vector<std::pair<rpc::Location, std::function<bool()>>> calls;
+  std::vector<const ReplicaShare*> remote_shares;
+  const ReplicaShare* local_share = nullptr;
+  for (auto& [name, share] : shares) {
+    if (name == self_name_) {
+      local_share = &share;
+      continue;
+    }
+    remote_shares.push_back(&share);
+    ++counters_.replica_writes;
+    calls.emplace_back(share.replica, [peers = &peers_, cluster = &cluster_,
+                                       replica = share.replica, batch = share.records] {
+      try {
+        peers->owner_put(replica, batch, rpc::Consistency::ONE);
+      } catch (const rpc::StoreError&) {
+        throw;  // an answer: the replica is up
+      } catch (...) {
+        cluster->report_failure(replica);
+        throw;
+      }
+      return true;
+    });
+  }
+  std::function<void()> local;
+  if (local_share) {
+    local = [&] {
+      try {
+        owner_.write(snapshot, local_share->records);
+        for (size_t i : local_share->indexes) ++acks[i];
+      } catch (const rpc::StoreError& e) {
+        refusals.push_back(self_name_ + ": " + e.message);
+      }
+    };
+  }
+  // Enough: every record has W acknowledgements, or one of them can no longer get them.
+  auto count = [&](const std::vector<ReplicaReply<bool>>& replies, std::vector<size_t>* got,
+                   std::vector<size_t>* possible) {
+    *got = acks;
+    *possible = acks;
+    for (size_t c = 0; c < replies.size(); ++c) {
+      const bool ok = replies[c].done && replies[c].result;
+      const bool open = !replies[c].done;
+      for (size_t i : remote_shares[c]->indexes) {
+        if (ok) ++(*got)[i];
+        if (ok || open) ++(*possible)[i];
+      }
+    }
+  };
+  auto enough = [&](const std::vector<ReplicaReply<bool>>& replies) {
+    std::vector<size_t> got, possible;
+    count(replies, &got, &possible);
+    bool all = true;
+    for (size_t i = 0; i < got.size(); ++i) {
+      if (possible[i] < required) return true;  // decided: it fails
+      if (got[i] < required) all = false;
+    }
+    return all;
+  };
+  auto replies = QuorumCall<bool>(pool_, std::move(calls), local, enough);
+
+  std::vector<size_t> got, possible;
+  count(replies, &got, &possible);
+  bool unanswered = false;  // a call failed without an answer: it may have been applied
+  for (size_t c = 0; c < replies.size(); ++c) {
+    if (!replies[c].done) {
+      unanswered = true;
+      continue;
+    }
+    if (!replies[c].error) continue;
+    try {
+      std::rethrow_exception(replies[c].error);
+    } catch (const rpc::StoreError& e) {
+      refusals.push_back(rpc::ToString(replies[c].peer) + ": " + e.message);
+    } catch (const std::exception& e) {
+      unanswered = true;
+      LOG_EVERY_T(WARNING, 1) << "replica write to " << rpc::ToString(replies[c].peer)
+                              << " failed: " << e.what();
+    }
+  }
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (got[i] >= required) continue;
+    ++counters_.errors;
+    const std::string about = what + " of key '" + records[i].key + "'";
+    if (got[i] == 0 && !unanswered && !refusals.empty()) {
+      ThrowStoreError(about + " refused by every replica (" + refusals.front() + ")");
+    }
+    ++counters_.timed_out;
+    ThrowTimedOut(about + (refusals.empty() ? "" : " (" + refusals.front() + ")"), required,
+                  got[i]);
+  }
+}
+
+}  // namespace thrifty::diststore

@@ -1,0 +1,52 @@
+// ReplicaWriter: the leader's side of a replicated write (--replicas > 1).
+//
+// A client's write goes to the first live replica of each key (its leader), which stamps it
+// with its hybrid logical clock (so one node orders a key's writes while it stays up), stores
+// it, sends the stamped record to every other live replica at once, and acknowledges once W
+// replicas (itself included) stored it. The replicas that answer later still store it; a
+// replica that is DEAD in the leader's view is not waited on.
+//
+// Failures say what is known: fewer live replicas than W is Unavailable (nothing sent); fewer
+// than W acknowledgements with at least one, or a call that failed without an answer, is
+// TimedOut (the write may survive); only when every replica refused it (StoreError answers)
+// is it a StoreError (nothing written). Thread-safe.
+#pragma once
+
+#include <vector>
+
+#include "Store.h"
+#include "diststore/service/cluster_view.h"
+#include "diststore/service/moving_keys.h"
+#include "diststore/service/owner_store.h"
+#include "diststore/service/peer_client.h"
+#include "diststore/service/replication.h"
+#include "diststore/service/store_counters.h"
+#include "locator/rpc/fan_out.h"
+
+namespace thrifty::diststore {
+
+class ReplicaWriter {
+ public:
+  // Every reference must outlive this object; `pool` is joined before `peers` and `cluster`
+  // go (its calls may outlive a request).
+  ReplicaWriter(ClusterView& cluster, OwnerStore& owner, PeerClient& peers, MovingKeys& moving,
+                rpc::FanOut& pool, const ReplicationOptions& options, StoreCounters& counters);
+
+  // Leads `records` (each of version 0, stamped here) at `level` (resolved, not DEFAULT) on
+  // `snapshot`. Returns once every record is stored on W of its replicas. Throws
+  // rpc::Unavailable, rpc::TimedOut or rpc::StoreError as above.
+  void lead(const locator::ClusterSnapshot& snapshot, std::vector<rpc::Record> records,
+            Consistency level);
+
+ private:
+  ClusterView& cluster_;
+  OwnerStore& owner_;
+  PeerClient& peers_;
+  MovingKeys& moving_;
+  rpc::FanOut& pool_;
+  const ReplicationOptions& options_;
+  StoreCounters& counters_;
+  const std::string self_name_;
+};
+
+}  // namespace thrifty::diststore

@@ -1,0 +1,107 @@
+#include "diststore/service/replication.h"
+
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+
+#include "locator/membership/member_table.h"
+
+namespace thrifty::diststore {
+
+std::string ReplicationOptions::validate() const {
+  if (replicas < 1 || replicas > 7) return "--replicas must be in 1..7";
+  for (Consistency level : {read, write}) {
+    if (level != rpc::Consistency::ONE && level != rpc::Consistency::QUORUM &&
+        level != rpc::Consistency::ALL) {
+      return "--read-consistency and --write-consistency must be one, quorum or all";
+    }
+  }
+  return {};
+}
+
+size_t RequiredReplies(Consistency level, size_t n) {
+  switch (level) {
+    case rpc::Consistency::ONE:
+      return 1;
+    case rpc::Consistency::ALL:
+      return n;
+    case rpc::Consistency::QUORUM:
+    default:
+      return n / 2 + 1;
+  }
+}
+
+Consistency Resolve(Consistency level, Consistency fallback) {
+  switch (level) {
+    case rpc::Consistency::ONE:
+    case rpc::Consistency::QUORUM:
+    case rpc::Consistency::ALL:
+      return level;
+    default:
+      return fallback;
+  }
+}
+
+std::string ConsistencyName(Consistency level) {
+  switch (level) {
+    case rpc::Consistency::ONE:
+      return "one";
+    case rpc::Consistency::QUORUM:
+      return "quorum";
+    case rpc::Consistency::ALL:
+      return "all";
+    default:
+      return "default";
+  }
+}
+
+Consistency ParseConsistency(const std::string& text) {
+  std::string lower = text;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "one") return rpc::Consistency::ONE;
+  if (lower == "quorum") return rpc::Consistency::QUORUM;
+  if (lower == "all") return rpc::Consistency::ALL;
+  throw std::invalid_argument("unknown consistency level '" + text +
+                              "' (expected one, quorum or all)");
+}
+
+std::string ReplicationMismatch(const rpc::Location& location, const rpc::JoinInfo& joiner,
+                                const std::vector<rpc::Member>& members) {
+  auto mine = joiner.metadata.find(kReplicasKey);
+  if (mine == joiner.metadata.end()) return {};
+  const std::string name = membership::MemberName(location);
+  for (const rpc::Member& m : members) {
+    if (!membership::InRing(m.state)) continue;
+    const std::string other = membership::MemberName(m.location);
+    if (other == name) continue;
+    auto theirs = m.metadata.find(kReplicasKey);
+    if (theirs == m.metadata.end() || theirs->second == mine->second) continue;
+    return "the joining node " + name + " keeps " + mine->second +
+           " copies of each key (--replicas " + mine->second + "), but cluster member " + other +
+           " keeps " + theirs->second + ": every node of a cluster must run with the same --replicas";
+  }
+  return {};
+}
+
+void ThrowUnavailable(const std::string& what, size_t required, size_t alive) {
+  rpc::Unavailable e;
+  e.message = what + ": " + std::to_string(required) + " replicas required, " +
+              std::to_string(alive) + " alive; nothing was done (retry when replicas are back, " +
+              "or use a lower consistency level)";
+  e.replicas_required = static_cast<int32_t>(required);
+  e.replicas_alive = static_cast<int32_t>(alive);
+  throw e;
+}
+
+void ThrowTimedOut(const std::string& what, size_t required, size_t acknowledged) {
+  rpc::TimedOut e;
+  e.message = what + ": " + std::to_string(acknowledged) + " of the " + std::to_string(required) +
+              " replicas required acknowledged; the write may or may not survive (retrying it "
+              "is safe)";
+  e.replicas_required = static_cast<int32_t>(required);
+  e.replicas_acknowledged = static_cast<int32_t>(acknowledged);
+  throw e;
+}
+
+}  // namespace thrifty::diststore

@@ -1,0 +1,62 @@
+// Replication: how many copies of a key the cluster keeps, and how many of them a request
+// waits for.
+//
+// Each key lives on N nodes (--replicas N, cluster-wide: a join with another N is refused,
+// see ReplicationMismatch), the first N distinct nodes of its preference list (ReplicaSet).
+// A request names a consistency level per call (the Consistency enum of diststore.thrift) or
+// takes the node's default (--read-consistency, --write-consistency): ONE, QUORUM (N / 2 + 1)
+// or ALL replies out of N, where N is capped by the number of nodes in the ring. With R + W > N
+// a read sees every write acknowledged before it began; concurrent writes to one key keep the
+// higher version (last writer wins, versions from hybrid logical clocks).
+//
+// N = 1 is the single-copy store: one owner per key, no quorum (the levels all mean one).
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "Store.h"
+
+namespace thrifty::diststore {
+
+using Consistency = rpc::Consistency::type;
+
+struct ReplicationOptions {
+  int replicas = 1;                                 // --replicas: copies of each key (1..7)
+  Consistency read = rpc::Consistency::QUORUM;     // --read-consistency
+  Consistency write = rpc::Consistency::QUORUM;    // --write-consistency
+  // Write the newest version to replicas a quorum read found stale before answering (ONE
+  // reads repair in the background).
+  bool read_repair = true;
+
+  // Empty when usable, else what is wrong, naming the flag.
+  std::string validate() const;
+};
+
+// Replies a request at `level` waits for out of `n` replicas (n >= 1): ONE 1, QUORUM n/2+1,
+// ALL n. DEFAULT must have been resolved first (Resolve).
+size_t RequiredReplies(Consistency level, size_t n);
+
+// `level`, or `fallback` when level is DEFAULT (or a value this build does not know).
+Consistency Resolve(Consistency level, Consistency fallback);
+
+// "one", "quorum", "all", "default".
+std::string ConsistencyName(Consistency level);
+// Parses a flag value ("one", "quorum", "all"; any case). Throws std::invalid_argument.
+Consistency ParseConsistency(const std::string& text);
+
+// The member metadata key every store node carries its replication factor in.
+constexpr char kReplicasKey[] = "replicas";
+
+// Empty when `joiner` may join a cluster of `members` as far as the replication factor goes;
+// otherwise why not, naming both nodes and both factors. Only ALIVE and SUSPECT members that
+// say their factor count.
+std::string ReplicationMismatch(const rpc::Location& location, const rpc::JoinInfo& joiner,
+                                const std::vector<rpc::Member>& members);
+
+// The exceptions of the Store contract for the cases above, with a message a person can act on.
+[[noreturn]] void ThrowUnavailable(const std::string& what, size_t required, size_t alive);
+[[noreturn]] void ThrowTimedOut(const std::string& what, size_t required, size_t acknowledged);
+
+}  // namespace thrifty::diststore

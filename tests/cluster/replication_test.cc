@@ -1,0 +1,324 @@
+// Replication with real storeservers (--replicas 3) on 127.0.0.1: which consistency levels
+// succeed as replicas die (Unavailable at once, not after a timeout), a kill -9 under a steady
+// QUORUM writer and reader (no failed request, no stale read, nothing lost), a join and a
+// clean leave (every key on its 3 replicas after each), and a node with another factor
+// refused at join. Every process is killed by pid when a test ends.
+#include <atomic>
+#include <chrono>
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "locator/membership/member_table.h"
+#include "tests/cluster/harness.h"
+#include "tests/cluster/store_checks.h"
+
+namespace thrifty::testing {
+namespace {
+
+using membership::MemberName;
+using Level = rpc::Consistency::type;
+
+constexpr int kReplicas = 3;
+const std::vector<std::string> kFastDetection = {"--probe-interval-ms=200",
+                                                 "--probe-timeout-ms=100"};
+
+std::vector<int> StartReplicated(Cluster& cluster, int n, std::vector<std::string> extra = {}) {
+  std::vector<int> live;
+  for (int i = 0; i < n; ++i) {
+    auto args = RocksArgs(cluster, "node" + std::to_string(cluster.size()));
+    args.push_back("--replicas=" + std::to_string(kReplicas));
+    args.insert(args.end(), kFastDetection.begin(), kFastDetection.end());
+    args.insert(args.end(), extra.begin(), extra.end());
+    const int node = cluster.start(args);
+    if (node < 0) return {};
+    live.push_back(node);
+  }
+  if (!WaitFor([&] { return RingsAre(cluster, live, live); }, 15000)) {
+    ADD_FAILURE() << "the " << n << " nodes did not agree on the ring within 15 s";
+    return {};
+  }
+  return live;
+}
+
+// Node indexes of the key's replicas, in preference order, by node i's view.
+std::vector<int> ReplicasOf(Cluster& cluster, int i, const std::string& key) {
+  std::map<std::string, int> index;
+  for (int n = 0; n < cluster.size(); ++n) index[MemberName(cluster.location(n))] = n;
+  std::vector<int> out;
+  for (const auto& l : RingFromView(cluster, i)->preference_list(key, kReplicas)) {
+    out.push_back(index.at(MemberName(l)));
+  }
+  return out;
+}
+
+// Node i's member states by node index (members it does not list are absent).
+std::map<int, rpc::MemberState::type> StatesSeenBy(Cluster& cluster, int i) {
+  rpc::View view;
+  cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.get_view(view); });
+  std::map<int, rpc::MemberState::type> out;
+  for (const auto& m : view.members) {
+    for (int n = 0; n < cluster.size(); ++n) {
+      if (MemberName(cluster.location(n)) == MemberName(m.location)) out[n] = m.state;
+    }
+  }
+  return out;
+}
+
+void Put(Cluster& cluster, int via, const std::string& key, const std::string& value, Level level) {
+  cluster.client_pool().call(cluster.location(via),
+                             [&](rpc::StoreClient& c) { c.put(key, value, level); });
+}
+
+std::string Get(Cluster& cluster, int via, const std::string& key, Level level) {
+  std::string value;
+  cluster.client_pool().call(cluster.location(via),
+                             [&](rpc::StoreClient& c) { c.get(value, key, level); });
+  return value;
+}
+
+const char* Name(Level level) {
+  return level == rpc::Consistency::ONE ? "ONE" : level == rpc::Consistency::QUORUM ? "QUORUM" : "ALL";
+}
+
+TEST(Replication, EachLevelSucceedsExactlyWhileEnoughReplicasLive) {
+  Cluster cluster;
+  const auto live = StartReplicated(cluster, 5);
+  ASSERT_EQ(live.size(), 5u);
+  const std::string key = "matrix-key";
+  const auto replicas = ReplicasOf(cluster, 0, key);
+  ASSERT_EQ(replicas.size(), 3u);
+  int coordinator = -1;  // a node that is not a replica: it stays up throughout
+  for (int n : live) {
+    if (std::find(replicas.begin(), replicas.end(), n) == replicas.end()) coordinator = n;
+  }
+  ASSERT_GE(coordinator, 0);
+  Put(cluster, coordinator, key, "v0", rpc::Consistency::ALL);
+
+  int version = 0;
+  std::string last = "v0";
+  for (int killed = 0; killed <= 3; ++killed) {
+    if (killed > 0) {
+      const int victim = replicas[static_cast<size_t>(killed - 1)];
+      cluster.kill9(victim);
+      ASSERT_TRUE(WaitFor(
+          [&] { return StatesSeenBy(cluster, coordinator)[victim] == rpc::MemberState::DEAD; },
+          20000, 100))
+          << "the coordinator did not declare " << MemberName(cluster.location(victim)) << " DEAD";
+    }
+    const int alive = 3 - killed;
+    for (Level level : {rpc::Consistency::ONE, rpc::Consistency::QUORUM, rpc::Consistency::ALL}) {
+      const int required = level == rpc::Consistency::ONE ? 1 : level == rpc::Consistency::QUORUM ? 2 : 3;
+      const std::string value = "v" + std::to_string(++version);
+      SCOPED_TRACE(std::string(Name(level)) + " with " + std::to_string(alive) + " replicas alive");
+      const auto start = std::chrono::steady_clock::now();
+      if (alive >= required) {
+        ASSERT_NO_THROW(Put(cluster, coordinator, key, value, level));
+        last = value;
+        if (level == rpc::Consistency::ONE) {
+          // R + W <= N: a read may miss it for a moment, never for long.
+          EXPECT_TRUE(WaitFor([&] { return Get(cluster, coordinator, key, level) == last; }, 5000));
+        } else {
+          // R + W > N: a read at the same level sees it at once.
+          EXPECT_EQ(Get(cluster, coordinator, key, level), last);
+        }
+      } else {
+        try {
+          Put(cluster, coordinator, key, value, level);
+          FAIL() << "the write must be refused";
+        } catch (const rpc::Unavailable& e) {
+          EXPECT_EQ(e.replicas_required, required);
+          EXPECT_EQ(e.replicas_alive, alive);
+        }
+        const double put_s = Seconds(start);
+        EXPECT_THROW(Get(cluster, coordinator, key, level), rpc::Unavailable);
+        // Refused from the view at once, not after a call timed out.
+        EXPECT_LT(put_s, 1.0) << "Unavailable took " << put_s << " s";
+      }
+    }
+  }
+}
+
+TEST(Replication, KillNineUnderQuorumLoadFailsNothingAndLosesNothing) {
+  Cluster cluster;
+  const auto live = StartReplicated(cluster, 4);
+  ASSERT_EQ(live.size(), 4u);
+  const int coordinator = live[0], victim = live[2];
+
+  // One writer of fresh keys and one reader of acknowledged ones, both at QUORUM through the
+  // coordinator (which never dies), before, during and after the kill and the restart.
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::vector<std::string> acked;
+  std::vector<std::string> failures;
+  std::atomic<int> reads{0};
+  std::thread writer([&] {
+    for (int i = 0; !stop; ++i) {
+      const std::string key = "load-" + std::to_string(i);
+      try {
+        Put(cluster, coordinator, key, "value-" + key, rpc::Consistency::QUORUM);
+        std::lock_guard<std::mutex> lock(mu);
+        acked.push_back(key);
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(mu);
+        failures.push_back("put " + key + ": " + e.what());
+      }
+    }
+  });
+  std::thread reader([&] {
+    for (size_t n = 0; !stop; ++n) {
+      std::string key;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (acked.empty()) continue;
+        key = acked[(n * 7919) % acked.size()];
+      }
+      try {
+        const std::string value = Get(cluster, coordinator, key, rpc::Consistency::QUORUM);
+        if (value != "value-" + key) {
+          std::lock_guard<std::mutex> lock(mu);
+          failures.push_back("get " + key + " read '" + value + "'");
+        }
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(mu);
+        failures.push_back("get " + key + ": " + e.what());
+      }
+      ++reads;
+    }
+  });
+  auto acked_count = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return acked.size();
+  };
+  ASSERT_TRUE(WaitFor([&] { return acked_count() >= 300; }, 30000));
+  cluster.kill9(victim);
+  const size_t at_kill = acked_count();
+  // Until the others declared it DEAD and some more, then back on its data.
+  EXPECT_TRUE(WaitFor([&] { return RingsAre(cluster, {coordinator}, {live[0], live[1], live[3]}); },
+                      20000, 100));
+  EXPECT_TRUE(WaitFor([&] { return acked_count() >= at_kill + 300; }, 30000));
+  cluster.restart(victim);
+  EXPECT_TRUE(WaitFor([&] { return RingsAre(cluster, live, live); }, 20000, 100));
+  const size_t at_restart = acked_count();
+  EXPECT_TRUE(WaitFor([&] { return acked_count() >= at_restart + 300; }, 30000));
+  stop = true;
+  writer.join();
+  reader.join();
+
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_TRUE(failures.empty()) << failures.size() << " failed requests, the first: "
+                                << failures.front();
+  EXPECT_GT(reads.load(), 100);
+  // Every acknowledged write, read back at QUORUM through each node.
+  for (int via : live) {
+    size_t missing = 0;
+    std::string example;
+    for (size_t from = 0; from < acked.size(); from += 1000) {
+      std::vector<std::string> part(acked.begin() + static_cast<long>(from),
+                                    acked.begin() + static_cast<long>(std::min(acked.size(), from + 1000)));
+      std::map<std::string, std::string> got;
+      cluster.client_pool().call(cluster.location(via), [&](rpc::StoreClient& c) {
+        c.multi_get(got, part, rpc::Consistency::QUORUM);
+      });
+      for (const auto& key : part) {
+        auto it = got.find(key);
+        if (it == got.end() || it->second != "value-" + key) {
+          if (missing++ == 0) example = key;
+        }
+      }
+    }
+    EXPECT_EQ(missing, 0u) << "via " << MemberName(cluster.location(via)) << " of " << acked.size()
+                           << " acknowledged writes, e.g. " << example;
+  }
+}
+
+TEST(Replication, AJoinAndACleanLeaveKeepEveryKeyOnItsReplicas) {
+  Cluster cluster;
+  auto live = StartReplicated(cluster, 3);
+  ASSERT_EQ(live.size(), 3u);
+  const auto keys = KeyRange(2000);
+  for (size_t from = 0; from < keys.size(); from += 500) {
+    std::vector<rpc::Entry> batch;
+    for (size_t i = from; i < from + 500; ++i) {
+      rpc::Entry e;
+      e.key = keys[i];
+      e.value = "v-" + keys[i];
+      batch.push_back(e);
+    }
+    cluster.client_pool().call(cluster.location(live[0]), [&](rpc::StoreClient& c) {
+      c.multi_put(batch, rpc::Consistency::ALL);
+    });
+  }
+  // Copies of each key over `nodes`, judged by the ring of nodes.front(): on exactly its
+  // replicas, with the value written.
+  auto placed = [&](const std::vector<int>& nodes, std::string* why) {
+    try {
+      if (!RingsAre(cluster, nodes, nodes)) {
+        *why = "rings differ";
+        return false;
+      }
+      std::map<int, std::map<std::string, rpc::Record>> held;
+      for (int n : nodes) held[n] = Held(cluster, n, keys);
+      for (const auto& key : keys) {
+        const auto replicas = ReplicasOf(cluster, nodes.front(), key);
+        for (int n : nodes) {
+          const bool is_replica = std::find(replicas.begin(), replicas.end(), n) != replicas.end();
+          const bool has = held[n].count(key) && held[n][key].value == "v-" + key;
+          if (is_replica != has) {
+            *why = key + (is_replica ? " missing on replica " : " still on non-replica ") +
+                   MemberName(cluster.location(n));
+            return false;
+          }
+        }
+      }
+      return true;
+    } catch (const std::exception& e) {
+      *why = e.what();
+      return false;
+    }
+  };
+  std::string why;
+  EXPECT_TRUE(placed(live, &why)) << why;
+
+  // A fourth node joins: it takes its share of replicas; the nodes that stop being a
+  // replica of a key drop it.
+  auto args = RocksArgs(cluster, "joiner");
+  args.push_back("--replicas=" + std::to_string(kReplicas));
+  args.insert(args.end(), kFastDetection.begin(), kFastDetection.end());
+  const int joiner = cluster.start(args);
+  ASSERT_GE(joiner, 0);
+  live.push_back(joiner);
+  EXPECT_TRUE(WaitFor([&] { return placed(live, &why); }, 30000, 250)) << why;
+
+  // The first node leaves cleanly: every key it replicated is on the three remaining.
+  const int leaver = live[0];
+  EXPECT_EQ(cluster.terminate(leaver), 0);
+  live.erase(live.begin());
+  EXPECT_TRUE(WaitFor([&] { return placed(live, &why); }, 30000, 250)) << why;
+  for (int via : live) {
+    EXPECT_EQ(ReadThrough(cluster, via, keys).size(), keys.size());
+  }
+}
+
+TEST(Replication, ANodeWithAnotherFactorIsRefusedAtJoin) {
+  Cluster cluster;
+  const auto live = StartReplicated(cluster, 1);
+  ASSERT_EQ(live.size(), 1u);
+  const auto result = RunCommand(
+      {BinDir() + "/storeserver", "--data-dir=" + cluster.dir() + "/other", "--replicas=2",
+       "--peer=" + rpc::ToString(cluster.location(live[0])),
+       "--port=" + std::to_string(cluster.last_port())},
+      "", 30000);
+  EXPECT_EQ(result.status, 1) << result.out << result.err;
+  EXPECT_NE(result.err.find("--replicas"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find(MemberName(cluster.location(live[0]))), std::string::npos) << result.err;
+}
+
+}  // namespace
+}  // namespace thrifty::testing

@@ -1,0 +1,205 @@
+// Replication over the service-layer fakes: consistency levels, replica sets with DEAD and
+// draining members, the leader's quorum writes (Unavailable before sending, TimedOut with
+// fewer acknowledgements than W), quorum reads that take the newest and repair the stale.
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "diststore/service/replica_set.h"
+#include "diststore/service/replication.h"
+#include "tests/service/service_fakes.h"
+
+namespace thrifty::diststore {
+namespace {
+
+using namespace testing;  // the fakes
+
+constexpr int kD = 7004;
+
+TEST(Replication, RequiredRepliesPerLevel) {
+  EXPECT_EQ(RequiredReplies(rpc::Consistency::ONE, 3), 1u);
+  EXPECT_EQ(RequiredReplies(rpc::Consistency::QUORUM, 3), 2u);
+  EXPECT_EQ(RequiredReplies(rpc::Consistency::ALL, 3), 3u);
+  EXPECT_EQ(RequiredReplies(rpc::Consistency::QUORUM, 1), 1u);
+  EXPECT_EQ(RequiredReplies(rpc::Consistency::QUORUM, 4), 3u);
+  EXPECT_EQ(RequiredReplies(rpc::Consistency::QUORUM, 5), 3u);
+  EXPECT_EQ(Resolve(rpc::Consistency::DEFAULT, rpc::Consistency::ALL), rpc::Consistency::ALL);
+  EXPECT_EQ(Resolve(static_cast<Consistency>(42), rpc::Consistency::ONE), rpc::Consistency::ONE);
+  EXPECT_EQ(Resolve(rpc::Consistency::ONE, rpc::Consistency::ALL), rpc::Consistency::ONE);
+  EXPECT_EQ(ParseConsistency("QUORUM"), rpc::Consistency::QUORUM);
+  EXPECT_THROW(ParseConsistency("two"), std::invalid_argument);
+  ReplicationOptions options;
+  options.replicas = 0;
+  EXPECT_NE(options.validate().find("--replicas"), std::string::npos);
+}
+
+TEST(Replication, AJoinWithAnotherFactorIsRefused) {
+  rpc::Member member = MemberAt(kB);
+  member.metadata[kReplicasKey] = "3";
+  rpc::JoinInfo joiner;
+  joiner.metadata[kReplicasKey] = "2";
+  const std::string why = ReplicationMismatch(MemberAt(kC).location, joiner, {member});
+  EXPECT_NE(why.find("--replicas"), std::string::npos) << why;
+  EXPECT_NE(why.find("127.0.0.1:7002"), std::string::npos) << why;
+  joiner.metadata[kReplicasKey] = "3";
+  EXPECT_EQ(ReplicationMismatch(MemberAt(kC).location, joiner, {member}), "");
+}
+
+TEST(ReplicaPlacement, DeadReplicasStayInTheSetAndDrainingLeavesSelfOut) {
+  FakeCluster cluster(kSelf);
+  cluster.set({MemberAt(kSelf), MemberAt(kB), MemberAt(kC, MemberState::DEAD), MemberAt(kD)});
+  const auto snapshot = cluster.snapshot();
+  const ReplicaPlacement placement(*snapshot, 3, false);
+  EXPECT_EQ(placement.effective_n(), 3u);
+  size_t with_dead = 0;
+  for (int i = 0; i < 200; ++i) {
+    const ReplicaSet set = placement.of("k" + std::to_string(i));
+    ASSERT_EQ(set.size(), 3u);
+    // The order is the ring's preference list, DEAD included.
+    const auto list = snapshot->ring_with_dead()->preference_list("k" + std::to_string(i), 3);
+    for (size_t r = 0; r < 3; ++r) EXPECT_EQ(set.names[r], MemberName(list[r]));
+    if (set.contains("127.0.0.1:7003")) {
+      ++with_dead;
+      EXPECT_EQ(set.alive_count(), 2u);
+      EXPECT_NE(set.names[static_cast<size_t>(set.leader())], "127.0.0.1:7003");
+    }
+  }
+  EXPECT_GT(with_dead, 100u);  // 3 of 4 nodes: most keys have the DEAD one
+
+  const ReplicaPlacement draining(*snapshot, 3, true);
+  EXPECT_EQ(draining.effective_n(), 3u);
+  for (int i = 0; i < 100; ++i) {
+    const ReplicaSet set = draining.of("k" + std::to_string(i));
+    EXPECT_EQ(set.size(), 3u);
+    EXPECT_FALSE(set.contains(MemberName(cluster.self())));
+  }
+  // Fewer nodes than N: N is capped.
+  FakeCluster two(kSelf);
+  two.set({MemberAt(kSelf), MemberAt(kB)});
+  EXPECT_EQ(ReplicaPlacement(*two.snapshot(), 3, false).effective_n(), 2u);
+}
+
+// A key whose first replica (its leader) is this node, on a 3-node ring with N = 3.
+std::string KeyLedBy(const ClusterSnapshot& snapshot, int port) {
+  for (int i = 0; i < 100000; ++i) {
+    const std::string key = "key-" + std::to_string(i);
+    if (snapshot.ring()->owner(key).port == port) return key;
+  }
+  return {};
+}
+
+struct Replicated : ::testing::Test {
+  Replicated() : node(false, 3) {
+    node.change({MemberAt(kSelf), MemberAt(kB), MemberAt(kC)});
+    node.advance(60000);  // no keys moving
+  }
+  Node node;
+};
+
+TEST_F(Replicated, AWriteLedHereReachesEveryLiveReplica) {
+  const std::string key = KeyLedBy(*node.cluster.snapshot(), kSelf);
+  node.router->put(key, "v1", rpc::Consistency::ALL);
+  EXPECT_EQ(node.peers.held(kB, key), "v1");
+  EXPECT_EQ(node.peers.held(kC, key), "v1");
+  EXPECT_EQ(node.engine->get(key)->value, "v1");
+  // One stamp for all three copies.
+  EXPECT_EQ(node.engine->get(key)->version, node.peers.record(kB, key)->version);
+  EXPECT_EQ(node.router->get(key, rpc::Consistency::ALL), "v1");
+}
+
+TEST_F(Replicated, AWriteLedElsewhereGoesToItsLeaderUnstamped) {
+  const std::string key = KeyLedBy(*node.cluster.snapshot(), kB);
+  node.router->put(key, "v1");
+  // The fake leader stamps and stores it; the real one would send it on.
+  EXPECT_EQ(node.peers.held(kB, key), "v1");
+  EXPECT_EQ(node.peers.calls(kC), 0);
+  EXPECT_EQ(node.counters.forwarded.load(), 1);
+}
+
+TEST_F(Replicated, QuorumSurvivesOneUnreachableReplicaAndAllDoesNot) {
+  const std::string key = KeyLedBy(*node.cluster.snapshot(), kSelf);
+  node.peers.set_down(kC, true);
+  EXPECT_NO_THROW(node.router->put(key, "q", rpc::Consistency::QUORUM));
+  EXPECT_EQ(node.peers.held(kB, key), "q");
+  EXPECT_EQ(node.router->get(key, rpc::Consistency::QUORUM), "q");
+  try {
+    node.router->put(key, "a", rpc::Consistency::ALL);
+    FAIL() << "ALL with a replica unreachable must not succeed";
+  } catch (const rpc::TimedOut& e) {
+    // Two replicas stored it: it may be read later, so it is not "failed".
+    EXPECT_EQ(e.replicas_acknowledged, 2);
+    EXPECT_EQ(e.replicas_required, 3);
+  }
+  EXPECT_THROW(node.router->get(key, rpc::Consistency::ALL), rpc::StoreError);
+  EXPECT_GE(node.counters.timed_out.load(), 1);
+}
+
+TEST_F(Replicated, TooFewLiveReplicasIsUnavailableAndSendsNothing) {
+  node.change({MemberAt(kSelf), MemberAt(kB, MemberState::DEAD), MemberAt(kC, MemberState::DEAD)});
+  const std::string key = "any-key";
+  const int calls_before = node.peers.calls(kB) + node.peers.calls(kC);
+  try {
+    node.router->put(key, "v", rpc::Consistency::QUORUM);
+    FAIL() << "a quorum of 3 with 1 alive must be unavailable";
+  } catch (const rpc::Unavailable& e) {
+    EXPECT_EQ(e.replicas_required, 2);
+    EXPECT_EQ(e.replicas_alive, 1);
+    EXPECT_NE(e.message.find("nothing was done"), std::string::npos) << e.message;
+  }
+  EXPECT_THROW(node.router->get(key, rpc::Consistency::QUORUM), rpc::Unavailable);
+  EXPECT_FALSE(node.engine->get(key).has_value());
+  EXPECT_EQ(node.peers.calls(kB) + node.peers.calls(kC), calls_before);
+  // ONE still works with the one replica alive.
+  node.router->put(key, "one", rpc::Consistency::ONE);
+  EXPECT_EQ(node.router->get(key, rpc::Consistency::ONE), "one");
+  EXPECT_GE(node.counters.unavailable.load(), 2);
+}
+
+TEST_F(Replicated, AQuorumReadTakesTheNewestAndRepairsTheStale) {
+  const std::string key = KeyLedBy(*node.cluster.snapshot(), kSelf);
+  node.peers.store(kB, key, "old", 100);
+  node.peers.store(kC, key, "new", 200);
+  EXPECT_EQ(node.router->get(key, rpc::Consistency::ALL), "new");
+  // Repaired before the read answered: this node and B now hold the newest.
+  EXPECT_EQ(node.peers.held(kB, key), "new");
+  ASSERT_TRUE(node.engine->get(key).has_value());
+  EXPECT_EQ(node.engine->get(key)->value, "new");
+  EXPECT_GE(node.counters.read_repairs.load(), 2);
+}
+
+TEST_F(Replicated, AValueOnOneReplicaOnlyIsNeverReadThenUnread) {
+  // Monotonic reads: once a quorum read returned it, every later quorum read does.
+  const std::string key = KeyLedBy(*node.cluster.snapshot(), kSelf);
+  node.peers.store(kC, key, "lonely", 500);
+  node.peers.set_down(kB, true);
+  EXPECT_EQ(node.router->get(key, rpc::Consistency::QUORUM), "lonely");  // self + C
+  node.peers.set_down(kB, false);
+  node.peers.set_down(kC, true);
+  EXPECT_EQ(node.router->get(key, rpc::Consistency::QUORUM), "lonely");  // self + B
+}
+
+TEST_F(Replicated, MultiPutAndMultiGetSpanLeaders) {
+  std::vector<rpc::Entry> entries;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 30; ++i) {
+    rpc::Entry e;
+    e.key = "m" + std::to_string(i);
+    e.value = "v" + std::to_string(i);
+    keys.push_back(e.key);
+    entries.push_back(e);
+  }
+  node.router->multi_put(entries, rpc::Consistency::QUORUM);
+  // Every key is on this node (N = 3 of 3 nodes): the ones it leads it stamped itself; the
+  // others reached their leader (the fake peers keep them).
+  const auto got = node.router->multi_get(keys, rpc::Consistency::ALL);
+  EXPECT_EQ(got.size(), keys.size());
+  for (const auto& e : entries) {
+    auto it = got.find(e.key);
+    ASSERT_NE(it, got.end()) << e.key;
+    EXPECT_EQ(it->second, e.value);
+  }
+}
+
+}  // namespace
+}  // namespace thrifty::diststore
