@@ -256,15 +256,34 @@ void RequestRouter::write_replicated(const std::vector<rpc::Record>& records, Co
   const auto snapshot = cluster_.snapshot();
   const ReplicaPlacement placement(*snapshot, static_cast<size_t>(replication_.replicas),
                                    moving_.draining());
-  // Each key's leader: its first live replica. None alive: nothing to lead it.
+  for (const auto& r : records) {
+    if (placement.of(r.key).leader() < 0) {
+      ++counters_.unavailable;
+      ThrowUnavailable("write at " + ConsistencyName(level) + " of key '" + r.key + "'",
+                       RequiredReplies(level, placement.effective_n()), 0);
+    }
+  }
+  write_via_leaders(*snapshot, placement, records, level, {});
+}
+
+void RequestRouter::write_via_leaders(const locator::ClusterSnapshot& snapshot,
+                                      const ReplicaPlacement& placement,
+                                      const std::vector<rpc::Record>& records, Consistency level,
+                                      const std::set<std::string>& unreachable) {
+  // Each key's leader: its first live replica that has not failed this request yet.
   std::map<std::string, OwnerGroup<rpc::Record>> by_leader;
   for (size_t i = 0; i < records.size(); ++i) {
     const ReplicaSet set = placement.of(records[i].key);
-    const int leader = set.leader();
+    int leader = -1;
+    for (size_t r = 0; r < set.size() && leader < 0; ++r) {
+      if (set.alive[r] && unreachable.count(set.names[r]) == 0) leader = static_cast<int>(r);
+    }
     if (leader < 0) {
-      ++counters_.unavailable;
-      ThrowUnavailable("write at " + ConsistencyName(level) + " of key '" + records[i].key + "'",
-                       RequiredReplies(level, placement.effective_n()), 0);
+      ++counters_.errors;
+      ++counters_.timed_out;
+      ThrowTimedOut("write at " + ConsistencyName(level) + " of key '" + records[i].key +
+                        "': no live replica could be reached to lead it",
+                    RequiredReplies(level, placement.effective_n()), 0);
     }
     auto& group = by_leader[set.names[static_cast<size_t>(leader)]];
     group.owner = set.replicas[static_cast<size_t>(leader)];
@@ -276,28 +295,31 @@ void RequestRouter::write_replicated(const std::vector<rpc::Record>& records, Co
     if (entry.first == self_name_) continue;
     const OwnerGroup<rpc::Record>* group = &entry.second;
     ++counters_.forwarded;
-    remote.emplace_back(group->owner, [this, group, snapshot, level] {
+    remote.emplace_back(group->owner, [this, group, &snapshot, &placement, level, &unreachable] {
       try {
         peers_.owner_put(group->owner, group->items, level);
       } catch (const apache::thrift::transport::TTransportException& e) {
         // No connection to the leader, or it closed the connection (it crashed or stopped)
-        // before answering: lead the write here. Applying an unacknowledged write once more
-        // is safe: it is the same write, stamped later. A call that timed out is not sent
-        // again (the leader may be running it): the client hears TimedOut.
+        // before answering: the next live replica leads. (A replica, not this node: it has
+        // seen the key's versions, so its clock stamps above them.) Applying an unacknowledged
+        // write once more is safe: it is the same write, stamped later. A call that timed out
+        // is not sent again (the leader may be running it): the client hears TimedOut.
         using apache::thrift::transport::TTransportException;
         if (e.getType() != TTransportException::NOT_OPEN &&
             e.getType() != TTransportException::END_OF_FILE) {
           throw;
         }
         cluster_.report_failure(group->owner);
-        writer_.lead(*snapshot, group->items, level);
+        std::set<std::string> failed = unreachable;
+        failed.insert(MemberName(group->owner));
+        write_via_leaders(snapshot, placement, group->items, level, failed);
       }
       return true;
     });
   }
   std::function<void()> local;
   if (auto mine = by_leader.find(self_name_); mine != by_leader.end()) {
-    local = [&, items = &mine->second.items] { writer_.lead(*snapshot, *items, level); };
+    local = [&, items = &mine->second.items] { writer_.lead(snapshot, *items, level); };
   }
   auto outcomes = ScatterCalls(fan_out_, std::move(remote), local);
   for (auto& outcome : outcomes) {
@@ -314,7 +336,8 @@ void RequestRouter::write_replicated(const std::vector<rpc::Record>& records, Co
       ++counters_.errors;
       ++counters_.timed_out;
       ThrowTimedOut("write at " + ConsistencyName(level) + " led by " +
-                        rpc::ToString(outcome.peer) + ": " + cluster_.owner_unreachable(outcome.peer, e),
+                        rpc::ToString(outcome.peer) + ": " +
+                        cluster_.owner_unreachable(outcome.peer, e),
                     RequiredReplies(level, placement.effective_n()), 0);
     }
   }

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "diststore/service/owner_store.h"
 #include "diststore/service/peer_client.h"
 #include "diststore/service/replica_reader.h"
+#include "diststore/service/replica_set.h"
 #include "diststore/service/replica_writer.h"
 #include "diststore/service/replication.h"
 #include "diststore/service/scatter.h"
@@ -75,6 +77,12 @@ class RequestRouter {
   std::vector<std::optional<storage::Record>> read_replicated(const std::vector<std::string>& keys,
                                                               Consistency level);
   void write_replicated(const std::vector<rpc::Record>& records, Consistency level);
+  // Sends each record to its leader: its first live replica not in `unreachable`. A leader
+  // that cannot be reached (no connection, or closed before answering) is added to
+  // `unreachable` and the next one leads.
+  void write_via_leaders(const locator::ClusterSnapshot& snapshot,
+                         const ReplicaPlacement& placement, const std::vector<rpc::Record>& records,
+                         Consistency level, const std::set<std::string>& unreachable);
   bool replicated() const { return replication_.replicas > 1; }
   // A remote owner's failure as the client sees it: its own StoreError's message, or, for any
   // other failure, "owner ... is unreachable (...)", reported to the cluster view.

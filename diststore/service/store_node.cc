@@ -97,12 +97,13 @@ StoreNode::StoreNode(StoreOptions options) : options_(Validated(std::move(option
   peers_ = std::make_unique<PooledPeerClient>(node_->peer_auth().pool_options(pool));
   moving_ = std::make_unique<MovingKeys>(options_.moving_keys, HoldsAnyRecord(*engine_));
   fan_out_ = std::make_unique<rpc::FanOut>(options_.fan_out_threads);
+  replica_calls_ = std::make_unique<rpc::FanOut>(options_.fan_out_threads);
   owner_ = std::make_unique<OwnerStore>(*cluster_, *engine_, *peers_, *moving_, *fan_out_,
                                         options_.limits, options_.replication, counters_);
-  reader_ = std::make_unique<ReplicaReader>(*cluster_, *owner_, *peers_, *moving_, *fan_out_,
-                                            options_.replication, counters_);
-  writer_ = std::make_unique<ReplicaWriter>(*cluster_, *owner_, *peers_, *moving_, *fan_out_,
-                                            options_.replication, counters_);
+  reader_ = std::make_unique<ReplicaReader>(*cluster_, *owner_, *peers_, *moving_,
+                                            *replica_calls_, options_.replication, counters_);
+  writer_ = std::make_unique<ReplicaWriter>(*cluster_, *owner_, *peers_, *moving_,
+                                            *replica_calls_, options_.replication, counters_);
   router_ = std::make_unique<RequestRouter>(*cluster_, *owner_, *peers_, *moving_, *reader_,
                                             *writer_, *fan_out_, options_.limits,
                                             options_.replication, counters_);

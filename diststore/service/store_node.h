@@ -51,7 +51,8 @@ struct StoreOptions {
   // (a handoff batch of 1 MiB to a busy node may take seconds).
   size_t peer_max_idle = 64;
   int peer_call_timeout_ms = 30000;
-  // Threads for the parallel calls of one request to several owners.
+  // Threads for the parallel calls of one request to several owners (and as many again for
+  // the calls of replicated writes and reads to the replicas).
   size_t fan_out_threads = 32;
   // How long a clean leave may take to hand off its keys before it leaves anyway.
   int64_t drain_timeout_ms = 300000;
@@ -103,8 +104,12 @@ class StoreNode {
   std::unique_ptr<PeerClient> peers_;
   StoreCounters counters_;
   std::unique_ptr<MovingKeys> moving_;
-  // Declared after what its tasks use, so it is joined before they are destroyed.
+  // Declared after what their tasks use, so they are joined before those are destroyed.
+  // Two pools: a task on fan_out_ (a request's call to a leader) may wait for replica calls,
+  // which run on replica_calls_ and never wait for anything, so neither pool can fill up
+  // with tasks waiting for queued ones.
   std::unique_ptr<rpc::FanOut> fan_out_;
+  std::unique_ptr<rpc::FanOut> replica_calls_;
   std::unique_ptr<OwnerStore> owner_;
   std::unique_ptr<ReplicaReader> reader_;
   std::unique_ptr<ReplicaWriter> writer_;
