@@ -25,6 +25,8 @@ struct StoreFlags {
   std::string read_consistency = "quorum";
   std::string write_consistency = "quorum";
   bool no_read_repair = false;
+  bool strict_quorum = false;
+  int64_t max_hint_window_s = 3 * 3600;
 
   explicit StoreFlags(thrifty::cli::CommandLine& command) {
     command.option("--data-dir", data_dir, "RocksDB data directory (default: ./data/<port>; created if missing)")
@@ -47,6 +49,10 @@ struct StoreFlags {
         .type_name("LEVEL");
     command.flag("--no-read-repair", no_read_repair,
                  "do not write the newest version to replicas a read found stale");
+    command.flag("--strict-quorum", strict_quorum,
+                 "keep no hints for replicas that miss a write (no hinted handoff)");
+    command.option("--max-hint-window-s", max_hint_window_s,
+                   "hints older than this are dropped (the replica needs a repair then)");
   }
 };
 
@@ -76,6 +82,8 @@ int main(int argc, char** argv) {
   options.drain_timeout_ms = int64_t{flags.drain_timeout_s} * 1000;
   options.replication.replicas = flags.replicas;
   options.replication.read_repair = !flags.no_read_repair;
+  options.hints.enabled = !flags.strict_quorum;
+  options.hints.max_hint_window_ms = flags.max_hint_window_s * 1000;
   try {
     options.replication.read = diststore::ParseConsistency(flags.read_consistency);
     options.replication.write = diststore::ParseConsistency(flags.write_consistency);

@@ -11,7 +11,8 @@ namespace thrifty::diststore {
 
 ReplicaWriter::ReplicaWriter(ClusterView& cluster, OwnerStore& owner, PeerClient& peers,
                              MovingKeys& moving, rpc::FanOut& pool,
-                             const ReplicationOptions& options, StoreCounters& counters)
+                             const ReplicationOptions& options, StoreCounters& counters,
+                             HintedHandoff* hints)
     : cluster_(cluster),
       owner_(owner),
       peers_(peers),
@@ -19,6 +20,7 @@ ReplicaWriter::ReplicaWriter(ClusterView& cluster, OwnerStore& owner, PeerClient
       pool_(pool),
       options_(options),
       counters_(counters),
+      hints_(hints),
       self_name_(cluster.self_name()) {}
 
 namespace {
@@ -43,6 +45,7 @@ void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
 
   // Every key's set first: a request that cannot succeed sends nothing.
   std::map<std::string, ReplicaShare> shares;
+  std::map<std::string, std::vector<rpc::Record>> for_dead;  // replica name -> its hints
   for (size_t i = 0; i < records.size(); ++i) {
     const ReplicaSet set = placement.of(records[i].key);
     const size_t alive = set.alive_count();
@@ -56,7 +59,10 @@ void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
     }
     records[i].version = owner_.clock().now();
     for (size_t r = 0; r < set.size(); ++r) {
-      if (!set.alive[r]) continue;
+      if (!set.alive[r]) {
+        if (hints_) for_dead[set.names[r]].push_back(records[i]);
+        continue;
+      }
       ReplicaShare& share = shares[set.names[r]];
       share.replica = set.replicas[r];
       share.records.push_back(records[i]);
@@ -76,14 +82,18 @@ void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
     }
     remote_shares.push_back(&share);
     ++counters_.replica_writes;
-    calls.emplace_back(share.replica, [peers = &peers_, cluster = &cluster_,
-                                       replica = share.replica, batch = share.records] {
+    const std::string host_id =
+        hints_ ? HintedHandoff::HostIdOf(snapshot, name) : std::string();
+    calls.emplace_back(share.replica, [peers = &peers_, cluster = &cluster_, hints = hints_,
+                                       host_id, name = name, replica = share.replica,
+                                       batch = share.records] {
       try {
         peers->owner_put(replica, batch, rpc::Consistency::ONE);
       } catch (const rpc::StoreError&) {
         throw;  // an answer: the replica is up
       } catch (...) {
         cluster->report_failure(replica);
+        if (hints) hints->keep(host_id, name, batch);
         throw;
       }
       return true;
@@ -124,6 +134,9 @@ void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
     }
     return all;
   };
+  for (const auto& [name, hinted] : for_dead) {
+    hints_->keep(HintedHandoff::HostIdOf(snapshot, name), name, hinted);
+  }
   auto replies = QuorumCall<bool>(pool_, std::move(calls), local, enough);
 
   std::vector<size_t> got, possible;

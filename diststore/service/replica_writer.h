@@ -4,7 +4,8 @@
 // with its hybrid logical clock (so one node orders a key's writes while it stays up), stores
 // it, sends the stamped record to every other live replica at once, and acknowledges once W
 // replicas (itself included) stored it. The replicas that answer later still store it; a
-// replica that is DEAD in the leader's view is not waited on.
+// replica that is DEAD in the leader's view is not waited on; it gets a hint instead
+// (HintedHandoff), as does one whose call failed.
 //
 // Failures say what is known: fewer live replicas than W is Unavailable (nothing sent); fewer
 // than W acknowledgements with at least one, or a call that failed without an answer, is
@@ -16,6 +17,7 @@
 
 #include "Store.h"
 #include "diststore/service/cluster_view.h"
+#include "diststore/service/hinted_handoff.h"
 #include "diststore/service/moving_keys.h"
 #include "diststore/service/owner_store.h"
 #include "diststore/service/peer_client.h"
@@ -29,8 +31,11 @@ class ReplicaWriter {
  public:
   // Every reference must outlive this object; `pool` is joined before `peers` and `cluster`
   // go (its calls may outlive a request).
+  // `hints` (may be null: none kept) keeps the write for each replica that is DEAD or whose
+  // call failed.
   ReplicaWriter(ClusterView& cluster, OwnerStore& owner, PeerClient& peers, MovingKeys& moving,
-                rpc::FanOut& pool, const ReplicationOptions& options, StoreCounters& counters);
+                rpc::FanOut& pool, const ReplicationOptions& options, StoreCounters& counters,
+                HintedHandoff* hints = nullptr);
 
   // Leads `records` (each of version 0, stamped here) at `level` (resolved, not DEFAULT) on
   // `snapshot`. Returns once every record is stored on W of its replicas. Throws
@@ -46,6 +51,7 @@ class ReplicaWriter {
   rpc::FanOut& pool_;
   const ReplicationOptions& options_;
   StoreCounters& counters_;
+  HintedHandoff* hints_;
   const std::string self_name_;
 };
 

@@ -55,6 +55,7 @@ std::string StoreOptions::validate() const {
     return "--max-clock-drift-ms must be in 1..86400000";
   }
   if (const std::string m = replication.validate(); !m.empty()) return m;
+  if (const std::string m = hints.validate(); !m.empty()) return m;
   if (const std::string m = moving_keys.validate(); !m.empty()) return "moving keys: " + m;
   if (handoff.batch_records < 1 || handoff.batch_bytes < 1 || handoff.parallel_owners < 1) {
     return "handoff batches and parallel owners must be >= 1";
@@ -95,6 +96,10 @@ StoreNode::StoreNode(StoreOptions options) : options_(Validated(std::move(option
   pool.max_idle_per_peer = options_.peer_max_idle;
   pool.call_timeout_ms = options_.peer_call_timeout_ms;
   peers_ = std::make_unique<PooledPeerClient>(node_->peer_auth().pool_options(pool));
+  hint_store_ = std::make_unique<storage::HintStore>(engine_->hints_table());
+  HintOptions hint_options = options_.hints;
+  hint_options.enabled = hint_options.enabled && options_.replication.replicas > 1;
+  hinted_ = std::make_unique<HintedHandoff>(*cluster_, *hint_store_, *peers_, hint_options);
   moving_ = std::make_unique<MovingKeys>(options_.moving_keys, HoldsAnyRecord(*engine_));
   fan_out_ = std::make_unique<rpc::FanOut>(options_.fan_out_threads);
   replica_calls_ = std::make_unique<rpc::FanOut>(options_.fan_out_threads);
@@ -103,7 +108,8 @@ StoreNode::StoreNode(StoreOptions options) : options_(Validated(std::move(option
   reader_ = std::make_unique<ReplicaReader>(*cluster_, *owner_, *peers_, *moving_,
                                             *replica_calls_, options_.replication, counters_);
   writer_ = std::make_unique<ReplicaWriter>(*cluster_, *owner_, *peers_, *moving_,
-                                            *replica_calls_, options_.replication, counters_);
+                                            *replica_calls_, options_.replication, counters_,
+                                            hinted_->enabled() ? hinted_.get() : nullptr);
   router_ = std::make_unique<RequestRouter>(*cluster_, *owner_, *peers_, *moving_, *reader_,
                                             *writer_, *fan_out_, options_.limits,
                                             options_.replication, counters_);
@@ -156,6 +162,8 @@ std::map<std::string, int64_t> StoreNode::stats() {
   std::map<std::string, int64_t> out = node_->stats();
   for (const auto& [k, v] : counters_.snapshot()) out[k] = v;
   for (const auto& [k, v] : handoff_->stats()) out[k] = v;
+  for (const auto& [k, v] : hinted_->stats()) out[k] = v;
+  out["replicas"] = options_.replication.replicas;
   ExportLimits(options_.limits, &out);
   try {
     out["keys"] = static_cast<int64_t>(engine_->count_live());

@@ -18,6 +18,7 @@
 #include "diststore/limits/store_limits.h"
 #include "diststore/service/cluster_view.h"
 #include "diststore/service/handoff_stream.h"
+#include "diststore/service/hinted_handoff.h"
 #include "diststore/service/moving_keys.h"
 #include "diststore/service/owner_store.h"
 #include "diststore/service/peer_client.h"
@@ -45,6 +46,8 @@ struct StoreOptions {
   StoreLimits limits;
   // Copies per key and the default consistency levels (replication.h).
   ReplicationOptions replication;
+  // Hinted handoff for replicas that miss a write (hinted_handoff.h; only with replicas).
+  HintOptions hints;
   MovingKeysOptions moving_keys;
   HandoffOptions handoff;
   // Connections to other store nodes: idle ones kept per peer, and one call's deadline
@@ -102,6 +105,8 @@ class StoreNode {
   std::unique_ptr<storage::Engine> engine_;
   std::unique_ptr<NodeClusterView> cluster_;
   std::unique_ptr<PeerClient> peers_;
+  std::unique_ptr<storage::HintStore> hint_store_;
+  std::unique_ptr<HintedHandoff> hinted_;
   StoreCounters counters_;
   std::unique_ptr<MovingKeys> moving_;
   // Declared after what their tasks use, so they are joined before those are destroyed.

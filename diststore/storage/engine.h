@@ -34,9 +34,28 @@ struct EngineOptions {
   size_t lock_stripes = 1024;                // mutexes that serialize merges (KeyLocks)
 };
 
+// A sorted table of opaque keys and values kept beside the records, as durable as they are
+// (RocksDB: its own column family, "hints"; memory: a map). The HintStore keeps its hints
+// here. Thread-safe; no cross-key atomicity.
+class SideTable {
+ public:
+  virtual ~SideTable() = default;
+  virtual void put(std::string_view key, std::string_view value) = 0;
+  virtual void erase(std::string_view key) = 0;
+  virtual std::optional<std::string> get(std::string_view key) = 0;
+  // Calls visit for every entry whose key starts with `prefix`, in byte-wise order, until it
+  // returns false. Entries written during the scan may or may not be seen.
+  virtual void scan(std::string_view prefix,
+                    const std::function<bool(std::string_view key, std::string_view value)>&
+                        visit) = 0;
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
+
+  // The side table for hints (hint_store.h); lives as long as the engine.
+  virtual SideTable& hints_table() = 0;
 
   // The record stored for `key` (a tombstone too), or std::nullopt if there is none.
   virtual std::optional<Record> get(std::string_view key) = 0;

@@ -4,14 +4,55 @@
 #include <map>
 #include <mutex>
 #include <shared_mutex>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "diststore/storage/engine.h"
 
 namespace thrifty::storage {
 namespace {
 
+class MemoryTable final : public SideTable {
+ public:
+  void put(std::string_view key, std::string_view value) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    entries_[std::string(key)] = std::string(value);
+  }
+  void erase(std::string_view key) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    entries_.erase(std::string(key));
+  }
+  std::optional<std::string> get(std::string_view key) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return std::nullopt;
+    return it->second;
+  }
+  void scan(std::string_view prefix,
+            const std::function<bool(std::string_view, std::string_view)>& visit) override {
+    std::vector<std::pair<std::string, std::string>> copy;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto it = entries_.lower_bound(prefix);
+           it != entries_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+        copy.emplace_back(it->first, it->second);
+      }
+    }
+    for (const auto& [key, value] : copy) {
+      if (!visit(key, value)) return;
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::string, std::less<>> entries_;
+};
+
 class MemoryEngine final : public Engine {
  public:
+  SideTable& hints_table() override { return hints_; }
+
   std::optional<Record> get(std::string_view key) override {
     std::shared_lock<std::shared_mutex> lock(mu_);
     auto it = records_.find(key);
@@ -99,6 +140,7 @@ class MemoryEngine final : public Engine {
   std::shared_mutex mu_;
   std::map<std::string, Record, std::less<>> records_;
   uint64_t live_ = 0;  // records_ entries that are not tombstones
+  MemoryTable hints_;
 };
 
 }  // namespace

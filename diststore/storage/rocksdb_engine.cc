@@ -1,11 +1,12 @@
-// The RocksDB engine: one database, default column family, keys as they are, values in the
-// record_codec format. RocksDB has no conditional write, so every merge is a
+// The RocksDB engine: one database; records in the default column family, keys as they are,
+// values in the record_codec format; hints in the "hints" column family (SideTable). RocksDB has no conditional write, so every merge is a
 // read-compare-write under the key's stripe of KeyLocks; all writes of a key go through that
 // stripe, which makes the read and the write one atomic step against other writers.
 #include <map>
 #include <mutex>
 #include <stdexcept>
 #include <utility>
+#include <vector>
 
 #include <glog/logging.h>
 #include <rocksdb/cache.h>
@@ -61,14 +62,76 @@ rocksdb::Options MakeOptions(const EngineOptions& options) {
   return db;
 }
 
+constexpr char kHintsFamily[] = "hints";
+
+// A column family of the engine's database as a SideTable.
+class ColumnFamilyTable final : public SideTable {
+ public:
+  // `tsan_write_mu`: the engine's (RocksDbEngine::one_writer).
+  ColumnFamilyTable(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family,
+                    const rocksdb::WriteOptions& write_options, std::mutex* tsan_write_mu)
+      : db_(db), family_(family), write_options_(write_options), tsan_write_mu_(tsan_write_mu) {}
+  void put(std::string_view key, std::string_view value) override {
+    auto writing = one_writer();
+    rocksdb::Status status = db_->Put(write_options_, family_, ToSlice(key), ToSlice(value));
+    if (!status.ok()) ThrowStatus("writing a hint", status);
+  }
+  void erase(std::string_view key) override {
+    auto writing = one_writer();
+    rocksdb::Status status = db_->Delete(write_options_, family_, ToSlice(key));
+    if (!status.ok()) ThrowStatus("deleting a hint", status);
+  }
+  std::optional<std::string> get(std::string_view key) override {
+    std::string value;
+    rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), family_, ToSlice(key), &value);
+    if (status.IsNotFound()) return std::nullopt;
+    if (!status.ok()) ThrowStatus("reading a hint", status);
+    return value;
+  }
+  void scan(std::string_view prefix,
+            const std::function<bool(std::string_view, std::string_view)>& visit) override {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family_));
+    for (it->Seek(ToSlice(prefix)); it->Valid() && it->key().starts_with(ToSlice(prefix));
+         it->Next()) {
+      if (!visit(ToView(it->key()), ToView(it->value()))) return;
+    }
+    if (!it->status().ok()) ThrowStatus("scanning hints", it->status());
+  }
+
+ private:
+  std::unique_lock<std::mutex> one_writer() {
+#ifdef THRIFTY_STORAGE_TSAN
+    return std::unique_lock<std::mutex>(*tsan_write_mu_);
+#else
+    return {};
+#endif
+  }
+
+  rocksdb::DB* db_;
+  rocksdb::ColumnFamilyHandle* family_;
+  const rocksdb::WriteOptions& write_options_;
+  [[maybe_unused]] std::mutex* tsan_write_mu_;
+};
+
 class RocksDbEngine final : public Engine {
  public:
-  RocksDbEngine(std::unique_ptr<rocksdb::DB> db, const EngineOptions& options)
-      : db_(std::move(db)), path_(options.path), locks_(options.lock_stripes) {
+  RocksDbEngine(std::unique_ptr<rocksdb::DB> db,
+                std::vector<rocksdb::ColumnFamilyHandle*> families, const EngineOptions& options)
+      : db_(std::move(db)),
+        families_(std::move(families)),
+        path_(options.path),
+        locks_(options.lock_stripes),
+        hints_(db_.get(), families_.at(1), write_options_, &tsan_write_mu_) {
     write_options_.sync = options.sync;
   }
 
+  SideTable& hints_table() override { return hints_; }
+
   ~RocksDbEngine() override {
+    for (rocksdb::ColumnFamilyHandle* family : families_) {
+      rocksdb::Status status = db_->DestroyColumnFamilyHandle(family);
+      if (!status.ok()) LOG(WARNING) << "closing a column family: " << status.ToString();
+    }
     // Close waits for background work and reports what the destructor alone would swallow.
     // Unflushed memtables need no flush here: the WAL replays them on the next open.
     rocksdb::Status status = db_->Close();
@@ -289,10 +352,12 @@ class RocksDbEngine final : public Engine {
   }
 
   std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> families_;  // default, hints
   const std::string path_;
   std::mutex tsan_write_mu_;  // see one_writer()
   rocksdb::WriteOptions write_options_;
   KeyLocks locks_;
+  ColumnFamilyTable hints_;
 };
 
 }  // namespace
@@ -300,11 +365,19 @@ class RocksDbEngine final : public Engine {
 std::unique_ptr<Engine> OpenRocksDbEngine(const EngineOptions& options) {
   if (options.path.empty()) throw std::invalid_argument("RocksDB engine needs a data directory");
   if (options.lock_stripes == 0) throw std::invalid_argument("lock_stripes must be > 0");
+  rocksdb::Options db_options = MakeOptions(options);
+  // A database made before hints existed gets the family on its first open.
+  db_options.create_missing_column_families = true;
+  const std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(db_options)},
+      {kHintsFamily, rocksdb::ColumnFamilyOptions()}};
+  std::vector<rocksdb::ColumnFamilyHandle*> families;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status status = rocksdb::DB::Open(MakeOptions(options), options.path, &raw);
+  rocksdb::Status status =
+      rocksdb::DB::Open(rocksdb::DBOptions(db_options), options.path, descriptors, &families, &raw);
   std::unique_ptr<rocksdb::DB> db(raw);
   if (!status.ok()) ThrowStatus("cannot open RocksDB database at " + options.path, status);
-  return std::make_unique<RocksDbEngine>(std::move(db), options);
+  return std::make_unique<RocksDbEngine>(std::move(db), std::move(families), options);
 }
 
 }  // namespace thrifty::storage

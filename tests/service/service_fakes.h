@@ -168,6 +168,7 @@ class FakePeers : public PeerClient {
 class HookedEngine : public storage::Engine {
  public:
   std::function<void()> before_merge;
+  storage::SideTable& hints_table() override { return inner_->hints_table(); }
   std::optional<storage::Record> get(std::string_view key) override { return inner_->get(key); }
   std::vector<std::optional<storage::Record>> multi_get(
       const std::vector<std::string>& keys) override {

@@ -31,20 +31,39 @@ class RocksDbEngineTest : public ::testing::Test {
     return options;
   }
 
+  // The engine's database opened directly, with its column families (default, hints): RocksDB
+  // refuses an open that does not list every family a database has.
+  struct RawDb {
+    std::unique_ptr<rocksdb::DB> db;
+    std::vector<rocksdb::ColumnFamilyHandle*> families;
+    ~RawDb() {
+      for (auto* family : families) db->DestroyColumnFamilyHandle(family);
+    }
+  };
+  std::unique_ptr<RawDb> OpenRaw() {
+    auto raw_db = std::make_unique<RawDb>();
+    rocksdb::DB* raw = nullptr;
+    const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+        {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+        {"hints", rocksdb::ColumnFamilyOptions()}};
+    EXPECT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), Options().path, families,
+                                  &raw_db->families, &raw)
+                    .ok());
+    raw_db->db.reset(raw);
+    return raw_db;
+  }
+
   // Writes raw bytes under `key`, bypassing the engine (which must be closed).
   void PutRaw(const std::string& key, const std::string& bytes) {
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), Options().path, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), key, bytes).ok());
+    auto raw = OpenRaw();
+    ASSERT_TRUE(raw->db);
+    ASSERT_TRUE(raw->db->Put(rocksdb::WriteOptions(), key, bytes).ok());
   }
 
   std::string GetRaw(const std::string& key) {
-    rocksdb::DB* raw = nullptr;
-    EXPECT_TRUE(rocksdb::DB::Open(rocksdb::Options(), Options().path, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
+    auto raw = OpenRaw();
     std::string bytes;
-    EXPECT_TRUE(db->Get(rocksdb::ReadOptions(), key, &bytes).ok());
+    EXPECT_TRUE(raw->db && raw->db->Get(rocksdb::ReadOptions(), key, &bytes).ok());
     return bytes;
   }
 
