@@ -42,7 +42,7 @@ exception Unavailable {
 exception TimedOut {
   1: string message,
   2: i32 replicas_required,
-  3: i32 replicas_acknowledged,
+  3: i32 replicas_acknowledged,  // by the time the write answered
 }
 
 struct Entry {
