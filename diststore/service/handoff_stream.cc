@@ -17,7 +17,7 @@ namespace {
 
 struct PendingBatch {
   Location owner;
-  std::vector<rpc::Record> records;
+  std::vector<wire::Record> records;
   size_t bytes = 0;
 };
 

@@ -29,7 +29,7 @@ auto RequestRouter::routed(Fn&& fn)
   if (ring->empty()) ThrowStoreError("no node in the ring");
   try {
     return fn(*snapshot, *ring);
-  } catch (const rpc::StoreError&) {
+  } catch (const wire::StoreError&) {
     // An owner failed while the ring changed under the request (it left or died, and this node
     // heard of it meanwhile): route the request once more, on the new snapshot.
     const auto now = cluster_.snapshot();
@@ -40,11 +40,11 @@ auto RequestRouter::routed(Fn&& fn)
   }
 }
 
-std::string RequestRouter::describe_failure(const rpc::Location& owner,
+std::string RequestRouter::describe_failure(const locator::wire::Location& owner,
                                             const std::exception_ptr& error) {
   try {
     std::rethrow_exception(error);
-  } catch (const rpc::StoreError& e) {
+  } catch (const wire::StoreError& e) {
     return e.message;  // the owner's own answer, already worded for the client
   } catch (const std::exception& e) {
     return cluster_.owner_unreachable(owner, e);
@@ -63,13 +63,13 @@ std::string RequestRouter::get(const std::string& key) {
 
 std::string RequestRouter::get_on(const locator::ClusterSnapshot& snapshot,
                                   const locator::Ring& ring, const std::string& key) {
-  const rpc::Location& owner = ring.owner(key);
+  const locator::wire::Location& owner = ring.owner(key);
   std::optional<storage::Record> record;
   if (MemberName(owner) == self_name_) {
     record = owner_.read(snapshot, {key}, true)[0];
   } else {
     ++counters_.forwarded;
-    std::vector<rpc::Record> records;
+    std::vector<wire::Record> records;
     try {
       records = peers_.owner_get(owner, {key}, true);
     } catch (...) {
@@ -80,7 +80,7 @@ std::string RequestRouter::get_on(const locator::ClusterSnapshot& snapshot,
   }
   if (!record || record->tombstone) {
     ++counters_.not_found;
-    rpc::NotFound missing;
+    wire::NotFound missing;
     missing.key = key;
     throw missing;
   }
@@ -101,7 +101,8 @@ std::map<std::string, std::string> RequestRouter::multi_get_on(
     const std::vector<std::string>& keys) {
   auto groups = GroupByOwner(ring, keys, [](const std::string& key) { return key; });
   std::map<std::string, std::string> out;
-  std::vector<std::pair<rpc::Location, std::function<std::vector<rpc::Record>()>>> remote;
+  std::vector<std::pair<locator::wire::Location, std::function<std::vector<wire::Record>()>>>
+      remote;
   for (auto& entry : groups) {  // (C++17: a lambda cannot capture a structured binding)
     if (entry.first == self_name_) continue;
     const OwnerGroup<std::string>* group = &entry.second;
@@ -145,7 +146,7 @@ void RequestRouter::put(const std::string& key, const std::string& value) {
   CheckKey(limits_, key);
   CheckValue(limits_, key, value);
   ++counters_.puts;
-  rpc::Record r;
+  wire::Record r;
   r.key = key;
   r.value = value;
   r.version = 0;  // stamped by the owner
@@ -157,7 +158,7 @@ void RequestRouter::put(const std::string& key, const std::string& value) {
 void RequestRouter::erase(const std::string& key) {
   CheckKey(limits_, key);
   ++counters_.erases;
-  rpc::Record r;
+  wire::Record r;
   r.key = key;
   r.tombstone = true;
   r.version = 0;
@@ -166,14 +167,14 @@ void RequestRouter::erase(const std::string& key) {
   });
 }
 
-void RequestRouter::multi_put(const std::vector<rpc::Entry>& entries) {
+void RequestRouter::multi_put(const std::vector<wire::Entry>& entries) {
   CheckBatch(limits_, entries.size());
-  std::vector<rpc::Record> records;
+  std::vector<wire::Record> records;
   records.reserve(entries.size());
   for (const auto& e : entries) {
     CheckKey(limits_, e.key);
     CheckValue(limits_, e.key, e.value);
-    rpc::Record r;
+    wire::Record r;
     r.key = e.key;
     r.value = e.value;
     r.version = 0;  // stamped by the owner
@@ -186,12 +187,12 @@ void RequestRouter::multi_put(const std::vector<rpc::Entry>& entries) {
 }
 
 void RequestRouter::write_on(const locator::ClusterSnapshot& snapshot, const locator::Ring& ring,
-                             const std::vector<rpc::Record>& records) {
-  auto groups = GroupByOwner(ring, records, [](const rpc::Record& r) { return r.key; });
-  std::vector<std::pair<rpc::Location, std::function<bool()>>> remote;
+                             const std::vector<wire::Record>& records) {
+  auto groups = GroupByOwner(ring, records, [](const wire::Record& r) { return r.key; });
+  std::vector<std::pair<locator::wire::Location, std::function<bool()>>> remote;
   for (auto& entry : groups) {
     if (entry.first == self_name_) continue;
-    const OwnerGroup<rpc::Record>* group = &entry.second;
+    const OwnerGroup<wire::Record>* group = &entry.second;
     ++counters_.forwarded;
     remote.emplace_back(group->owner, [this, group] {
       peers_.owner_put(group->owner, group->items);

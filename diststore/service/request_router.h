@@ -29,13 +29,13 @@ class RequestRouter {
   RequestRouter(ClusterView& cluster, OwnerStore& owner, PeerClient& peers, MovingKeys& moving,
                 rpc::FanOut& fan_out, const StoreLimits& limits, StoreCounters& counters);
 
-  // Each throws rpc::NotFound (get), or rpc::StoreError (a limit, an unreachable owner, a
+  // Each throws wire::NotFound (get), or wire::StoreError (a limit, an unreachable owner, a
   // storage failure, a key whose owner is DEAD), with nothing changed unless it says so.
   std::string get(const std::string& key);
   void put(const std::string& key, const std::string& value);
   void erase(const std::string& key);
   std::map<std::string, std::string> multi_get(const std::vector<std::string>& keys);
-  void multi_put(const std::vector<rpc::Entry>& entries);
+  void multi_put(const std::vector<wire::Entry>& entries);
 
  private:
   // Runs fn(snapshot, ring) on the routing ring of the current snapshot; if it throws
@@ -50,10 +50,11 @@ class RequestRouter {
                                                   const locator::Ring& ring,
                                                   const std::vector<std::string>& keys);
   void write_on(const locator::ClusterSnapshot& snapshot, const locator::Ring& ring,
-                const std::vector<rpc::Record>& records);
+                const std::vector<wire::Record>& records);
   // A remote owner's failure as the client sees it: its own StoreError's message, or, for any
   // other failure, "owner ... is unreachable (...)", reported to the cluster view.
-  std::string describe_failure(const rpc::Location& owner, const std::exception_ptr& error);
+  std::string describe_failure(const locator::wire::Location& owner,
+                               const std::exception_ptr& error);
 
   ClusterView& cluster_;
   OwnerStore& owner_;

@@ -20,23 +20,23 @@ void StoreHandler::multi_get(std::map<std::string, std::string>& out,
   out = store_.router().multi_get(keys);
 }
 
-void StoreHandler::multi_put(const std::vector<rpc::Entry>& entries) {
+void StoreHandler::multi_put(const std::vector<wire::Entry>& entries) {
   store_.router().multi_put(entries);
 }
 
-void StoreHandler::owner_get(std::vector<rpc::Record>& out, const std::vector<std::string>& keys,
+void StoreHandler::owner_get(std::vector<wire::Record>& out, const std::vector<std::string>& keys,
                              bool fallback) {
   require_peer("owner_get");
   out = store_.owner().owner_get(keys, fallback);
 }
 
-void StoreHandler::owner_put(const std::vector<rpc::Record>& records) {
+void StoreHandler::owner_put(const std::vector<wire::Record>& records) {
   require_peer("owner_put");
   store_.owner().owner_put(records);
 }
 
-void StoreHandler::handoff(rpc::HandoffAck& out, const std::vector<rpc::Record>& records,
-                           const rpc::Location& sender) {
+void StoreHandler::handoff(wire::HandoffAck& out, const std::vector<wire::Record>& records,
+                           const locator::wire::Location& sender) {
   require_peer("handoff");
   out = store_.owner().handoff(records, sender);
 }

@@ -110,7 +110,7 @@ std::string StoreNode::describe_engine() const {
 
 std::string StoreNode::start() {
   const std::string outcome =
-      node_->start(std::make_shared<rpc::PerConnection<rpc::StoreProcessor, rpc::StoreIf>>(
+      node_->start(std::make_shared<rpc::PerConnection<wire::StoreProcessor, wire::StoreIf>>(
           [this](const std::string& peer) {
             return std::make_shared<StoreHandler>(*this, peer);
           }));

@@ -39,6 +39,7 @@ namespace thrifty::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+namespace wire = diststore::wire;
 
 constexpr char kProbeKey[] = "hardening-probe";
 constexpr char kProbeValue[] = "still here";
@@ -219,12 +220,12 @@ class Prober {
   }
 
  private:
-  using Client = rpc::ThriftConnection<rpc::StoreClient>;
+  using Client = rpc::ThriftConnection<wire::StoreClient>;
   Client connect() {
     rpc::ConnectOptions options;
     options.connect_timeout_ms = 5000;
     options.call_timeout_ms = 10000;
-    return rpc::Connect<rpc::StoreClient>(rpc::MakeLocation("127.0.0.1", port_), options);
+    return rpc::Connect<wire::StoreClient>(rpc::MakeLocation("127.0.0.1", port_), options);
   }
   void fail(const std::string& what) {
     ++failures_;
@@ -276,7 +277,7 @@ class HardeningRaw : public ::testing::Test {
     node_ = cluster_->start({"--memory"});
     if (node_ < 0) return;
     cluster_->pool().call(cluster_->location(node_),
-                          [](rpc::StoreClient& c) { c.put(kProbeKey, kProbeValue); });
+                          [](wire::StoreClient& c) { c.put(kProbeKey, kProbeValue); });
     baseline_rss_kb_ = RssKb(cluster_->pid(node_));
   }
   static void TearDownTestSuite() {
@@ -316,15 +317,15 @@ class HardeningRaw : public ::testing::Test {
 
   static std::map<std::string, int64_t> Stats() {
     std::map<std::string, int64_t> stats;
-    cluster_->pool().call(cluster_->location(node_), [&](rpc::StoreClient& c) { c.stats(stats); });
+    cluster_->pool().call(cluster_->location(node_), [&](wire::StoreClient& c) { c.stats(stats); });
     return stats;
   }
   static bool Stored(const std::string& key) {
     try {
       std::string value;
-      cluster_->pool().call(cluster_->location(node_), [&](rpc::StoreClient& c) { c.get(value, key); });
+      cluster_->pool().call(cluster_->location(node_), [&](wire::StoreClient& c) { c.get(value, key); });
       return true;
-    } catch (const rpc::NotFound&) {
+    } catch (const wire::NotFound&) {
       return false;
     }
   }
@@ -517,10 +518,10 @@ TEST_F(HardeningRaw, StalledConnectionsDoNotBlockOthers) {
   rpc::PoolOptions options;
   options.call_timeout_ms = 3000;
   for (int i = 0; i < 20; ++i) {
-    rpc::ConnectionPool<rpc::StoreClient> fresh(options);  // a new connection each time
+    rpc::ConnectionPool<wire::StoreClient> fresh(options);  // a new connection each time
     const auto start = Clock::now();
     std::string value;
-    EXPECT_NO_THROW(fresh.call(cluster_->location(node_), [&](rpc::StoreClient& c) {
+    EXPECT_NO_THROW(fresh.call(cluster_->location(node_), [&](wire::StoreClient& c) {
       c.ping();
       c.get(value, kProbeKey);
     }));
@@ -547,8 +548,8 @@ TEST_F(HardeningRaw, ManyConnectionsAtOnce) {
         << "open descriptors: " << OpenFds(pid()) << ", before: " << fds_before;
     rpc::PoolOptions options;
     options.call_timeout_ms = 2000;
-    rpc::ConnectionPool<rpc::StoreClient> fresh(options);
-    EXPECT_NO_THROW(fresh.call(cluster_->location(node_), [](rpc::StoreClient& c) { c.ping(); }));
+    rpc::ConnectionPool<wire::StoreClient> fresh(options);
+    EXPECT_NO_THROW(fresh.call(cluster_->location(node_), [](wire::StoreClient& c) { c.ping(); }));
   }
   // Closed by the clients: the node lets go of every one of them.
   EXPECT_TRUE(WaitFor([&] { return OpenFds(pid()) <= fds_before; }, 10000))
@@ -652,12 +653,13 @@ TEST_F(HardeningRaw, AClientAllowingLargerFramesThanTheNodeFailsFastNamingTheReq
   rpc::PoolOptions options;
   options.limits = rpc::RpcLimits::ForValueSize(256 << 20);
   options.call_timeout_ms = 30000;
-  rpc::ConnectionPool<rpc::StoreClient> pool(options);
+  rpc::ConnectionPool<wire::StoreClient> pool(options);
   const std::string value(100000000, 'v');
   const auto before = Stats();
   const auto start = Clock::now();
   try {
-    pool.call(cluster_->location(node_), [&](rpc::StoreClient& c) { c.put("huge-direct", value); });
+    pool.call(cluster_->location(node_),
+              [&](wire::StoreClient& c) { c.put("huge-direct", value); });
     ADD_FAILURE() << "a frame of 100 MB was taken";
   } catch (const apache::thrift::transport::TTransportException& e) {
     EXPECT_NE(std::string(e.what()).find("while sending a request of 1000000"), std::string::npos)
@@ -674,16 +676,16 @@ TEST_F(HardeningRaw, AClientAllowingLargerFramesThanTheNodeFailsFastNamingTheReq
 TEST_F(HardeningRaw, AfterAllOfItTheNodeServesAndStoredNothingBogus) {
   auto& pool = cluster_->pool();
   const auto where = cluster_->location(node_);
-  pool.call(where, [](rpc::StoreClient& c) { c.put("after-the-storm", "calm"); });
+  pool.call(where, [](wire::StoreClient& c) { c.put("after-the-storm", "calm"); });
   std::string value;
-  pool.call(where, [&](rpc::StoreClient& c) { c.get(value, "after-the-storm"); });
+  pool.call(where, [&](wire::StoreClient& c) { c.get(value, "after-the-storm"); });
   EXPECT_EQ(value, "calm");
   std::map<std::string, int64_t> stats;
-  pool.call(where, [&](rpc::StoreClient& c) { c.stats(stats); });
+  pool.call(where, [&](wire::StoreClient& c) { c.stats(stats); });
   EXPECT_EQ(stats["keys"], 2) << "only the probe key and this one were stored";
   // Nobody joined through the bogus join requests either.
-  std::vector<rpc::Member> members;
-  pool.call(where, [&](rpc::StoreClient& c) { c.members(members); });
+  std::vector<locator::wire::Member> members;
+  pool.call(where, [&](wire::StoreClient& c) { c.members(members); });
   EXPECT_EQ(members.size(), 1u);
   // And the CLI sees the same count.
   const auto result = RunCommand({BinDir() + "/storectl", "--peer=" + rpc::ToString(where), "stats"});
@@ -708,9 +710,9 @@ class HardeningLimits : public ::testing::Test {
   }
 
   size_t RingSize(int i) {
-    std::vector<rpc::Location> all;
+    std::vector<locator::wire::Location> all;
     try {
-      cluster_.pool().call(cluster_.location(i), [&](rpc::StoreClient& c) { c.get_all(all); });
+      cluster_.pool().call(cluster_.location(i), [&](wire::StoreClient& c) { c.get_all(all); });
     } catch (const std::exception&) {
       return 0;
     }
@@ -722,8 +724,8 @@ class HardeningLimits : public ::testing::Test {
     return total;
   }
   std::set<std::string> Members(int i) {
-    std::vector<rpc::Member> members;
-    cluster_.pool().call(cluster_.location(i), [&](rpc::StoreClient& c) { c.members(members); });
+    std::vector<locator::wire::Member> members;
+    cluster_.pool().call(cluster_.location(i), [&](wire::StoreClient& c) { c.members(members); });
     std::set<std::string> out;
     for (const auto& m : members) {
       out.insert(rpc::ToString(m.location) + " " + std::to_string(m.state) + " " +
@@ -779,7 +781,7 @@ TEST_F(HardeningLimits, OversizedAndEmptyKeysAndValuesAreRefusedAndNothingIsStor
   ExpectClientError("empty key in erase", [&] { client_->erase(""); }, {"empty key"});
   ExpectClientError("oversized value in a batch",
                     [&] {
-                      rpc::Entry e;
+                      wire::Entry e;
                       e.key = "batch-big";
                       e.value = big_value;
                       client_->multi_put({e});
@@ -788,7 +790,7 @@ TEST_F(HardeningLimits, OversizedAndEmptyKeysAndValuesAreRefusedAndNothingIsStor
 
   // A batch whose keys live on both nodes, with one value over the limit: refused whole.
   {
-    std::vector<rpc::Entry> entries(20);
+    std::vector<wire::Entry> entries(20);
     std::set<std::string> owners;
     for (size_t i = 0; i < entries.size(); ++i) {
       entries[i].key = "mixed-" + std::to_string(i);
@@ -805,26 +807,27 @@ TEST_F(HardeningLimits, OversizedAndEmptyKeysAndValuesAreRefusedAndNothingIsStor
   // The same requests sent to a node that does not own the key (it must check before forwarding).
   for (int i : {a_, b_}) {
     try {
-      cluster_.pool().call(cluster_.location(i), [&](rpc::StoreClient& c) { c.put("big", big_value); });
+      cluster_.pool().call(cluster_.location(i), [&](wire::StoreClient& c) { c.put("big", big_value); });
       ADD_FAILURE() << "node " << i << " accepted a value of 16 MiB + 1";
-    } catch (const rpc::StoreError& e) {
+    } catch (const wire::StoreError& e) {
       EXPECT_NE(e.message.find("--max-value-bytes"), std::string::npos) << e.message;
     }
     try {
-      cluster_.pool().call(cluster_.location(i), [&](rpc::StoreClient& c) { c.put(big_key, "v"); });
+      cluster_.pool().call(cluster_.location(i),
+                           [&](wire::StoreClient& c) { c.put(big_key, "v"); });
       ADD_FAILURE() << "node " << i << " accepted a key of 64 KiB + 1";
-    } catch (const rpc::StoreError& e) {
+    } catch (const wire::StoreError& e) {
       EXPECT_NE(e.message.find("--max-key-bytes"), std::string::npos) << e.message;
     }
   }
   // A batch over 10000 entries sent to one node: refused whole.
   {
-    std::vector<rpc::Entry> entries(10001);
+    std::vector<wire::Entry> entries(10001);
     for (size_t i = 0; i < entries.size(); ++i) entries[i].key = "batch-" + std::to_string(i);
     try {
-      cluster_.pool().call(cluster_.location(a_), [&](rpc::StoreClient& c) { c.multi_put(entries); });
+      cluster_.pool().call(cluster_.location(a_), [&](wire::StoreClient& c) { c.multi_put(entries); });
       ADD_FAILURE() << "a batch of 10001 entries was accepted";
-    } catch (const rpc::StoreError& e) {
+    } catch (const wire::StoreError& e) {
       EXPECT_NE(e.message.find("10000"), std::string::npos) << e.message;
     }
   }
@@ -850,8 +853,8 @@ TEST_F(HardeningLimits, OneConnectionCarriesMoreThanTheFrameLimitOverItsLife) {
   // (Not in HardeningRaw: under ASan the freed values stay resident past its RSS bound.)
   rpc::ConnectOptions options;
   options.call_timeout_ms = 10000;
-  auto connection = rpc::Connect<rpc::StoreClient>(cluster_.location(a_), options);
-  rpc::StoreClient& client = *connection.client;
+  auto connection = rpc::Connect<wire::StoreClient>(cluster_.location(a_), options);
+  wire::StoreClient& client = *connection.client;
   const std::string value(1 << 20, 'm');
   for (int i = 0; i < 80; ++i) ASSERT_NO_THROW(client.put("lifetime-key", value)) << "put " << i;
   for (int i = 0; i < 80; ++i) {
@@ -867,7 +870,7 @@ std::string Proof(const char* purpose, const std::string& who) {
   return membership::JoinProof::Make(membership::KeyRing::DevelopmentKey(), purpose, who,
                                      membership::NowMs());
 }
-std::string Proof(const char* purpose, const rpc::Location& who) {
+std::string Proof(const char* purpose, const locator::wire::Location& who) {
   return Proof(purpose, membership::MemberName(who));
 }
 
@@ -886,64 +889,64 @@ TEST_F(HardeningLimits, BadLocationsAreRefusedAndTheViewIsUnchanged) {
                                 {"", 9999, "empty address"},
                                 {std::string(300, 'h'), 9999, "longer than 255"}};
   for (const auto& b : bad) {
-    const rpc::Location where = rpc::MakeLocation(b.address, b.port);
+    const locator::wire::Location where = rpc::MakeLocation(b.address, b.port);
     const std::string shown = "'" + b.address.substr(0, 20) + "':" + std::to_string(b.port);
     // Properly signed calls, so that the location itself is what gets refused.
-    rpc::JoinInfo info;
+    locator::wire::JoinInfo info;
     info.placement = "ketama";
     info.service_type = "diststore.Store";
     try {
       info.proof = Proof(membership::JoinProof::kJoin, where);
-      rpc::View view;
-      cluster_.pool().call(cluster_.location(a_), [&](rpc::StoreClient& c) { c.join(view, where, info); });
+      locator::wire::View view;
+      cluster_.pool().call(cluster_.location(a_), [&](wire::StoreClient& c) { c.join(view, where, info); });
       ADD_FAILURE() << "join of " << shown << " accepted";
-    } catch (const rpc::LocatorError& e) {
+    } catch (const locator::wire::LocatorError& e) {
       EXPECT_NE(e.message.find(b.says), std::string::npos) << e.message;
       EXPECT_NE(e.message.find("join refused"), std::string::npos) << e.message;
     }
     try {
       info.proof = Proof(membership::JoinProof::kAdd, where);
-      cluster_.pool().call(cluster_.location(b_), [&](rpc::StoreClient& c) {
+      cluster_.pool().call(cluster_.location(b_), [&](wire::StoreClient& c) {
         c.add(where, {cluster_.location(a_)}, info);
       });
       ADD_FAILURE() << "add of " << shown << " accepted";
-    } catch (const rpc::LocatorError& e) {
+    } catch (const locator::wire::LocatorError& e) {
       EXPECT_NE(e.message.find(b.says), std::string::npos) << e.message;
     }
     try {
-      cluster_.pool().call(cluster_.location(a_), [&](rpc::StoreClient& c) {
+      cluster_.pool().call(cluster_.location(a_), [&](wire::StoreClient& c) {
         c.remove(where, {cluster_.location(b_)}, Proof(membership::JoinProof::kRemove, where));
       });
       ADD_FAILURE() << "remove of " << shown << " accepted";
-    } catch (const rpc::LocatorError& e) {
+    } catch (const locator::wire::LocatorError& e) {
       EXPECT_NE(e.message.find(b.says), std::string::npos) << e.message;
     }
     try {
-      rpc::Member m;
+      locator::wire::Member m;
       m.location = where;
       m.incarnation = 1;
-      rpc::View view;
-      cluster_.pool().call(cluster_.location(a_), [&](rpc::StoreClient& c) {
+      locator::wire::View view;
+      cluster_.pool().call(cluster_.location(a_), [&](wire::StoreClient& c) {
         c.sync(view, {m}, Proof(membership::JoinProof::kSync, membership::JoinProof::SyncDigest({m})));
       });
       ADD_FAILURE() << "sync with " << shown << " accepted";
-    } catch (const rpc::LocatorError& e) {
+    } catch (const locator::wire::LocatorError& e) {
       EXPECT_NE(e.message.find(b.says), std::string::npos) << e.message;
     }
   }
   for (int n : {0, -1, -2147483647 - 1}) {
     try {
-      std::vector<rpc::Location> nodes;
-      cluster_.pool().call(cluster_.location(a_), [&](rpc::StoreClient& c) { c.get_nodes(nodes, "k", n); });
+      std::vector<locator::wire::Location> nodes;
+      cluster_.pool().call(cluster_.location(a_), [&](wire::StoreClient& c) { c.get_nodes(nodes, "k", n); });
       ADD_FAILURE() << "get_nodes with n = " << n << " accepted";
-    } catch (const rpc::LocatorError& e) {
+    } catch (const locator::wire::LocatorError& e) {
       EXPECT_NE(e.message.find("n must be >= 1"), std::string::npos) << e.message;
     }
   }
   // A huge n is not an error: the whole ring, once.
-  std::vector<rpc::Location> nodes;
+  std::vector<locator::wire::Location> nodes;
   cluster_.pool().call(cluster_.location(a_),
-                       [&](rpc::StoreClient& c) { c.get_nodes(nodes, "k", 2147483647); });
+                       [&](wire::StoreClient& c) { c.get_nodes(nodes, "k", 2147483647); });
   EXPECT_EQ(nodes.size(), 2u);
 
   EXPECT_EQ(Members(a_), before_a);
@@ -956,8 +959,8 @@ TEST_F(HardeningLimits, BadLocationsAreRefusedAndTheViewIsUnchanged) {
 TEST_F(HardeningLimits, MembershipCallsWithoutAValidProofAreRefused) {
   const auto before_a = Members(a_);
   // A good location that no node serves: admitting it would put a dead node in the ring.
-  const rpc::Location stranger = rpc::MakeLocation("127.0.0.1", 1);
-  rpc::JoinInfo info;
+  const locator::wire::Location stranger = rpc::MakeLocation("127.0.0.1", 1);
+  locator::wire::JoinInfo info;
   info.placement = "ketama";
   info.service_type = "diststore.Store";
   const std::vector<std::pair<std::string, std::string>> proofs = {
@@ -975,29 +978,29 @@ TEST_F(HardeningLimits, MembershipCallsWithoutAValidProofAreRefused) {
   for (const auto& [what, proof] : proofs) {
     info.proof = proof;
     try {
-      rpc::View view;
-      cluster_.pool().call(cluster_.location(a_), [&](rpc::StoreClient& c) { c.join(view, stranger, info); });
+      locator::wire::View view;
+      cluster_.pool().call(cluster_.location(a_), [&](wire::StoreClient& c) { c.join(view, stranger, info); });
       ADD_FAILURE() << "join with " << what << " accepted";
-    } catch (const rpc::Unauthorized& e) {
+    } catch (const locator::wire::Unauthorized& e) {
       EXPECT_NE(e.message.find("join refused"), std::string::npos) << e.message;
     }
   }
   for (const auto& call : {"add", "remove", "sync"}) {
     try {
-      cluster_.pool().call(cluster_.location(a_), [&](rpc::StoreClient& c) {
+      cluster_.pool().call(cluster_.location(a_), [&](wire::StoreClient& c) {
         const std::string name = call;
-        if (name == "add") c.add(stranger, {}, rpc::JoinInfo());
+        if (name == "add") c.add(stranger, {}, locator::wire::JoinInfo());
         if (name == "remove") c.remove(cluster_.location(b_), {}, "");
         if (name == "sync") {
-          rpc::Member m;
+          locator::wire::Member m;
           m.location = stranger;
           m.incarnation = 1;
-          rpc::View view;
+          locator::wire::View view;
           c.sync(view, {m}, "");
         }
       });
       ADD_FAILURE() << call << " without a proof accepted";
-    } catch (const rpc::Unauthorized& e) {
+    } catch (const locator::wire::Unauthorized& e) {
       EXPECT_NE(e.message.find(std::string(call) + " refused"), std::string::npos) << e.message;
     }
   }

@@ -10,7 +10,8 @@
 namespace thrifty::testing {
 
 using membership::MemberName;
-using rpc::Location;
+using locator::wire::Location;
+namespace wire = diststore::wire;
 
 std::string Key(int i) { return "key-" + std::to_string(i); }
 
@@ -52,7 +53,7 @@ std::vector<int> StartNodes(Cluster& cluster, int n) {
 
 std::set<std::string> RingOf(Cluster& cluster, int i) {
   std::vector<Location> all;
-  cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.get_all(all); });
+  cluster.pool().call(cluster.location(i), [&](wire::StoreClient& c) { c.get_all(all); });
   std::set<std::string> names;
   for (const auto& l : all) names.insert(MemberName(l));
   return names;
@@ -73,7 +74,7 @@ bool RingsAre(Cluster& cluster, const std::vector<int>& asked, const std::vector
 
 std::map<std::string, int64_t> Stats(Cluster& cluster, int i) {
   std::map<std::string, int64_t> out;
-  cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.stats(out); });
+  cluster.pool().call(cluster.location(i), [&](wire::StoreClient& c) { c.stats(out); });
   return out;
 }
 
@@ -90,20 +91,20 @@ int64_t SumOfKeys(Cluster& cluster, const std::vector<int>& live) {
 }
 
 std::shared_ptr<const locator::Ring> RingFromView(Cluster& cluster, int i) {
-  rpc::View view;
-  cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.get_view(view); });
+  locator::wire::View view;
+  cluster.pool().call(cluster.location(i), [&](wire::StoreClient& c) { c.get_view(view); });
   return std::make_shared<const locator::Ring>(membership::InRingMembers(view.members),
                                               view.placement);
 }
 
-std::map<std::string, rpc::Record> Held(Cluster& cluster, int i, const std::vector<std::string>& keys) {
-  std::map<std::string, rpc::Record> out;
+std::map<std::string, wire::Record> Held(Cluster& cluster, int i, const std::vector<std::string>& keys) {
+  std::map<std::string, wire::Record> out;
   for (size_t from = 0; from < keys.size(); from += 5000) {
     std::vector<std::string> part(keys.begin() + from,
                                   keys.begin() + std::min(keys.size(), from + 5000));
-    std::vector<rpc::Record> records;
+    std::vector<wire::Record> records;
     cluster.pool().call(cluster.location(i),
-                        [&](rpc::StoreClient& c) { c.owner_get(records, part, false); });
+                        [&](wire::StoreClient& c) { c.owner_get(records, part, false); });
     for (auto& r : records) out[r.key] = std::move(r);
   }
   return out;
@@ -117,7 +118,7 @@ std::map<std::string, std::string> ReadThrough(Cluster& cluster, int i,
     std::vector<std::string> part(keys.begin() + from,
                                   keys.begin() + std::min(keys.size(), from + kReadBatch));
     std::map<std::string, std::string> got;
-    cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.multi_get(got, part); });
+    cluster.pool().call(cluster.location(i), [&](wire::StoreClient& c) { c.multi_get(got, part); });
     out.insert(got.begin(), got.end());
   }
   return out;

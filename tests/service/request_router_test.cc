@@ -30,10 +30,12 @@ namespace {
 
 using locator::ClusterSnapshot;
 using membership::MemberName;
-using rpc::MemberState;
+using locator::wire::Location;
+using locator::wire::Member;
+using locator::wire::MemberState;
 
-rpc::Member MemberAt(int port, MemberState::type state = MemberState::ALIVE) {
-  rpc::Member m;
+Member MemberAt(int port, MemberState::type state = MemberState::ALIVE) {
+  Member m;
   m.location = rpc::MakeLocation("127.0.0.1", port);
   m.state = state;
   m.incarnation = 1;
@@ -44,7 +46,7 @@ class FakeCluster : public ClusterView {
  public:
   explicit FakeCluster(int self_port) : self_(rpc::MakeLocation("127.0.0.1", self_port)) {}
   // Publishes the members as the next generation.
-  void set(std::vector<rpc::Member> members) {
+  void set(std::vector<Member> members) {
     std::lock_guard<std::mutex> lock(mu_);
     snapshot_ = ClusterSnapshot::Build(++generation_, std::move(members), MemberName(self_),
                                        "ketama", snapshot_);
@@ -53,19 +55,19 @@ class FakeCluster : public ClusterView {
     std::lock_guard<std::mutex> lock(mu_);
     return snapshot_;
   }
-  const rpc::Location& self() const override { return self_; }
-  void report_failure(const rpc::Location& peer) override {
+  const Location& self() const override { return self_; }
+  void report_failure(const Location& peer) override {
     std::lock_guard<std::mutex> lock(mu_);
     failures_.insert(MemberName(peer));
   }
-  void report_success(const rpc::Location&) override {}
+  void report_success(const Location&) override {}
   std::set<std::string> failures() const {
     std::lock_guard<std::mutex> lock(mu_);
     return failures_;
   }
 
  private:
-  rpc::Location self_;
+  Location self_;
   mutable std::mutex mu_;
   uint64_t generation_ = 0;
   std::shared_ptr<const ClusterSnapshot> snapshot_;
@@ -76,18 +78,18 @@ class FakeCluster : public ClusterView {
 // run a hook before it answers.
 class FakePeers : public PeerClient {
  public:
-  std::vector<rpc::Record> owner_get(const rpc::Location& peer,
+  std::vector<wire::Record> owner_get(const Location& peer,
                                      const std::vector<std::string>& keys, bool) override {
     before(peer, "owner_get");
     std::lock_guard<std::mutex> lock(mu_);
-    std::vector<rpc::Record> out;
+    std::vector<wire::Record> out;
     for (const auto& key : keys) {
       auto it = data_[MemberName(peer)].find(key);
       if (it != data_[MemberName(peer)].end()) out.push_back(it->second);
     }
     return out;
   }
-  void owner_put(const rpc::Location& peer, const std::vector<rpc::Record>& records) override {
+  void owner_put(const Location& peer, const std::vector<wire::Record>& records) override {
     before(peer, "owner_put");
     std::lock_guard<std::mutex> lock(mu_);
     for (auto r : records) {
@@ -95,19 +97,19 @@ class FakePeers : public PeerClient {
       data_[MemberName(peer)][r.key] = r;
     }
   }
-  rpc::HandoffAck handoff(const rpc::Location& peer, const std::vector<rpc::Record>& records,
-                          const rpc::Location&) override {
+  wire::HandoffAck handoff(const Location& peer, const std::vector<wire::Record>& records,
+                          const Location&) override {
     before(peer, "handoff");
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& r : records) data_[MemberName(peer)][r.key] = r;
-    rpc::HandoffAck ack;
+    wire::HandoffAck ack;
     ack.applied = static_cast<int64_t>(records.size());
     return ack;
   }
 
   void store(int port, const std::string& key, const std::string& value, int64_t version) {
     std::lock_guard<std::mutex> lock(mu_);
-    rpc::Record r;
+    wire::Record r;
     r.key = key;
     r.value = value;
     r.version = version;
@@ -133,10 +135,10 @@ class FakePeers : public PeerClient {
     return calls_["127.0.0.1:" + std::to_string(port)];
   }
   // Runs before every call (outside the lock): tests stall or change the cluster here.
-  std::function<void(const rpc::Location&, const char* method)> hook;
+  std::function<void(const Location&, const char* method)> hook;
 
  private:
-  void before(const rpc::Location& peer, const char* method) {
+  void before(const Location& peer, const char* method) {
     if (hook) hook(peer, method);
     std::lock_guard<std::mutex> lock(mu_);
     ++calls_[MemberName(peer)];
@@ -146,7 +148,7 @@ class FakePeers : public PeerClient {
     }
   }
   std::mutex mu_;
-  std::map<std::string, std::map<std::string, rpc::Record>> data_;
+  std::map<std::string, std::map<std::string, wire::Record>> data_;
   std::set<std::string> down_;
   std::map<std::string, int> calls_;
   int64_t clock_ = 1000;
@@ -200,7 +202,7 @@ struct Node {
                                              counters);
   }
   // A ring change, as the node's listener reports it.
-  void change(std::vector<rpc::Member> members) {
+  void change(std::vector<Member> members) {
     cluster.set(std::move(members));
     moving->on_ring_change();
   }
@@ -258,11 +260,11 @@ TEST(RequestRouter, AMissWhileKeysMoveAsksThePreviousOwner) {
   node.peers.store(kB, mine[0], "moving", 5);
   EXPECT_EQ(node.router->get(mine[0]), "moving");
   EXPECT_GE(node.counters.fallback_reads.load(), 1);
-  EXPECT_THROW(node.router->get(mine[1]), rpc::NotFound);  // absent everywhere
+  EXPECT_THROW(node.router->get(mine[1]), wire::NotFound);  // absent everywhere
 
   node.advance(31000);  // the window closed: no more asking
   const int calls = node.peers.calls(kB);
-  EXPECT_THROW(node.router->get(mine[0]), rpc::NotFound);
+  EXPECT_THROW(node.router->get(mine[0]), wire::NotFound);
   EXPECT_EQ(node.peers.calls(kB), calls);
 
   // Handoff traffic arriving opens it again.
@@ -275,7 +277,7 @@ TEST(RequestRouter, ARestartedNodeServesTheNewerCopy) {
   Node node(/*started_with_data=*/true);
   node.change({MemberAt(kSelf), MemberAt(kB)});
   const auto mine = KeysOwnedBy(*node.cluster.snapshot(), kSelf, 1);
-  rpc::Record old_copy;
+  wire::Record old_copy;
   old_copy.key = mine[0];
   old_copy.value = "before the crash";
   old_copy.version = 10;
@@ -302,10 +304,10 @@ TEST(RequestRouter, AKeyOfADeadOwnerIsUnavailableNotMissing) {
     try {
       node.router->get(key);
       ADD_FAILURE() << key << " answered";
-    } catch (const rpc::StoreError& e) {
+    } catch (const wire::StoreError& e) {
       EXPECT_NE(e.message.find("DEAD"), std::string::npos) << e.message;
       EXPECT_NE(e.message.find("127.0.0.1:" + std::to_string(kC)), std::string::npos) << e.message;
-    } catch (const rpc::NotFound&) {
+    } catch (const wire::NotFound&) {
       ADD_FAILURE() << key << ": NotFound for a key whose owner is DEAD (now owned by "
                     << MemberName(owner) << ")";
     }
@@ -315,7 +317,7 @@ TEST(RequestRouter, AKeyOfADeadOwnerIsUnavailableNotMissing) {
   node.change({MemberAt(kSelf), MemberAt(kB), MemberAt(kC, MemberState::LEFT)});
   node.advance(60000);
   const auto mine = KeysOwnedBy(*node.cluster.snapshot(), kSelf, 1);
-  EXPECT_THROW(node.router->get(mine[0]), rpc::NotFound);
+  EXPECT_THROW(node.router->get(mine[0]), wire::NotFound);
 }
 
 // The owner left while the request was in flight and this node heard of it meanwhile: the
@@ -326,7 +328,7 @@ TEST(RequestRouter, ARequestWhoseOwnerLeftMidFlightIsRoutedAgain) {
   node.advance(60000);
   const auto of_b = KeysOwnedBy(*node.cluster.snapshot(), kB, 1);
   node.peers.set_down(kB, true);
-  node.peers.hook = [&](const rpc::Location& peer, const char*) {
+  node.peers.hook = [&](const Location& peer, const char*) {
     if (peer.port == kB) node.change({MemberAt(kSelf), MemberAt(kC), MemberAt(kB, MemberState::LEFT)});
   };
   node.router->put(of_b[0], "after");
@@ -347,7 +349,7 @@ TEST(RequestRouter, ARequestWhoseOwnerLeftMidFlightIsRoutedAgain) {
   try {
     node.router->put(of_c[0], "x");
     ADD_FAILURE() << "a put to a down owner succeeded";
-  } catch (const rpc::StoreError& e) {
+  } catch (const wire::StoreError& e) {
     EXPECT_NE(e.message.find("unreachable"), std::string::npos) << e.message;
   }
   EXPECT_EQ(node.counters.rerouted.load(), 1);
@@ -371,11 +373,11 @@ TEST(RequestRouter, ABatchWaitsForEveryRemoteCallBeforeItFails) {
     for (const auto& key : KeysOwnedBy(*node.cluster.snapshot(), port, 5)) batch.push_back(key);
   }
   std::atomic<int> finished{0};
-  node.peers.hook = [&](const rpc::Location&, const char*) {
+  node.peers.hook = [&](const Location&, const char*) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     ++finished;
   };
-  EXPECT_THROW(node.router->multi_get(batch), rpc::StoreError);
+  EXPECT_THROW(node.router->multi_get(batch), wire::StoreError);
   EXPECT_EQ(finished.load(), 2) << "the request failed while remote calls were still running";
 }
 
@@ -383,18 +385,18 @@ TEST(RequestRouter, ABatchWaitsForEveryRemoteCallBeforeItFails) {
 TEST(OwnerStore, RefusesVersionsFarAheadAndWritesNothing) {
   Node node;
   node.advance(60000);
-  rpc::Record ok;
+  wire::Record ok;
   ok.key = "ok";
   ok.value = "v";
   ok.version = 0;
-  rpc::Record ahead;
+  wire::Record ahead;
   ahead.key = "ahead";
   ahead.value = "v";
   ahead.version = storage::HybridLogicalClock::make(membership::NowMs() + 3'600'000, 0);
-  EXPECT_THROW(node.owner->owner_put({ok, ahead}), rpc::StoreError);
-  EXPECT_THROW(node.owner->handoff({ahead}, rpc::MakeLocation("127.0.0.1", kB)), rpc::StoreError);
+  EXPECT_THROW(node.owner->owner_put({ok, ahead}), wire::StoreError);
+  EXPECT_THROW(node.owner->handoff({ahead}, rpc::MakeLocation("127.0.0.1", kB)), wire::StoreError);
   EXPECT_EQ(node.counters.versions_refused.load(), 2);
-  EXPECT_THROW(node.router->get("ok"), rpc::NotFound);
+  EXPECT_THROW(node.router->get("ok"), wire::NotFound);
 }
 
 // Chaos harness, join-leave (seed 105): an acknowledged write lost on a clean leave. A write
@@ -439,11 +441,11 @@ TEST(MovingKeys, ADrainWaitsForWritesThatChoseThisNode) {
   // From now on writes go to the ring without this node, and handoffs are refused.
   node.router->put(mine[0], "after");
   EXPECT_EQ(node.peers.held(kB, mine[0]), "after");
-  rpc::Record r;
+  wire::Record r;
   r.key = "k";
   r.value = "v";
   r.version = storage::HybridLogicalClock::make(membership::NowMs(), 0);
-  EXPECT_THROW(node.owner->handoff({r}, rpc::MakeLocation("127.0.0.1", kB)), rpc::StoreError);
+  EXPECT_THROW(node.owner->handoff({r}, rpc::MakeLocation("127.0.0.1", kB)), wire::StoreError);
   EXPECT_FALSE(node.engine->get("k").has_value());
 }
 
@@ -460,13 +462,13 @@ TEST(OwnerStore, AMissWhoseOwnerDidNotAnswerIsUnavailableNotMissing) {
   try {
     node.owner->owner_get(of_b, true);
     ADD_FAILURE() << "B's keys answered as absent while B did not answer";
-  } catch (const rpc::StoreError& e) {
+  } catch (const wire::StoreError& e) {
     EXPECT_NE(e.message.find("did not answer"), std::string::npos) << e.message;
     EXPECT_NE(e.message.find("127.0.0.1:" + std::to_string(kB)), std::string::npos) << e.message;
   }
   EXPECT_TRUE(node.cluster.failures().count("127.0.0.1:" + std::to_string(kB)));
   // A key this node holds itself is still answered.
-  rpc::Record r;
+  wire::Record r;
   r.key = of_b[0];
   r.value = "here";
   r.version = storage::HybridLogicalClock::make(membership::NowMs(), 0);
