@@ -5,7 +5,7 @@
 
 include "locator.thrift"
 
-namespace cpp thrifty.rpc
+namespace cpp thrifty.diststore.wire
 
 // The key has no value (never written, or erased).
 exception NotFound {

@@ -4,7 +4,7 @@
 
 include "locator.thrift"
 
-namespace cpp thrifty.rpc
+namespace cpp thrifty.membership.wire
 
 enum GossipType {
   PING = 1,

@@ -4,7 +4,7 @@
 // Transport: framed (TFramedTransport), binary protocol. Ports are i32 because an i16 cannot
 // hold ports above 32767.
 
-namespace cpp thrifty.rpc
+namespace cpp thrifty.locator.wire
 
 struct Location {
   1: string address,

@@ -24,11 +24,10 @@ int main(int argc, char** argv) {
   try {
     locator::LocatorNode node(node_flags.options(), {"locator.Base", "locator.Locator"});
     node.bind();
-    const std::string outcome =
-        node.start(std::make_shared<rpc::PerConnection<rpc::LocatorProcessor, rpc::LocatorIf>>(
-            [&](const std::string& peer) {
-              return std::make_shared<locator::LocatorHandler>(node, peer);
-            }));
+    using Service = rpc::PerConnection<locator::wire::LocatorProcessor, locator::wire::LocatorIf>;
+    const std::string outcome = node.start(std::make_shared<Service>([&](const std::string& peer) {
+      return std::make_shared<locator::LocatorHandler>(node, peer);
+    }));
     std::cout << "locator " << node.self_name() << ": " << outcome << std::endl;
     const int sig = cli::WaitForStopSignal();
     LOG(INFO) << "signal " << sig << ": leaving the cluster";

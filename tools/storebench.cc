@@ -464,7 +464,7 @@ void ParseRatio(const std::string& text, uint32_t* get, uint32_t* put) {
   if (*get + *put == 0) cli::Fail(2, "--ratio: GET and PUT cannot both be 0");
 }
 
-rpc::Location ParseNode(const std::string& flag, const std::string& text) {
+locator::wire::Location ParseNode(const std::string& flag, const std::string& text) {
   try {
     return rpc::ParseLocation(text);
   } catch (const std::exception& e) {
@@ -491,7 +491,7 @@ Target ParseTarget() {
     std::string hostport = target.substr(redis_scheme.size());
     if (!hostport.empty() && hostport.back() == '/') hostport.pop_back();
     if (hostport.find(':') == std::string::npos) hostport += ":6379";
-    const rpc::Location where = ParseNode("target", hostport);
+    const locator::wire::Location where = ParseNode("target", hostport);
     t.redis = true;
     t.redis_target.host = where.address;
     t.redis_target.port = where.port;
@@ -526,7 +526,7 @@ int HandoffModes(const Target& target) {
   const uint64_t keyspace = static_cast<uint64_t>(flags.keyspace);
   try {
     if (!flags.count_owned.empty()) {
-      const rpc::Location node = ParseNode("count-owned", flags.count_owned);
+      const locator::wire::Location node = ParseNode("count-owned", flags.count_owned);
       const uint64_t owned = CountOwned(target.thrift, node, keyspace);
       if (flags.json) {
         cli::PrintJson({{"node", rpc::ToString(node)}, {"keyspace", keyspace}, {"owned", owned}});
@@ -535,7 +535,7 @@ int HandoffModes(const Target& target) {
       }
       return 0;
     }
-    const rpc::Location node = ParseNode("per-key-copy", flags.per_key_copy);
+    const locator::wire::Location node = ParseNode("per-key-copy", flags.per_key_copy);
     const CopyResult r = PerKeyCopy(target.thrift, node, keyspace);
     const double rate = PerSecond(r.written, r.seconds);
     if (r.found < r.owned) {

@@ -25,31 +25,31 @@ struct Flags {
 } flags;
 
 struct Admin {
-  rpc::Location entry;
-  rpc::ConnectionPool<rpc::StoreClient> pool;
+  locator::wire::Location entry;
+  rpc::ConnectionPool<diststore::wire::StoreClient> pool;
 
-  rpc::View view() {
-    rpc::View v;
-    pool.call(entry, [&](rpc::StoreClient& c) { c.get_view(v); });
+  locator::wire::View view() {
+    locator::wire::View v;
+    pool.call(entry, [&](diststore::wire::StoreClient& c) { c.get_view(v); });
     return v;
   }
-  std::map<std::string, int64_t> stats(const rpc::Location& node) {
+  std::map<std::string, int64_t> stats(const locator::wire::Location& node) {
     std::map<std::string, int64_t> out;
-    pool.call(node, [&](rpc::StoreClient& c) { c.stats(out); });
+    pool.call(node, [&](diststore::wire::StoreClient& c) { c.stats(out); });
     return out;
   }
 };
 
-std::vector<rpc::Member> InRing(const rpc::View& view) {
-  std::vector<rpc::Member> out;
+std::vector<locator::wire::Member> InRing(const locator::wire::View& view) {
+  std::vector<locator::wire::Member> out;
   for (const auto& m : view.members) {
-    if (m.state == rpc::MemberState::ALIVE || m.state == rpc::MemberState::SUSPECT) out.push_back(m);
+    if (m.state == locator::wire::MemberState::ALIVE || m.state == locator::wire::MemberState::SUSPECT) out.push_back(m);
   }
   return out;
 }
 
 // Share of keys per node, estimated by placing sample keys.
-std::map<std::string, double> Ownership(const rpc::View& view) {
+std::map<std::string, double> Ownership(const locator::wire::View& view) {
   std::map<std::string, double> share;
   const auto members = InRing(view);
   if (members.empty()) return share;
@@ -66,7 +66,7 @@ std::map<std::string, double> Ownership(const rpc::View& view) {
 }
 
 int Members(Admin& admin) {
-  const rpc::View view = admin.view();
+  const locator::wire::View view = admin.view();
   if (flags.json) {
     Json members = Json::array();
     for (const auto& m : view.members) {
@@ -91,7 +91,7 @@ int Members(Admin& admin) {
 }
 
 int RingCmd(Admin& admin) {
-  const rpc::View view = admin.view();
+  const locator::wire::View view = admin.view();
   const auto share = Ownership(view);
   if (flags.json) {
     Json nodes = Json::array();
@@ -116,7 +116,7 @@ int RingCmd(Admin& admin) {
 }
 
 int Status(Admin& admin) {
-  const rpc::View view = admin.view();
+  const locator::wire::View view = admin.view();
   const auto share = Ownership(view);
   Json rows = Json::array();
   if (!flags.json) {
@@ -126,7 +126,8 @@ int Status(Admin& admin) {
   for (const auto& m : view.members) {
     const std::string name = membership::MemberName(m.location);
     int64_t keys = -1, requests = -1;
-    if (m.state == rpc::MemberState::ALIVE || m.state == rpc::MemberState::SUSPECT) {
+    if (m.state == locator::wire::MemberState::ALIVE ||
+        m.state == locator::wire::MemberState::SUSPECT) {
       try {
         auto s = admin.stats(m.location);
         keys = s.count("keys") ? s["keys"] : -1;
@@ -193,7 +194,7 @@ int main(int argc, char** argv) {
   if (args.size() != 1) cli::Fail(2, "expected one COMMAND (see --help)");
   cli::InitClientLogging(argv[0]);
   if (flags.samples < 1 || flags.samples > 10000000) cli::Fail(2, "--samples must be in 1..10000000");
-  Admin admin{client_flags.EntryNode(), rpc::ConnectionPool<rpc::StoreClient>()};
+  Admin admin{client_flags.EntryNode(), rpc::ConnectionPool<diststore::wire::StoreClient>()};
   try {
     const std::string& cmd = args[0];
     if (cmd == "members") return Members(admin);

@@ -21,9 +21,9 @@ int main(int argc, char** argv) {
   cli::Progress progress("priming", dataset.count);
   try {
     for (uint64_t start = 0; start < dataset.count; start += dataset.batch) {
-      std::vector<rpc::Entry> entries;
+      std::vector<diststore::wire::Entry> entries;
       for (uint64_t i = start; i < std::min<uint64_t>(dataset.count, start + dataset.batch); ++i) {
-        rpc::Entry e;
+        diststore::wire::Entry e;
         e.key = cli::DatasetKey(dataset.prefix, i);
         e.value = cli::DatasetValue(i, dataset.value_bytes);
         entries.push_back(std::move(e));

@@ -38,6 +38,8 @@ using thrifty::placement::PlacementSpec;
 
 using thrifty::cli::Fail;
 
+namespace wire = thrifty::locator::wire;
+
 constexpr int kFailed = 1;
 constexpr int kBadUsage = 2;
 
@@ -88,18 +90,18 @@ PlacementSpec SpecFromFlags() {
 // Live mode: the ring of the cluster --peer belongs to, and its placement. Fails:
 // PlacementError (no answer, empty ring).
 std::pair<PlacementSpec, std::vector<NodeSpec>> LiveRing() {
-  thrifty::rpc::View view;
+  wire::View view;
   try {
-    thrifty::rpc::ConnectionPool<thrifty::rpc::LocatorClient> pool;
+    thrifty::rpc::ConnectionPool<wire::LocatorClient> pool;
     pool.call(thrifty::rpc::ParseLocation(flags.peer),
-              [&](thrifty::rpc::LocatorClient& c) { c.get_view(view); });
+              [&](wire::LocatorClient& c) { c.get_view(view); });
   } catch (const std::exception& e) {
     throw PlacementError("--peer " + flags.peer + ": " + e.what());
   }
   std::vector<NodeSpec> nodes;
   for (const auto& m : view.members) {
-    if (m.state != thrifty::rpc::MemberState::ALIVE &&
-        m.state != thrifty::rpc::MemberState::SUSPECT) {
+    if (m.state != wire::MemberState::ALIVE &&
+        m.state != wire::MemberState::SUSPECT) {
       continue;
     }
     NodeSpec node = thrifty::placement::ParseNodeSpec(thrifty::membership::MemberName(m.location));

@@ -9,7 +9,7 @@ using membership::NowMs;
 
 namespace {
 
-std::vector<rpc::Member> RingMembers(const rpc::View& view) {
+std::vector<locator::wire::Member> RingMembers(const locator::wire::View& view) {
   return membership::InRingMembers(view.members);
 }
 
@@ -19,11 +19,11 @@ template <typename Fn>
 auto AsClientError(Fn&& fn) -> decltype(fn()) {
   try {
     return fn();
-  } catch (const rpc::StoreError& e) {
+  } catch (const diststore::wire::StoreError& e) {
     throw ClientError(e.message);
-  } catch (const rpc::Unavailable& e) {
+  } catch (const diststore::wire::Unavailable& e) {
     throw ClientError(e.message);
-  } catch (const rpc::TimedOut& e) {
+  } catch (const diststore::wire::TimedOut& e) {
     throw ClientError(e.message);
   } catch (const ClientError&) {
     throw;
@@ -48,7 +48,7 @@ ClusterClient::ClusterClient(ClientOptions options)
   snapshot_ = fetch();
   try {
     std::map<std::string, int64_t> stats;
-    pool_.call(entry_node(), [&](rpc::StoreClient& c) { c.stats(stats); });
+    pool_.call(entry_node(), [&](diststore::wire::StoreClient& c) { c.stats(stats); });
     limits_ = diststore::ImportLimits(stats);
     // A node closes the connection on a frame over its limit without saying why: send none.
     const auto frame_limit = stats.find("rpc_max_frame_bytes");
@@ -73,7 +73,7 @@ std::shared_ptr<const ClusterClient::Snapshot> ClusterClient::fetch() {
   for (const Location& node : candidates) {
     try {
       auto snap = std::make_shared<Snapshot>();
-      pool_.call(node, [&](rpc::StoreClient& c) { c.get_view(snap->view); });
+      pool_.call(node, [&](diststore::wire::StoreClient& c) { c.get_view(snap->view); });
       snap->ring = std::make_shared<const locator::Ring>(RingMembers(snap->view), snap->view.placement);
       snap->fetched_ms = NowMs();
       return snap;
@@ -105,7 +105,7 @@ std::shared_ptr<const ClusterClient::Snapshot> ClusterClient::snapshot(bool forc
   return fresh;
 }
 
-rpc::View ClusterClient::view() { return snapshot(true)->view; }
+locator::wire::View ClusterClient::view() { return snapshot(true)->view; }
 
 Location ClusterClient::owner(const std::string& key) {
   auto snap = snapshot(false);
@@ -127,7 +127,7 @@ ClientError ClusterClient::too_large(const rpc::RequestTooLarge& e) const {
 
 template <typename Fn>
 auto ClusterClient::with_owner(const std::string& key, Fn&& fn)
-    -> decltype(fn(std::declval<rpc::StoreClient&>())) {
+    -> decltype(fn(std::declval<diststore::wire::StoreClient&>())) {
   using apache::thrift::transport::TTransportException;
   Location target = options_.ring_aware ? owner(key) : options_.seeds.front();
   std::string last_error;
@@ -158,23 +158,23 @@ auto ClusterClient::with_owner(const std::string& key, Fn&& fn)
 std::optional<std::string> ClusterClient::get(const std::string& key) {
   return AsClientError([&]() -> std::optional<std::string> {
     try {
-      return with_owner(key, [&](rpc::StoreClient& c) {
+      return with_owner(key, [&](diststore::wire::StoreClient& c) {
         std::string value;
         c.get(value, key, options_.consistency);
         return std::optional<std::string>(std::move(value));
       });
-    } catch (const rpc::NotFound&) {
+    } catch (const diststore::wire::NotFound&) {
       return std::nullopt;
     }
   });
 }
 
 void ClusterClient::put(const std::string& key, const std::string& value) {
-  AsClientError([&] { with_owner(key, [&](rpc::StoreClient& c) { c.put(key, value, options_.consistency); }); });
+  AsClientError([&] { with_owner(key, [&](diststore::wire::StoreClient& c) { c.put(key, value, options_.consistency); }); });
 }
 
 void ClusterClient::erase(const std::string& key) {
-  AsClientError([&] { with_owner(key, [&](rpc::StoreClient& c) { c.erase(key, options_.consistency); }); });
+  AsClientError([&] { with_owner(key, [&](diststore::wire::StoreClient& c) { c.erase(key, options_.consistency); }); });
 }
 
 std::map<std::string, std::string> ClusterClient::multi_get(const std::vector<std::string>& keys) {
@@ -184,7 +184,7 @@ std::map<std::string, std::string> ClusterClient::multi_get(const std::vector<st
   }
   std::vector<std::pair<std::string, std::vector<std::string>>> groups(by_owner.begin(), by_owner.end());
   auto results = fan_out_.map(groups, [&](const auto& group) {
-    return with_owner(group.second.front(), [&](rpc::StoreClient& c) {
+    return with_owner(group.second.front(), [&](diststore::wire::StoreClient& c) {
       std::map<std::string, std::string> out;
       c.multi_get(out, group.second, options_.consistency);
       return out;
@@ -198,30 +198,30 @@ std::map<std::string, std::string> ClusterClient::multi_get(const std::vector<st
   return out;
 }
 
-void ClusterClient::multi_put(const std::vector<rpc::Entry>& entries) {
+void ClusterClient::multi_put(const std::vector<diststore::wire::Entry>& entries) {
   try {
     diststore::CheckBatch(limits_, entries.size());
     for (const auto& e : entries) {
       diststore::CheckKey(limits_, e.key);
       diststore::CheckValue(limits_, e.key, e.value);
     }
-  } catch (const rpc::StoreError& e) {
+  } catch (const diststore::wire::StoreError& e) {
     throw ClientError(e.message);
   }
-  std::map<std::string, std::vector<rpc::Entry>> by_owner;
+  std::map<std::string, std::vector<diststore::wire::Entry>> by_owner;
   for (const auto& e : entries) {
     by_owner[options_.ring_aware ? MemberName(owner(e.key)) : std::string()].push_back(e);
   }
-  std::vector<std::pair<std::string, std::vector<rpc::Entry>>> groups(by_owner.begin(), by_owner.end());
+  std::vector<std::pair<std::string, std::vector<diststore::wire::Entry>>> groups(by_owner.begin(), by_owner.end());
   auto results = fan_out_.map(groups, [&](const auto& group) {
-    with_owner(group.second.front().key, [&](rpc::StoreClient& c) { c.multi_put(group.second, options_.consistency); });
+    with_owner(group.second.front().key, [&](diststore::wire::StoreClient& c) { c.multi_put(group.second, options_.consistency); });
   });
   for (auto& r : results) AsClientError([&] { r.get(); });
 }
 
 std::map<std::string, int64_t> ClusterClient::stats(const Location& node) {
   std::map<std::string, int64_t> out;
-  pool_.call(node, [&](rpc::StoreClient& c) { c.stats(out); });
+  pool_.call(node, [&](diststore::wire::StoreClient& c) { c.stats(out); });
   return out;
 }
 

@@ -23,7 +23,7 @@
 
 namespace thrifty::client {
 
-using rpc::Location;
+using locator::wire::Location;
 
 // A request could not be served; what() says why in one line.
 class ClientError : public std::runtime_error {
@@ -38,7 +38,7 @@ struct ClientOptions {
   rpc::PoolOptions pool;
   int64_t refresh_interval_ms = 5000;  // how old the cached view may get
   // Replicas each request waits for (with --replicas > 1); DEFAULT: the node's default.
-  rpc::Consistency::type consistency = rpc::Consistency::DEFAULT;
+  diststore::wire::Consistency::type consistency = diststore::wire::Consistency::DEFAULT;
 };
 
 class ClusterClient {
@@ -52,18 +52,18 @@ class ClusterClient {
   void erase(const std::string& key);
   // Values of the keys that exist.
   std::map<std::string, std::string> multi_get(const std::vector<std::string>& keys);
-  void multi_put(const std::vector<rpc::Entry>& entries);
+  void multi_put(const std::vector<diststore::wire::Entry>& entries);
 
-  rpc::View view();                              // refreshed from the cluster
+  locator::wire::View view();                              // refreshed from the cluster
   // How many times the view was fetched again after construction.
   int64_t refreshes() const { return refreshes_.load(); }
   Location owner(const std::string& key);        // from the cached ring
   std::map<std::string, int64_t> stats(const Location& node);
-  rpc::ConnectionPool<rpc::StoreClient>& pool() { return pool_; }
+  rpc::ConnectionPool<diststore::wire::StoreClient>& pool() { return pool_; }
 
  private:
   struct Snapshot {
-    rpc::View view;
+    locator::wire::View view;
     std::shared_ptr<const locator::Ring> ring;
     int64_t fetched_ms = 0;
   };
@@ -73,11 +73,11 @@ class ClusterClient {
   // Runs fn on the key's owner; when that fails for the transport, on any other node (which
   // forwards). A request too large for the nodes' frames is tried on none.
   template <typename Fn>
-  auto with_owner(const std::string& key, Fn&& fn) -> decltype(fn(std::declval<rpc::StoreClient&>()));
+  auto with_owner(const std::string& key, Fn&& fn) -> decltype(fn(std::declval<diststore::wire::StoreClient&>()));
   ClientError too_large(const rpc::RequestTooLarge& e) const;
 
   ClientOptions options_;
-  rpc::ConnectionPool<rpc::StoreClient> pool_;
+  rpc::ConnectionPool<diststore::wire::StoreClient> pool_;
   rpc::FanOut fan_out_;
   std::mutex mu_;
   std::shared_ptr<const Snapshot> snapshot_;

@@ -3,7 +3,7 @@
 namespace thrifty::diststore {
 
 void ThrowStoreError(const std::string& message) {
-  rpc::StoreError error;
+  wire::StoreError error;
   error.message = message;
   throw error;
 }

@@ -20,7 +20,7 @@ struct StoreLimits {
   int64_t max_clock_drift_ms = 60000;
 };
 
-// Each throws rpc::StoreError with a message that says which limit was crossed.
+// Each throws wire::StoreError with a message that says which limit was crossed.
 void CheckKey(const StoreLimits& limits, const std::string& key);
 void CheckValue(const StoreLimits& limits, const std::string& key, const std::string& value);
 void CheckBatch(const StoreLimits& limits, size_t entries);

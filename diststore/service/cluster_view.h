@@ -13,7 +13,7 @@
 
 namespace thrifty::diststore {
 
-using rpc::Location;
+using locator::wire::Location;
 
 class ClusterView {
  public:

@@ -18,12 +18,13 @@ std::string Describe(const std::string& durable) {
 
 }  // namespace
 
-std::string DurabilityMismatch(const rpc::Location& location, const rpc::JoinInfo& joiner,
-                               const std::vector<rpc::Member>& members) {
+std::string DurabilityMismatch(const locator::wire::Location& location,
+                               const locator::wire::JoinInfo& joiner,
+                               const std::vector<locator::wire::Member>& members) {
   const std::string mine = Durable(joiner.metadata);
   if (mine.empty()) return {};
   const std::string name = membership::MemberName(location);
-  for (const rpc::Member& m : members) {
+  for (const locator::wire::Member& m : members) {
     if (!membership::InRing(m.state)) continue;
     const std::string other = membership::MemberName(m.location);
     if (other == name) continue;

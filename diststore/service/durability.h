@@ -21,7 +21,8 @@ constexpr char kHostIdKey[] = "host_id";
 
 // Empty when `joiner` (at `location`) may join a cluster of `members`; otherwise why not, in
 // words an operator can act on. Only ALIVE and SUSPECT members other than `location` count.
-std::string DurabilityMismatch(const rpc::Location& location, const rpc::JoinInfo& joiner,
-                               const std::vector<rpc::Member>& members);
+std::string DurabilityMismatch(const locator::wire::Location& location,
+                               const locator::wire::JoinInfo& joiner,
+                               const std::vector<locator::wire::Member>& members);
 
 }  // namespace thrifty::diststore

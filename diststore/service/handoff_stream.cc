@@ -18,7 +18,7 @@ namespace {
 
 struct PendingBatch {
   Location owner;
-  std::vector<rpc::Record> records;
+  std::vector<wire::Record> records;
   // Parallel: delete the record here once this batch is acknowledged (its only target).
   std::vector<bool> delete_on_ack;
   size_t bytes = 0;

@@ -20,7 +20,7 @@ int64_t WallMs() {
       .count();
 }
 
-std::string MemberHostId(const rpc::Member& m) {
+std::string MemberHostId(const locator::wire::Member& m) {
   auto it = m.metadata.find(kHostIdKey);
   return it == m.metadata.end() ? std::string() : it->second;
 }
@@ -52,14 +52,14 @@ HintedHandoff::~HintedHandoff() {
 
 std::string HintedHandoff::HostIdOf(const locator::ClusterSnapshot& snapshot,
                                     const std::string& name) {
-  for (const rpc::Member& m : snapshot.members()) {
+  for (const locator::wire::Member& m : snapshot.members()) {
     if (MemberName(m.location) == name) return MemberHostId(m);
   }
   return {};
 }
 
 void HintedHandoff::keep(const std::string& host_id, const std::string& target,
-                         const std::vector<rpc::Record>& records) {
+                         const std::vector<wire::Record>& records) {
   if (!options_.enabled || records.empty() || host_id.empty()) return;
   try {
     const int64_t now = WallMs();
@@ -104,9 +104,9 @@ int64_t HintedHandoff::replay_once() {
   int64_t delivered = 0;
   for (const auto& [host_id, count] : pending) {
     // The member that carries this host ID now, if it is back.
-    const rpc::Member* target = nullptr;
-    for (const rpc::Member& m : snapshot->members()) {
-      if (MemberHostId(m) == host_id && m.state == rpc::MemberState::ALIVE) target = &m;
+    const locator::wire::Member* target = nullptr;
+    for (const locator::wire::Member& m : snapshot->members()) {
+      if (MemberHostId(m) == host_id && m.state == locator::wire::MemberState::ALIVE) target = &m;
     }
     if (!target || snapshot->dead().count(MemberName(target->location))) continue;
     const auto start = std::chrono::steady_clock::now();
@@ -118,7 +118,7 @@ int64_t HintedHandoff::replay_once() {
       }
       auto batch = hints_.peek(host_id, options_.replay_batch);
       if (batch.empty()) break;
-      std::vector<rpc::Record> records;
+      std::vector<wire::Record> records;
       records.reserve(batch.size());
       for (const auto& hint : batch) records.push_back(ToRpc(hint.key, hint.record));
       try {

@@ -52,7 +52,7 @@ class HintedHandoff {
   // host_id is empty. Never throws: a hint that cannot be stored is logged and counted (the
   // write's outcome does not depend on it). May be called from any thread until destruction.
   void keep(const std::string& host_id, const std::string& name,
-            const std::vector<rpc::Record>& records);
+            const std::vector<wire::Record>& records);
   bool enabled() const { return options_.enabled; }
 
   // One replay pass now, on the caller's thread: returns the hints delivered.

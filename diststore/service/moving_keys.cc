@@ -82,7 +82,7 @@ HolderAsks MovingKeys::plan(const locator::ClusterSnapshot& snapshot,
   HolderAsks asks;
   asks.asked.assign(keys.size(), false);
   const std::string& self = snapshot.self_name();
-  auto ask = [&](const rpc::Location& holder, size_t i) {
+  auto ask = [&](const locator::wire::Location& holder, size_t i) {
     const std::string name = MemberName(holder);
     asks.holders.emplace(name, holder);
     asks.keys_of[name].push_back(i);
@@ -94,7 +94,7 @@ HolderAsks MovingKeys::plan(const locator::ClusterSnapshot& snapshot,
   // its own data only, so this never loops.
   const auto& routing = routing_ring(snapshot);
   for (size_t i = 0; !routing->empty() && i < keys.size(); ++i) {
-    const rpc::Location& owner = routing->owner(keys[i]);
+    const locator::wire::Location& owner = routing->owner(keys[i]);
     if (MemberName(owner) != self) {
       ask(owner, i);
       asks.owners.insert(MemberName(owner));
@@ -109,9 +109,9 @@ HolderAsks MovingKeys::plan(const locator::ClusterSnapshot& snapshot,
     const auto& previous = snapshot.previous_ring();
     const auto& others = snapshot.ring_without_self();
     for (size_t i = 0; i < keys.size(); ++i) {
-      std::optional<rpc::Location> before;
+      std::optional<locator::wire::Location> before;
       if (!previous->empty()) {
-        const rpc::Location& previous_owner = previous->owner(keys[i]);
+        const locator::wire::Location& previous_owner = previous->owner(keys[i]);
         if (MemberName(previous_owner) != self) before = previous_owner;
       }
       if (found[i] && !is_fresh && !before) continue;

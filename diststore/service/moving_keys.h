@@ -48,7 +48,7 @@ int64_t SteadyMs();
 // The holders a read asks, beside its own engine: for holder "host:port", its location and
 // the indexes of the keys asked of it (sorted, unique).
 struct HolderAsks {
-  std::map<std::string, rpc::Location> holders;
+  std::map<std::string, locator::wire::Location> holders;
   std::map<std::string, std::vector<size_t>> keys_of;
   std::vector<bool> asked;      // per key: asked of some holder
   size_t fallback_asks = 0;  // further holders asked because keys move (fallback reads)

@@ -14,8 +14,8 @@ namespace thrifty::diststore {
 using membership::MemberName;
 using storage::HybridLogicalClock;
 
-rpc::Record ToRpc(const std::string& key, const storage::Record& record) {
-  rpc::Record out;
+wire::Record ToRpc(const std::string& key, const storage::Record& record) {
+  wire::Record out;
   out.key = key;
   out.value = record.value;
   out.version = record.version;
@@ -23,7 +23,7 @@ rpc::Record ToRpc(const std::string& key, const storage::Record& record) {
   return out;
 }
 
-storage::Record FromRpc(const rpc::Record& record) {
+storage::Record FromRpc(const wire::Record& record) {
   return storage::Record{record.value, record.version, record.tombstone};
 }
 
@@ -62,10 +62,10 @@ std::set<std::string> OwnerStore::merge_newer_from(
     std::vector<std::optional<storage::Record>>& found) {
   std::set<std::string> failed;
   // Every holder at once: the slowest one, not their sum, bounds the read.
-  std::vector<std::pair<rpc::Location, std::function<std::vector<rpc::Record>()>>> calls;
+  std::vector<std::pair<locator::wire::Location, std::function<std::vector<wire::Record>()>>> calls;
   std::vector<const std::vector<size_t>*> indexes_of;
   for (const auto& [name, indexes] : asks.keys_of) {
-    const rpc::Location holder = asks.holders.at(name);
+    const locator::wire::Location holder = asks.holders.at(name);
     std::vector<std::string> batch;
     batch.reserve(indexes.size());
     for (size_t i : indexes) batch.push_back(keys[i]);
@@ -74,7 +74,7 @@ std::set<std::string> OwnerStore::merge_newer_from(
     });
     indexes_of.push_back(&indexes);
   }
-  auto outcomes = ScatterCalls<std::vector<rpc::Record>>(fan_out_, std::move(calls), nullptr);
+  auto outcomes = ScatterCalls<std::vector<wire::Record>>(fan_out_, std::move(calls), nullptr);
   for (size_t c = 0; c < outcomes.size(); ++c) {
     if (outcomes[c].error) {
       try {
@@ -184,11 +184,11 @@ void OwnerStore::check_unavailable(const locator::ClusterSnapshot& snapshot,
                   ", which is DEAD (unreachable): unavailable until it returns");
 }
 
-std::vector<rpc::Record> OwnerStore::owner_get(const std::vector<std::string>& keys,
+std::vector<wire::Record> OwnerStore::owner_get(const std::vector<std::string>& keys,
                                                bool fallback) {
   CheckBatch(limits_, keys.size());
   auto found = read(*cluster_.snapshot(), keys, fallback);
-  std::vector<rpc::Record> out;
+  std::vector<wire::Record> out;
   for (size_t i = 0; i < keys.size(); ++i) {
     if (found[i]) out.push_back(ToRpc(keys[i], *found[i]));
   }
@@ -205,7 +205,7 @@ void OwnerStore::write_local(std::vector<std::pair<std::string, storage::Record>
   }
 }
 
-void OwnerStore::check_versions(const std::vector<rpc::Record>& records,
+void OwnerStore::check_versions(const std::vector<wire::Record>& records,
                                 const std::string& call) {
   for (const auto& r : records) {
     if (r.version == 0) continue;  // to be stamped here
@@ -230,15 +230,15 @@ void OwnerStore::check_versions(const std::vector<rpc::Record>& records,
   }
 }
 
-void OwnerStore::owner_put(std::vector<rpc::Record> records) {
+void OwnerStore::owner_put(std::vector<wire::Record> records) {
   write(*cluster_.snapshot(), std::move(records));
 }
 
-void OwnerStore::write(const locator::ClusterSnapshot& snapshot, std::vector<rpc::Record> records) {
+void OwnerStore::write(const locator::ClusterSnapshot& snapshot, std::vector<wire::Record> records) {
   CheckBatch(limits_, records.size());
   check_versions(records, "owner_put");
-  std::map<std::string, std::vector<rpc::Record>> elsewhere;
-  std::map<std::string, rpc::Location> owners;
+  std::map<std::string, std::vector<wire::Record>> elsewhere;
+  std::map<std::string, locator::wire::Location> owners;
   {
     // From the routing decision until the records are stored: a drain waits for us.
     const auto hold = moving_.hold_routing();
@@ -247,11 +247,11 @@ void OwnerStore::write(const locator::ClusterSnapshot& snapshot, std::vector<rpc
   // The sender thought we own these; our newer view says otherwise. Hand them on (merge only,
   // the receiver never forwards a handoff): one extra hop at most.
   for (const auto& [name, batch] : elsewhere) {
-    const rpc::Location& owner = owners[name];
+    const locator::wire::Location& owner = owners[name];
     ++counters_.forwarded;
     try {
       peers_.handoff(owner, batch, cluster_.self());
-    } catch (const rpc::StoreError&) {
+    } catch (const wire::StoreError&) {
       throw;
     } catch (const std::exception& e) {
       ++counters_.errors;
@@ -261,9 +261,9 @@ void OwnerStore::write(const locator::ClusterSnapshot& snapshot, std::vector<rpc
 }
 
 void OwnerStore::write_mine(const locator::ClusterSnapshot& snapshot,
-                            std::vector<rpc::Record>& records,
-                            std::map<std::string, std::vector<rpc::Record>>* elsewhere,
-                            std::map<std::string, rpc::Location>* owners) {
+                            std::vector<wire::Record>& records,
+                            std::map<std::string, std::vector<wire::Record>>* elsewhere,
+                            std::map<std::string, locator::wire::Location>* owners) {
   const auto& ring = moving_.routing_ring(snapshot);
   std::optional<ReplicaPlacement> replicas;
   if (replication_.replicas > 1) {
@@ -293,7 +293,7 @@ void OwnerStore::write_mine(const locator::ClusterSnapshot& snapshot,
         continue;
       }
     } else if (!ring->empty()) {
-      const rpc::Location& owner = ring->owner(r.key);
+      const locator::wire::Location& owner = ring->owner(r.key);
       const std::string name = MemberName(owner);
       if (name != self_name_) {
         owners->emplace(name, owner);
@@ -306,8 +306,8 @@ void OwnerStore::write_mine(const locator::ClusterSnapshot& snapshot,
   if (!mine.empty()) write_local(std::move(mine));
 }
 
-rpc::HandoffAck OwnerStore::handoff(const std::vector<rpc::Record>& records,
-                                    const rpc::Location& sender) {
+wire::HandoffAck OwnerStore::handoff(const std::vector<wire::Record>& records,
+                                    const locator::wire::Location& sender) {
   CheckBatch(limits_, records.size());
   check_versions(records, "handoff from " + rpc::ToString(sender));
   const auto hold = moving_.hold_routing();  // a drain waits for the merge below
@@ -337,7 +337,7 @@ rpc::HandoffAck OwnerStore::handoff(const std::vector<rpc::Record>& records,
     storage_failed(e);
   }
   counters_.handoff_records_in += static_cast<int64_t>(records.size());
-  rpc::HandoffAck ack;
+  wire::HandoffAck ack;
   ack.applied = static_cast<int64_t>(applied);
   ack.skipped = static_cast<int64_t>(records.size() - applied);
   return ack;

@@ -37,20 +37,20 @@ class OwnerStore {
 
   // ---- the node-to-node RPCs (each takes the current snapshot) ----
   // Records held here for `keys` (tombstones too); with `fallback`, merged with the copies of
-  // the other places a key may be while keys move. Throws rpc::StoreError (limits, storage,
+  // the other places a key may be while keys move. Throws wire::StoreError (limits, storage,
   // a missing key whose owner is DEAD).
-  std::vector<rpc::Record> owner_get(const std::vector<std::string>& keys, bool fallback);
+  std::vector<wire::Record> owner_get(const std::vector<std::string>& keys, bool fallback);
   // Writes: version 0 is stamped here; other versions are merged (newer wins) if the clock
-  // admits them. Throws rpc::StoreError, nothing of the batch written for a refused version.
-  void owner_put(std::vector<rpc::Record> records);
+  // admits them. Throws wire::StoreError, nothing of the batch written for a refused version.
+  void owner_put(std::vector<wire::Record> records);
   // One batch of a handoff: merged, newer wins, never forwarded.
-  rpc::HandoffAck handoff(const std::vector<rpc::Record>& records, const rpc::Location& sender);
+  wire::HandoffAck handoff(const std::vector<wire::Record>& records, const locator::wire::Location& sender);
 
   // ---- for the router's local share of a request ----
   std::vector<std::optional<storage::Record>> read(const locator::ClusterSnapshot& snapshot,
                                                    const std::vector<std::string>& keys,
                                                    bool fallback);
-  void write(const locator::ClusterSnapshot& snapshot, std::vector<rpc::Record> records);
+  void write(const locator::ClusterSnapshot& snapshot, std::vector<wire::Record> records);
 
   storage::Engine& engine() { return engine_; }
   storage::HybridLogicalClock& clock() { return clock_; }
@@ -72,14 +72,14 @@ class OwnerStore {
   void check_unavailable(const locator::ClusterSnapshot& snapshot,
                          const std::vector<std::string>& keys,
                          const std::vector<std::optional<storage::Record>>& found) const;
-  void check_versions(const std::vector<rpc::Record>& records, const std::string& call);
+  void check_versions(const std::vector<wire::Record>& records, const std::string& call);
   void write_local(std::vector<std::pair<std::string, storage::Record>> records);
   // Stamps `records`, stores the ones the routing ring gives this node (with --replicas > 1:
   // the ones whose replica set holds it) and returns the rest by owner (by each live
   // replica). The caller holds MovingKeys::hold_routing().
-  void write_mine(const locator::ClusterSnapshot& snapshot, std::vector<rpc::Record>& records,
-                  std::map<std::string, std::vector<rpc::Record>>* elsewhere,
-                  std::map<std::string, rpc::Location>* owners);
+  void write_mine(const locator::ClusterSnapshot& snapshot, std::vector<wire::Record>& records,
+                  std::map<std::string, std::vector<wire::Record>>* elsewhere,
+                  std::map<std::string, locator::wire::Location>* owners);
   [[noreturn]] void storage_failed(const std::exception& e) const;
 
   ClusterView& cluster_;
@@ -95,7 +95,7 @@ class OwnerStore {
 };
 
 // The Thrift/engine record conversions.
-rpc::Record ToRpc(const std::string& key, const storage::Record& record);
-storage::Record FromRpc(const rpc::Record& record);
+wire::Record ToRpc(const std::string& key, const storage::Record& record);
+storage::Record FromRpc(const wire::Record& record);
 
 }  // namespace thrifty::diststore

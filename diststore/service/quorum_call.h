@@ -24,7 +24,7 @@ namespace thrifty::diststore {
 // One call's state as the caller sees it when the quorum call returns.
 template <class Result>
 struct ReplicaReply {
-  rpc::Location peer;
+  locator::wire::Location peer;
   bool done = false;
   std::optional<Result> result;  // done without error
   std::exception_ptr error;      // done with error
@@ -36,7 +36,7 @@ struct ReplicaReply {
 // exception propagates after the wait. Returns the replies as they stood then.
 template <class Result>
 std::vector<ReplicaReply<Result>> QuorumCall(
-    rpc::FanOut& pool, std::vector<std::pair<rpc::Location, std::function<Result()>>> calls,
+    rpc::FanOut& pool, std::vector<std::pair<locator::wire::Location, std::function<Result()>>> calls,
     const std::function<void()>& local,
     std::function<bool(const std::vector<ReplicaReply<Result>>&)> enough) {
   struct State {

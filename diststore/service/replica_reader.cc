@@ -27,7 +27,7 @@ namespace {
 // The keys one node is asked for, their positions, and whether its answers count toward R
 // (a replica) or only toward the newest (a previous holder while keys move).
 struct ReadShare {
-  rpc::Location node;
+  locator::wire::Location node;
   std::vector<std::string> keys;
   std::vector<size_t> indexes;
   std::vector<bool> counts;
@@ -46,7 +46,7 @@ std::vector<std::optional<storage::Record>> ReplicaReader::read(
   const bool moving = moving_.fallback_open();
 
   std::map<std::string, ReadShare> shares;
-  auto ask = [&](const std::string& name, const rpc::Location& node, size_t i, bool counts) {
+  auto ask = [&](const std::string& name, const locator::wire::Location& node, size_t i, bool counts) {
     ReadShare& share = shares[name];
     share.node = node;
     if (!share.indexes.empty() && share.indexes.back() == i) return;  // already asked
@@ -78,7 +78,7 @@ std::vector<std::optional<storage::Record>> ReplicaReader::read(
   std::vector<size_t> answered(keys.size(), 0);
   std::vector<std::optional<storage::Record>> newest(keys.size());
   std::vector<const ReadShare*> remote;
-  std::vector<std::pair<rpc::Location, std::function<std::vector<rpc::Record>()>>> calls;
+  std::vector<std::pair<locator::wire::Location, std::function<std::vector<wire::Record>()>>> calls;
   const ReadShare* local_share = nullptr;
   for (auto& [name, share] : shares) {
     if (name == self_name_) {
@@ -91,7 +91,7 @@ std::vector<std::optional<storage::Record>> ReplicaReader::read(
                                     batch = share.keys] {
       try {
         return peers->owner_get(node, batch, false);
-      } catch (const rpc::StoreError&) {
+      } catch (const wire::StoreError&) {
         throw;
       } catch (...) {
         cluster->report_failure(node);
@@ -123,7 +123,7 @@ std::vector<std::optional<storage::Record>> ReplicaReader::read(
       std::vector<std::optional<storage::Record>> found;
       try {
         found = owner_.read(snapshot, local_share->keys, false);
-      } catch (const rpc::StoreError& e) {
+      } catch (const wire::StoreError& e) {
         failure = e.message;  // this node's engine failed: the other replicas may suffice
         return;
       }
@@ -134,7 +134,7 @@ std::vector<std::optional<storage::Record>> ReplicaReader::read(
       take(*local_share, std::move(records));
     };
   }
-  auto enough = [&](const std::vector<ReplicaReply<std::vector<rpc::Record>>>& replies) {
+  auto enough = [&](const std::vector<ReplicaReply<std::vector<wire::Record>>>& replies) {
     std::vector<size_t> got = answered, possible = answered;
     for (size_t c = 0; c < replies.size(); ++c) {
       const bool ok = replies[c].done && replies[c].result;
@@ -160,7 +160,7 @@ std::vector<std::optional<storage::Record>> ReplicaReader::read(
     }
     return all;
   };
-  auto replies = QuorumCall<std::vector<rpc::Record>>(pool_, std::move(calls), local, enough);
+  auto replies = QuorumCall<std::vector<wire::Record>>(pool_, std::move(calls), local, enough);
   for (size_t c = 0; c < replies.size(); ++c) {
     if (!replies[c].done) continue;
     if (replies[c].result) {
@@ -172,7 +172,7 @@ std::vector<std::optional<storage::Record>> ReplicaReader::read(
     if (failure.empty()) {
       try {
         std::rethrow_exception(replies[c].error);
-      } catch (const rpc::StoreError& e) {
+      } catch (const wire::StoreError& e) {
         failure = e.message;
       } catch (const std::exception& e) {
         failure = rpc::ToString(replies[c].peer) + " did not answer (" + e.what() + ")";
@@ -189,7 +189,7 @@ std::vector<std::optional<storage::Record>> ReplicaReader::read(
 
   // Read repair: the newest to every node that answered with less.
   if (options_.read_repair) {
-    std::map<const ReadShare*, std::vector<rpc::Record>> repairs;
+    std::map<const ReadShare*, std::vector<wire::Record>> repairs;
     for (size_t i = 0; i < keys.size(); ++i) {
       if (!newest[i]) continue;
       for (const Seen& s : seen[i]) {
@@ -197,7 +197,7 @@ std::vector<std::optional<storage::Record>> ReplicaReader::read(
         repairs[s.share].push_back(ToRpc(keys[i], *newest[i]));
       }
     }
-    std::vector<std::pair<rpc::Location, std::function<bool()>>> repair_calls;
+    std::vector<std::pair<locator::wire::Location, std::function<bool()>>> repair_calls;
     for (auto& [share, records] : repairs) {
       counters_.read_repairs += static_cast<int64_t>(records.size());
       if (share == local_share) {
@@ -210,11 +210,11 @@ std::vector<std::optional<storage::Record>> ReplicaReader::read(
       }
       repair_calls.emplace_back(share->node, [peers = &peers_, node = share->node,
                                               batch = std::move(records)] {
-        peers->owner_put(node, batch, rpc::Consistency::ONE);
+        peers->owner_put(node, batch, wire::Consistency::ONE);
         return true;
       });
     }
-    if (level == rpc::Consistency::ONE) {
+    if (level == wire::Consistency::ONE) {
       for (auto& call : repair_calls) {
         pool_.submit([node = call.first, fn = std::move(call.second)] {
           try {

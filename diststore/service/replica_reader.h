@@ -32,8 +32,8 @@ class ReplicaReader {
                 rpc::FanOut& pool, const ReplicationOptions& options, StoreCounters& counters);
 
   // The newest record of each key among R replies (tombstones included; nullopt: no replica
-  // that answered has it). Throws rpc::Unavailable (fewer live replicas than R: nothing
-  // asked) or rpc::StoreError (fewer than R answered).
+  // that answered has it). Throws wire::Unavailable (fewer live replicas than R: nothing
+  // asked) or wire::StoreError (fewer than R answered).
   std::vector<std::optional<storage::Record>> read(const locator::ClusterSnapshot& snapshot,
                                                    const std::vector<std::string>& keys,
                                                    Consistency level);

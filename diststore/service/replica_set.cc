@@ -39,7 +39,7 @@ ReplicaSet ReplicaPlacement::collect(const locator::Ring& ring, const std::strin
   if (ring.empty()) return set;
   // One more than needed: the order without this node is this order without it (ketama walks
   // the same circle, rendezvous sorts the same scores).
-  for (rpc::Location& location : ring.preference_list(key, n_ + (without_self_ ? 1 : 0))) {
+  for (locator::wire::Location& location : ring.preference_list(key, n_ + (without_self_ ? 1 : 0))) {
     std::string name = membership::MemberName(location);
     if (without_self_ && name == snapshot_.self_name() && ring.size() > 1) continue;
     if (set.replicas.size() == n_) break;

@@ -18,7 +18,7 @@
 namespace thrifty::diststore {
 
 struct ReplicaSet {
-  std::vector<rpc::Location> replicas;  // preference order; DEAD members included
+  std::vector<locator::wire::Location> replicas;  // preference order; DEAD members included
   std::vector<std::string> names;       // "host:port" of each, parallel
   std::vector<bool> alive;              // parallel: not DEAD in the snapshot
 

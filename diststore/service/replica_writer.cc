@@ -27,15 +27,15 @@ namespace {
 
 // The records one replica is sent, and their positions in the request.
 struct ReplicaShare {
-  rpc::Location replica;
-  std::vector<rpc::Record> records;
+  locator::wire::Location replica;
+  std::vector<wire::Record> records;
   std::vector<size_t> indexes;
 };
 
 }  // namespace
 
 void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
-                         std::vector<rpc::Record> records, Consistency level) {
+                         std::vector<wire::Record> records, Consistency level) {
   if (records.empty()) return;
   const ReplicaPlacement placement(snapshot, static_cast<size_t>(options_.replicas),
                                    moving_.draining());
@@ -45,7 +45,7 @@ void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
 
   // Every key's set first: a request that cannot succeed sends nothing.
   std::map<std::string, ReplicaShare> shares;
-  std::map<std::string, std::vector<rpc::Record>> for_dead;  // replica name -> its hints
+  std::map<std::string, std::vector<wire::Record>> for_dead;  // replica name -> its hints
   for (size_t i = 0; i < records.size(); ++i) {
     const ReplicaSet set = placement.of(records[i].key);
     const size_t alive = set.alive_count();
@@ -72,7 +72,7 @@ void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
 
   std::vector<size_t> acks(records.size(), 0);
   std::vector<std::string> refusals;  // StoreError answers, in words
-  std::vector<std::pair<rpc::Location, std::function<bool()>>> calls;
+  std::vector<std::pair<locator::wire::Location, std::function<bool()>>> calls;
   std::vector<const ReplicaShare*> remote_shares;
   const ReplicaShare* local_share = nullptr;
   for (auto& [name, share] : shares) {
@@ -88,8 +88,8 @@ void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
                                        host_id, name = name, replica = share.replica,
                                        batch = share.records] {
       try {
-        peers->owner_put(replica, batch, rpc::Consistency::ONE);
-      } catch (const rpc::StoreError&) {
+        peers->owner_put(replica, batch, wire::Consistency::ONE);
+      } catch (const wire::StoreError&) {
         throw;  // an answer: the replica is up
       } catch (...) {
         cluster->report_failure(replica);
@@ -105,7 +105,7 @@ void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
       try {
         owner_.write(snapshot, local_share->records);
         for (size_t i : local_share->indexes) ++acks[i];
-      } catch (const rpc::StoreError& e) {
+      } catch (const wire::StoreError& e) {
         refusals.push_back(self_name_ + ": " + e.message);
       }
     };
@@ -150,7 +150,7 @@ void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
     if (!replies[c].error) continue;
     try {
       std::rethrow_exception(replies[c].error);
-    } catch (const rpc::StoreError& e) {
+    } catch (const wire::StoreError& e) {
       refusals.push_back(rpc::ToString(replies[c].peer) + ": " + e.message);
     } catch (const std::exception& e) {
       unanswered = true;

@@ -39,8 +39,8 @@ class ReplicaWriter {
 
   // Leads `records` (each of version 0, stamped here) at `level` (resolved, not DEFAULT) on
   // `snapshot`. Returns once every record is stored on W of its replicas. Throws
-  // rpc::Unavailable, rpc::TimedOut or rpc::StoreError as above.
-  void lead(const locator::ClusterSnapshot& snapshot, std::vector<rpc::Record> records,
+  // wire::Unavailable, wire::TimedOut or wire::StoreError as above.
+  void lead(const locator::ClusterSnapshot& snapshot, std::vector<wire::Record> records,
             Consistency level);
 
  private:

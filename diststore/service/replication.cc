@@ -11,8 +11,8 @@ namespace thrifty::diststore {
 std::string ReplicationOptions::validate() const {
   if (replicas < 1 || replicas > 7) return "--replicas must be in 1..7";
   for (Consistency level : {read, write}) {
-    if (level != rpc::Consistency::ONE && level != rpc::Consistency::QUORUM &&
-        level != rpc::Consistency::ALL) {
+    if (level != wire::Consistency::ONE && level != wire::Consistency::QUORUM &&
+        level != wire::Consistency::ALL) {
       return "--read-consistency and --write-consistency must be one, quorum or all";
     }
   }
@@ -21,11 +21,11 @@ std::string ReplicationOptions::validate() const {
 
 size_t RequiredReplies(Consistency level, size_t n) {
   switch (level) {
-    case rpc::Consistency::ONE:
+    case wire::Consistency::ONE:
       return 1;
-    case rpc::Consistency::ALL:
+    case wire::Consistency::ALL:
       return n;
-    case rpc::Consistency::QUORUM:
+    case wire::Consistency::QUORUM:
     default:
       return n / 2 + 1;
   }
@@ -33,9 +33,9 @@ size_t RequiredReplies(Consistency level, size_t n) {
 
 Consistency Resolve(Consistency level, Consistency fallback) {
   switch (level) {
-    case rpc::Consistency::ONE:
-    case rpc::Consistency::QUORUM:
-    case rpc::Consistency::ALL:
+    case wire::Consistency::ONE:
+    case wire::Consistency::QUORUM:
+    case wire::Consistency::ALL:
       return level;
     default:
       return fallback;
@@ -44,11 +44,11 @@ Consistency Resolve(Consistency level, Consistency fallback) {
 
 std::string ConsistencyName(Consistency level) {
   switch (level) {
-    case rpc::Consistency::ONE:
+    case wire::Consistency::ONE:
       return "one";
-    case rpc::Consistency::QUORUM:
+    case wire::Consistency::QUORUM:
       return "quorum";
-    case rpc::Consistency::ALL:
+    case wire::Consistency::ALL:
       return "all";
     default:
       return "default";
@@ -59,19 +59,19 @@ Consistency ParseConsistency(const std::string& text) {
   std::string lower = text;
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (lower == "one") return rpc::Consistency::ONE;
-  if (lower == "quorum") return rpc::Consistency::QUORUM;
-  if (lower == "all") return rpc::Consistency::ALL;
+  if (lower == "one") return wire::Consistency::ONE;
+  if (lower == "quorum") return wire::Consistency::QUORUM;
+  if (lower == "all") return wire::Consistency::ALL;
   throw std::invalid_argument("unknown consistency level '" + text +
                               "' (expected one, quorum or all)");
 }
 
-std::string ReplicationMismatch(const rpc::Location& location, const rpc::JoinInfo& joiner,
-                                const std::vector<rpc::Member>& members) {
+std::string ReplicationMismatch(const locator::wire::Location& location, const locator::wire::JoinInfo& joiner,
+                                const std::vector<locator::wire::Member>& members) {
   auto mine = joiner.metadata.find(kReplicasKey);
   if (mine == joiner.metadata.end()) return {};
   const std::string name = membership::MemberName(location);
-  for (const rpc::Member& m : members) {
+  for (const locator::wire::Member& m : members) {
     if (!membership::InRing(m.state)) continue;
     const std::string other = membership::MemberName(m.location);
     if (other == name) continue;
@@ -85,7 +85,7 @@ std::string ReplicationMismatch(const rpc::Location& location, const rpc::JoinIn
 }
 
 void ThrowUnavailable(const std::string& what, size_t required, size_t alive) {
-  rpc::Unavailable e;
+  wire::Unavailable e;
   e.message = what + ": " + std::to_string(required) + " replicas required, " +
               std::to_string(alive) + " alive; nothing was done (retry when replicas are back, " +
               "or use a lower consistency level)";
@@ -95,7 +95,7 @@ void ThrowUnavailable(const std::string& what, size_t required, size_t alive) {
 }
 
 void ThrowTimedOut(const std::string& what, size_t required, size_t acknowledged) {
-  rpc::TimedOut e;
+  wire::TimedOut e;
   e.message = what + ": " + std::to_string(acknowledged) + " of the " + std::to_string(required) +
               " replicas required acknowledged; the write may or may not survive (retrying it "
               "is safe)";

@@ -20,12 +20,12 @@
 
 namespace thrifty::diststore {
 
-using Consistency = rpc::Consistency::type;
+using Consistency = wire::Consistency::type;
 
 struct ReplicationOptions {
   int replicas = 1;                                 // --replicas: copies of each key (1..7)
-  Consistency read = rpc::Consistency::QUORUM;     // --read-consistency
-  Consistency write = rpc::Consistency::QUORUM;    // --write-consistency
+  Consistency read = wire::Consistency::QUORUM;     // --read-consistency
+  Consistency write = wire::Consistency::QUORUM;    // --write-consistency
   // Write the newest version to replicas a quorum read found stale before answering (ONE
   // reads repair in the background).
   bool read_repair = true;
@@ -52,8 +52,8 @@ constexpr char kReplicasKey[] = "replicas";
 // Empty when `joiner` may join a cluster of `members` as far as the replication factor goes;
 // otherwise why not, naming both nodes and both factors. Only ALIVE and SUSPECT members that
 // say their factor count.
-std::string ReplicationMismatch(const rpc::Location& location, const rpc::JoinInfo& joiner,
-                                const std::vector<rpc::Member>& members);
+std::string ReplicationMismatch(const locator::wire::Location& location, const locator::wire::JoinInfo& joiner,
+                                const std::vector<locator::wire::Member>& members);
 
 // The exceptions of the Store contract for the cases above, with a message a person can act on.
 [[noreturn]] void ThrowUnavailable(const std::string& what, size_t required, size_t alive);

@@ -36,7 +36,7 @@ auto RequestRouter::routed(Fn&& fn)
   if (ring->empty()) ThrowStoreError("no node in the ring");
   try {
     return fn(*snapshot, *ring);
-  } catch (const rpc::StoreError&) {
+  } catch (const wire::StoreError&) {
     // An owner failed while the ring changed under the request (it left or died, and this node
     // heard of it meanwhile): route the request once more, on the new snapshot.
     const auto now = cluster_.snapshot();
@@ -47,11 +47,11 @@ auto RequestRouter::routed(Fn&& fn)
   }
 }
 
-std::string RequestRouter::describe_failure(const rpc::Location& owner,
+std::string RequestRouter::describe_failure(const locator::wire::Location& owner,
                                             const std::exception_ptr& error) {
   try {
     std::rethrow_exception(error);
-  } catch (const rpc::StoreError& e) {
+  } catch (const wire::StoreError& e) {
     return e.message;  // the owner's own answer, already worded for the client
   } catch (const std::exception& e) {
     return cluster_.owner_unreachable(owner, e);
@@ -67,7 +67,7 @@ std::string RequestRouter::get(const std::string& key, Consistency level) {
     auto found = read_replicated({key}, level);
     if (!found[0] || found[0]->tombstone) {
       ++counters_.not_found;
-      rpc::NotFound missing;
+      wire::NotFound missing;
       missing.key = key;
       throw missing;
     }
@@ -80,13 +80,13 @@ std::string RequestRouter::get(const std::string& key, Consistency level) {
 
 std::string RequestRouter::get_on(const locator::ClusterSnapshot& snapshot,
                                   const locator::Ring& ring, const std::string& key) {
-  const rpc::Location& owner = ring.owner(key);
+  const locator::wire::Location& owner = ring.owner(key);
   std::optional<storage::Record> record;
   if (MemberName(owner) == self_name_) {
     record = owner_.read(snapshot, {key}, true)[0];
   } else {
     ++counters_.forwarded;
-    std::vector<rpc::Record> records;
+    std::vector<wire::Record> records;
     try {
       records = peers_.owner_get(owner, {key}, true);
     } catch (...) {
@@ -97,7 +97,7 @@ std::string RequestRouter::get_on(const locator::ClusterSnapshot& snapshot,
   }
   if (!record || record->tombstone) {
     ++counters_.not_found;
-    rpc::NotFound missing;
+    wire::NotFound missing;
     missing.key = key;
     throw missing;
   }
@@ -128,7 +128,7 @@ std::map<std::string, std::string> RequestRouter::multi_get_on(
     const std::vector<std::string>& keys) {
   auto groups = GroupByOwner(ring, keys, [](const std::string& key) { return key; });
   std::map<std::string, std::string> out;
-  std::vector<std::pair<rpc::Location, std::function<std::vector<rpc::Record>()>>> remote;
+  std::vector<std::pair<locator::wire::Location, std::function<std::vector<wire::Record>()>>> remote;
   for (auto& entry : groups) {  // (C++17: a lambda cannot capture a structured binding)
     if (entry.first == self_name_) continue;
     const OwnerGroup<std::string>* group = &entry.second;
@@ -172,7 +172,7 @@ void RequestRouter::put(const std::string& key, const std::string& value, Consis
   CheckKey(limits_, key);
   CheckValue(limits_, key, value);
   ++counters_.puts;
-  rpc::Record r;
+  wire::Record r;
   r.key = key;
   r.value = value;
   r.version = 0;  // stamped by the owner
@@ -185,7 +185,7 @@ void RequestRouter::put(const std::string& key, const std::string& value, Consis
 void RequestRouter::erase(const std::string& key, Consistency level) {
   CheckKey(limits_, key);
   ++counters_.erases;
-  rpc::Record r;
+  wire::Record r;
   r.key = key;
   r.tombstone = true;
   r.version = 0;
@@ -195,14 +195,14 @@ void RequestRouter::erase(const std::string& key, Consistency level) {
   });
 }
 
-void RequestRouter::multi_put(const std::vector<rpc::Entry>& entries, Consistency level) {
+void RequestRouter::multi_put(const std::vector<wire::Entry>& entries, Consistency level) {
   CheckBatch(limits_, entries.size());
-  std::vector<rpc::Record> records;
+  std::vector<wire::Record> records;
   records.reserve(entries.size());
   for (const auto& e : entries) {
     CheckKey(limits_, e.key);
     CheckValue(limits_, e.key, e.value);
-    rpc::Record r;
+    wire::Record r;
     r.key = e.key;
     r.value = e.value;
     r.version = 0;  // stamped by the owner
@@ -216,15 +216,15 @@ void RequestRouter::multi_put(const std::vector<rpc::Entry>& entries, Consistenc
 }
 
 void RequestRouter::write_on(const locator::ClusterSnapshot& snapshot, const locator::Ring& ring,
-                             const std::vector<rpc::Record>& records) {
-  auto groups = GroupByOwner(ring, records, [](const rpc::Record& r) { return r.key; });
-  std::vector<std::pair<rpc::Location, std::function<bool()>>> remote;
+                             const std::vector<wire::Record>& records) {
+  auto groups = GroupByOwner(ring, records, [](const wire::Record& r) { return r.key; });
+  std::vector<std::pair<locator::wire::Location, std::function<bool()>>> remote;
   for (auto& entry : groups) {
     if (entry.first == self_name_) continue;
-    const OwnerGroup<rpc::Record>* group = &entry.second;
+    const OwnerGroup<wire::Record>* group = &entry.second;
     ++counters_.forwarded;
     remote.emplace_back(group->owner, [this, group] {
-      peers_.owner_put(group->owner, group->items, rpc::Consistency::DEFAULT);
+      peers_.owner_put(group->owner, group->items, wire::Consistency::DEFAULT);
       return true;
     });
   }
@@ -251,7 +251,7 @@ std::vector<std::optional<storage::Record>> RequestRouter::read_replicated(
   return reader_.read(*cluster_.snapshot(), keys, Resolve(level, replication_.read));
 }
 
-void RequestRouter::write_replicated(const std::vector<rpc::Record>& records, Consistency level) {
+void RequestRouter::write_replicated(const std::vector<wire::Record>& records, Consistency level) {
   level = Resolve(level, replication_.write);
   const auto snapshot = cluster_.snapshot();
   const ReplicaPlacement placement(*snapshot, static_cast<size_t>(replication_.replicas),
@@ -268,10 +268,10 @@ void RequestRouter::write_replicated(const std::vector<rpc::Record>& records, Co
 
 void RequestRouter::write_via_leaders(const locator::ClusterSnapshot& snapshot,
                                       const ReplicaPlacement& placement,
-                                      const std::vector<rpc::Record>& records, Consistency level,
+                                      const std::vector<wire::Record>& records, Consistency level,
                                       const std::set<std::string>& unreachable) {
   // Each key's leader: its first live replica that has not failed this request yet.
-  std::map<std::string, OwnerGroup<rpc::Record>> by_leader;
+  std::map<std::string, OwnerGroup<wire::Record>> by_leader;
   for (size_t i = 0; i < records.size(); ++i) {
     const ReplicaSet set = placement.of(records[i].key);
     int leader = -1;
@@ -290,10 +290,10 @@ void RequestRouter::write_via_leaders(const locator::ClusterSnapshot& snapshot,
     group.items.push_back(records[i]);
     group.indexes.push_back(i);
   }
-  std::vector<std::pair<rpc::Location, std::function<bool()>>> remote;
+  std::vector<std::pair<locator::wire::Location, std::function<bool()>>> remote;
   for (auto& entry : by_leader) {
     if (entry.first == self_name_) continue;
-    const OwnerGroup<rpc::Record>* group = &entry.second;
+    const OwnerGroup<wire::Record>* group = &entry.second;
     ++counters_.forwarded;
     remote.emplace_back(group->owner, [this, group, &snapshot, &placement, level, &unreachable] {
       try {
@@ -326,11 +326,11 @@ void RequestRouter::write_via_leaders(const locator::ClusterSnapshot& snapshot,
     if (!outcome.error) continue;
     try {
       std::rethrow_exception(outcome.error);
-    } catch (const rpc::StoreError&) {
+    } catch (const wire::StoreError&) {
       throw;
-    } catch (const rpc::Unavailable&) {
+    } catch (const wire::Unavailable&) {
       throw;
-    } catch (const rpc::TimedOut&) {
+    } catch (const wire::TimedOut&) {
       throw;
     } catch (const std::exception& e) {
       ++counters_.errors;
@@ -343,9 +343,9 @@ void RequestRouter::write_via_leaders(const locator::ClusterSnapshot& snapshot,
   }
 }
 
-void RequestRouter::owner_put(std::vector<rpc::Record> records, Consistency level) {
+void RequestRouter::owner_put(std::vector<wire::Record> records, Consistency level) {
   if (!replicated()) return owner_.owner_put(std::move(records));
-  std::vector<rpc::Record> to_lead, copies;
+  std::vector<wire::Record> to_lead, copies;
   for (auto& r : records) (r.version == 0 ? to_lead : copies).push_back(std::move(r));
   if (!copies.empty()) owner_.owner_put(std::move(copies));
   if (!to_lead.empty()) {

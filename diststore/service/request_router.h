@@ -42,22 +42,22 @@ class RequestRouter {
                 const StoreLimits& limits, const ReplicationOptions& replication,
                 StoreCounters& counters);
 
-  // Each throws rpc::NotFound (get), or rpc::StoreError (a limit, an unreachable owner, a
+  // Each throws wire::NotFound (get), or wire::StoreError (a limit, an unreachable owner, a
   // storage failure, a key whose owner is DEAD), with nothing changed unless it says so; with
-  // replicas also rpc::Unavailable (fewer live replicas than `level` needs: nothing done) and,
-  // for writes, rpc::TimedOut (some replicas stored it, fewer than needed).
-  std::string get(const std::string& key, Consistency level = rpc::Consistency::DEFAULT);
+  // replicas also wire::Unavailable (fewer live replicas than `level` needs: nothing done) and,
+  // for writes, wire::TimedOut (some replicas stored it, fewer than needed).
+  std::string get(const std::string& key, Consistency level = wire::Consistency::DEFAULT);
   void put(const std::string& key, const std::string& value,
-           Consistency level = rpc::Consistency::DEFAULT);
-  void erase(const std::string& key, Consistency level = rpc::Consistency::DEFAULT);
+           Consistency level = wire::Consistency::DEFAULT);
+  void erase(const std::string& key, Consistency level = wire::Consistency::DEFAULT);
   std::map<std::string, std::string> multi_get(const std::vector<std::string>& keys,
-                                               Consistency level = rpc::Consistency::DEFAULT);
-  void multi_put(const std::vector<rpc::Entry>& entries,
-                 Consistency level = rpc::Consistency::DEFAULT);
+                                               Consistency level = wire::Consistency::DEFAULT);
+  void multi_put(const std::vector<wire::Entry>& entries,
+                 Consistency level = wire::Consistency::DEFAULT);
 
   // owner_put as a peer sent it: with replicas, unversioned records are led here
   // (ReplicaWriter), versioned ones are this node's copy (OwnerStore).
-  void owner_put(std::vector<rpc::Record> records, Consistency level);
+  void owner_put(std::vector<wire::Record> records, Consistency level);
 
  private:
   // Runs fn(snapshot, ring) on the routing ring of the current snapshot; if it throws
@@ -72,21 +72,21 @@ class RequestRouter {
                                                   const locator::Ring& ring,
                                                   const std::vector<std::string>& keys);
   void write_on(const locator::ClusterSnapshot& snapshot, const locator::Ring& ring,
-                const std::vector<rpc::Record>& records);
+                const std::vector<wire::Record>& records);
   // The replicated paths (--replicas > 1).
   std::vector<std::optional<storage::Record>> read_replicated(const std::vector<std::string>& keys,
                                                               Consistency level);
-  void write_replicated(const std::vector<rpc::Record>& records, Consistency level);
+  void write_replicated(const std::vector<wire::Record>& records, Consistency level);
   // Sends each record to its leader: its first live replica not in `unreachable`. A leader
   // that cannot be reached (no connection, or closed before answering) is added to
   // `unreachable` and the next one leads.
   void write_via_leaders(const locator::ClusterSnapshot& snapshot,
-                         const ReplicaPlacement& placement, const std::vector<rpc::Record>& records,
+                         const ReplicaPlacement& placement, const std::vector<wire::Record>& records,
                          Consistency level, const std::set<std::string>& unreachable);
   bool replicated() const { return replication_.replicas > 1; }
   // A remote owner's failure as the client sees it: its own StoreError's message, or, for any
   // other failure, "owner ... is unreachable (...)", reported to the cluster view.
-  std::string describe_failure(const rpc::Location& owner, const std::exception_ptr& error);
+  std::string describe_failure(const locator::wire::Location& owner, const std::exception_ptr& error);
 
   ClusterView& cluster_;
   OwnerStore& owner_;

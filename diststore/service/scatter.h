@@ -24,7 +24,7 @@ namespace thrifty::diststore {
 
 template <class Item>
 struct OwnerGroup {
-  rpc::Location owner;
+  locator::wire::Location owner;
   std::vector<Item> items;
   std::vector<size_t> indexes;  // positions of the items in the input
 };
@@ -36,7 +36,7 @@ std::map<std::string, OwnerGroup<Item>> GroupByOwner(const locator::Ring& ring,
                                                      KeyOf key_of) {
   std::map<std::string, OwnerGroup<Item>> groups;
   for (size_t i = 0; i < items.size(); ++i) {
-    const rpc::Location& owner = ring.owner(key_of(items[i]));
+    const locator::wire::Location& owner = ring.owner(key_of(items[i]));
     auto& group = groups[membership::MemberName(owner)];
     group.owner = owner;
     group.items.push_back(items[i]);
@@ -48,7 +48,7 @@ std::map<std::string, OwnerGroup<Item>> GroupByOwner(const locator::Ring& ring,
 // What one remote call gave: its result, or the exception it threw.
 template <class Result>
 struct CallOutcome {
-  rpc::Location peer;
+  locator::wire::Location peer;
   std::optional<Result> result;
   std::exception_ptr error;
 };
@@ -58,7 +58,8 @@ struct CallOutcome {
 // rethrown only after every remote call finished.
 template <class Result>
 std::vector<CallOutcome<Result>> ScatterCalls(
-    rpc::FanOut& pool, std::vector<std::pair<rpc::Location, std::function<Result()>>> remote,
+    rpc::FanOut& pool,
+    std::vector<std::pair<locator::wire::Location, std::function<Result()>>> remote,
     const std::function<void()>& local) {
   std::vector<std::future<Result>> futures;
   futures.reserve(remote.size());

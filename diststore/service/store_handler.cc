@@ -7,43 +7,43 @@ namespace thrifty::diststore {
 StoreHandler::StoreHandler(StoreNode& store, std::string peer)
     : LocatorHandler(store.node(), std::move(peer)), store_(store) {}
 
-void StoreHandler::get(std::string& out, const std::string& key, rpc::Consistency::type level) {
+void StoreHandler::get(std::string& out, const std::string& key, wire::Consistency::type level) {
   out = store_.router().get(key, level);
 }
 
 void StoreHandler::put(const std::string& key, const std::string& value,
-                       rpc::Consistency::type level) {
+                       wire::Consistency::type level) {
   store_.router().put(key, value, level);
 }
 
-void StoreHandler::erase(const std::string& key, rpc::Consistency::type level) {
+void StoreHandler::erase(const std::string& key, wire::Consistency::type level) {
   store_.router().erase(key, level);
 }
 
 void StoreHandler::multi_get(std::map<std::string, std::string>& out,
-                             const std::vector<std::string>& keys, rpc::Consistency::type level) {
+                             const std::vector<std::string>& keys, wire::Consistency::type level) {
   out = store_.router().multi_get(keys, level);
 }
 
-void StoreHandler::multi_put(const std::vector<rpc::Entry>& entries,
-                             rpc::Consistency::type level) {
+void StoreHandler::multi_put(const std::vector<wire::Entry>& entries,
+                             wire::Consistency::type level) {
   store_.router().multi_put(entries, level);
 }
 
-void StoreHandler::owner_get(std::vector<rpc::Record>& out, const std::vector<std::string>& keys,
+void StoreHandler::owner_get(std::vector<wire::Record>& out, const std::vector<std::string>& keys,
                              bool fallback) {
   require_peer("owner_get");
   out = store_.owner().owner_get(keys, fallback);
 }
 
-void StoreHandler::owner_put(const std::vector<rpc::Record>& records,
-                             rpc::Consistency::type level) {
+void StoreHandler::owner_put(const std::vector<wire::Record>& records,
+                             wire::Consistency::type level) {
   require_peer("owner_put");
   store_.router().owner_put(records, level);
 }
 
-void StoreHandler::handoff(rpc::HandoffAck& out, const std::vector<rpc::Record>& records,
-                           const rpc::Location& sender) {
+void StoreHandler::handoff(wire::HandoffAck& out, const std::vector<wire::Record>& records,
+                           const locator::wire::Location& sender) {
   require_peer("handoff");
   out = store_.owner().handoff(records, sender);
 }

@@ -1,7 +1,7 @@
 // StoreHandler: the Store service (diststore.thrift) of a StoreNode, for one connection (the
 // node serves it with rpc::PerConnection). Locator calls go to the LocatorHandler it extends;
 // client calls to the RequestRouter; node-to-node calls (owner_get, owner_put, handoff) to the
-// OwnerStore, and only on a connection that proved the cluster key (else rpc::Unauthorized).
+// OwnerStore, and only on a connection that proved the cluster key (else locator::wire::Unauthorized).
 #pragma once
 
 #include "Store.h"
@@ -11,23 +11,23 @@ namespace thrifty::diststore {
 
 class StoreNode;
 
-class StoreHandler : public locator::LocatorHandler, virtual public rpc::StoreIf {
+class StoreHandler : public locator::LocatorHandler, virtual public wire::StoreIf {
  public:
   // `peer`: the remote "host:port", for logs.
   StoreHandler(StoreNode& store, std::string peer);
 
-  void get(std::string& out, const std::string& key, rpc::Consistency::type level) override;
+  void get(std::string& out, const std::string& key, wire::Consistency::type level) override;
   void put(const std::string& key, const std::string& value,
-           rpc::Consistency::type level) override;
-  void erase(const std::string& key, rpc::Consistency::type level) override;
+           wire::Consistency::type level) override;
+  void erase(const std::string& key, wire::Consistency::type level) override;
   void multi_get(std::map<std::string, std::string>& out, const std::vector<std::string>& keys,
-                 rpc::Consistency::type level) override;
-  void multi_put(const std::vector<rpc::Entry>& entries, rpc::Consistency::type level) override;
-  void owner_get(std::vector<rpc::Record>& out, const std::vector<std::string>& keys,
+                 wire::Consistency::type level) override;
+  void multi_put(const std::vector<wire::Entry>& entries, wire::Consistency::type level) override;
+  void owner_get(std::vector<wire::Record>& out, const std::vector<std::string>& keys,
                  bool fallback) override;
-  void owner_put(const std::vector<rpc::Record>& records, rpc::Consistency::type level) override;
-  void handoff(rpc::HandoffAck& out, const std::vector<rpc::Record>& records,
-               const rpc::Location& sender) override;
+  void owner_put(const std::vector<wire::Record>& records, wire::Consistency::type level) override;
+  void handoff(wire::HandoffAck& out, const std::vector<wire::Record>& records,
+               const locator::wire::Location& sender) override;
   // Locator stats plus the store's (keys, requests, handoff).
   void stats(std::map<std::string, int64_t>& out) override;
 

@@ -32,8 +32,8 @@ StoreOptions Validated(StoreOptions options) {
   options.node.metadata[kDurableKey] = options.memory ? "false" : "true";
   // ... and keeps one number of copies per key (replication.h).
   options.node.metadata[kReplicasKey] = std::to_string(options.replication.replicas);
-  options.node.admit = [](const rpc::Location& location, const rpc::JoinInfo& joiner,
-                          const std::vector<rpc::Member>& members) {
+  options.node.admit = [](const locator::wire::Location& location, const locator::wire::JoinInfo& joiner,
+                          const std::vector<locator::wire::Member>& members) {
     std::string why = DurabilityMismatch(location, joiner, members);
     return why.empty() ? ReplicationMismatch(location, joiner, members) : why;
   };
@@ -129,7 +129,7 @@ std::string StoreNode::describe_engine() const {
 
 std::string StoreNode::start() {
   const std::string outcome =
-      node_->start(std::make_shared<rpc::PerConnection<rpc::StoreProcessor, rpc::StoreIf>>(
+      node_->start(std::make_shared<rpc::PerConnection<wire::StoreProcessor, wire::StoreIf>>(
           [this](const std::string& peer) {
             return std::make_shared<StoreHandler>(*this, peer);
           }));

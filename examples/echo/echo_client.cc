@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
   cli::InitClientLogging(argv[0]);  // errors only: Thrift's own messages stay off stderr
   const std::string& text = args[0];
   if (key.empty()) key = text;
-  rpc::Location entry;
+  locator::wire::Location entry;
   try {
     entry = rpc::ParseLocation(peer);
   } catch (const std::exception& e) {
@@ -44,13 +44,13 @@ int main(int argc, char** argv) {
   rpc::ConnectionPool<echo::EchoClient> pool(options);
   try {
     // 1. Any node knows the whole ring: ask it who owns the key.
-    rpc::Location owner;
+    locator::wire::Location owner;
     pool.call(entry, [&](echo::EchoClient& c) { c.get_node(owner, key); });
     // 2. Call the service on the owner itself.
     std::string reply;
     pool.call(owner, [&](echo::EchoClient& c) { c.echo(reply, text); });
     std::cout << "owner: " << rpc::ToString(owner) << "\necho: " << reply << std::endl;
-  } catch (const rpc::NoNodes& e) {
+  } catch (const locator::wire::NoNodes& e) {
     cli::Fail(1, e.message);
   } catch (const std::exception& e) {
     cli::Fail(1, e.what());

@@ -26,6 +26,8 @@
 namespace thrifty::testing {
 namespace {
 
+namespace wire = locator::wire;
+
 std::string EchoBin(const std::string& name) {
   const char* dir = std::getenv("THRIFTY_ECHO_BIN");
   return std::string(dir ? dir : "examples/echo") + "/" + name;
@@ -89,14 +91,14 @@ class EchoServer {
   EchoServer& operator=(const EchoServer&) = delete;
 
   // Waits for "echo_server HOST:PORT: ..." and a ping answered on that port.
-  bool WaitReady(rpc::ConnectionPool<rpc::LocatorClient>& pool, int timeout_ms) {
+  bool WaitReady(rpc::ConnectionPool<wire::LocatorClient>& pool, int timeout_ms) {
     return WaitFor(
         [&] {
           if (!running()) return true;  // reported below
           port_ = AnnouncedPort(log());
           if (port_ == 0) return false;
           try {
-            pool.call(location(), [](rpc::LocatorClient& c) { c.ping(); });
+            pool.call(location(), [](wire::LocatorClient& c) { c.ping(); });
             return true;
           } catch (const std::exception&) {
             return false;
@@ -127,7 +129,7 @@ class EchoServer {
     if (waitpid(pid_, nullptr, WNOHANG) == pid_) pid_ = -1;
     return pid_ > 0;
   }
-  rpc::Location location() const { return rpc::MakeLocation("127.0.0.1", port_); }
+  wire::Location location() const { return rpc::MakeLocation("127.0.0.1", port_); }
   std::string log() const { return ReadAll(log_); }
 
  private:
@@ -136,9 +138,9 @@ class EchoServer {
   int port_ = 0;
 };
 
-int64_t Echoes(rpc::ConnectionPool<rpc::LocatorClient>& pool, const rpc::Location& node) {
+int64_t Echoes(rpc::ConnectionPool<wire::LocatorClient>& pool, const wire::Location& node) {
   std::map<std::string, int64_t> stats;
-  pool.call(node, [&](rpc::LocatorClient& c) { c.stats(stats); });
+  pool.call(node, [&](wire::LocatorClient& c) { c.stats(stats); });
   return stats.count("echoes") ? stats["echoes"] : -1;
 }
 
@@ -159,7 +161,7 @@ TEST(EchoExample, CommandLine) {
 
 TEST(EchoExample, TheOwnerOfEachKeyAnswersThroughEitherServer) {
   TempDir dir;
-  rpc::ConnectionPool<rpc::LocatorClient> pool;
+  rpc::ConnectionPool<wire::LocatorClient> pool;
   const int first = FreePortRange(10);
   const std::vector<std::string> range = {"--discover-from=" + std::to_string(first),
                                           "--discover-to=" + std::to_string(first + 9)};
@@ -171,9 +173,9 @@ TEST(EchoExample, TheOwnerOfEachKeyAnswersThroughEitherServer) {
   EXPECT_NE(b.log().find("and joined its cluster"), std::string::npos) << b.log();
 
   const std::set<std::string> both = {rpc::ToString(a.location()), rpc::ToString(b.location())};
-  auto ring_of = [&](const rpc::Location& node) {
-    std::vector<rpc::Location> all;
-    pool.call(node, [&](rpc::LocatorClient& c) { c.get_all(all); });
+  auto ring_of = [&](const wire::Location& node) {
+    std::vector<wire::Location> all;
+    pool.call(node, [&](wire::LocatorClient& c) { c.get_all(all); });
     std::set<std::string> names;
     for (const auto& l : all) names.insert(rpc::ToString(l));
     return names;
@@ -181,17 +183,17 @@ TEST(EchoExample, TheOwnerOfEachKeyAnswersThroughEitherServer) {
   ASSERT_TRUE(WaitFor([&] { return ring_of(a.location()) == both && ring_of(b.location()) == both; },
                       10000));
   std::string type;
-  pool.call(a.location(), [&](rpc::LocatorClient& c) { c.service_type(type); });
+  pool.call(a.location(), [&](wire::LocatorClient& c) { c.service_type(type); });
   EXPECT_EQ(type, "echo.Echo");
 
   std::map<std::string, int> answered;  // owner -> echoes it answered
   for (int i = 0; i < 24; ++i) {
     const std::string text = "hello, echo #" + std::to_string(i);
-    const rpc::Location& entry = i % 2 ? b.location() : a.location();
+    const wire::Location& entry = i % 2 ? b.location() : a.location();
     // Who should answer: both servers agree on the owner.
-    rpc::Location owner_a, owner_b;
-    pool.call(a.location(), [&](rpc::LocatorClient& c) { c.get_node(owner_a, text); });
-    pool.call(b.location(), [&](rpc::LocatorClient& c) { c.get_node(owner_b, text); });
+    wire::Location owner_a, owner_b;
+    pool.call(a.location(), [&](wire::LocatorClient& c) { c.get_node(owner_a, text); });
+    pool.call(b.location(), [&](wire::LocatorClient& c) { c.get_node(owner_b, text); });
     ASSERT_EQ(owner_a, owner_b);
     const int64_t before = Echoes(pool, owner_a);
 
@@ -210,8 +212,8 @@ TEST(EchoExample, TheOwnerOfEachKeyAnswersThroughEitherServer) {
   EXPECT_EQ(total, 24) << "only owners answer";
 
   // --key picks the owner independently of the text.
-  rpc::Location owner;
-  pool.call(a.location(), [&](rpc::LocatorClient& c) { c.get_node(owner, "user:42"); });
+  wire::Location owner;
+  pool.call(a.location(), [&](wire::LocatorClient& c) { c.get_node(owner, "user:42"); });
   const auto keyed = RunCommand({EchoBin("echo_client"), "--peer=" + rpc::ToString(b.location()),
                                  "--key=user:42", "any text"});
   EXPECT_EQ(keyed.status, 0) << keyed.err;

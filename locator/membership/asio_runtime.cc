@@ -117,10 +117,10 @@ void AsioRuntime::post(std::function<void()> fn) {
   asio::post(impl_->io, std::move(fn));
 }
 
-rpc::Location AsioRuntime::local_endpoint() const {
+locator::wire::Location AsioRuntime::local_endpoint() const {
   boost::system::error_code ec;
   const auto endpoint = impl_->socket.local_endpoint(ec);
-  rpc::Location out;
+  locator::wire::Location out;
   if (!ec) {
     out.address = endpoint.address().to_string();
     out.port = endpoint.port();
@@ -157,7 +157,7 @@ void AsioRuntime::schedule(int64_t delay_ms, std::function<void()> fn) {
   });
 }
 
-void AsioRuntime::send(const rpc::Location& to, const std::string& bytes) {
+void AsioRuntime::send(const locator::wire::Location& to, const std::string& bytes) {
   if (rpc::failpoints::Blocked(to.address, to.port)) return;  // a test partition: lost
   auto it = impl_->resolved.find(to.address);
   if (it == impl_->resolved.end()) {
@@ -204,7 +204,7 @@ void AsioRuntime::receive_next() {
                                     << impl_->sender.address().to_string() << ":"
                                     << impl_->sender.port();
         } else if (receiver_) {
-          rpc::Location from;
+          locator::wire::Location from;
           from.address = impl_->sender.address().to_string();
           from.port = impl_->sender.port();
           if (rpc::failpoints::Blocked(from.address, from.port)) {

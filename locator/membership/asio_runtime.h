@@ -24,7 +24,8 @@ namespace thrifty::membership {
 class AsioRuntime final : public Scheduler, public PacketTransport {
  public:
   // A datagram from `from` (the UDP source: {ip, port}), on the io thread.
-  using Receiver = std::function<void(const rpc::Location& from, const uint8_t* data, size_t size)>;
+  using Receiver =
+      std::function<void(const locator::wire::Location& from, const uint8_t* data, size_t size)>;
 
   // Binds a UDP socket to address:port (a literal IP or a host name resolved now; port 0
   // picks a free one, see local_endpoint()). Datagrams longer than `max_packet_size` are
@@ -44,7 +45,7 @@ class AsioRuntime final : public Scheduler, public PacketTransport {
   bool in_io_thread() const { return std::this_thread::get_id() == io_thread_id_.load(); }
 
   // The bound endpoint {ip, port}.
-  rpc::Location local_endpoint() const;
+  locator::wire::Location local_endpoint() const;
 
   // runtime_* counters (oversized datagrams, send and receive errors). Thread-safe.
   std::map<std::string, int64_t> stats() const;
@@ -55,7 +56,7 @@ class AsioRuntime final : public Scheduler, public PacketTransport {
   void schedule(int64_t delay_ms, std::function<void()> fn) override;
 
   // PacketTransport (io thread only). Host names are resolved once and cached.
-  void send(const rpc::Location& to, const std::string& bytes) override;
+  void send(const locator::wire::Location& to, const std::string& bytes) override;
 
  private:
   struct Impl;

@@ -4,12 +4,12 @@
 
 namespace thrifty::membership {
 
-bool BroadcastQueue::enqueue(rpc::MemberUpdate update, size_t size) {
+bool BroadcastQueue::enqueue(wire::MemberUpdate update, size_t size) {
   std::string name = MemberName(update.member.location);
   auto it = by_name_.find(name);
   if (it != by_name_.end()) {
-    const rpc::Member& old = items_.at(it->second).update.member;
-    const rpc::Member& now = update.member;
+    const locator::wire::Member& old = items_.at(it->second).update.member;
+    const locator::wire::Member& now = update.member;
     const bool old_is_newer =
         old.incarnation > now.incarnation ||
         (old.incarnation == now.incarnation && StateRank(old.state) > StateRank(now.state));
@@ -23,8 +23,8 @@ bool BroadcastQueue::enqueue(rpc::MemberUpdate update, size_t size) {
   return true;
 }
 
-std::vector<rpc::MemberUpdate> BroadcastQueue::take(size_t budget, int limit) {
-  std::vector<rpc::MemberUpdate> out;
+std::vector<wire::MemberUpdate> BroadcastQueue::take(size_t budget, int limit) {
+  std::vector<wire::MemberUpdate> out;
   std::vector<std::pair<int, uint64_t>> sent;
   for (const auto& key : order_) {
     const Item& item = items_.at(key.second);
@@ -46,7 +46,7 @@ std::vector<rpc::MemberUpdate> BroadcastQueue::take(size_t budget, int limit) {
   return out;
 }
 
-const rpc::MemberUpdate* BroadcastQueue::pending(const std::string& name) const {
+const wire::MemberUpdate* BroadcastQueue::pending(const std::string& name) const {
   auto it = by_name_.find(name);
   return it == by_name_.end() ? nullptr : &items_.at(it->second).update;
 }

@@ -26,15 +26,15 @@ class BroadcastQueue {
   // replaces the pending update about the same member unless that one is strictly newer
   // (higher incarnation, or the same with a later state); a replacement starts with zero
   // transmissions. Returns false if it was dropped as older.
-  bool enqueue(rpc::MemberUpdate update, size_t size);
+  bool enqueue(wire::MemberUpdate update, size_t size);
 
   // Updates for one packet: fewest transmissions first, newest first among equals, skipping
   // those that do not fit the remaining `budget` bytes. Each one taken counts one
   // transmission; those taken `limit` times leave the queue.
-  std::vector<rpc::MemberUpdate> take(size_t budget, int limit);
+  std::vector<wire::MemberUpdate> take(size_t budget, int limit);
 
   // The pending update about `name` ("host:port"), if any.
-  const rpc::MemberUpdate* pending(const std::string& name) const;
+  const wire::MemberUpdate* pending(const std::string& name) const;
   // Transmissions so far of the pending update about `name`, or -1.
   int transmits(const std::string& name) const;
 
@@ -44,7 +44,7 @@ class BroadcastQueue {
  private:
   struct Item {
     std::string name;
-    rpc::MemberUpdate update;
+    wire::MemberUpdate update;
     size_t size = 0;
     int transmits = 0;
   };

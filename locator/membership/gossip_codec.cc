@@ -28,15 +28,17 @@ int64_t RawEnum(const E& field) {
 
 bool ValidPort(int64_t port) { return port >= 1 && port <= 65535; }
 
-bool ValidLocation(const rpc::Location& location) {
+bool ValidLocation(const locator::wire::Location& location) {
   return !location.address.empty() && location.address.size() <= 255 &&
          ValidPort(location.port);
 }
 
 bool ValidUpdate(const MemberUpdate& update) {
-  const rpc::Member& m = update.member;
+  const locator::wire::Member& m = update.member;
   const int64_t state = RawEnum(m.state);
-  if (state < rpc::MemberState::ALIVE || state > rpc::MemberState::LEFT) return false;
+  if (state < locator::wire::MemberState::ALIVE || state > locator::wire::MemberState::LEFT) {
+    return false;
+  }
   if (!ValidLocation(m.location)) return false;
   if (m.gossip_port < 0 || m.gossip_port > 65535) return false;
   if (m.incarnation < 0) return false;

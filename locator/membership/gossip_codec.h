@@ -31,9 +31,9 @@ class TProtocol;
 
 namespace thrifty::membership {
 
-using rpc::GossipPacket;
-using rpc::GossipType;
-using rpc::MemberUpdate;
+using wire::GossipPacket;
+using wire::GossipType;
+using wire::MemberUpdate;
 
 enum class DecodeResult { ok, too_short, too_large, bad_mac, malformed, stale };
 const char* DecodeResultName(DecodeResult result);

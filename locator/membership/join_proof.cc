@@ -59,7 +59,7 @@ JoinProof::Result JoinProof::Verify(const KeyRing& keys, std::string_view purpos
   return Result::ok;
 }
 
-std::string JoinProof::SyncDigest(const std::vector<rpc::Member>& members) {
+std::string JoinProof::SyncDigest(const std::vector<locator::wire::Member>& members) {
   auto buffer = std::make_shared<apache::thrift::transport::TMemoryBuffer>();
   apache::thrift::protocol::TBinaryProtocol protocol(buffer);
   protocol.writeListBegin(apache::thrift::protocol::T_STRUCT, static_cast<uint32_t>(members.size()));

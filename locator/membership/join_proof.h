@@ -49,7 +49,7 @@ class JoinProof {
 
   // The `caller` of a sync proof: hex SHA-256 of the members in Thrift's binary encoding (which
   // is deterministic: fields in id order, maps in key order), so the proof covers the list.
-  static std::string SyncDigest(const std::vector<rpc::Member>& members);
+  static std::string SyncDigest(const std::vector<locator::wire::Member>& members);
 };
 
 }  // namespace thrifty::membership

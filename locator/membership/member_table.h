@@ -17,9 +17,9 @@
 
 namespace thrifty::membership {
 
-using rpc::Location;
-using rpc::Member;
-using rpc::MemberState;
+using locator::wire::Location;
+using locator::wire::Member;
+using locator::wire::MemberState;
 
 // "host:port": the name of a member everywhere (logs, ring nodes, maps).
 std::string MemberName(const Location& location);

@@ -44,7 +44,8 @@ void SwimAgent::stop() { runtime_->stop(); }
 
 void SwimAgent::start() {
   SwimDetector* detector = detector_.get();
-  runtime_->start([detector](const rpc::Location& from, const uint8_t* data, size_t size) {
+  runtime_->start([detector](const locator::wire::Location& from, const uint8_t* data,
+                              size_t size) {
     detector->on_packet(from, data, size);
   });
   runtime_->post([detector] { detector->start(); });

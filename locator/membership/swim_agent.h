@@ -51,7 +51,7 @@ class SwimAgent {
   // The detector's swim_* and the runtime's runtime_* counters.
   std::map<std::string, int64_t> stats() const;
 
-  rpc::Location gossip_endpoint() const { return runtime_->local_endpoint(); }
+  locator::wire::Location gossip_endpoint() const { return runtime_->local_endpoint(); }
   AsioRuntime& runtime() { return *runtime_; }
 
  private:

@@ -36,7 +36,7 @@ class PacketTransport {
 
   // Sends one datagram to a gossip endpoint {address, gossip port}. Best effort: a packet may
   // be lost, delayed or reordered; errors are counted by the transport, never thrown.
-  virtual void send(const rpc::Location& to, const std::string& bytes) = 0;
+  virtual void send(const locator::wire::Location& to, const std::string& bytes) = 0;
 };
 
 }  // namespace thrifty::membership

@@ -5,7 +5,7 @@
 
 namespace thrifty::rpc {
 
-void ValidateLocation(const Location& location) {
+void ValidateLocation(const locator::wire::Location& location) {
   if (location.address.empty()) {
     throw std::invalid_argument("empty address in location ':" + std::to_string(location.port) + "'");
   }
@@ -18,7 +18,7 @@ void ValidateLocation(const Location& location) {
   }
 }
 
-Location ParseLocation(std::string_view text) {
+locator::wire::Location ParseLocation(std::string_view text) {
   const auto colon = text.rfind(':');
   if (colon == std::string_view::npos) {
     throw std::invalid_argument("'" + std::string(text) + "' is not HOST:PORT");
@@ -35,13 +35,13 @@ Location ParseLocation(std::string_view text) {
   if (ec != std::errc() || end != port_text.data() + port_text.size() || port_text.empty()) {
     throw std::invalid_argument("'" + std::string(text) + "': port is not a number");
   }
-  Location location = MakeLocation(std::string(host), port);
+  locator::wire::Location location = MakeLocation(std::string(host), port);
   ValidateLocation(location);
   return location;
 }
 
-std::vector<Location> ParseLocations(std::string_view text) {
-  std::vector<Location> out;
+std::vector<locator::wire::Location> ParseLocations(std::string_view text) {
+  std::vector<locator::wire::Location> out;
   while (!text.empty()) {
     const auto comma = text.find(',');
     std::string_view item = text.substr(0, comma);
@@ -52,15 +52,15 @@ std::vector<Location> ParseLocations(std::string_view text) {
   return out;
 }
 
-std::string ToString(const Location& location) {
+std::string ToString(const locator::wire::Location& location) {
   if (location.address.find(':') != std::string::npos) {
     return "[" + location.address + "]:" + std::to_string(location.port);
   }
   return location.address + ":" + std::to_string(location.port);
 }
 
-Location MakeLocation(std::string address, int port) {
-  Location location;
+locator::wire::Location MakeLocation(std::string address, int port) {
+  locator::wire::Location location;
   location.address = std::move(address);
   location.port = port;
   return location;

@@ -28,7 +28,8 @@ struct ThriftConnection {
 
 // Opens a connection to `node`. Throws TTransportException when it cannot.
 template <typename Client>
-ThriftConnection<Client> Connect(const Location& node, const ConnectOptions& options) {
+ThriftConnection<Client> Connect(const locator::wire::Location& node,
+                                 const ConnectOptions& options) {
   ThriftConnection<Client> conn;
   conn.socket = std::make_shared<apache::thrift::transport::TSocket>(
       node.address, node.port, MakeConfiguration(options.limits));

@@ -45,7 +45,7 @@ struct PoolOptions {
   RpcLimits limits;
   // Run on every new connection before its first call (e.g. the peer handshake, see
   // locator/service/peer_auth.h). What it throws fails the call and the connection is dropped.
-  std::function<void(BaseIf&)> on_connect;
+  std::function<void(locator::wire::BaseIf&)> on_connect;
 };
 
 template <typename Client>
@@ -62,7 +62,7 @@ class ConnectionPool {
   // server may be executing it. Throws what fn throws; TTransportException when `peer` is
   // unreachable or the call ran past its deadline.
   template <typename Fn>
-  auto call(const Location& peer, Fn&& fn) -> decltype(fn(std::declval<Client&>())) {
+  auto call(const locator::wire::Location& peer, Fn&& fn) -> decltype(fn(std::declval<Client&>())) {
     if (failpoints::Blocked(peer.address, peer.port)) {
       // A test partition (failpoints.h): fail as an unreachable peer does, before sending.
       throw apache::thrift::transport::TTransportException(
@@ -81,7 +81,7 @@ class ConnectionPool {
   }
 
   // Drops every idle connection to `peer` (e.g. when it left the cluster).
-  void forget(const Location& peer) {
+  void forget(const locator::wire::Location& peer) {
     std::lock_guard<std::mutex> lock(mu_);
     idle_.erase(ToString(peer));
   }
@@ -100,7 +100,7 @@ class ConnectionPool {
   };
 
   template <typename Fn>
-  auto finish(const Location& peer, std::unique_ptr<Connection> conn, Fn& fn)
+  auto finish(const locator::wire::Location& peer, std::unique_ptr<Connection> conn, Fn& fn)
       -> decltype(fn(std::declval<Client&>())) {
     conn->transport->set_max_request_bytes(static_cast<uint32_t>(max_request_bytes_.load()));
     try {
@@ -142,7 +142,7 @@ class ConnectionPool {
     return p.fd < 0 || ::poll(&p, 1, 0) != 0;
   }
 
-  std::unique_ptr<Connection> acquire(const Location& peer, bool* reused) {
+  std::unique_ptr<Connection> acquire(const locator::wire::Location& peer, bool* reused) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto it = idle_.find(ToString(peer));
@@ -167,7 +167,7 @@ class ConnectionPool {
     return connect(peer);
   }
 
-  std::unique_ptr<Connection> connect(const Location& peer) {
+  std::unique_ptr<Connection> connect(const locator::wire::Location& peer) {
     auto conn = std::make_unique<Connection>();
     ConnectOptions connect;
     connect.connect_timeout_ms = options_.connect_timeout_ms;
@@ -178,7 +178,7 @@ class ConnectionPool {
     return conn;
   }
 
-  void release(const Location& peer, std::unique_ptr<Connection> conn) {
+  void release(const locator::wire::Location& peer, std::unique_ptr<Connection> conn) {
     conn->idle_since = Clock::now();
     std::lock_guard<std::mutex> lock(mu_);
     auto& conns = idle_[ToString(peer)];

@@ -9,13 +9,13 @@ namespace thrifty::locator {
 
 namespace {
 [[noreturn]] void Refuse(const char* call, const std::string& why) {
-  rpc::LocatorError error;
+  wire::LocatorError error;
   error.message = std::string(call) + " refused: " + why;
   throw error;
 }
 }  // namespace
 
-void RefuseBadLocation(const char* call, const rpc::Location& location) {
+void RefuseBadLocation(const char* call, const wire::Location& location) {
   try {
     rpc::ValidateLocation(location);
   } catch (const std::invalid_argument& e) {
@@ -23,15 +23,15 @@ void RefuseBadLocation(const char* call, const rpc::Location& location) {
   }
 }
 
-void RefuseOtherPlacement(const char* call, const std::string& ours, const rpc::JoinInfo& info) {
+void RefuseOtherPlacement(const char* call, const std::string& ours, const wire::JoinInfo& info) {
   if (info.placement.empty() || info.placement == ours) return;
   Refuse(call, "this cluster places keys with '" + ours + "', the joining node with '" +
                    info.placement + "'");
 }
 
-void RefuseBadWeight(const char* call, const rpc::Location& location, const rpc::JoinInfo& info,
+void RefuseBadWeight(const char* call, const wire::Location& location, const wire::JoinInfo& info,
                      const std::string& placement) {
-  rpc::Member candidate;
+  wire::Member candidate;
   candidate.location = location;
   candidate.metadata = info.metadata;
   const std::string problem = WeightProblem(candidate, placement);

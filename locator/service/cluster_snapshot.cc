@@ -11,9 +11,9 @@ std::shared_ptr<const ClusterSnapshot> ClusterSnapshot::Build(
   std::set<std::string> dead;
   for (const Member& m : members) {
     const std::string name = membership::MemberName(m.location);
-    if (m.state == rpc::MemberState::LEFT) continue;
+    if (m.state == wire::MemberState::LEFT) continue;
     with_dead.push_back(m);
-    if (m.state == rpc::MemberState::DEAD) {
+    if (m.state == wire::MemberState::DEAD) {
       dead.insert(name);
       continue;
     }

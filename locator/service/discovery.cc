@@ -7,20 +7,20 @@
 
 namespace thrifty::locator {
 
-std::optional<rpc::Location> DiscoverPeer(const std::string& address, int first, int last,
+std::optional<wire::Location> DiscoverPeer(const std::string& address, int first, int last,
                                           int skip_port, const std::string& service_type,
                                           int timeout_ms) {
   rpc::PoolOptions options;
   options.connect_timeout_ms = timeout_ms;
   options.call_timeout_ms = timeout_ms;
   options.max_idle_per_peer = 0;
-  rpc::ConnectionPool<rpc::BaseClient> pool(options);
+  rpc::ConnectionPool<wire::BaseClient> pool(options);
   for (int port = first; port <= last; ++port) {
     if (port == skip_port) continue;
-    const rpc::Location candidate = rpc::MakeLocation(address, port);
+    const wire::Location candidate = rpc::MakeLocation(address, port);
     try {
       std::string type;
-      pool.call(candidate, [&](rpc::BaseClient& client) { client.service_type(type); });
+      pool.call(candidate, [&](wire::BaseClient& client) { client.service_type(type); });
       if (type == service_type) return candidate;
       VLOG(1) << "discovery: " << rpc::ToString(candidate) << " serves " << type << ", not "
               << service_type;

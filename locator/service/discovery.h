@@ -10,7 +10,7 @@ namespace thrifty::locator {
 
 // Probes `address` ports first..last (skipping `skip_port`) in order and returns the first one
 // whose service_type() is `service_type`. Each probe is bounded by `timeout_ms`. Never throws.
-std::optional<rpc::Location> DiscoverPeer(const std::string& address, int first, int last,
+std::optional<wire::Location> DiscoverPeer(const std::string& address, int first, int last,
                                           int skip_port, const std::string& service_type,
                                           int timeout_ms = 300);
 

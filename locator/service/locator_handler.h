@@ -4,7 +4,7 @@
 //
 // One handler per connection (serve it with rpc::PerConnection): it holds the connection's
 // PeerSession, and node-to-node calls (join, add, remove, sync, and a derived service's own)
-// are refused with rpc::Unauthorized until the connection proved the cluster key.
+// are refused with wire::Unauthorized until the connection proved the cluster key.
 #pragma once
 
 #include <string>
@@ -15,7 +15,7 @@
 
 namespace thrifty::locator {
 
-class LocatorHandler : virtual public rpc::LocatorIf {
+class LocatorHandler : virtual public wire::LocatorIf {
  public:
   // `peer`: the remote "host:port", for logs.
   explicit LocatorHandler(LocatorNode& node, std::string peer = {}) : node_(node) {
@@ -26,27 +26,27 @@ class LocatorHandler : virtual public rpc::LocatorIf {
   void service_type(std::string& out) override { out = node_.service_type(); }
   void service_types(std::vector<std::string>& out) override { out = node_.service_types(); }
   void debug(std::string& out) override { out = node_.debug(); }
-  void auth_begin(rpc::PeerChallenge& out, const std::string& client_nonce) override {
+  void auth_begin(wire::PeerChallenge& out, const std::string& client_nonce) override {
     out = node_.peer_auth().begin(session_, client_nonce);
   }
   void auth_finish(const std::string& proof) override { node_.peer_auth().finish(session_, proof); }
 
-  void join(rpc::View& out, const rpc::Location& location, const rpc::JoinInfo& info) override;
-  void add(const rpc::Location& location, const std::vector<rpc::Location>& authorities,
-           const rpc::JoinInfo& info) override;
-  void remove(const rpc::Location& location, const std::vector<rpc::Location>& authorities,
+  void join(wire::View& out, const wire::Location& location, const wire::JoinInfo& info) override;
+  void add(const wire::Location& location, const std::vector<wire::Location>& authorities,
+           const wire::JoinInfo& info) override;
+  void remove(const wire::Location& location, const std::vector<wire::Location>& authorities,
               const std::string& proof) override;
-  void get_all(std::vector<rpc::Location>& out) override;
-  void get_node(rpc::Location& out, const std::string& key) override;
-  void get_nodes(std::vector<rpc::Location>& out, const std::string& key, int32_t n) override;
-  void members(std::vector<rpc::Member>& out) override;
-  void get_view(rpc::View& out) override { out = node_.view(); }
-  void sync(rpc::View& out, const std::vector<rpc::Member>& members,
+  void get_all(std::vector<wire::Location>& out) override;
+  void get_node(wire::Location& out, const std::string& key) override;
+  void get_nodes(std::vector<wire::Location>& out, const std::string& key, int32_t n) override;
+  void members(std::vector<wire::Member>& out) override;
+  void get_view(wire::View& out) override { out = node_.view(); }
+  void sync(wire::View& out, const std::vector<wire::Member>& members,
             const std::string& proof) override;
   void stats(std::map<std::string, int64_t>& out) override;
 
  protected:
-  // Throws rpc::Unauthorized unless this connection proved the cluster key.
+  // Throws wire::Unauthorized unless this connection proved the cluster key.
   void require_peer(const char* call) { node_.peer_auth().require(session_, call); }
 
   LocatorNode& node_;

@@ -14,9 +14,9 @@ namespace thrifty::locator {
 
 using membership::MemberName;
 using membership::NowMs;
-using rpc::Location;
-using rpc::Member;
-using rpc::MemberState;
+using wire::Location;
+using wire::Member;
+using wire::MemberState;
 
 namespace {
 
@@ -195,7 +195,7 @@ void LocatorNode::leave() {
   LOG(INFO) << "leaving: telling " << peers.size() << " peers";
   const std::string proof = make_proof(membership::JoinProof::kRemove, self_name());
   auto results = fan_out_.map(peers, [&](const Location& peer) {
-    pool_.call(peer, [&](rpc::LocatorClient& client) {
+    pool_.call(peer, [&](wire::LocatorClient& client) {
       client.remove(self_, std::vector<Location>{self_}, proof);
     });
   });

@@ -41,8 +41,8 @@
 
 namespace thrifty::locator {
 
-using rpc::JoinInfo;
-using rpc::View;
+using wire::JoinInfo;
+using wire::View;
 
 struct NodeOptions {
   std::string bind_address = "127.0.0.1";
@@ -50,7 +50,7 @@ struct NodeOptions {
   std::string advertise_address;
   int port = 0;  // 0: the first free port from discover_first
   // Seeds to join through, tried in order. Empty: discovery on 127.0.0.1, else a new cluster.
-  std::vector<rpc::Location> peers;
+  std::vector<wire::Location> peers;
   int discover_first = 9900;
   int discover_last = 9939;
   std::string placement = "ketama";
@@ -81,8 +81,8 @@ struct NodeOptions {
   // A service's own rule for joins (checked by the seed after placement, service type and
   // weight): returns why `joiner` at `location` may not join a cluster of `members`, or ""
   // to admit it. Null: every join that passes the locator's checks is admitted.
-  std::function<std::string(const rpc::Location& location, const rpc::JoinInfo& joiner,
-                            const std::vector<rpc::Member>& members)>
+  std::function<std::string(const wire::Location& location, const wire::JoinInfo& joiner,
+                            const std::vector<wire::Member>& members)>
       admit;
 };
 
@@ -118,7 +118,7 @@ class LocatorNode {
   // Stops serving and background work without telling anyone.
   void stop();
 
-  const rpc::Location& self_location() const { return self_; }
+  const wire::Location& self_location() const { return self_; }
   std::string self_name() const;
   const std::string& service_type() const { return service_types_.back(); }
   const std::vector<std::string>& service_types() const { return service_types_; }
@@ -144,21 +144,21 @@ class LocatorNode {
   std::string debug() const;
 
   // Counts a failed call to `peer`; enough in a row and the peer is declared DEAD.
-  void note_peer_failure(const rpc::Location& peer);
-  void note_peer_success(const rpc::Location& peer);
+  void note_peer_failure(const wire::Location& peer);
+  void note_peer_success(const wire::Location& peer);
 
   // ---- Locator RPCs (the handler forwards here) ----
-  // Each checks the caller's proof of the cluster key first (rpc::Unauthorized if missing or
-  // wrong), then the request (rpc::LocatorError, nothing changed).
-  View handle_join(const rpc::Location& location, const JoinInfo& info);
-  void handle_add(const rpc::Location& location, const std::vector<rpc::Location>& authorities,
+  // Each checks the caller's proof of the cluster key first (wire::Unauthorized if missing or
+  // wrong), then the request (wire::LocatorError, nothing changed).
+  View handle_join(const wire::Location& location, const JoinInfo& info);
+  void handle_add(const wire::Location& location, const std::vector<wire::Location>& authorities,
                   const JoinInfo& info);
-  void handle_remove(const rpc::Location& location, const std::vector<rpc::Location>& authorities,
+  void handle_remove(const wire::Location& location, const std::vector<wire::Location>& authorities,
                      const std::string& proof);
-  View handle_sync(const std::vector<rpc::Member>& members, const std::string& proof);
+  View handle_sync(const std::vector<wire::Member>& members, const std::string& proof);
   View view() const;
 
-  rpc::ConnectionPool<rpc::LocatorClient>& peers() { return pool_; }
+  rpc::ConnectionPool<wire::LocatorClient>& peers() { return pool_; }
   // Who may make node-to-node calls; its pool_options() authenticate outgoing connections.
   PeerAuth& peer_auth() { return peer_auth_; }
   rpc::FanOut& fan_out() { return fan_out_; }
@@ -168,28 +168,28 @@ class LocatorNode {
   std::string make_proof(const char* purpose, const std::string& caller) const;
   void check_proof(const char* purpose, const std::string& caller, const std::string& proof,
                    const char* call) const;
-  void sync_with(const rpc::Location& peer);
+  void sync_with(const wire::Location& peer);
   bool bind_at(int port);
-  void on_member_change(const std::optional<rpc::Member>& before, const rpc::Member& after);
+  void on_member_change(const std::optional<wire::Member>& before, const wire::Member& after);
   // SnapshotPublisher::publish (for this node's own calls and the Locator RPCs) and
   // ::request (for changes made on threads that must not build rings).
   void publish();
   void request_publish();
-  bool join_through(const rpc::Location& seed);
-  void note_join_error(const rpc::Location& seed, const std::string& why);
+  bool join_through(const wire::Location& seed);
+  void note_join_error(const wire::Location& seed, const std::string& why);
   // Puts an admitted joiner into the member table and publishes the snapshot.
-  void admit_member(const rpc::Location& location, const JoinInfo& info);
+  void admit_member(const wire::Location& location, const JoinInfo& info);
   void sync_loop();
   void sync_once();
   // Tells every ring member but the authorities about `location`, each call on the fan-out
   // pool; the futures complete when each call did (failures are logged, never thrown).
-  std::vector<std::future<void>> broadcast_add(const rpc::Location& location, const JoinInfo& info,
-                                               const std::vector<rpc::Location>& authorities);
-  std::vector<rpc::Location> other_ring_members() const;
+  std::vector<std::future<void>> broadcast_add(const wire::Location& location, const JoinInfo& info,
+                                               const std::vector<wire::Location>& authorities);
+  std::vector<wire::Location> other_ring_members() const;
 
   NodeOptions options_;
   std::vector<std::string> service_types_;
-  rpc::Location self_;
+  wire::Location self_;
   std::shared_ptr<const membership::KeyRing> keys_;
   PeerAuth peer_auth_;
   std::unique_ptr<membership::MemberTable> table_;
@@ -197,7 +197,7 @@ class LocatorNode {
   std::unique_ptr<membership::SwimAgent> swim_;
   std::shared_ptr<rpc::BoundServerSocket> socket_;
   std::unique_ptr<rpc::RpcServer> server_;
-  rpc::ConnectionPool<rpc::LocatorClient> pool_;
+  rpc::ConnectionPool<wire::LocatorClient> pool_;
 
 
 

@@ -13,9 +13,9 @@ namespace thrifty::locator {
 
 using membership::MemberName;
 using membership::NowMs;
-using rpc::Location;
-using rpc::Member;
-using rpc::MemberState;
+using wire::Location;
+using wire::Member;
+using wire::MemberState;
 
 void LocatorNode::note_join_error(const Location& seed, const std::string& why) {
   LOG(ERROR) << "join through " << rpc::ToString(seed) << " failed: " << why;
@@ -28,7 +28,7 @@ bool LocatorNode::join_through(const Location& seed) {
     View view;
     // Learn the cluster before it learns of us: the moment the seed admits this node, others
     // route requests here, and this node must already know the ring to answer them.
-    pool_.call(seed, [&](rpc::LocatorClient& client) { client.get_view(view); });
+    pool_.call(seed, [&](wire::LocatorClient& client) { client.get_view(view); });
     if (view.placement != options_.placement) {
       LOG(ERROR) << "join: " << rpc::ToString(seed) << " uses placement " << view.placement
                  << ", this node " << options_.placement;
@@ -37,15 +37,15 @@ bool LocatorNode::join_through(const Location& seed) {
     for (const Member& member : view.members) table_->apply(member);
     JoinInfo info = self_join_info();
     info.proof = make_proof(membership::JoinProof::kJoin, self_name());
-    pool_.call(seed, [&](rpc::LocatorClient& client) { client.join(view, self_, info); });
+    pool_.call(seed, [&](wire::LocatorClient& client) { client.join(view, self_, info); });
     for (const Member& member : view.members) table_->apply(member);
     publish();
     LOG(INFO) << "joined through " << rpc::ToString(seed) << ": " << view.members.size()
               << " members";
     return true;
-  } catch (const rpc::LocatorError& e) {
+  } catch (const wire::LocatorError& e) {
     note_join_error(seed, e.message);
-  } catch (const rpc::Unauthorized& e) {
+  } catch (const wire::Unauthorized& e) {
     note_join_error(seed, e.message);
   } catch (const std::exception& e) {
     note_join_error(seed, e.what());
@@ -76,7 +76,7 @@ void LocatorNode::check_proof(const char* purpose, const std::string& caller,
   if (result == membership::JoinProof::Result::ok) return;
   LOG(WARNING) << call << " for " << caller << " refused: proof of the cluster key is "
                << membership::JoinProof::ResultName(result);
-  rpc::Unauthorized denied;
+  wire::Unauthorized denied;
   denied.message = std::string(call) + " refused: the proof of the cluster key is " +
                    membership::JoinProof::ResultName(result) +
                    " (do both nodes use the same --cluster-key-file and a correct clock?)";
@@ -88,13 +88,13 @@ View LocatorNode::handle_join(const Location& location, const JoinInfo& info) {
   RefuseBadLocation("join", location);
   RefuseOtherPlacement("join", options_.placement, info);
   if (!info.service_type.empty() && info.service_type != service_type()) {
-    rpc::LocatorError error;
+    wire::LocatorError error;
     error.message = "join refused: this cluster serves '" + service_type() +
                     "', the joining node '" + info.service_type + "'";
     throw error;
   }
   if (MemberName(location) == self_name()) {
-    rpc::LocatorError error;
+    wire::LocatorError error;
     error.message = "join refused: " + rpc::ToString(location) + " is this node's own address";
     throw error;
   }
@@ -104,7 +104,7 @@ View LocatorNode::handle_join(const Location& location, const JoinInfo& info) {
     if (!why.empty()) {
       ++joins_refused_;
       LOG(WARNING) << "join of " << rpc::ToString(location) << " refused: " << why;
-      rpc::LocatorError error;
+      wire::LocatorError error;
       error.message = "join refused: " + why;
       throw error;
     }
@@ -139,7 +139,7 @@ std::vector<std::future<void>> LocatorNode::broadcast_add(
     if (told) continue;
     calls.push_back(fan_out_.submit([this, peer, location, info, authorities] {
       try {
-        pool_.call(peer, [&](rpc::LocatorClient& client) {
+        pool_.call(peer, [&](wire::LocatorClient& client) {
           client.add(location, authorities, info);
         });
         note_peer_success(peer);

@@ -14,9 +14,9 @@ namespace thrifty::locator {
 
 using membership::MemberName;
 using membership::NowMs;
-using rpc::Location;
-using rpc::Member;
-using rpc::MemberState;
+using wire::Location;
+using wire::Member;
+using wire::MemberState;
 
 View LocatorNode::view() const {
   View view;
@@ -63,7 +63,7 @@ void LocatorNode::sync_with(const Location& peer) {
     const std::vector<Member> ours = table_->all();
     const std::string proof =
         make_proof(membership::JoinProof::kSync, membership::JoinProof::SyncDigest(ours));
-    pool_.call(peer, [&](rpc::LocatorClient& client) { client.sync(theirs, ours, proof); });
+    pool_.call(peer, [&](wire::LocatorClient& client) { client.sync(theirs, ours, proof); });
     note_peer_success(peer);
     for (const Member& member : theirs.members) table_->apply(member);
     publish();

@@ -13,7 +13,7 @@ using membership::PeerHandshake;
 namespace {
 
 [[noreturn]] void Deny(const std::string& message) {
-  rpc::Unauthorized denied;
+  wire::Unauthorized denied;
   denied.message = message;
   throw denied;
 }
@@ -24,7 +24,7 @@ PeerAuth::PeerAuth(std::shared_ptr<const membership::KeyRing> keys) : keys_(std:
   if (!keys_) throw std::invalid_argument("PeerAuth needs a key ring");
 }
 
-rpc::PeerChallenge PeerAuth::begin(PeerSession& session, const std::string& client_nonce) {
+wire::PeerChallenge PeerAuth::begin(PeerSession& session, const std::string& client_nonce) {
   session.authenticated = false;
   session.client_nonce.clear();
   session.server_nonce.clear();
@@ -35,7 +35,7 @@ rpc::PeerChallenge PeerAuth::begin(PeerSession& session, const std::string& clie
   }
   session.client_nonce = client_nonce;
   session.server_nonce = PeerHandshake::NewNonce();
-  rpc::PeerChallenge challenge;
+  wire::PeerChallenge challenge;
   challenge.nonce = session.server_nonce;
   challenge.proof = PeerHandshake::NodeProof(*keys_, session.client_nonce, session.server_nonce);
   return challenge;
@@ -72,9 +72,9 @@ void PeerAuth::require(const PeerSession& session, const char* call) {
        "(auth_begin/auth_finish); clients use get/put/erase/multi_get/multi_put");
 }
 
-void PeerAuth::authenticate(rpc::BaseIf& node) const {
+void PeerAuth::authenticate(wire::BaseIf& node) const {
   const std::string client_nonce = PeerHandshake::NewNonce();
-  rpc::PeerChallenge challenge;
+  wire::PeerChallenge challenge;
   node.auth_begin(challenge, client_nonce);
   if (!PeerHandshake::VerifyNode(*keys_, client_nonce, challenge.nonce, challenge.proof)) {
     Deny("the node did not prove the cluster key: it is not a member of this cluster, or it "
@@ -84,7 +84,7 @@ void PeerAuth::authenticate(rpc::BaseIf& node) const {
 }
 
 rpc::PoolOptions PeerAuth::pool_options(rpc::PoolOptions base) const {
-  base.on_connect = [this](rpc::BaseIf& node) { authenticate(node); };
+  base.on_connect = [this](wire::BaseIf& node) { authenticate(node); };
   return base;
 }
 

@@ -41,19 +41,19 @@ class PeerAuth {
 
   // ---- node side (the connection's handler) ----
   // Starts (or restarts) the handshake: remembers both nonces and returns this node's nonce
-  // and proof. Throws rpc::Unauthorized for a nonce of the wrong size.
-  rpc::PeerChallenge begin(PeerSession& session, const std::string& client_nonce);
+  // and proof. Throws wire::Unauthorized for a nonce of the wrong size.
+  wire::PeerChallenge begin(PeerSession& session, const std::string& client_nonce);
   // Checks the caller's proof over the session's nonces; the session is authenticated from
-  // then on. Throws rpc::Unauthorized (session not authenticated) if there was no begin() or
+  // then on. Throws wire::Unauthorized (session not authenticated) if there was no begin() or
   // the proof is wrong. A session gets one try per begin().
   void finish(PeerSession& session, const std::string& proof);
-  // Throws rpc::Unauthorized naming `call` unless the session is authenticated. Counted.
+  // Throws wire::Unauthorized naming `call` unless the session is authenticated. Counted.
   void require(const PeerSession& session, const char* call);
 
   // ---- caller side ----
-  // Runs the handshake on a freshly opened connection. Throws rpc::Unauthorized when the node
+  // Runs the handshake on a freshly opened connection. Throws wire::Unauthorized when the node
   // does not prove the key (or refuses ours), and whatever the transport throws.
-  void authenticate(rpc::BaseIf& node) const;
+  void authenticate(wire::BaseIf& node) const;
   // `base` with authenticate() run on every new connection of the pool.
   rpc::PoolOptions pool_options(rpc::PoolOptions base) const;
 

@@ -16,8 +16,8 @@
 
 namespace thrifty::locator {
 
-using rpc::Location;
-using rpc::Member;
+using wire::Location;
+using wire::Member;
 
 // Metadata key holding a member's ring weight as decimal text ("1", "2.5"); 1 when absent.
 inline constexpr const char* kWeightKey = "weight";

@@ -35,7 +35,7 @@ class StalledNode {
     port_ = ntohs(addr.sin_port);
   }
   ~StalledNode() { ::close(fd_); }  // the kernel completes handshakes into the backlog
-  rpc::Location at() const { return rpc::MakeLocation("127.0.0.1", port_); }
+  locator::wire::Location at() const { return rpc::MakeLocation("127.0.0.1", port_); }
 
  private:
   int fd_ = -1;
@@ -44,7 +44,8 @@ class StalledNode {
 
 int64_t Puts(Cluster& cluster, int i) {
   std::map<std::string, int64_t> stats;
-  cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.stats(stats); });
+  cluster.pool().call(cluster.location(i),
+                      [&](diststore::wire::StoreClient& c) { c.stats(stats); });
   return stats.at("puts");
 }
 

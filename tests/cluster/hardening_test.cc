@@ -219,12 +219,12 @@ class Prober {
   }
 
  private:
-  using Client = rpc::ThriftConnection<rpc::StoreClient>;
+  using Client = rpc::ThriftConnection<diststore::wire::StoreClient>;
   Client connect() {
     rpc::ConnectOptions options;
     options.connect_timeout_ms = 5000;
     options.call_timeout_ms = 10000;
-    return rpc::Connect<rpc::StoreClient>(rpc::MakeLocation("127.0.0.1", port_), options);
+    return rpc::Connect<diststore::wire::StoreClient>(rpc::MakeLocation("127.0.0.1", port_), options);
   }
   void fail(const std::string& what) {
     ++failures_;
@@ -239,7 +239,7 @@ class Prober {
         if (!c.client) c = connect();
         c.client->ping();
         std::string value;
-        c.client->get(value, kProbeKey, rpc::Consistency::DEFAULT);
+        c.client->get(value, kProbeKey, diststore::wire::Consistency::DEFAULT);
         if (value != kProbeValue) fail("get returned '" + value + "'");
         calls_ += 2;
         // Now and then a fresh connection: new clients must be accepted and served too.
@@ -276,7 +276,7 @@ class HardeningRaw : public ::testing::Test {
     node_ = cluster_->start({"--memory"});
     if (node_ < 0) return;
     cluster_->pool().call(cluster_->location(node_),
-                          [](rpc::StoreClient& c) { c.put(kProbeKey, kProbeValue, rpc::Consistency::DEFAULT); });
+                          [](diststore::wire::StoreClient& c) { c.put(kProbeKey, kProbeValue, diststore::wire::Consistency::DEFAULT); });
     baseline_rss_kb_ = RssKb(cluster_->pid(node_));
   }
   static void TearDownTestSuite() {
@@ -316,15 +316,15 @@ class HardeningRaw : public ::testing::Test {
 
   static std::map<std::string, int64_t> Stats() {
     std::map<std::string, int64_t> stats;
-    cluster_->pool().call(cluster_->location(node_), [&](rpc::StoreClient& c) { c.stats(stats); });
+    cluster_->pool().call(cluster_->location(node_), [&](diststore::wire::StoreClient& c) { c.stats(stats); });
     return stats;
   }
   static bool Stored(const std::string& key) {
     try {
       std::string value;
-      cluster_->pool().call(cluster_->location(node_), [&](rpc::StoreClient& c) { c.get(value, key, rpc::Consistency::DEFAULT); });
+      cluster_->pool().call(cluster_->location(node_), [&](diststore::wire::StoreClient& c) { c.get(value, key, diststore::wire::Consistency::DEFAULT); });
       return true;
-    } catch (const rpc::NotFound&) {
+    } catch (const diststore::wire::NotFound&) {
       return false;
     }
   }
@@ -517,12 +517,12 @@ TEST_F(HardeningRaw, StalledConnectionsDoNotBlockOthers) {
   rpc::PoolOptions options;
   options.call_timeout_ms = 3000;
   for (int i = 0; i < 20; ++i) {
-    rpc::ConnectionPool<rpc::StoreClient> fresh(options);  // a new connection each time
+    rpc::ConnectionPool<diststore::wire::StoreClient> fresh(options);  // a new connection each time
     const auto start = Clock::now();
     std::string value;
-    EXPECT_NO_THROW(fresh.call(cluster_->location(node_), [&](rpc::StoreClient& c) {
+    EXPECT_NO_THROW(fresh.call(cluster_->location(node_), [&](diststore::wire::StoreClient& c) {
       c.ping();
-      c.get(value, kProbeKey, rpc::Consistency::DEFAULT);
+      c.get(value, kProbeKey, diststore::wire::Consistency::DEFAULT);
     }));
     EXPECT_EQ(value, kProbeValue);
     EXPECT_LT(Clock::now() - start, std::chrono::seconds(3));
@@ -547,8 +547,8 @@ TEST_F(HardeningRaw, ManyConnectionsAtOnce) {
         << "open descriptors: " << OpenFds(pid()) << ", before: " << fds_before;
     rpc::PoolOptions options;
     options.call_timeout_ms = 2000;
-    rpc::ConnectionPool<rpc::StoreClient> fresh(options);
-    EXPECT_NO_THROW(fresh.call(cluster_->location(node_), [](rpc::StoreClient& c) { c.ping(); }));
+    rpc::ConnectionPool<diststore::wire::StoreClient> fresh(options);
+    EXPECT_NO_THROW(fresh.call(cluster_->location(node_), [](diststore::wire::StoreClient& c) { c.ping(); }));
   }
   // Closed by the clients: the node lets go of every one of them.
   EXPECT_TRUE(WaitFor([&] { return OpenFds(pid()) <= fds_before; }, 10000))
@@ -652,12 +652,12 @@ TEST_F(HardeningRaw, AClientAllowingLargerFramesThanTheNodeFailsFastNamingTheReq
   rpc::PoolOptions options;
   options.limits = rpc::RpcLimits::ForValueSize(256 << 20);
   options.call_timeout_ms = 30000;
-  rpc::ConnectionPool<rpc::StoreClient> pool(options);
+  rpc::ConnectionPool<diststore::wire::StoreClient> pool(options);
   const std::string value(100000000, 'v');
   const auto before = Stats();
   const auto start = Clock::now();
   try {
-    pool.call(cluster_->location(node_), [&](rpc::StoreClient& c) { c.put("huge-direct", value, rpc::Consistency::DEFAULT); });
+    pool.call(cluster_->location(node_), [&](diststore::wire::StoreClient& c) { c.put("huge-direct", value, diststore::wire::Consistency::DEFAULT); });
     ADD_FAILURE() << "a frame of 100 MB was taken";
   } catch (const apache::thrift::transport::TTransportException& e) {
     EXPECT_NE(std::string(e.what()).find("while sending a request of 1000000"), std::string::npos)
@@ -674,16 +674,16 @@ TEST_F(HardeningRaw, AClientAllowingLargerFramesThanTheNodeFailsFastNamingTheReq
 TEST_F(HardeningRaw, AfterAllOfItTheNodeServesAndStoredNothingBogus) {
   auto& pool = cluster_->pool();
   const auto where = cluster_->location(node_);
-  pool.call(where, [](rpc::StoreClient& c) { c.put("after-the-storm", "calm", rpc::Consistency::DEFAULT); });
+  pool.call(where, [](diststore::wire::StoreClient& c) { c.put("after-the-storm", "calm", diststore::wire::Consistency::DEFAULT); });
   std::string value;
-  pool.call(where, [&](rpc::StoreClient& c) { c.get(value, "after-the-storm", rpc::Consistency::DEFAULT); });
+  pool.call(where, [&](diststore::wire::StoreClient& c) { c.get(value, "after-the-storm", diststore::wire::Consistency::DEFAULT); });
   EXPECT_EQ(value, "calm");
   std::map<std::string, int64_t> stats;
-  pool.call(where, [&](rpc::StoreClient& c) { c.stats(stats); });
+  pool.call(where, [&](diststore::wire::StoreClient& c) { c.stats(stats); });
   EXPECT_EQ(stats["keys"], 2) << "only the probe key and this one were stored";
   // Nobody joined through the bogus join requests either.
-  std::vector<rpc::Member> members;
-  pool.call(where, [&](rpc::StoreClient& c) { c.members(members); });
+  std::vector<locator::wire::Member> members;
+  pool.call(where, [&](diststore::wire::StoreClient& c) { c.members(members); });
   EXPECT_EQ(members.size(), 1u);
   // And the CLI sees the same count.
   const auto result = RunCommand({BinDir() + "/storectl", "--peer=" + rpc::ToString(where), "stats"});
@@ -708,9 +708,9 @@ class HardeningLimits : public ::testing::Test {
   }
 
   size_t RingSize(int i) {
-    std::vector<rpc::Location> all;
+    std::vector<locator::wire::Location> all;
     try {
-      cluster_.pool().call(cluster_.location(i), [&](rpc::StoreClient& c) { c.get_all(all); });
+      cluster_.pool().call(cluster_.location(i), [&](diststore::wire::StoreClient& c) { c.get_all(all); });
     } catch (const std::exception&) {
       return 0;
     }
@@ -722,8 +722,8 @@ class HardeningLimits : public ::testing::Test {
     return total;
   }
   std::set<std::string> Members(int i) {
-    std::vector<rpc::Member> members;
-    cluster_.pool().call(cluster_.location(i), [&](rpc::StoreClient& c) { c.members(members); });
+    std::vector<locator::wire::Member> members;
+    cluster_.pool().call(cluster_.location(i), [&](diststore::wire::StoreClient& c) { c.members(members); });
     std::set<std::string> out;
     for (const auto& m : members) {
       out.insert(rpc::ToString(m.location) + " " + std::to_string(m.state) + " " +
@@ -779,7 +779,7 @@ TEST_F(HardeningLimits, OversizedAndEmptyKeysAndValuesAreRefusedAndNothingIsStor
   ExpectClientError("empty key in erase", [&] { client_->erase(""); }, {"empty key"});
   ExpectClientError("oversized value in a batch",
                     [&] {
-                      rpc::Entry e;
+                      diststore::wire::Entry e;
                       e.key = "batch-big";
                       e.value = big_value;
                       client_->multi_put({e});
@@ -788,7 +788,7 @@ TEST_F(HardeningLimits, OversizedAndEmptyKeysAndValuesAreRefusedAndNothingIsStor
 
   // A batch whose keys live on both nodes, with one value over the limit: refused whole.
   {
-    std::vector<rpc::Entry> entries(20);
+    std::vector<diststore::wire::Entry> entries(20);
     std::set<std::string> owners;
     for (size_t i = 0; i < entries.size(); ++i) {
       entries[i].key = "mixed-" + std::to_string(i);
@@ -805,26 +805,26 @@ TEST_F(HardeningLimits, OversizedAndEmptyKeysAndValuesAreRefusedAndNothingIsStor
   // The same requests sent to a node that does not own the key (it must check before forwarding).
   for (int i : {a_, b_}) {
     try {
-      cluster_.pool().call(cluster_.location(i), [&](rpc::StoreClient& c) { c.put("big", big_value, rpc::Consistency::DEFAULT); });
+      cluster_.pool().call(cluster_.location(i), [&](diststore::wire::StoreClient& c) { c.put("big", big_value, diststore::wire::Consistency::DEFAULT); });
       ADD_FAILURE() << "node " << i << " accepted a value of 16 MiB + 1";
-    } catch (const rpc::StoreError& e) {
+    } catch (const diststore::wire::StoreError& e) {
       EXPECT_NE(e.message.find("--max-value-bytes"), std::string::npos) << e.message;
     }
     try {
-      cluster_.pool().call(cluster_.location(i), [&](rpc::StoreClient& c) { c.put(big_key, "v", rpc::Consistency::DEFAULT); });
+      cluster_.pool().call(cluster_.location(i), [&](diststore::wire::StoreClient& c) { c.put(big_key, "v", diststore::wire::Consistency::DEFAULT); });
       ADD_FAILURE() << "node " << i << " accepted a key of 64 KiB + 1";
-    } catch (const rpc::StoreError& e) {
+    } catch (const diststore::wire::StoreError& e) {
       EXPECT_NE(e.message.find("--max-key-bytes"), std::string::npos) << e.message;
     }
   }
   // A batch over 10000 entries sent to one node: refused whole.
   {
-    std::vector<rpc::Entry> entries(10001);
+    std::vector<diststore::wire::Entry> entries(10001);
     for (size_t i = 0; i < entries.size(); ++i) entries[i].key = "batch-" + std::to_string(i);
     try {
-      cluster_.pool().call(cluster_.location(a_), [&](rpc::StoreClient& c) { c.multi_put(entries, rpc::Consistency::DEFAULT); });
+      cluster_.pool().call(cluster_.location(a_), [&](diststore::wire::StoreClient& c) { c.multi_put(entries, diststore::wire::Consistency::DEFAULT); });
       ADD_FAILURE() << "a batch of 10001 entries was accepted";
-    } catch (const rpc::StoreError& e) {
+    } catch (const diststore::wire::StoreError& e) {
       EXPECT_NE(e.message.find("10000"), std::string::npos) << e.message;
     }
   }
@@ -850,13 +850,13 @@ TEST_F(HardeningLimits, OneConnectionCarriesMoreThanTheFrameLimitOverItsLife) {
   // (Not in HardeningRaw: under ASan the freed values stay resident past its RSS bound.)
   rpc::ConnectOptions options;
   options.call_timeout_ms = 10000;
-  auto connection = rpc::Connect<rpc::StoreClient>(cluster_.location(a_), options);
-  rpc::StoreClient& client = *connection.client;
+  auto connection = rpc::Connect<diststore::wire::StoreClient>(cluster_.location(a_), options);
+  diststore::wire::StoreClient& client = *connection.client;
   const std::string value(1 << 20, 'm');
-  for (int i = 0; i < 80; ++i) ASSERT_NO_THROW(client.put("lifetime-key", value, rpc::Consistency::DEFAULT)) << "put " << i;
+  for (int i = 0; i < 80; ++i) ASSERT_NO_THROW(client.put("lifetime-key", value, diststore::wire::Consistency::DEFAULT)) << "put " << i;
   for (int i = 0; i < 80; ++i) {
     std::string got;
-    ASSERT_NO_THROW(client.get(got, "lifetime-key", rpc::Consistency::DEFAULT)) << "get " << i;
+    ASSERT_NO_THROW(client.get(got, "lifetime-key", diststore::wire::Consistency::DEFAULT)) << "get " << i;
     ASSERT_EQ(got.size(), value.size());
   }
 }
@@ -867,7 +867,7 @@ std::string Proof(const char* purpose, const std::string& who) {
   return membership::JoinProof::Make(membership::KeyRing::DevelopmentKey(), purpose, who,
                                      membership::NowMs());
 }
-std::string Proof(const char* purpose, const rpc::Location& who) {
+std::string Proof(const char* purpose, const locator::wire::Location& who) {
   return Proof(purpose, membership::MemberName(who));
 }
 
@@ -886,64 +886,64 @@ TEST_F(HardeningLimits, BadLocationsAreRefusedAndTheViewIsUnchanged) {
                                 {"", 9999, "empty address"},
                                 {std::string(300, 'h'), 9999, "longer than 255"}};
   for (const auto& b : bad) {
-    const rpc::Location where = rpc::MakeLocation(b.address, b.port);
+    const locator::wire::Location where = rpc::MakeLocation(b.address, b.port);
     const std::string shown = "'" + b.address.substr(0, 20) + "':" + std::to_string(b.port);
     // Properly signed calls, so that the location itself is what gets refused.
-    rpc::JoinInfo info;
+    locator::wire::JoinInfo info;
     info.placement = "ketama";
     info.service_type = "diststore.Store";
     try {
       info.proof = Proof(membership::JoinProof::kJoin, where);
-      rpc::View view;
-      cluster_.pool().call(cluster_.location(a_), [&](rpc::StoreClient& c) { c.join(view, where, info); });
+      locator::wire::View view;
+      cluster_.pool().call(cluster_.location(a_), [&](diststore::wire::StoreClient& c) { c.join(view, where, info); });
       ADD_FAILURE() << "join of " << shown << " accepted";
-    } catch (const rpc::LocatorError& e) {
+    } catch (const locator::wire::LocatorError& e) {
       EXPECT_NE(e.message.find(b.says), std::string::npos) << e.message;
       EXPECT_NE(e.message.find("join refused"), std::string::npos) << e.message;
     }
     try {
       info.proof = Proof(membership::JoinProof::kAdd, where);
-      cluster_.pool().call(cluster_.location(b_), [&](rpc::StoreClient& c) {
+      cluster_.pool().call(cluster_.location(b_), [&](diststore::wire::StoreClient& c) {
         c.add(where, {cluster_.location(a_)}, info);
       });
       ADD_FAILURE() << "add of " << shown << " accepted";
-    } catch (const rpc::LocatorError& e) {
+    } catch (const locator::wire::LocatorError& e) {
       EXPECT_NE(e.message.find(b.says), std::string::npos) << e.message;
     }
     try {
-      cluster_.pool().call(cluster_.location(a_), [&](rpc::StoreClient& c) {
+      cluster_.pool().call(cluster_.location(a_), [&](diststore::wire::StoreClient& c) {
         c.remove(where, {cluster_.location(b_)}, Proof(membership::JoinProof::kRemove, where));
       });
       ADD_FAILURE() << "remove of " << shown << " accepted";
-    } catch (const rpc::LocatorError& e) {
+    } catch (const locator::wire::LocatorError& e) {
       EXPECT_NE(e.message.find(b.says), std::string::npos) << e.message;
     }
     try {
-      rpc::Member m;
+      locator::wire::Member m;
       m.location = where;
       m.incarnation = 1;
-      rpc::View view;
-      cluster_.pool().call(cluster_.location(a_), [&](rpc::StoreClient& c) {
+      locator::wire::View view;
+      cluster_.pool().call(cluster_.location(a_), [&](diststore::wire::StoreClient& c) {
         c.sync(view, {m}, Proof(membership::JoinProof::kSync, membership::JoinProof::SyncDigest({m})));
       });
       ADD_FAILURE() << "sync with " << shown << " accepted";
-    } catch (const rpc::LocatorError& e) {
+    } catch (const locator::wire::LocatorError& e) {
       EXPECT_NE(e.message.find(b.says), std::string::npos) << e.message;
     }
   }
   for (int n : {0, -1, -2147483647 - 1}) {
     try {
-      std::vector<rpc::Location> nodes;
-      cluster_.pool().call(cluster_.location(a_), [&](rpc::StoreClient& c) { c.get_nodes(nodes, "k", n); });
+      std::vector<locator::wire::Location> nodes;
+      cluster_.pool().call(cluster_.location(a_), [&](diststore::wire::StoreClient& c) { c.get_nodes(nodes, "k", n); });
       ADD_FAILURE() << "get_nodes with n = " << n << " accepted";
-    } catch (const rpc::LocatorError& e) {
+    } catch (const locator::wire::LocatorError& e) {
       EXPECT_NE(e.message.find("n must be >= 1"), std::string::npos) << e.message;
     }
   }
   // A huge n is not an error: the whole ring, once.
-  std::vector<rpc::Location> nodes;
+  std::vector<locator::wire::Location> nodes;
   cluster_.pool().call(cluster_.location(a_),
-                       [&](rpc::StoreClient& c) { c.get_nodes(nodes, "k", 2147483647); });
+                       [&](diststore::wire::StoreClient& c) { c.get_nodes(nodes, "k", 2147483647); });
   EXPECT_EQ(nodes.size(), 2u);
 
   EXPECT_EQ(Members(a_), before_a);
@@ -956,8 +956,8 @@ TEST_F(HardeningLimits, BadLocationsAreRefusedAndTheViewIsUnchanged) {
 TEST_F(HardeningLimits, MembershipCallsWithoutAValidProofAreRefused) {
   const auto before_a = Members(a_);
   // A good location that no node serves: admitting it would put a dead node in the ring.
-  const rpc::Location stranger = rpc::MakeLocation("127.0.0.1", 1);
-  rpc::JoinInfo info;
+  const locator::wire::Location stranger = rpc::MakeLocation("127.0.0.1", 1);
+  locator::wire::JoinInfo info;
   info.placement = "ketama";
   info.service_type = "diststore.Store";
   const std::vector<std::pair<std::string, std::string>> proofs = {
@@ -975,29 +975,29 @@ TEST_F(HardeningLimits, MembershipCallsWithoutAValidProofAreRefused) {
   for (const auto& [what, proof] : proofs) {
     info.proof = proof;
     try {
-      rpc::View view;
-      cluster_.pool().call(cluster_.location(a_), [&](rpc::StoreClient& c) { c.join(view, stranger, info); });
+      locator::wire::View view;
+      cluster_.pool().call(cluster_.location(a_), [&](diststore::wire::StoreClient& c) { c.join(view, stranger, info); });
       ADD_FAILURE() << "join with " << what << " accepted";
-    } catch (const rpc::Unauthorized& e) {
+    } catch (const locator::wire::Unauthorized& e) {
       EXPECT_NE(e.message.find("join refused"), std::string::npos) << e.message;
     }
   }
   for (const auto& call : {"add", "remove", "sync"}) {
     try {
-      cluster_.pool().call(cluster_.location(a_), [&](rpc::StoreClient& c) {
+      cluster_.pool().call(cluster_.location(a_), [&](diststore::wire::StoreClient& c) {
         const std::string name = call;
-        if (name == "add") c.add(stranger, {}, rpc::JoinInfo());
+        if (name == "add") c.add(stranger, {}, locator::wire::JoinInfo());
         if (name == "remove") c.remove(cluster_.location(b_), {}, "");
         if (name == "sync") {
-          rpc::Member m;
+          locator::wire::Member m;
           m.location = stranger;
           m.incarnation = 1;
-          rpc::View view;
+          locator::wire::View view;
           c.sync(view, {m}, "");
         }
       });
       ADD_FAILURE() << call << " without a proof accepted";
-    } catch (const rpc::Unauthorized& e) {
+    } catch (const locator::wire::Unauthorized& e) {
       EXPECT_NE(e.message.find(std::string(call) + " refused"), std::string::npos) << e.message;
     }
   }

@@ -168,10 +168,10 @@ Cluster::Cluster(std::string binary, int ports)
   rpc::PoolOptions options;
   options.connect_timeout_ms = 1000;
   options.call_timeout_ms = 10000;
-  client_pool_ = std::make_unique<rpc::ConnectionPool<rpc::StoreClient>>(options);
+  client_pool_ = std::make_unique<rpc::ConnectionPool<diststore::wire::StoreClient>>(options);
   peer_auth_ = std::make_unique<locator::PeerAuth>(
       std::make_shared<const membership::KeyRing>(membership::KeyRing::DevelopmentKey()));
-  pool_ = std::make_unique<rpc::ConnectionPool<rpc::StoreClient>>(peer_auth_->pool_options(options));
+  pool_ = std::make_unique<rpc::ConnectionPool<diststore::wire::StoreClient>>(peer_auth_->pool_options(options));
 }
 
 Cluster::~Cluster() {
@@ -247,7 +247,7 @@ bool Cluster::wait_ready(Node& node, int timeout_ms) {
         node.port = port;
         try {
           pool_->call(rpc::MakeLocation("127.0.0.1", node.port),
-                      [](rpc::StoreClient& c) { c.ping(); });
+                      [](diststore::wire::StoreClient& c) { c.ping(); });
           return true;
         } catch (const std::exception&) {
           return false;
@@ -315,7 +315,7 @@ bool Cluster::running(int i) {
   return true;
 }
 
-rpc::Location Cluster::location(int i) const {
+locator::wire::Location Cluster::location(int i) const {
   return rpc::MakeLocation("127.0.0.1", nodes_.at(i).port);
 }
 

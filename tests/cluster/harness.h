@@ -70,7 +70,7 @@ class Cluster {
   bool running(int i);
 
   int size() const { return static_cast<int>(nodes_.size()); }
-  rpc::Location location(int i) const;
+  locator::wire::Location location(int i) const;
   int port(int i) const { return nodes_.at(i).port; }
   pid_t pid(int i) const { return nodes_.at(i).pid; }
   std::string log(int i) const;
@@ -81,9 +81,9 @@ class Cluster {
   std::vector<std::string> discovery_args() const;
   // A pool of Store clients to talk to the nodes directly, as a peer: its connections prove
   // the development key, so node-to-node calls are served on them.
-  rpc::ConnectionPool<rpc::StoreClient>& pool() { return *pool_; }
+  rpc::ConnectionPool<diststore::wire::StoreClient>& pool() { return *pool_; }
   // The same as a plain client (no handshake): node-to-node calls are refused on it.
-  rpc::ConnectionPool<rpc::StoreClient>& client_pool() { return *client_pool_; }
+  rpc::ConnectionPool<diststore::wire::StoreClient>& client_pool() { return *client_pool_; }
 
  private:
   struct Node {
@@ -102,8 +102,8 @@ class Cluster {
   TempDir dir_;
   std::vector<Node> nodes_;
   std::unique_ptr<locator::PeerAuth> peer_auth_;
-  std::unique_ptr<rpc::ConnectionPool<rpc::StoreClient>> pool_;
-  std::unique_ptr<rpc::ConnectionPool<rpc::StoreClient>> client_pool_;
+  std::unique_ptr<rpc::ConnectionPool<diststore::wire::StoreClient>> pool_;
+  std::unique_ptr<rpc::ConnectionPool<diststore::wire::StoreClient>> client_pool_;
 };
 
 }  // namespace thrifty::testing

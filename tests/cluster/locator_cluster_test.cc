@@ -13,8 +13,9 @@ namespace thrifty::testing {
 namespace {
 
 std::set<std::string> RingOf(Cluster& cluster, int i) {
-  std::vector<rpc::Location> all;
-  cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.get_all(all); });
+  std::vector<locator::wire::Location> all;
+  cluster.pool().call(cluster.location(i),
+                      [&](diststore::wire::StoreClient& c) { c.get_all(all); });
   std::set<std::string> names;
   for (const auto& l : all) names.insert(rpc::ToString(l));
   return names;
@@ -59,8 +60,8 @@ TEST(LocatorCluster, EightNodesByAutodiscoveryAgreeAndSurviveTwoLeaves) {
     const std::string key = "key-" + std::to_string(k);
     std::set<std::string> owners;
     for (int i : live) {
-      rpc::Location owner;
-      cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.get_node(owner, key); });
+      locator::wire::Location owner;
+      cluster.pool().call(cluster.location(i), [&](diststore::wire::StoreClient& c) { c.get_node(owner, key); });
       owners.insert(rpc::ToString(owner));
     }
     ASSERT_EQ(owners.size(), 1u) << "nodes disagree on the owner of " << key;
@@ -73,10 +74,11 @@ TEST(LocatorCluster, EightNodesByAutodiscoveryAgreeAndSurviveTwoLeaves) {
   EXPECT_TRUE(WaitFor([&] { return AllAgree(cluster, live); }, 2000))
       << "views did not converge within 2 s of the leaves";
   // The leavers are known as LEFT.
-  std::vector<rpc::Member> members;
-  cluster.pool().call(cluster.location(0), [&](rpc::StoreClient& c) { c.members(members); });
+  std::vector<locator::wire::Member> members;
+  cluster.pool().call(cluster.location(0),
+                      [&](diststore::wire::StoreClient& c) { c.members(members); });
   int left = 0;
-  for (const auto& m : members) left += m.state == rpc::MemberState::LEFT;
+  for (const auto& m : members) left += m.state == locator::wire::MemberState::LEFT;
   EXPECT_EQ(left, 2);
 }
 
@@ -99,9 +101,10 @@ TEST(LocatorCluster, StoreselectLiveModeAgreesWithTheNodes) {
   while (std::getline(lines, line)) {
     const auto tab = line.find('\t');
     ASSERT_NE(tab, std::string::npos) << line;
-    rpc::Location owner;
+    locator::wire::Location owner;
     const std::string key = line.substr(0, tab);
-    cluster.pool().call(cluster.location(0), [&](rpc::StoreClient& c) { c.get_node(owner, key); });
+    cluster.pool().call(cluster.location(0),
+                        [&](diststore::wire::StoreClient& c) { c.get_node(owner, key); });
     EXPECT_EQ(line.substr(tab + 1), rpc::ToString(owner)) << key;
     ++checked;
   }

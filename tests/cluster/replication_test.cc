@@ -24,7 +24,7 @@ namespace thrifty::testing {
 namespace {
 
 using membership::MemberName;
-using Level = rpc::Consistency::type;
+using Level = diststore::wire::Consistency::type;
 
 constexpr int kReplicas = 3;
 const std::vector<std::string> kFastDetection = {"--probe-interval-ms=200",
@@ -60,10 +60,10 @@ std::vector<int> ReplicasOf(Cluster& cluster, int i, const std::string& key) {
 }
 
 // Node i's member states by node index (members it does not list are absent).
-std::map<int, rpc::MemberState::type> StatesSeenBy(Cluster& cluster, int i) {
-  rpc::View view;
-  cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.get_view(view); });
-  std::map<int, rpc::MemberState::type> out;
+std::map<int, locator::wire::MemberState::type> StatesSeenBy(Cluster& cluster, int i) {
+  locator::wire::View view;
+  cluster.pool().call(cluster.location(i), [&](diststore::wire::StoreClient& c) { c.get_view(view); });
+  std::map<int, locator::wire::MemberState::type> out;
   for (const auto& m : view.members) {
     for (int n = 0; n < cluster.size(); ++n) {
       if (MemberName(cluster.location(n)) == MemberName(m.location)) out[n] = m.state;
@@ -74,18 +74,18 @@ std::map<int, rpc::MemberState::type> StatesSeenBy(Cluster& cluster, int i) {
 
 void Put(Cluster& cluster, int via, const std::string& key, const std::string& value, Level level) {
   cluster.client_pool().call(cluster.location(via),
-                             [&](rpc::StoreClient& c) { c.put(key, value, level); });
+                             [&](diststore::wire::StoreClient& c) { c.put(key, value, level); });
 }
 
 std::string Get(Cluster& cluster, int via, const std::string& key, Level level) {
   std::string value;
   cluster.client_pool().call(cluster.location(via),
-                             [&](rpc::StoreClient& c) { c.get(value, key, level); });
+                             [&](diststore::wire::StoreClient& c) { c.get(value, key, level); });
   return value;
 }
 
 const char* Name(Level level) {
-  return level == rpc::Consistency::ONE ? "ONE" : level == rpc::Consistency::QUORUM ? "QUORUM" : "ALL";
+  return level == diststore::wire::Consistency::ONE ? "ONE" : level == diststore::wire::Consistency::QUORUM ? "QUORUM" : "ALL";
 }
 
 TEST(Replication, EachLevelSucceedsExactlyWhileEnoughReplicasLive) {
@@ -100,7 +100,7 @@ TEST(Replication, EachLevelSucceedsExactlyWhileEnoughReplicasLive) {
     if (std::find(replicas.begin(), replicas.end(), n) == replicas.end()) coordinator = n;
   }
   ASSERT_GE(coordinator, 0);
-  Put(cluster, coordinator, key, "v0", rpc::Consistency::ALL);
+  Put(cluster, coordinator, key, "v0", diststore::wire::Consistency::ALL);
 
   int version = 0;
   std::string last = "v0";
@@ -114,7 +114,7 @@ TEST(Replication, EachLevelSucceedsExactlyWhileEnoughReplicasLive) {
       ASSERT_TRUE(WaitFor(
           [&] {
             for (int n : survivors) {
-              if (StatesSeenBy(cluster, n)[victim] != rpc::MemberState::DEAD) return false;
+              if (StatesSeenBy(cluster, n)[victim] != locator::wire::MemberState::DEAD) return false;
             }
             return true;
           },
@@ -122,15 +122,15 @@ TEST(Replication, EachLevelSucceedsExactlyWhileEnoughReplicasLive) {
           << "the survivors did not all declare " << MemberName(cluster.location(victim)) << " DEAD";
     }
     const int alive = 3 - killed;
-    for (Level level : {rpc::Consistency::ONE, rpc::Consistency::QUORUM, rpc::Consistency::ALL}) {
-      const int required = level == rpc::Consistency::ONE ? 1 : level == rpc::Consistency::QUORUM ? 2 : 3;
+    for (Level level : {diststore::wire::Consistency::ONE, diststore::wire::Consistency::QUORUM, diststore::wire::Consistency::ALL}) {
+      const int required = level == diststore::wire::Consistency::ONE ? 1 : level == diststore::wire::Consistency::QUORUM ? 2 : 3;
       const std::string value = "v" + std::to_string(++version);
       SCOPED_TRACE(std::string(Name(level)) + " with " + std::to_string(alive) + " replicas alive");
       const auto start = std::chrono::steady_clock::now();
       if (alive >= required) {
         ASSERT_NO_THROW(Put(cluster, coordinator, key, value, level));
         last = value;
-        if (level == rpc::Consistency::ONE) {
+        if (level == diststore::wire::Consistency::ONE) {
           // R + W <= N: a read may miss it for a moment, never for long.
           EXPECT_TRUE(WaitFor([&] { return Get(cluster, coordinator, key, level) == last; }, 5000));
         } else {
@@ -141,12 +141,12 @@ TEST(Replication, EachLevelSucceedsExactlyWhileEnoughReplicasLive) {
         try {
           Put(cluster, coordinator, key, value, level);
           FAIL() << "the write must be refused";
-        } catch (const rpc::Unavailable& e) {
+        } catch (const diststore::wire::Unavailable& e) {
           EXPECT_EQ(e.replicas_required, required);
           EXPECT_EQ(e.replicas_alive, alive);
         }
         const double put_s = Seconds(start);
-        EXPECT_THROW(Get(cluster, coordinator, key, level), rpc::Unavailable);
+        EXPECT_THROW(Get(cluster, coordinator, key, level), diststore::wire::Unavailable);
         // Refused from the view at once, not after a call timed out.
         EXPECT_LT(put_s, 1.0) << "Unavailable took " << put_s << " s";
       }
@@ -171,7 +171,7 @@ TEST(Replication, KillNineUnderQuorumLoadFailsNothingAndLosesNothing) {
     for (int i = 0; !stop; ++i) {
       const std::string key = "load-" + std::to_string(i);
       try {
-        Put(cluster, coordinator, key, "value-" + key, rpc::Consistency::QUORUM);
+        Put(cluster, coordinator, key, "value-" + key, diststore::wire::Consistency::QUORUM);
         std::lock_guard<std::mutex> lock(mu);
         acked.push_back(key);
       } catch (const std::exception& e) {
@@ -189,7 +189,7 @@ TEST(Replication, KillNineUnderQuorumLoadFailsNothingAndLosesNothing) {
         key = acked[(n * 7919) % acked.size()];
       }
       try {
-        const std::string value = Get(cluster, coordinator, key, rpc::Consistency::QUORUM);
+        const std::string value = Get(cluster, coordinator, key, diststore::wire::Consistency::QUORUM);
         if (value != "value-" + key) {
           std::lock_guard<std::mutex> lock(mu);
           failures.push_back("get " + key + " read '" + value + "'");
@@ -232,8 +232,8 @@ TEST(Replication, KillNineUnderQuorumLoadFailsNothingAndLosesNothing) {
       std::vector<std::string> part(acked.begin() + static_cast<long>(from),
                                     acked.begin() + static_cast<long>(std::min(acked.size(), from + 1000)));
       std::map<std::string, std::string> got;
-      cluster.client_pool().call(cluster.location(via), [&](rpc::StoreClient& c) {
-        c.multi_get(got, part, rpc::Consistency::QUORUM);
+      cluster.client_pool().call(cluster.location(via), [&](diststore::wire::StoreClient& c) {
+        c.multi_get(got, part, diststore::wire::Consistency::QUORUM);
       });
       for (const auto& key : part) {
         auto it = got.find(key);
@@ -253,15 +253,15 @@ TEST(Replication, AJoinAndACleanLeaveKeepEveryKeyOnItsReplicas) {
   ASSERT_EQ(live.size(), 3u);
   const auto keys = KeyRange(2000);
   for (size_t from = 0; from < keys.size(); from += 500) {
-    std::vector<rpc::Entry> batch;
+    std::vector<diststore::wire::Entry> batch;
     for (size_t i = from; i < from + 500; ++i) {
-      rpc::Entry e;
+      diststore::wire::Entry e;
       e.key = keys[i];
       e.value = "v-" + keys[i];
       batch.push_back(e);
     }
-    cluster.client_pool().call(cluster.location(live[0]), [&](rpc::StoreClient& c) {
-      c.multi_put(batch, rpc::Consistency::ALL);
+    cluster.client_pool().call(cluster.location(live[0]), [&](diststore::wire::StoreClient& c) {
+      c.multi_put(batch, diststore::wire::Consistency::ALL);
     });
   }
   // Copies of each key over `nodes`, judged by the ring of nodes.front(): on exactly its
@@ -272,7 +272,7 @@ TEST(Replication, AJoinAndACleanLeaveKeepEveryKeyOnItsReplicas) {
         *why = "rings differ";
         return false;
       }
-      std::map<int, std::map<std::string, rpc::Record>> held;
+      std::map<int, std::map<std::string, diststore::wire::Record>> held;
       for (int n : nodes) held[n] = Held(cluster, n, keys);
       for (const auto& key : keys) {
         const auto replicas = ReplicasOf(cluster, nodes.front(), key);
@@ -343,15 +343,15 @@ TEST(Replication, HintsDeliverEveryWriteAReplicaMissedWhileDown) {
   const auto keys = KeyRange(kKeys);
   const auto write_start = std::chrono::steady_clock::now();
   for (size_t from = 0; from < keys.size(); from += 1000) {
-    std::vector<rpc::Entry> batch;
+    std::vector<diststore::wire::Entry> batch;
     for (size_t i = from; i < from + 1000; ++i) {
-      rpc::Entry e;
+      diststore::wire::Entry e;
       e.key = keys[i];
       e.value = "v-" + keys[i];
       batch.push_back(std::move(e));
     }
     cluster.client_pool().call(cluster.location(live[static_cast<size_t>(from / 1000) % 2]),
-                               [&](rpc::StoreClient& c) { c.multi_put(batch, rpc::Consistency::QUORUM); });
+                               [&](diststore::wire::StoreClient& c) { c.multi_put(batch, diststore::wire::Consistency::QUORUM); });
   }
   const double write_s = Seconds(write_start);
   // Every key's leader kept one hint for the DEAD replica.
@@ -385,7 +385,7 @@ TEST(Replication, HintsDeliverEveryWriteAReplicaMissedWhileDown) {
   cluster.kill9(live[0]);
   cluster.kill9(live[1]);
   for (int i = 0; i < kKeys; i += 997) {
-    EXPECT_EQ(Get(cluster, victim, keys[static_cast<size_t>(i)], rpc::Consistency::ONE),
+    EXPECT_EQ(Get(cluster, victim, keys[static_cast<size_t>(i)], diststore::wire::Consistency::ONE),
               "v-" + keys[static_cast<size_t>(i)]);
   }
 }
@@ -397,7 +397,7 @@ TEST(Replication, StrictQuorumKeepsNoHints) {
   cluster.kill9(live[2]);
   ASSERT_TRUE(WaitFor([&] { return RingsAre(cluster, {live[0], live[1]}, {live[0], live[1]}); },
                       20000, 100));
-  for (int i = 0; i < 50; ++i) Put(cluster, live[0], Key(i), "v", rpc::Consistency::QUORUM);
+  for (int i = 0; i < 50; ++i) Put(cluster, live[0], Key(i), "v", diststore::wire::Consistency::QUORUM);
   EXPECT_EQ(SumOfStat(cluster, {live[0], live[1]}, "hints_pending"), 0);
   EXPECT_EQ(SumOfStat(cluster, {live[0], live[1]}, "hints_stored"), 0);
 }

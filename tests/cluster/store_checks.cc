@@ -10,7 +10,7 @@
 namespace thrifty::testing {
 
 using membership::MemberName;
-using rpc::Location;
+using locator::wire::Location;
 
 std::string Key(int i) { return "key-" + std::to_string(i); }
 
@@ -52,7 +52,7 @@ std::vector<int> StartNodes(Cluster& cluster, int n) {
 
 std::set<std::string> RingOf(Cluster& cluster, int i) {
   std::vector<Location> all;
-  cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.get_all(all); });
+  cluster.pool().call(cluster.location(i), [&](diststore::wire::StoreClient& c) { c.get_all(all); });
   std::set<std::string> names;
   for (const auto& l : all) names.insert(MemberName(l));
   return names;
@@ -73,7 +73,7 @@ bool RingsAre(Cluster& cluster, const std::vector<int>& asked, const std::vector
 
 std::map<std::string, int64_t> Stats(Cluster& cluster, int i) {
   std::map<std::string, int64_t> out;
-  cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.stats(out); });
+  cluster.pool().call(cluster.location(i), [&](diststore::wire::StoreClient& c) { c.stats(out); });
   return out;
 }
 
@@ -90,20 +90,20 @@ int64_t SumOfKeys(Cluster& cluster, const std::vector<int>& live) {
 }
 
 std::shared_ptr<const locator::Ring> RingFromView(Cluster& cluster, int i) {
-  rpc::View view;
-  cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.get_view(view); });
+  locator::wire::View view;
+  cluster.pool().call(cluster.location(i), [&](diststore::wire::StoreClient& c) { c.get_view(view); });
   return std::make_shared<const locator::Ring>(membership::InRingMembers(view.members),
                                               view.placement);
 }
 
-std::map<std::string, rpc::Record> Held(Cluster& cluster, int i, const std::vector<std::string>& keys) {
-  std::map<std::string, rpc::Record> out;
+std::map<std::string, diststore::wire::Record> Held(Cluster& cluster, int i, const std::vector<std::string>& keys) {
+  std::map<std::string, diststore::wire::Record> out;
   for (size_t from = 0; from < keys.size(); from += 5000) {
     std::vector<std::string> part(keys.begin() + from,
                                   keys.begin() + std::min(keys.size(), from + 5000));
-    std::vector<rpc::Record> records;
+    std::vector<diststore::wire::Record> records;
     cluster.pool().call(cluster.location(i),
-                        [&](rpc::StoreClient& c) { c.owner_get(records, part, false); });
+                        [&](diststore::wire::StoreClient& c) { c.owner_get(records, part, false); });
     for (auto& r : records) out[r.key] = std::move(r);
   }
   return out;
@@ -117,7 +117,7 @@ std::map<std::string, std::string> ReadThrough(Cluster& cluster, int i,
     std::vector<std::string> part(keys.begin() + from,
                                   keys.begin() + std::min(keys.size(), from + kReadBatch));
     std::map<std::string, std::string> got;
-    cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.multi_get(got, part, rpc::Consistency::DEFAULT); });
+    cluster.pool().call(cluster.location(i), [&](diststore::wire::StoreClient& c) { c.multi_get(got, part, diststore::wire::Consistency::DEFAULT); });
     out.insert(got.begin(), got.end());
   }
   return out;

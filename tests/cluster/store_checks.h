@@ -59,7 +59,7 @@ std::shared_ptr<const locator::Ring> RingFromView(Cluster& cluster, int i);
 
 // What node i has stored for `keys` (tombstones too), by key: owner_get without fallback reads
 // only its own engine. Throws if the node does not answer.
-std::map<std::string, rpc::Record> Held(Cluster& cluster, int i, const std::vector<std::string>& keys);
+std::map<std::string, diststore::wire::Record> Held(Cluster& cluster, int i, const std::vector<std::string>& keys);
 
 // multi_get of `keys` sent to node i itself (it forwards to the owners), in batches; the keys
 // found and their values. Throws on the first batch that fails (e.g. a StoreError).

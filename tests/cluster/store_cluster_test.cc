@@ -29,7 +29,7 @@ namespace thrifty::testing {
 namespace {
 
 using membership::MemberName;
-using rpc::Location;
+using locator::wire::Location;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kKeys = 20000;
@@ -42,9 +42,9 @@ std::string Value(int i, const std::string& generation = "v1") {
 
 // Writes keys [0, n) with Value(i, generation), in batches.
 void Prime(client::ClusterClient& client, int n, const std::string& generation = "v1") {
-  std::vector<rpc::Entry> batch;
+  std::vector<diststore::wire::Entry> batch;
   for (int i = 0; i < n; ++i) {
-    rpc::Entry e;
+    diststore::wire::Entry e;
     e.key = Key(i);
     e.value = Value(i, generation);
     batch.push_back(std::move(e));
@@ -205,7 +205,7 @@ class Reader {
   void run() {
     rpc::PoolOptions pool_options;
     pool_options.call_timeout_ms = 10000;
-    rpc::ConnectionPool<rpc::StoreClient> pool(pool_options);
+    rpc::ConnectionPool<diststore::wire::StoreClient> pool(pool_options);
     size_t round = 0;
     while (!stop_.load()) {
       for (int from = 0; from < keys_ && !stop_.load(); from += 250, ++round) {
@@ -234,7 +234,7 @@ class Reader {
         const std::string via = rpc::ToString(node);
         try {
           std::map<std::string, std::string> got;
-          pool.call(node, [&](rpc::StoreClient& c) { c.multi_get(got, keys, rpc::Consistency::DEFAULT); });
+          pool.call(node, [&](diststore::wire::StoreClient& c) { c.multi_get(got, keys, diststore::wire::Consistency::DEFAULT); });
           check(via, ids, got);
         } catch (const std::exception& e) {
           note(errors_, "multi_get via " + via + ": " + e.what());
@@ -244,9 +244,9 @@ class Reader {
         sent_at_ = std::chrono::system_clock::now();
         try {
           std::string value;
-          pool.call(node, [&](rpc::StoreClient& c) { c.get(value, Key(k), rpc::Consistency::DEFAULT); });
+          pool.call(node, [&](diststore::wire::StoreClient& c) { c.get(value, Key(k), diststore::wire::Consistency::DEFAULT); });
           check(via + " (get)", {k}, {{Key(k), value}});
-        } catch (const rpc::NotFound&) {
+        } catch (const diststore::wire::NotFound&) {
           reads_ += 1;
           {
             std::lock_guard<std::mutex> lock(mu_);
@@ -447,12 +447,12 @@ TEST(StoreCluster, CleanLeaveHandsEveryKeyOffAndReadsNeverMiss) {
   ExpectEveryKeyReadsThrough(cluster, survivors, kKeys);
   // The survivors know the leaver as LEFT.
   for (int i : survivors) {
-    std::vector<rpc::Member> members;
-    cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.members(members); });
+    std::vector<locator::wire::Member> members;
+    cluster.pool().call(cluster.location(i), [&](diststore::wire::StoreClient& c) { c.members(members); });
     bool left = false;
     for (const auto& member : members) {
       if (MemberName(member.location) == MemberName(cluster.location(leaver))) {
-        left = member.state == rpc::MemberState::LEFT;
+        left = member.state == locator::wire::MemberState::LEFT;
       }
     }
     EXPECT_TRUE(left) << "node " << i << " does not know the leaver as LEFT";
@@ -477,12 +477,12 @@ TEST(StoreCluster, EraseThroughANonOwnerAndItsTombstoneMovesOnAJoin) {
       if (MemberName(cluster.location(i)) != owner) via = i;
     }
     ASSERT_GE(via, 0);
-    cluster.pool().call(cluster.location(via), [&](rpc::StoreClient& c) { c.erase(Key(k), rpc::Consistency::DEFAULT); });
+    cluster.pool().call(cluster.location(via), [&](diststore::wire::StoreClient& c) { c.erase(Key(k), diststore::wire::Consistency::DEFAULT); });
     erased.insert(Key(k));
   }
   // Erasing a key that does not exist is not an error.
   cluster.pool().call(cluster.location(live[0]),
-                      [&](rpc::StoreClient& c) { c.erase("never-written", rpc::Consistency::DEFAULT); });
+                      [&](diststore::wire::StoreClient& c) { c.erase("never-written", diststore::wire::Consistency::DEFAULT); });
 
   auto check_erased = [&](const std::vector<int>& nodes) {
     for (int i : nodes) {
@@ -498,8 +498,8 @@ TEST(StoreCluster, EraseThroughANonOwnerAndItsTombstoneMovesOnAJoin) {
       for (int k = 0; k < kN; k += 400) {
         std::string value;
         EXPECT_THROW(cluster.pool().call(cluster.location(i),
-                                         [&](rpc::StoreClient& c) { c.get(value, Key(k), rpc::Consistency::DEFAULT); }),
-                     rpc::NotFound)
+                                         [&](diststore::wire::StoreClient& c) { c.get(value, Key(k), diststore::wire::Consistency::DEFAULT); }),
+                     diststore::wire::NotFound)
             << Key(k) << " through node " << i;
       }
     }
@@ -540,13 +540,13 @@ TEST(StoreCluster, BatchesAcrossOwnersThroughANonOwner) {
 
   // A batch sent to node 0 holding only keys node 0 does not own, spread over both others.
   const std::string entry_name = MemberName(cluster.location(live[0]));
-  std::vector<rpc::Entry> entries;
+  std::vector<diststore::wire::Entry> entries;
   std::vector<std::string> foreign;
   std::map<std::string, int> per_owner;
   for (int k = 0; k < kN; ++k) {
     const std::string owner = MemberName(ring->owner(Key(k)));
     if (owner == entry_name) continue;
-    rpc::Entry e;
+    diststore::wire::Entry e;
     e.key = Key(k);
     e.value = Value(k);
     entries.push_back(e);
@@ -554,7 +554,7 @@ TEST(StoreCluster, BatchesAcrossOwnersThroughANonOwner) {
     ++per_owner[owner];
   }
   ASSERT_EQ(per_owner.size(), 2u);
-  cluster.pool().call(cluster.location(live[0]), [&](rpc::StoreClient& c) { c.multi_put(entries, rpc::Consistency::DEFAULT); });
+  cluster.pool().call(cluster.location(live[0]), [&](diststore::wire::StoreClient& c) { c.multi_put(entries, diststore::wire::Consistency::DEFAULT); });
   EXPECT_EQ(Stats(cluster, live[0]).at("keys"), 0) << "the entry node stored keys it does not own";
   EXPECT_GE(Stats(cluster, live[0]).at("forwarded"), 2);
 
@@ -571,17 +571,17 @@ TEST(StoreCluster, BatchesAcrossOwnersThroughANonOwner) {
   // with absent keys mixed in.
   entries.clear();
   for (int k = 0; k < kN; ++k) {
-    rpc::Entry e;
+    diststore::wire::Entry e;
     e.key = Key(k);
     e.value = Value(k);
     entries.push_back(e);
   }
-  cluster.pool().call(cluster.location(live[1]), [&](rpc::StoreClient& c) { c.multi_put(entries, rpc::Consistency::DEFAULT); });
+  cluster.pool().call(cluster.location(live[1]), [&](diststore::wire::StoreClient& c) { c.multi_put(entries, diststore::wire::Consistency::DEFAULT); });
   EXPECT_EQ(SumOfKeys(cluster, live), kN);
   std::vector<std::string> wanted = keys;
   for (int k = 0; k < 50; ++k) wanted.push_back("absent-" + std::to_string(k));
   std::map<std::string, std::string> got;
-  cluster.pool().call(cluster.location(live[0]), [&](rpc::StoreClient& c) { c.multi_get(got, wanted, rpc::Consistency::DEFAULT); });
+  cluster.pool().call(cluster.location(live[0]), [&](diststore::wire::StoreClient& c) { c.multi_get(got, wanted, diststore::wire::Consistency::DEFAULT); });
   EXPECT_EQ(got.size(), static_cast<size_t>(kN));
   int wrong = 0;
   for (int k = 0; k < kN; ++k) wrong += got[Key(k)] != Value(k);
@@ -592,9 +592,9 @@ TEST(StoreCluster, BatchesAcrossOwnersThroughANonOwner) {
   std::vector<std::string> too_many(10001);
   for (size_t k = 0; k < too_many.size(); ++k) too_many[k] = "many-" + std::to_string(k);
   try {
-    cluster.pool().call(cluster.location(live[0]), [&](rpc::StoreClient& c) { c.multi_get(got, too_many, rpc::Consistency::DEFAULT); });
+    cluster.pool().call(cluster.location(live[0]), [&](diststore::wire::StoreClient& c) { c.multi_get(got, too_many, diststore::wire::Consistency::DEFAULT); });
     ADD_FAILURE() << "a multi_get of 10001 keys was accepted";
-  } catch (const rpc::StoreError& e) {
+  } catch (const diststore::wire::StoreError& e) {
     EXPECT_NE(e.message.find("10000"), std::string::npos) << e.message;
   }
 }
@@ -668,9 +668,9 @@ TEST(StoreCluster, OversizedValueInABatchStoresNothingOfTheBatch) {
   Cluster cluster;
   std::vector<int> live = StartNodes(cluster, 3);
   ASSERT_EQ(live.size(), 3u);
-  std::vector<rpc::Entry> entries;
+  std::vector<diststore::wire::Entry> entries;
   for (int k = 0; k < 300; ++k) {
-    rpc::Entry e;
+    diststore::wire::Entry e;
     e.key = Key(k);
     e.value = Value(k);
     entries.push_back(e);

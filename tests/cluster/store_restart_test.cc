@@ -26,7 +26,7 @@ namespace thrifty::testing {
 namespace {
 
 using membership::MemberName;
-using rpc::Location;
+using locator::wire::Location;
 using Clock = std::chrono::steady_clock;
 
 constexpr int kKeys = 20000;
@@ -40,9 +40,9 @@ std::string Value(const std::string& key, const std::string& generation) {
 
 void Write(client::ClusterClient& client, const std::vector<std::string>& keys,
            const std::string& generation) {
-  std::vector<rpc::Entry> batch;
+  std::vector<diststore::wire::Entry> batch;
   for (size_t i = 0; i < keys.size(); ++i) {
-    rpc::Entry e;
+    diststore::wire::Entry e;
     e.key = keys[i];
     e.value = Value(keys[i], generation);
     batch.push_back(std::move(e));
@@ -64,7 +64,7 @@ bool WaitUntilDropped(Cluster& cluster, const std::vector<int>& survivors,
           try {
             std::string value;
             cluster.pool().call(cluster.location(i),
-                                [&](rpc::StoreClient& c) { c.get(value, victim_key, rpc::Consistency::DEFAULT); });
+                                [&](diststore::wire::StoreClient& c) { c.get(value, victim_key, diststore::wire::Consistency::DEFAULT); });
           } catch (const std::exception&) {
           }
         }
@@ -106,20 +106,20 @@ TEST(StoreRestart, KeysOfACrashedNodeAreUnavailableNotMissing) {
   try {
     std::map<std::string, std::string> got;
     cluster.pool().call(cluster.location(survivors[0]),
-                        [&](rpc::StoreClient& c) { c.multi_get(got, sample, rpc::Consistency::DEFAULT); });
+                        [&](diststore::wire::StoreClient& c) { c.multi_get(got, sample, diststore::wire::Consistency::DEFAULT); });
     ADD_FAILURE() << "multi_get of a crashed node's keys answered " << got.size() << " of "
                   << sample.size() << " keys and no error";
-  } catch (const rpc::StoreError& e) {
+  } catch (const diststore::wire::StoreError& e) {
     EXPECT_NE(e.message.find(rpc::ToString(victim_at)), std::string::npos) << e.message;
   }
   try {
     std::string value;
     cluster.pool().call(cluster.location(survivors[1]),
-                        [&](rpc::StoreClient& c) { c.get(value, sample[0], rpc::Consistency::DEFAULT); });
+                        [&](diststore::wire::StoreClient& c) { c.get(value, sample[0], diststore::wire::Consistency::DEFAULT); });
     ADD_FAILURE() << "get of a crashed node's key answered a value";
-  } catch (const rpc::StoreError& e) {
+  } catch (const diststore::wire::StoreError& e) {
     EXPECT_NE(e.message.find("unreachable"), std::string::npos) << e.message;
-  } catch (const rpc::NotFound&) {
+  } catch (const diststore::wire::NotFound&) {
     ADD_FAILURE() << "get of a crashed node's key answered NotFound";
   }
   // The other keys stay readable.
@@ -134,7 +134,7 @@ TEST(StoreRestart, KeysOfACrashedNodeAreUnavailableNotMissing) {
     std::string error;
     try {
       answered = ReadThrough(cluster, i, sample).size();
-    } catch (const rpc::StoreError& e) {
+    } catch (const diststore::wire::StoreError& e) {
       error = e.message;
     }
     EXPECT_TRUE(!error.empty() || answered == sample.size())
@@ -148,12 +148,12 @@ TEST(StoreRestart, KeysOfACrashedNodeAreUnavailableNotMissing) {
     try {
       std::string value;
       cluster.pool().call(cluster.location(i),
-                          [&](rpc::StoreClient& c) { c.get(value, sample[0], rpc::Consistency::DEFAULT); });
+                          [&](diststore::wire::StoreClient& c) { c.get(value, sample[0], diststore::wire::Consistency::DEFAULT); });
       ADD_FAILURE() << "get of a crashed node's key answered a value";
-    } catch (const rpc::NotFound&) {
+    } catch (const diststore::wire::NotFound&) {
       ADD_FAILURE() << "get of " << sample[0] << " (on the crashed node) through "
                     << rpc::ToString(cluster.location(i)) << " answered NotFound";
-    } catch (const rpc::StoreError& e) {
+    } catch (const diststore::wire::StoreError& e) {
       EXPECT_NE(e.message.find(rpc::ToString(victim_at)), std::string::npos) << e.message;
     }
   }
@@ -229,7 +229,7 @@ class StaleReader {
 
  private:
   void run() {
-    rpc::ConnectionPool<rpc::StoreClient> pool;
+    rpc::ConnectionPool<diststore::wire::StoreClient> pool;
     std::vector<std::string> keys = rewritten_;
     keys.insert(keys.end(), erased_.begin(), erased_.end());
     const std::set<std::string> erased(erased_.begin(), erased_.end());
@@ -237,7 +237,7 @@ class StaleReader {
       for (const Location& node : nodes_) {
         std::map<std::string, std::string> got;
         try {
-          pool.call(node, [&](rpc::StoreClient& c) { c.multi_get(got, keys, rpc::Consistency::DEFAULT); });
+          pool.call(node, [&](diststore::wire::StoreClient& c) { c.multi_get(got, keys, diststore::wire::Consistency::DEFAULT); });
         } catch (const std::exception&) {
           continue;  // the restarted node is not up yet
         }

@@ -22,19 +22,21 @@
 namespace thrifty::testing {
 namespace {
 
-std::optional<rpc::MemberState::type> StateSeenBy(Cluster& cluster, int observer,
-                                                  const rpc::Location& subject) {
-  std::vector<rpc::Member> members;
-  cluster.pool().call(cluster.location(observer), [&](rpc::StoreClient& c) { c.members(members); });
+std::optional<locator::wire::MemberState::type> StateSeenBy(Cluster& cluster, int observer,
+                                                  const locator::wire::Location& subject) {
+  std::vector<locator::wire::Member> members;
+  cluster.pool().call(cluster.location(observer),
+                      [&](diststore::wire::StoreClient& c) { c.members(members); });
   for (const auto& m : members) {
     if (rpc::ToString(m.location) == rpc::ToString(subject)) return m.state;
   }
   return std::nullopt;
 }
 
-bool InRingOf(Cluster& cluster, int observer, const rpc::Location& subject) {
-  std::vector<rpc::Location> ring;
-  cluster.pool().call(cluster.location(observer), [&](rpc::StoreClient& c) { c.get_all(ring); });
+bool InRingOf(Cluster& cluster, int observer, const locator::wire::Location& subject) {
+  std::vector<locator::wire::Location> ring;
+  cluster.pool().call(cluster.location(observer),
+                      [&](diststore::wire::StoreClient& c) { c.get_all(ring); });
   for (const auto& l : ring) {
     if (rpc::ToString(l) == rpc::ToString(subject)) return true;
   }
@@ -43,7 +45,8 @@ bool InRingOf(Cluster& cluster, int observer, const rpc::Location& subject) {
 
 std::map<std::string, int64_t> Stats(Cluster& cluster, int i) {
   std::map<std::string, int64_t> stats;
-  cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.stats(stats); });
+  cluster.pool().call(cluster.location(i),
+                      [&](diststore::wire::StoreClient& c) { c.stats(stats); });
   return stats;
 }
 
@@ -62,11 +65,11 @@ void SendUdp(int port, const std::string& bytes) {
 TEST(SwimCluster, KilledNodeIsDeadEverywhereWithinTenSecondsAndAliveAfterRestart) {
   Cluster cluster("storeserver");
   for (int i = 0; i < 5; ++i) ASSERT_GE(cluster.start({"--memory"}), 0);
-  const rpc::Location victim = cluster.location(2);
+  const locator::wire::Location victim = cluster.location(2);
   const std::vector<int> survivors = {0, 1, 3, 4};
   ASSERT_TRUE(WaitFor([&] {
     for (int i : survivors) {
-      if (StateSeenBy(cluster, i, victim) != rpc::MemberState::ALIVE) return false;
+      if (StateSeenBy(cluster, i, victim) != locator::wire::MemberState::ALIVE) return false;
     }
     return true;
   }, 5000));
@@ -77,7 +80,7 @@ TEST(SwimCluster, KilledNodeIsDeadEverywhereWithinTenSecondsAndAliveAfterRestart
   // see it DEAD, and drop it from its ring, within 10 s.
   const bool dead_everywhere = WaitFor([&] {
     for (int i : survivors) {
-      if (StateSeenBy(cluster, i, victim) != rpc::MemberState::DEAD) return false;
+      if (StateSeenBy(cluster, i, victim) != locator::wire::MemberState::DEAD) return false;
       if (InRingOf(cluster, i, victim)) return false;
     }
     return true;
@@ -90,7 +93,7 @@ TEST(SwimCluster, KilledNodeIsDeadEverywhereWithinTenSecondsAndAliveAfterRestart
   cluster.restart(2);
   EXPECT_TRUE(WaitFor([&] {
     for (int i : survivors) {
-      if (StateSeenBy(cluster, i, victim) != rpc::MemberState::ALIVE) return false;
+      if (StateSeenBy(cluster, i, victim) != locator::wire::MemberState::ALIVE) return false;
       if (!InRingOf(cluster, i, victim)) return false;
     }
     return true;
@@ -106,14 +109,14 @@ TEST(SwimCluster, ForgedAndGarbagePacketsAreDroppedAndCounted) {
 
   // A well-formed packet signed with a key the cluster does not have.
   membership::KeyRing wrong_key(std::vector<std::string>{std::string(32, 'x')});
-  rpc::GossipPacket packet;
-  packet.type = rpc::GossipType::PING;
+  membership::wire::GossipPacket packet;
+  packet.type = membership::wire::GossipType::PING;
   packet.seq = 1;
   packet.sender = cluster.location(1);
   packet.sent_ms = membership::NowMs();
-  rpc::MemberUpdate update;
+  membership::wire::MemberUpdate update;
   update.member.location = cluster.location(1);
-  update.member.state = rpc::MemberState::DEAD;  // a forged death notice
+  update.member.state = locator::wire::MemberState::DEAD;  // a forged death notice
   update.member.incarnation = int64_t{1} << 60;
   packet.updates.push_back(update);
   std::string forged;
@@ -144,7 +147,7 @@ TEST(SwimCluster, ForgedAndGarbagePacketsAreDroppedAndCounted) {
   EXPECT_GE(Stats(cluster, 0)["swim_dropped_bad_mac"] - before.at("swim_dropped_bad_mac"), 15);
   // The node is up, and the forged death notice changed nothing.
   EXPECT_TRUE(cluster.running(0));
-  EXPECT_EQ(StateSeenBy(cluster, 0, cluster.location(1)), rpc::MemberState::ALIVE);
+  EXPECT_EQ(StateSeenBy(cluster, 0, cluster.location(1)), locator::wire::MemberState::ALIVE);
   EXPECT_TRUE(InRingOf(cluster, 0, cluster.location(1)));
 }
 

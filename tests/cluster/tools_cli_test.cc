@@ -439,9 +439,9 @@ class ToolsAgainstCluster : public ::testing::Test {
     WaitFor(
         [] {
           for (int i = 0; i < 3; ++i) {
-            std::vector<rpc::Location> all;
+            std::vector<locator::wire::Location> all;
             try {
-              cluster_->pool().call(cluster_->location(i), [&](rpc::StoreClient& c) { c.get_all(all); });
+              cluster_->pool().call(cluster_->location(i), [&](diststore::wire::StoreClient& c) { c.get_all(all); });
             } catch (const std::exception&) {
               return false;
             }
@@ -676,7 +676,8 @@ TEST_F(ToolsAgainstCluster, StorectlMembersJson) {
 // A bare locator node in this process, with metadata of our choosing (no flag sets metadata).
 class MetadataNode {
  public:
-  MetadataNode(std::map<std::string, std::string> metadata, std::vector<rpc::Location> peers) {
+  MetadataNode(std::map<std::string, std::string> metadata,
+               std::vector<locator::wire::Location> peers) {
     locator::NodeOptions options;
     options.gossip = false;
     options.port = FreePortRange(1);
@@ -688,11 +689,12 @@ class MetadataNode {
         options, std::vector<std::string>{"locator.Base", "locator.Locator"});
     node_->bind();
     locator::LocatorNode& node = *node_;
-    node_->start(std::make_shared<rpc::PerConnection<rpc::LocatorProcessor, rpc::LocatorIf>>(
+    using Service = rpc::PerConnection<locator::wire::LocatorProcessor, locator::wire::LocatorIf>;
+    node_->start(std::make_shared<Service>(
         [&node](const std::string& peer) { return std::make_shared<locator::LocatorHandler>(node, peer); }));
   }
   ~MetadataNode() { node_->stop(); }
-  rpc::Location at() const { return node_->self_location(); }
+  locator::wire::Location at() const { return node_->self_location(); }
 
  private:
   std::unique_ptr<locator::LocatorNode> node_;

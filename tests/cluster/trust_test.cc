@@ -21,23 +21,23 @@ using storage::HybridLogicalClock;
 
 int64_t StatOf(Cluster& cluster, int i, const std::string& name) {
   std::map<std::string, int64_t> stats;
-  cluster.pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.stats(stats); });
+  cluster.pool().call(cluster.location(i), [&](diststore::wire::StoreClient& c) { c.stats(stats); });
   auto it = stats.find(name);
   return it == stats.end() ? -1 : it->second;
 }
 
 std::string Get(Cluster& cluster, int i, const std::string& key) {
   std::string value;
-  cluster.client_pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.get(value, key, rpc::Consistency::DEFAULT); });
+  cluster.client_pool().call(cluster.location(i), [&](diststore::wire::StoreClient& c) { c.get(value, key, diststore::wire::Consistency::DEFAULT); });
   return value;
 }
 
 void Put(Cluster& cluster, int i, const std::string& key, const std::string& value) {
-  cluster.client_pool().call(cluster.location(i), [&](rpc::StoreClient& c) { c.put(key, value, rpc::Consistency::DEFAULT); });
+  cluster.client_pool().call(cluster.location(i), [&](diststore::wire::StoreClient& c) { c.put(key, value, diststore::wire::Consistency::DEFAULT); });
 }
 
-rpc::Record Forged(const std::string& key, int64_t version) {
-  rpc::Record r;
+diststore::wire::Record Forged(const std::string& key, int64_t version) {
+  diststore::wire::Record r;
   r.key = key;
   r.value = "forged";
   r.version = version;
@@ -56,19 +56,19 @@ TEST(Trust, NodeToNodeWritesNeedAProvenKeyAndABoundedVersion) {
   // A plain client: Unauthorized, with what to do, and nothing changes.
   for (const char* call : {"owner_put", "handoff", "owner_get"}) {
     try {
-      cluster.client_pool().call(cluster.location(a), [&](rpc::StoreClient& c) {
-        if (std::string(call) == "owner_put") c.owner_put({Forged("k", INT64_MAX)}, rpc::Consistency::DEFAULT);
+      cluster.client_pool().call(cluster.location(a), [&](diststore::wire::StoreClient& c) {
+        if (std::string(call) == "owner_put") c.owner_put({Forged("k", INT64_MAX)}, diststore::wire::Consistency::DEFAULT);
         if (std::string(call) == "handoff") {
-          rpc::HandoffAck ack;
+          diststore::wire::HandoffAck ack;
           c.handoff(ack, {Forged("k", INT64_MAX)}, cluster.location(a));
         }
         if (std::string(call) == "owner_get") {
-          std::vector<rpc::Record> records;
+          std::vector<diststore::wire::Record> records;
           c.owner_get(records, {"k"}, false);
         }
       });
       ADD_FAILURE() << call << " was served on a connection that did not prove the key";
-    } catch (const rpc::Unauthorized& e) {
+    } catch (const locator::wire::Unauthorized& e) {
       EXPECT_NE(e.message.find(std::string(call) + " is a node-to-node call"), std::string::npos)
           << e.message;
     }
@@ -85,19 +85,19 @@ TEST(Trust, NodeToNodeWritesNeedAProvenKeyAndABoundedVersion) {
   for (int64_t version : bad) {
     for (bool handoff : {false, true}) {
       try {
-        cluster.pool().call(cluster.location(a), [&](rpc::StoreClient& c) {
+        cluster.pool().call(cluster.location(a), [&](diststore::wire::StoreClient& c) {
           // A good record first: a refused batch writes none of it.
-          std::vector<rpc::Record> batch = {Forged("other", 0), Forged("k", version)};
+          std::vector<diststore::wire::Record> batch = {Forged("other", 0), Forged("k", version)};
           if (handoff) {
             batch[0].version = HybridLogicalClock::make(now_ms, 1);
-            rpc::HandoffAck ack;
+            diststore::wire::HandoffAck ack;
             c.handoff(ack, batch, cluster.location(a));
           } else {
-            c.owner_put(batch, rpc::Consistency::DEFAULT);
+            c.owner_put(batch, diststore::wire::Consistency::DEFAULT);
           }
         });
         ADD_FAILURE() << "version " << version << " was accepted (handoff=" << handoff << ")";
-      } catch (const rpc::StoreError& e) {
+      } catch (const diststore::wire::StoreError& e) {
         if (version > 0) {
           EXPECT_NE(e.message.find(std::to_string(version)), std::string::npos) << e.message;
           EXPECT_NE(e.message.find("nothing of the batch was written"), std::string::npos)
@@ -110,7 +110,7 @@ TEST(Trust, NodeToNodeWritesNeedAProvenKeyAndABoundedVersion) {
     }
   }
   EXPECT_GE(StatOf(cluster, a, "versions_refused"), 6);
-  EXPECT_THROW(Get(cluster, a, "other"), rpc::NotFound);
+  EXPECT_THROW(Get(cluster, a, "other"), diststore::wire::NotFound);
   // Acknowledged writes after all of it are read back: nothing froze the key.
   Put(cluster, a, "k", "later");
   EXPECT_EQ(Get(cluster, a, "k"), "later");
@@ -119,7 +119,7 @@ TEST(Trust, NodeToNodeWritesNeedAProvenKeyAndABoundedVersion) {
   // client write still wins.
   const int64_t ahead = HybridLogicalClock::make(now_ms + 20000, 0);
   cluster.pool().call(cluster.location(a),
-                      [&](rpc::StoreClient& c) { c.owner_put({Forged("k", ahead)}, rpc::Consistency::DEFAULT); });
+                      [&](diststore::wire::StoreClient& c) { c.owner_put({Forged("k", ahead)}, diststore::wire::Consistency::DEFAULT); });
   EXPECT_EQ(Get(cluster, a, "k"), "forged");
   Put(cluster, a, "k", "newest");
   EXPECT_EQ(Get(cluster, a, "k"), "newest");
@@ -134,9 +134,9 @@ TEST(Trust, TheDriftLimitIsAFlag) {
   const int64_t version = HybridLogicalClock::make(membership::NowMs() + 20000, 0);
   try {
     cluster.pool().call(cluster.location(a),
-                        [&](rpc::StoreClient& c) { c.owner_put({Forged("k", version)}, rpc::Consistency::DEFAULT); });
+                        [&](diststore::wire::StoreClient& c) { c.owner_put({Forged("k", version)}, diststore::wire::Consistency::DEFAULT); });
     ADD_FAILURE() << "20 s ahead was accepted with --max-clock-drift-ms=1000";
-  } catch (const rpc::StoreError& e) {
+  } catch (const diststore::wire::StoreError& e) {
     EXPECT_NE(e.message.find("--max-clock-drift-ms=1000"), std::string::npos) << e.message;
   }
   const auto bad = RunCommand({BinDir() + "/storeserver", "--max-clock-drift-ms=0", "--memory"});
@@ -145,8 +145,8 @@ TEST(Trust, TheDriftLimitIsAFlag) {
 }
 
 std::map<std::string, std::string> MetadataOf(Cluster& cluster, int from, int who) {
-  std::vector<rpc::Member> members;
-  cluster.pool().call(cluster.location(from), [&](rpc::StoreClient& c) { c.members(members); });
+  std::vector<locator::wire::Member> members;
+  cluster.pool().call(cluster.location(from), [&](diststore::wire::StoreClient& c) { c.members(members); });
   for (const auto& m : members) {
     if (membership::MemberName(m.location) == membership::MemberName(cluster.location(who))) {
       return m.metadata;

@@ -28,7 +28,7 @@ std::vector<std::string> SeedBodies() {
         update.member.location.port = 9000;
         update.member.gossip_port = 7946;
         update.member.incarnation = 5 + u;
-        update.member.state = static_cast<rpc::MemberState::type>(u % 4);
+        update.member.state = static_cast<locator::wire::MemberState::type>(u % 4);
         update.member.metadata["zone"] = "z" + std::to_string(u);
         if (u % 2 == 1) update.__set_reporter(p.sender);
         p.updates.push_back(update);

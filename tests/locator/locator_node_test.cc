@@ -32,8 +32,8 @@ namespace thrifty::locator {
 namespace {
 
 using membership::MemberName;
-using rpc::Location;
-using rpc::MemberState;
+using wire::Location;
+using wire::MemberState;
 
 // A free port on 127.0.0.1, chosen by the kernel.
 int FreePort() {
@@ -62,7 +62,7 @@ std::string Proof(const char* purpose, const std::string& caller = "") {
   return membership::JoinProof::Make(membership::KeyRing::DevelopmentKey(), purpose, caller,
                                      membership::NowMs());
 }
-std::string SyncProof(const std::vector<rpc::Member>& members) {
+std::string SyncProof(const std::vector<wire::Member>& members) {
   return Proof(membership::JoinProof::kSync, membership::JoinProof::SyncDigest(members));
 }
 std::string Proof(const char* purpose, const Location& caller) {
@@ -102,7 +102,8 @@ class Node {
   }
   std::string start() {
     LocatorNode& node = *node_;
-    return node_->start(std::make_shared<rpc::PerConnection<rpc::LocatorProcessor, rpc::LocatorIf>>(
+    using Service = rpc::PerConnection<wire::LocatorProcessor, wire::LocatorIf>;
+    return node_->start(std::make_shared<Service>(
         [&node](const std::string& peer) { return std::make_shared<LocatorHandler>(node, peer); }));
   }
   LocatorNode* operator->() { return node_.get(); }
@@ -114,28 +115,28 @@ class Node {
   std::unique_ptr<LocatorNode> node_;
 };
 
-rpc::JoinInfo Info(const std::string& placement = "ketama",
+wire::JoinInfo Info(const std::string& placement = "ketama",
                    const std::string& service_type = "locator.Locator") {
-  rpc::JoinInfo info;
+  wire::JoinInfo info;
   info.incarnation = 1;
   info.placement = placement;
   info.service_type = service_type;
   return info;
 }
 
-std::optional<rpc::Member> Find(LocatorNode& node, const Location& who) {
+std::optional<wire::Member> Find(LocatorNode& node, const Location& who) {
   return node.members().find(MemberName(who));
 }
 
 // The LocatorError message a join of `who` through `node` raises ("" if admitted).
-std::string JoinError(rpc::ConnectionPool<rpc::LocatorClient>& pool, const Location& node,
-                      const Location& who, const rpc::JoinInfo& info) {
+std::string JoinError(rpc::ConnectionPool<wire::LocatorClient>& pool, const Location& node,
+                      const Location& who, const wire::JoinInfo& info) {
   try {
-    rpc::View view;
-    rpc::JoinInfo signed_info = info;
+    wire::View view;
+    wire::JoinInfo signed_info = info;
     signed_info.proof = Proof(membership::JoinProof::kJoin, who);
-    pool.call(node, [&](rpc::LocatorClient& c) { c.join(view, who, signed_info); });
-  } catch (const rpc::LocatorError& e) {
+    pool.call(node, [&](wire::LocatorClient& c) { c.join(view, who, signed_info); });
+  } catch (const wire::LocatorError& e) {
     return e.message;
   }
   return "";
@@ -162,43 +163,43 @@ TEST(LocatorNode, TwoNodesJoinAndAgree) {
   EXPECT_EQ(a->stats().at("joins_handled"), 1);
 
   // Over RPC: the same ring, the same owners, from either node.
-  rpc::ConnectionPool<rpc::LocatorClient> pool(AsPeer());
+  rpc::ConnectionPool<wire::LocatorClient> pool(AsPeer());
   for (const Location& at : {a.at(), b.at()}) {
     std::vector<Location> all;
-    pool.call(at, [&](rpc::LocatorClient& c) { c.get_all(all); });
+    pool.call(at, [&](wire::LocatorClient& c) { c.get_all(all); });
     std::set<std::string> names;
     for (const auto& l : all) names.insert(MemberName(l));
     EXPECT_EQ(names, (std::set<std::string>{a.name(), b.name()}));
-    rpc::View view;
-    pool.call(at, [&](rpc::LocatorClient& c) { c.get_view(view); });
+    wire::View view;
+    pool.call(at, [&](wire::LocatorClient& c) { c.get_view(view); });
     EXPECT_EQ(view.placement, "ketama");
     EXPECT_EQ(view.service_type, "locator.Locator");
     EXPECT_EQ(view.members.size(), 2u);
     std::string type;
-    pool.call(at, [&](rpc::LocatorClient& c) { c.service_type(type); });
+    pool.call(at, [&](wire::LocatorClient& c) { c.service_type(type); });
     EXPECT_EQ(type, "locator.Locator");
   }
   for (int i = 0; i < 200; ++i) {
     const std::string key = "key-" + std::to_string(i);
     Location from_a, from_b;
-    pool.call(a.at(), [&](rpc::LocatorClient& c) { c.get_node(from_a, key); });
-    pool.call(b.at(), [&](rpc::LocatorClient& c) { c.get_node(from_b, key); });
+    pool.call(a.at(), [&](wire::LocatorClient& c) { c.get_node(from_a, key); });
+    pool.call(b.at(), [&](wire::LocatorClient& c) { c.get_node(from_b, key); });
     EXPECT_EQ(MemberName(from_a), MemberName(from_b)) << key;
     EXPECT_EQ(MemberName(from_a), MemberName(a->ring()->owner(key))) << key;
     std::vector<Location> list;
-    pool.call(a.at(), [&](rpc::LocatorClient& c) { c.get_nodes(list, key, 5); });
+    pool.call(a.at(), [&](wire::LocatorClient& c) { c.get_nodes(list, key, 5); });
     ASSERT_EQ(list.size(), 2u);
     EXPECT_EQ(MemberName(list[0]), MemberName(from_a));
   }
   std::vector<Location> list;
-  EXPECT_THROW(pool.call(a.at(), [&](rpc::LocatorClient& c) { c.get_nodes(list, "k", 0); }),
-               rpc::LocatorError);
+  EXPECT_THROW(pool.call(a.at(), [&](wire::LocatorClient& c) { c.get_nodes(list, "k", 0); }),
+               wire::LocatorError);
 }
 
 TEST(LocatorNode, JoinWithAnotherPlacementIsRefusedNamingBoth) {
   Node a(Options());
   a.start();
-  rpc::ConnectionPool<rpc::LocatorClient> pool(AsPeer());
+  rpc::ConnectionPool<wire::LocatorClient> pool(AsPeer());
   const Location stranger = rpc::MakeLocation("127.0.0.1", FreePort());
   const std::string error = JoinError(pool, a.at(), stranger, Info("rendezvous/siphash"));
   EXPECT_NE(error.find("'ketama'"), std::string::npos) << error;
@@ -222,23 +223,23 @@ TEST(LocatorNode, JoinWithAnotherPlacementIsRefusedNamingBoth) {
 TEST(LocatorNode, MembershipCallsWithoutAProofOfTheClusterKeyAreRefused) {
   Node a(Options());
   a.start();
-  rpc::ConnectionPool<rpc::LocatorClient> pool(AsPeer());
+  rpc::ConnectionPool<wire::LocatorClient> pool(AsPeer());
   const Location stranger = rpc::MakeLocation("127.0.0.1", FreePort());
-  rpc::View view;
-  EXPECT_THROW(pool.call(a.at(), [&](rpc::LocatorClient& c) { c.join(view, stranger, Info()); }),
-               rpc::Unauthorized);
+  wire::View view;
+  EXPECT_THROW(pool.call(a.at(), [&](wire::LocatorClient& c) { c.join(view, stranger, Info()); }),
+               wire::Unauthorized);
   // A proof made for another member does not admit this one.
-  rpc::JoinInfo info = Info();
+  wire::JoinInfo info = Info();
   info.proof = Proof(membership::JoinProof::kJoin, "127.0.0.1:1");
-  EXPECT_THROW(pool.call(a.at(), [&](rpc::LocatorClient& c) { c.join(view, stranger, info); }),
-               rpc::Unauthorized);
-  rpc::Member m;
+  EXPECT_THROW(pool.call(a.at(), [&](wire::LocatorClient& c) { c.join(view, stranger, info); }),
+               wire::Unauthorized);
+  wire::Member m;
   m.location = stranger;
   m.incarnation = 1;
-  EXPECT_THROW(pool.call(a.at(), [&](rpc::LocatorClient& c) { c.sync(view, {m}, ""); }),
-               rpc::Unauthorized);
-  EXPECT_THROW(pool.call(a.at(), [&](rpc::LocatorClient& c) { c.remove(a.at(), {}, ""); }),
-               rpc::Unauthorized);
+  EXPECT_THROW(pool.call(a.at(), [&](wire::LocatorClient& c) { c.sync(view, {m}, ""); }),
+               wire::Unauthorized);
+  EXPECT_THROW(pool.call(a.at(), [&](wire::LocatorClient& c) { c.remove(a.at(), {}, ""); }),
+               wire::Unauthorized);
   EXPECT_EQ(a->members().all().size(), 1u);
   EXPECT_EQ(a->members().self().state, MemberState::ALIVE);
 }
@@ -249,30 +250,30 @@ TEST(LocatorNode, MembershipCallsWithoutAProofOfTheClusterKeyAreRefused) {
 TEST(LocatorNode, MembershipCallsNeedAnAuthenticatedConnection) {
   Node a(Options());
   a.start();
-  rpc::ConnectionPool<rpc::LocatorClient> plain;
+  rpc::ConnectionPool<wire::LocatorClient> plain;
   const Location stranger = rpc::MakeLocation("127.0.0.1", FreePort());
-  rpc::Member m;
+  wire::Member m;
   m.location = stranger;
   m.incarnation = 1;
-  rpc::View view;
-  auto refused = [&](const std::function<void(rpc::LocatorClient&)>& call) {
+  wire::View view;
+  auto refused = [&](const std::function<void(wire::LocatorClient&)>& call) {
     try {
       plain.call(a.at(), call);
-    } catch (const rpc::Unauthorized& e) {
+    } catch (const wire::Unauthorized& e) {
       return e.message;
     }
     return std::string("served");
   };
-  const std::string sync = refused([&](rpc::LocatorClient& c) {
+  const std::string sync = refused([&](wire::LocatorClient& c) {
     c.sync(view, {m}, SyncProof({m}));
   });
   EXPECT_NE(sync.find("sync is a node-to-node call"), std::string::npos) << sync;
-  rpc::JoinInfo info = Info();
+  wire::JoinInfo info = Info();
   info.proof = Proof(membership::JoinProof::kJoin, stranger);
-  EXPECT_NE(refused([&](rpc::LocatorClient& c) { c.join(view, stranger, info); }), "served");
+  EXPECT_NE(refused([&](wire::LocatorClient& c) { c.join(view, stranger, info); }), "served");
   info.proof = Proof(membership::JoinProof::kAdd, stranger);
-  EXPECT_NE(refused([&](rpc::LocatorClient& c) { c.add(stranger, {}, info); }), "served");
-  EXPECT_NE(refused([&](rpc::LocatorClient& c) {
+  EXPECT_NE(refused([&](wire::LocatorClient& c) { c.add(stranger, {}, info); }), "served");
+  EXPECT_NE(refused([&](wire::LocatorClient& c) {
               c.remove(a.at(), {}, Proof(membership::JoinProof::kRemove, a.at()));
             }),
             "served");
@@ -280,18 +281,18 @@ TEST(LocatorNode, MembershipCallsNeedAnAuthenticatedConnection) {
   EXPECT_EQ(a->members().self().state, MemberState::ALIVE);
   EXPECT_EQ(a->stats().at("peer_calls_refused"), 4);
   // Queries need no proof.
-  plain.call(a.at(), [&](rpc::LocatorClient& c) { c.get_view(view); });
+  plain.call(a.at(), [&](wire::LocatorClient& c) { c.get_view(view); });
   EXPECT_EQ(view.members.size(), 1u);
 
   // The same calls on a connection that proved the key are served.
-  rpc::ConnectionPool<rpc::LocatorClient> peer(AsPeer());
+  rpc::ConnectionPool<wire::LocatorClient> peer(AsPeer());
   // A sync proof covers its member list: captured, it cannot carry another one.
-  rpc::Member other = m;
+  wire::Member other = m;
   other.location = rpc::MakeLocation("127.0.0.1", FreePort());
-  EXPECT_THROW(peer.call(a.at(), [&](rpc::LocatorClient& c) { c.sync(view, {other}, SyncProof({m})); }),
-               rpc::Unauthorized);
+  EXPECT_THROW(peer.call(a.at(), [&](wire::LocatorClient& c) { c.sync(view, {other}, SyncProof({m})); }),
+               wire::Unauthorized);
   EXPECT_FALSE(Find(*a, other.location).has_value());
-  peer.call(a.at(), [&](rpc::LocatorClient& c) {
+  peer.call(a.at(), [&](wire::LocatorClient& c) {
     c.sync(view, {m}, SyncProof({m}));
   });
   EXPECT_TRUE(Find(*a, stranger).has_value());
@@ -305,39 +306,39 @@ TEST(LocatorNode, PeerHandshakeProofsAreBoundToTheirConnectionAndKey) {
   const auto other_key = std::make_shared<const membership::KeyRing>(
       std::vector<std::string>{std::string(32, 'x')});
   PeerAuth stranger_auth(other_key);
-  rpc::ConnectionPool<rpc::LocatorClient> stranger(stranger_auth.pool_options({}));
-  rpc::View view;
+  rpc::ConnectionPool<wire::LocatorClient> stranger(stranger_auth.pool_options({}));
+  wire::View view;
   // The node's proof does not verify under the stranger's key: the caller refuses the node.
-  EXPECT_THROW(stranger.call(a.at(), [&](rpc::LocatorClient& c) { c.get_view(view); }),
-               rpc::Unauthorized);
+  EXPECT_THROW(stranger.call(a.at(), [&](wire::LocatorClient& c) { c.get_view(view); }),
+               wire::Unauthorized);
 
   // Run the handshake by hand on two connections: the caller's proof from connection 1 is
   // worthless on connection 2, and so is the node's own proof sent back.
   const auto dev = membership::KeyRing::DevelopmentKey();
-  rpc::ConnectionPool<rpc::LocatorClient> plain;
+  rpc::ConnectionPool<wire::LocatorClient> plain;
   std::string first_proof;
-  plain.call(a.at(), [&](rpc::LocatorClient& c) {
+  plain.call(a.at(), [&](wire::LocatorClient& c) {
     const std::string nonce = membership::PeerHandshake::NewNonce();
-    rpc::PeerChallenge challenge;
+    wire::PeerChallenge challenge;
     c.auth_begin(challenge, nonce);
     EXPECT_TRUE(membership::PeerHandshake::VerifyNode(dev, nonce, challenge.nonce, challenge.proof));
     first_proof = membership::PeerHandshake::CallerProof(dev, nonce, challenge.nonce);
     c.auth_finish(first_proof);
   });
-  rpc::ConnectionPool<rpc::LocatorClient> second;
-  rpc::Member m;
+  rpc::ConnectionPool<wire::LocatorClient> second;
+  wire::Member m;
   m.location = rpc::MakeLocation("127.0.0.1", FreePort());
   m.incarnation = 1;
-  second.call(a.at(), [&](rpc::LocatorClient& c) {
-    rpc::PeerChallenge challenge;
+  second.call(a.at(), [&](wire::LocatorClient& c) {
+    wire::PeerChallenge challenge;
     c.auth_begin(challenge, membership::PeerHandshake::NewNonce());
-    EXPECT_THROW(c.auth_finish(first_proof), rpc::Unauthorized);
+    EXPECT_THROW(c.auth_finish(first_proof), wire::Unauthorized);
     c.auth_begin(challenge, membership::PeerHandshake::NewNonce());
-    EXPECT_THROW(c.auth_finish(challenge.proof), rpc::Unauthorized);  // the node's own proof
-    EXPECT_THROW(c.auth_finish(first_proof), rpc::Unauthorized);      // no second try
+    EXPECT_THROW(c.auth_finish(challenge.proof), wire::Unauthorized);  // the node's own proof
+    EXPECT_THROW(c.auth_finish(first_proof), wire::Unauthorized);      // no second try
     EXPECT_THROW(c.sync(view, {m}, SyncProof({m})),
-                 rpc::Unauthorized);
-    EXPECT_THROW(c.auth_begin(challenge, "short"), rpc::Unauthorized);
+                 wire::Unauthorized);
+    EXPECT_THROW(c.auth_begin(challenge, "short"), wire::Unauthorized);
   });
   EXPECT_FALSE(Find(*a, m.location).has_value());
   EXPECT_GE(a->stats().at("peer_auth_failed"), 4);
@@ -346,7 +347,7 @@ TEST(LocatorNode, PeerHandshakeProofsAreBoundToTheirConnectionAndKey) {
 TEST(LocatorNode, JoinWithABadLocationIsRefused) {
   Node a(Options());
   a.start();
-  rpc::ConnectionPool<rpc::LocatorClient> pool(AsPeer());
+  rpc::ConnectionPool<wire::LocatorClient> pool(AsPeer());
   struct Case {
     Location location;
     const char* says;
@@ -373,17 +374,17 @@ TEST(LocatorNode, JoinWithABadLocationIsRefused) {
 TEST(LocatorNode, JoinWithAWeightThePlacementCannotTakeIsRefusedAndTheNodeKeepsWorking) {
   Node a(Options());
   a.start();
-  rpc::ConnectionPool<rpc::LocatorClient> pool(AsPeer());
-  rpc::JoinInfo info = Info();
+  rpc::ConnectionPool<wire::LocatorClient> pool(AsPeer());
+  wire::JoinInfo info = Info();
   info.metadata[kWeightKey] = "5e9";
   const Location heavy = rpc::MakeLocation("127.0.0.1", FreePort());
   info.proof = Proof(membership::JoinProof::kJoin, heavy);
   try {
-    rpc::View view;
-    pool.call(a.at(), [&](rpc::LocatorClient& c) { c.join(view, heavy, info); });
+    wire::View view;
+    pool.call(a.at(), [&](wire::LocatorClient& c) { c.join(view, heavy, info); });
     // Admitted: then it must be in the ring.
     EXPECT_EQ(a->ring()->size(), 2u) << "admitted, but the ring was not rebuilt";
-  } catch (const rpc::LocatorError& e) {
+  } catch (const wire::LocatorError& e) {
     EXPECT_NE(e.message.find("5e9"), std::string::npos) << e.message;
   } catch (const std::exception& e) {
     ADD_FAILURE() << "join with weight 5e9 failed with " << e.what();
@@ -453,21 +454,21 @@ TEST(LocatorNode, LeaveMarksTheNodeLeftEverywhere) {
     EXPECT_EQ(n->stats().at("members_left"), 1);
   }
   // B no longer serves.
-  rpc::ConnectionPool<rpc::LocatorClient> pool(AsPeer());
-  EXPECT_THROW(pool.call(b.at(), [](rpc::LocatorClient& c) { c.ping(); }), std::exception);
+  rpc::ConnectionPool<wire::LocatorClient> pool(AsPeer());
+  EXPECT_THROW(pool.call(b.at(), [](wire::LocatorClient& c) { c.ping(); }), std::exception);
 
   // remove() of a stranger changes nothing; of a bad location is refused; of the node itself is
   // refuted (it is still alive).
   const Location stranger = rpc::MakeLocation("127.0.0.1", FreePort());
-  pool.call(a.at(), [&](rpc::LocatorClient& cl) { cl.remove(stranger, {stranger}, Proof(membership::JoinProof::kRemove, stranger)); });
+  pool.call(a.at(), [&](wire::LocatorClient& cl) { cl.remove(stranger, {stranger}, Proof(membership::JoinProof::kRemove, stranger)); });
   EXPECT_FALSE(Find(*a, stranger).has_value());
-  EXPECT_THROW(pool.call(a.at(), [&](rpc::LocatorClient& cl) {
+  EXPECT_THROW(pool.call(a.at(), [&](wire::LocatorClient& cl) {
                  cl.remove(rpc::MakeLocation("", 1), {},
                            Proof(membership::JoinProof::kRemove, rpc::MakeLocation("", 1)));
                }),
-               rpc::LocatorError);
+               wire::LocatorError);
   const int64_t incarnation = a->members().self().incarnation;
-  pool.call(a.at(), [&](rpc::LocatorClient& cl) { cl.remove(a.at(), {a.at()}, Proof(membership::JoinProof::kRemove, a.at())); });
+  pool.call(a.at(), [&](wire::LocatorClient& cl) { cl.remove(a.at(), {a.at()}, Proof(membership::JoinProof::kRemove, a.at())); });
   EXPECT_EQ(a->members().self().state, MemberState::ALIVE);
   EXPECT_GT(a->members().self().incarnation, incarnation);
   EXPECT_EQ(a->ring()->size(), 2u);
@@ -476,15 +477,15 @@ TEST(LocatorNode, LeaveMarksTheNodeLeftEverywhere) {
 TEST(LocatorNode, SyncMergesAndAnswersWithItsView) {
   Node a(Options());
   a.start();
-  rpc::ConnectionPool<rpc::LocatorClient> pool(AsPeer());
-  rpc::Member c;
+  rpc::ConnectionPool<wire::LocatorClient> pool(AsPeer());
+  wire::Member c;
   c.location = rpc::MakeLocation("127.0.0.1", FreePort());
   c.state = MemberState::ALIVE;
   c.incarnation = 5;
   c.metadata[kWeightKey] = "3";
 
-  rpc::View view;
-  pool.call(a.at(), [&](rpc::LocatorClient& cl) { cl.sync(view, {c}, SyncProof({c})); });
+  wire::View view;
+  pool.call(a.at(), [&](wire::LocatorClient& cl) { cl.sync(view, {c}, SyncProof({c})); });
   std::set<std::string> names;
   for (const auto& m : view.members) names.insert(MemberName(m.location));
   EXPECT_EQ(names, (std::set<std::string>{a.name(), MemberName(c.location)}));
@@ -492,24 +493,24 @@ TEST(LocatorNode, SyncMergesAndAnswersWithItsView) {
   EXPECT_EQ(a->ring()->signature().at(MemberName(c.location)), 3.0);
 
   // Older news is ignored; a later state at the same incarnation wins.
-  rpc::Member stale = c;
+  wire::Member stale = c;
   stale.incarnation = 4;
   stale.state = MemberState::DEAD;
-  pool.call(a.at(), [&](rpc::LocatorClient& cl) { cl.sync(view, {stale}, SyncProof({stale})); });
+  pool.call(a.at(), [&](wire::LocatorClient& cl) { cl.sync(view, {stale}, SyncProof({stale})); });
   EXPECT_EQ(Find(*a, c.location)->state, MemberState::ALIVE);
-  rpc::Member dead = c;
+  wire::Member dead = c;
   dead.state = MemberState::DEAD;
-  pool.call(a.at(), [&](rpc::LocatorClient& cl) { cl.sync(view, {dead}, SyncProof({dead})); });
+  pool.call(a.at(), [&](wire::LocatorClient& cl) { cl.sync(view, {dead}, SyncProof({dead})); });
   EXPECT_EQ(Find(*a, c.location)->state, MemberState::DEAD);
   EXPECT_EQ(a->ring()->size(), 1u);
 
   // One bad location refuses the whole sync: nothing of it is applied.
-  rpc::Member d = c;
+  wire::Member d = c;
   d.location = rpc::MakeLocation("127.0.0.1", FreePort());
-  rpc::Member bad = c;
+  wire::Member bad = c;
   bad.location = rpc::MakeLocation("127.0.0.1", 0);
-  EXPECT_THROW(pool.call(a.at(), [&](rpc::LocatorClient& cl) { cl.sync(view, {d, bad}, SyncProof({d, bad})); }),
-               rpc::LocatorError);
+  EXPECT_THROW(pool.call(a.at(), [&](wire::LocatorClient& cl) { cl.sync(view, {d, bad}, SyncProof({d, bad})); }),
+               wire::LocatorError);
   EXPECT_FALSE(Find(*a, d.location).has_value());
 }
 
@@ -598,7 +599,7 @@ TEST(LocatorNode, RingListenersFireOncePerRingChange) {
   EXPECT_EQ(a->previous_ring()->size(), 1u);
 
   // News that changes a member but not the ring: no call.
-  rpc::Member b_again = *Find(*a, b.at());
+  wire::Member b_again = *Find(*a, b.at());
   b_again.incarnation += 1;
   b_again.metadata["zone"] = "z1";
   a->handle_sync({b_again}, SyncProof({b_again}));
@@ -638,7 +639,7 @@ TEST(LocatorNode, ConcurrentMembershipNewsNeverLeavesAnOlderSnapshotPublished) {
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int round = 0; round < 50; ++round) {
-        rpc::Member m;
+        wire::Member m;
         m.location = others[(t + round) % others.size()];
         m.incarnation = round + 1;
         m.state = round % 3 == 2 ? MemberState::DEAD : MemberState::ALIVE;

@@ -22,7 +22,7 @@ using membership::MemberName;
 Member MakeMember(int port, const char* weight = nullptr) {
   Member m;
   m.location = rpc::MakeLocation("127.0.0.1", port);
-  m.state = rpc::MemberState::ALIVE;
+  m.state = wire::MemberState::ALIVE;
   m.incarnation = 1;
   if (weight) m.metadata[kWeightKey] = weight;
   return m;

@@ -23,8 +23,8 @@ using apache::thrift::transport::TMemoryBuffer;
 
 constexpr int64_t kNow = 1'700'000'000'000;
 
-rpc::Location Loc(const std::string& address, int port) {
-  rpc::Location l;
+locator::wire::Location Loc(const std::string& address, int port) {
+  locator::wire::Location l;
   l.address = address;
   l.port = port;
   return l;
@@ -34,7 +34,7 @@ MemberUpdate Update(int i, size_t metadata_bytes = 8) {
   MemberUpdate u;
   u.member.location = Loc("10.0.1." + std::to_string(i), 9000);
   u.member.incarnation = 1000 + i;
-  u.member.state = rpc::MemberState::SUSPECT;
+  u.member.state = locator::wire::MemberState::SUSPECT;
   u.member.gossip_port = 7946;
   u.member.metadata["zone"] = std::string(metadata_bytes, 'z');
   u.__set_reporter(Loc("10.0.0.9", 9000));
@@ -242,14 +242,15 @@ TEST_F(GossipCodecTest, OutOfRangeEnumsAndAddressesAreMalformed) {
     w.protocol.writeStructEnd();
     return Decode(Signed(w.bytes()));
   };
-  EXPECT_EQ(with(GossipType::ACK, rpc::MemberState::DEAD, 9000), DecodeResult::ok);
-  EXPECT_EQ(with(99, rpc::MemberState::DEAD, 9000), DecodeResult::malformed);
-  EXPECT_EQ(with(0, rpc::MemberState::DEAD, 9000), DecodeResult::malformed);
-  EXPECT_EQ(with(-5, rpc::MemberState::DEAD, 9000), DecodeResult::malformed);
+  EXPECT_EQ(with(GossipType::ACK, locator::wire::MemberState::DEAD, 9000), DecodeResult::ok);
+  EXPECT_EQ(with(99, locator::wire::MemberState::DEAD, 9000), DecodeResult::malformed);
+  EXPECT_EQ(with(0, locator::wire::MemberState::DEAD, 9000), DecodeResult::malformed);
+  EXPECT_EQ(with(-5, locator::wire::MemberState::DEAD, 9000), DecodeResult::malformed);
   EXPECT_EQ(with(GossipType::ACK, 7, 9000), DecodeResult::malformed);
   EXPECT_EQ(with(GossipType::ACK, 1 << 30, 9000), DecodeResult::malformed);
-  EXPECT_EQ(with(GossipType::ACK, rpc::MemberState::DEAD, 70000), DecodeResult::malformed);
-  EXPECT_EQ(with(GossipType::ACK, rpc::MemberState::DEAD, 0), DecodeResult::malformed);
+  EXPECT_EQ(with(GossipType::ACK, locator::wire::MemberState::DEAD, 70000),
+            DecodeResult::malformed);
+  EXPECT_EQ(with(GossipType::ACK, locator::wire::MemberState::DEAD, 0), DecodeResult::malformed);
 }
 
 TEST_F(GossipCodecTest, PingReqNeedsItsTarget) {

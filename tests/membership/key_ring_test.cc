@@ -219,20 +219,20 @@ TEST(JoinProof, ForgedProofsAreRejected) {
 
 // A sync proof binds the member list it came with (a captured one used to carry any list).
 TEST(JoinProofTest, SyncDigestCoversEveryFieldOfTheList) {
-  rpc::Member a;
+  locator::wire::Member a;
   a.location.address = "127.0.0.1";
   a.location.port = 9900;
   a.incarnation = 7;
   a.metadata["weight"] = "1";
-  rpc::Member b = a;
+  locator::wire::Member b = a;
   b.location.port = 9901;
   const std::string digest = JoinProof::SyncDigest({a, b});
   EXPECT_EQ(digest.size(), 64u);
   EXPECT_EQ(digest, JoinProof::SyncDigest({a, b}));
   EXPECT_NE(digest, JoinProof::SyncDigest({b, a}));
   EXPECT_NE(digest, JoinProof::SyncDigest({a}));
-  rpc::Member changed = b;
-  changed.state = rpc::MemberState::DEAD;
+  locator::wire::Member changed = b;
+  changed.state = locator::wire::MemberState::DEAD;
   EXPECT_NE(digest, JoinProof::SyncDigest({a, changed}));
   changed = b;
   changed.metadata["weight"] = "2";

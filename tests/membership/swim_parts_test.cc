@@ -12,9 +12,9 @@
 namespace thrifty::membership {
 namespace {
 
-rpc::MemberUpdate Update(int member, int64_t incarnation,
+wire::MemberUpdate Update(int member, int64_t incarnation,
                          MemberState::type state = MemberState::ALIVE) {
-  rpc::MemberUpdate u;
+  wire::MemberUpdate u;
   u.member.location.address = "10.0.0." + std::to_string(member);
   u.member.location.port = 9000;
   u.member.incarnation = incarnation;
@@ -22,7 +22,7 @@ rpc::MemberUpdate Update(int member, int64_t incarnation,
   return u;
 }
 
-std::vector<std::string> Names(const std::vector<rpc::MemberUpdate>& updates) {
+std::vector<std::string> Names(const std::vector<wire::MemberUpdate>& updates) {
   std::vector<std::string> out;
   for (const auto& u : updates) {
     out.push_back(MemberName(u.member.location) + "@" + std::to_string(u.member.incarnation));

@@ -9,6 +9,8 @@
 namespace thrifty::rpc {
 namespace {
 
+namespace wire = locator::wire;
+
 // The message of the std::invalid_argument `text` raises ("" if it parses).
 std::string ParseError(const std::string& text) {
   try {
@@ -20,7 +22,7 @@ std::string ParseError(const std::string& text) {
 }
 
 TEST(ParseLocation, HostAndPort) {
-  const Location l = ParseLocation("127.0.0.1:9900");
+  const wire::Location l = ParseLocation("127.0.0.1:9900");
   EXPECT_EQ(l.address, "127.0.0.1");
   EXPECT_EQ(l.port, 9900);
   EXPECT_EQ(ParseLocation("localhost:1").port, 1);
@@ -31,7 +33,7 @@ TEST(ParseLocation, HostAndPort) {
 }
 
 TEST(ParseLocation, Ipv6InBrackets) {
-  Location l = ParseLocation("[::1]:9900");
+  wire::Location l = ParseLocation("[::1]:9900");
   EXPECT_EQ(l.address, "::1");
   EXPECT_EQ(l.port, 9900);
   l = ParseLocation("[fe80::1:2:3]:65535");

@@ -15,6 +15,8 @@
 namespace thrifty::rpc {
 namespace {
 
+namespace wire = locator::wire;
+
 using apache::thrift::protocol::TProtocolException;
 using apache::thrift::transport::TMemoryBuffer;
 
@@ -50,14 +52,14 @@ int ProtocolErrorOf(Fn fn) {
 TEST(CheckedBinaryProtocol, ReadsWhatItWrites) {
   auto buffer = std::make_shared<TMemoryBuffer>();
   CheckedBinaryProtocol<TMemoryBuffer> protocol(buffer, kLimit, kLimit, Receives::kCalls);
-  Member member;
+  wire::Member member;
   member.location.address = "127.0.0.1";
   member.location.port = 7000;
   member.incarnation = 42;
   member.metadata["weight"] = "2";
   member.metadata["zone"] = "b";
   member.write(&protocol);
-  Member back;
+  wire::Member back;
   back.read(&protocol);
   EXPECT_EQ(back, member);
 }
@@ -65,7 +67,7 @@ TEST(CheckedBinaryProtocol, ReadsWhatItWrites) {
 TEST(CheckedBinaryProtocol, AnUnknownFieldTypeIsInvalidData) {
   // Field 1 with type byte 124, as a fuzzer sent it.
   auto protocol = Reader(Bytes({124, 0, 1, 0}));
-  Location location;
+  wire::Location location;
   EXPECT_EQ(ProtocolErrorOf([&] { location.read(protocol.get()); }),
             TProtocolException::INVALID_DATA);
   // A negative type byte as well.
@@ -78,7 +80,7 @@ TEST(CheckedBinaryProtocol, UnknownTypesInsideSkippedFieldsAreCheckedToo) {
   // Field 99 (unknown to Location) is a struct whose first field has type byte 50; skipping
   // it must go through the checked reads.
   auto protocol = Reader(Bytes({12, 0, 99, 50, 0, 1, 0, 0}));
-  Location location;
+  wire::Location location;
   EXPECT_EQ(ProtocolErrorOf([&] { location.read(protocol.get()); }),
             TProtocolException::INVALID_DATA);
   // A skipped list whose element type is unknown.
@@ -87,7 +89,7 @@ TEST(CheckedBinaryProtocol, UnknownTypesInsideSkippedFieldsAreCheckedToo) {
             TProtocolException::INVALID_DATA);
   // A map with an unknown value type, in a field Member knows (metadata, id 4).
   protocol = Reader(Bytes({13, 0, 4, 11, 99, 0, 0, 0, 1}));
-  Member member;
+  wire::Member member;
   EXPECT_EQ(ProtocolErrorOf([&] { member.read(protocol.get()); }),
             TProtocolException::INVALID_DATA);
 }
@@ -95,7 +97,7 @@ TEST(CheckedBinaryProtocol, UnknownTypesInsideSkippedFieldsAreCheckedToo) {
 TEST(CheckedBinaryProtocol, ContainerSizesAreChecked) {
   // An unknown list field claiming -1 elements, then one claiming more than the limit.
   auto protocol = Reader(Bytes({15, 0, 99, 8, -1, -1, -1, -1}));
-  Location location;
+  wire::Location location;
   EXPECT_EQ(ProtocolErrorOf([&] { location.read(protocol.get()); }),
             TProtocolException::NEGATIVE_SIZE);
   protocol = Reader(Bytes({15, 0, 99, 8, 0x7f, 0, 0, 0}));

@@ -22,6 +22,8 @@
 namespace thrifty::rpc {
 namespace {
 
+namespace wire = locator::wire;
+
 using apache::thrift::transport::TTransport;
 using apache::thrift::transport::TTransportException;
 using Clock = std::chrono::steady_clock;
@@ -47,7 +49,7 @@ class CountingSocket : public BoundServerSocket {
   std::atomic<int> accepted_{0};
 };
 
-class FakeLocator : public LocatorNull {
+class FakeLocator : public wire::LocatorNull {
  public:
   explicit FakeLocator(std::string name) : name_(std::move(name)) {}
   void ping() override { ++pings; }
@@ -58,9 +60,9 @@ class FakeLocator : public LocatorNull {
     std::this_thread::sleep_for(std::chrono::milliseconds(800));
     out = "slow answer";
   }
-  void get_nodes(std::vector<Location>& out, const std::string& key, int32_t n) override {
+  void get_nodes(std::vector<wire::Location>& out, const std::string& key, int32_t n) override {
     if (n <= 0) {
-      LocatorError error;
+      wire::LocatorError error;
       error.message = "n must be >= 1";
       throw error;
     }
@@ -80,12 +82,12 @@ class TestServer {
         socket_(std::make_shared<CountingSocket>("127.0.0.1", port)) {
     ServerOptions options;
     options.workers = 32;
-    server_ = std::make_unique<RpcServer>(std::make_shared<LocatorProcessor>(handler_), socket_,
-                                          options);
+    server_ = std::make_unique<RpcServer>(std::make_shared<wire::LocatorProcessor>(handler_),
+                                          socket_, options);
     server_->start();
   }
   int port() const { return server_->port(); }
-  Location location() const { return MakeLocation("127.0.0.1", port()); }
+  wire::Location location() const { return MakeLocation("127.0.0.1", port()); }
   int accepted() const { return socket_->accepted(); }
   int pings() const { return handler_->pings.load(); }
   int slow_calls() const { return handler_->slow_calls.load(); }
@@ -114,9 +116,9 @@ int DeadPort() {
 TEST(RpcServer, PortZeroTakesAFreePortAndReportsIt) {
   TestServer server;
   EXPECT_GT(server.port(), 0);
-  ConnectionPool<LocatorClient> pool;
+  ConnectionPool<wire::LocatorClient> pool;
   std::string type;
-  pool.call(server.location(), [&](LocatorClient& c) { c.service_type(type); });
+  pool.call(server.location(), [&](wire::LocatorClient& c) { c.service_type(type); });
   EXPECT_EQ(type, "fake.Locator");
 }
 
@@ -139,17 +141,17 @@ TEST(RpcServer, BindFirstFreeSkipsTakenPorts) {
 TEST(RpcServer, StopEndsOpenConnectionsAndOnesAcceptedWhileStopping) {
   for (int round = 0; round < 5; ++round) {
     auto server = std::make_unique<TestServer>();
-    const Location where = server->location();
-    ConnectionPool<LocatorClient> idle;
-    idle.call(where, [](LocatorClient& c) { c.ping(); });  // stays open, silent
+    const wire::Location where = server->location();
+    ConnectionPool<wire::LocatorClient> idle;
+    idle.call(where, [](wire::LocatorClient& c) { c.ping(); });  // stays open, silent
     std::atomic<bool> done{false};
     std::vector<std::thread> clients;
     for (int t = 0; t < 4; ++t) {
       clients.emplace_back([&] {
         while (!done.load()) {
           try {
-            ConnectionPool<LocatorClient> fresh;  // a new connection every call
-            fresh.call(where, [](LocatorClient& c) { c.ping(); });
+            ConnectionPool<wire::LocatorClient> fresh;  // a new connection every call
+            fresh.call(where, [](wire::LocatorClient& c) { c.ping(); });
           } catch (const std::exception&) {
             // refused or cut off by the stop: expected
           }
@@ -169,12 +171,12 @@ TEST(RpcServer, StopEndsOpenConnectionsAndOnesAcceptedWhileStopping) {
 
 TEST(ConnectionPool, ReusesOneConnectionForSequentialCalls) {
   TestServer server;
-  ConnectionPool<LocatorClient> pool;
+  ConnectionPool<wire::LocatorClient> pool;
   for (int i = 0; i < 50; ++i) {
-    pool.call(server.location(), [](LocatorClient& c) { c.ping(); });
+    pool.call(server.location(), [](wire::LocatorClient& c) { c.ping(); });
   }
   std::string type;
-  pool.call(server.location(), [&](LocatorClient& c) { c.service_type(type); });
+  pool.call(server.location(), [&](wire::LocatorClient& c) { c.service_type(type); });
   EXPECT_EQ(type, "fake.Locator");
   EXPECT_EQ(server.pings(), 50);
   EXPECT_EQ(server.accepted(), 1);
@@ -182,11 +184,12 @@ TEST(ConnectionPool, ReusesOneConnectionForSequentialCalls) {
 
 TEST(ConnectionPool, ADeclaredExceptionKeepsTheConnection) {
   TestServer server;
-  ConnectionPool<LocatorClient> pool;
-  std::vector<Location> nodes;
-  EXPECT_THROW(pool.call(server.location(), [&](LocatorClient& c) { c.get_nodes(nodes, "k", 0); }),
-               LocatorError);
-  pool.call(server.location(), [&](LocatorClient& c) { c.get_nodes(nodes, "k", 2); });
+  ConnectionPool<wire::LocatorClient> pool;
+  std::vector<wire::Location> nodes;
+  EXPECT_THROW(pool.call(server.location(),
+                         [&](wire::LocatorClient& c) { c.get_nodes(nodes, "k", 0); }),
+               wire::LocatorError);
+  pool.call(server.location(), [&](wire::LocatorClient& c) { c.get_nodes(nodes, "k", 2); });
   EXPECT_EQ(nodes.size(), 2u);
   EXPECT_EQ(server.accepted(), 1);
 }
@@ -195,14 +198,14 @@ TEST(ConnectionPool, ForgetAndAgeDropIdleConnections) {
   TestServer server;
   PoolOptions options;
   options.max_idle_ms = 100;
-  ConnectionPool<LocatorClient> pool(options);
-  pool.call(server.location(), [](LocatorClient& c) { c.ping(); });
+  ConnectionPool<wire::LocatorClient> pool(options);
+  pool.call(server.location(), [](wire::LocatorClient& c) { c.ping(); });
   pool.forget(server.location());
-  pool.call(server.location(), [](LocatorClient& c) { c.ping(); });
+  pool.call(server.location(), [](wire::LocatorClient& c) { c.ping(); });
   EXPECT_EQ(server.accepted(), 2);
   // Idle longer than max_idle_ms: not reused.
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  pool.call(server.location(), [](LocatorClient& c) { c.ping(); });
+  pool.call(server.location(), [](wire::LocatorClient& c) { c.ping(); });
   EXPECT_EQ(server.accepted(), 3);
   EXPECT_EQ(server.pings(), 3);
 }
@@ -210,13 +213,13 @@ TEST(ConnectionPool, ForgetAndAgeDropIdleConnections) {
 TEST(ConnectionPool, DeadPortThrowsTransportExceptionWithinTheConnectTimeout) {
   PoolOptions options;
   options.connect_timeout_ms = 500;
-  ConnectionPool<LocatorClient> pool(options);
-  const Location dead = MakeLocation("127.0.0.1", DeadPort());
+  ConnectionPool<wire::LocatorClient> pool(options);
+  const wire::Location dead = MakeLocation("127.0.0.1", DeadPort());
   const auto start = Clock::now();
-  EXPECT_THROW(pool.call(dead, [](LocatorClient& c) { c.ping(); }), TTransportException);
+  EXPECT_THROW(pool.call(dead, [](wire::LocatorClient& c) { c.ping(); }), TTransportException);
   EXPECT_LT(MsSince(start), options.connect_timeout_ms);
   // Again: nothing was pooled from the failed attempt.
-  EXPECT_THROW(pool.call(dead, [](LocatorClient& c) { c.ping(); }), TTransportException);
+  EXPECT_THROW(pool.call(dead, [](wire::LocatorClient& c) { c.ping(); }), TTransportException);
 }
 
 // A peer that never completes the TCP handshake (its accept queue is full) costs one connect
@@ -240,10 +243,10 @@ TEST(ConnectionPool, UnansweredConnectGivesUpAtTheConnectTimeout) {
   PoolOptions options;
   options.connect_timeout_ms = 300;
   options.call_timeout_ms = 300;
-  ConnectionPool<LocatorClient> pool(options);
+  ConnectionPool<wire::LocatorClient> pool(options);
   const auto start = Clock::now();
   EXPECT_THROW(pool.call(MakeLocation("127.0.0.1", ntohs(addr.sin_port)),
-                         [](LocatorClient& c) { c.ping(); }),
+                         [](wire::LocatorClient& c) { c.ping(); }),
                TTransportException);
   const int64_t elapsed = MsSince(start);
   EXPECT_LT(elapsed, 2000) << "neither the connect nor the call deadline was honoured";
@@ -255,20 +258,20 @@ TEST(ConnectionPool, UnansweredConnectGivesUpAtTheConnectTimeout) {
 // once on a fresh connection.
 TEST(ConnectionPool, SurvivesAServerRestartOnTheSamePort) {
   auto server = std::make_unique<TestServer>();
-  const Location where = server->location();
+  const wire::Location where = server->location();
   const int port = where.port;
-  ConnectionPool<LocatorClient> pool;
-  pool.call(where, [](LocatorClient& c) { c.ping(); });
+  ConnectionPool<wire::LocatorClient> pool;
+  pool.call(where, [](wire::LocatorClient& c) { c.ping(); });
   EXPECT_EQ(server->accepted(), 1);
 
   server.reset();  // closes the pooled connection from the server's side
   server = std::make_unique<TestServer>(port, "restarted");
   std::string type;
-  pool.call(where, [&](LocatorClient& c) { c.service_type(type); });
+  pool.call(where, [&](wire::LocatorClient& c) { c.service_type(type); });
   EXPECT_EQ(type, "restarted");
   EXPECT_EQ(server->accepted(), 1);
   // The fresh connection is pooled in turn.
-  pool.call(where, [](LocatorClient& c) { c.ping(); });
+  pool.call(where, [](wire::LocatorClient& c) { c.ping(); });
   EXPECT_EQ(server->accepted(), 1);
   EXPECT_EQ(server->pings(), 1);
 }
@@ -277,16 +280,16 @@ TEST(ConnectionPool, CallDeadlineThrowsAndTheNextCallGetsItsOwnAnswer) {
   TestServer server;
   PoolOptions options;
   options.call_timeout_ms = 300;
-  ConnectionPool<LocatorClient> pool(options);
+  ConnectionPool<wire::LocatorClient> pool(options);
   const auto start = Clock::now();
   std::string out;
-  EXPECT_THROW(pool.call(server.location(), [&](LocatorClient& c) { c.debug(out); }),
+  EXPECT_THROW(pool.call(server.location(), [&](wire::LocatorClient& c) { c.debug(out); }),
                TTransportException);
   EXPECT_LT(MsSince(start), 550) << "the call deadline was not honoured";
   EXPECT_EQ(server.slow_calls(), 1);
   // The timed-out connection is closed, not reused: the late reply never reaches this call.
   std::string type;
-  pool.call(server.location(), [&](LocatorClient& c) { c.service_type(type); });
+  pool.call(server.location(), [&](wire::LocatorClient& c) { c.service_type(type); });
   EXPECT_EQ(type, "fake.Locator");
   EXPECT_EQ(server.accepted(), 2);
 }
@@ -298,11 +301,11 @@ TEST(ConnectionPool, ACallThatTimedOutOnAReusedConnectionIsNotSentAgain) {
   TestServer server;
   PoolOptions options;
   options.call_timeout_ms = 300;
-  ConnectionPool<LocatorClient> pool(options);
-  pool.call(server.location(), [](LocatorClient& c) { c.ping(); });  // pooled now
+  ConnectionPool<wire::LocatorClient> pool(options);
+  pool.call(server.location(), [](wire::LocatorClient& c) { c.ping(); });  // pooled now
   const auto start = Clock::now();
   std::string out;
-  EXPECT_THROW(pool.call(server.location(), [&](LocatorClient& c) { c.debug(out); }),
+  EXPECT_THROW(pool.call(server.location(), [&](wire::LocatorClient& c) { c.debug(out); }),
                TTransportException);
   const int64_t elapsed = MsSince(start);
   EXPECT_EQ(server.slow_calls(), 1) << "the timed-out request was sent again";
@@ -313,26 +316,27 @@ TEST(ConnectionPool, ACallThatTimedOutOnAReusedConnectionIsNotSentAgain) {
 // limit, is not retried, and leaves the pool working.
 TEST(ConnectionPool, ARequestOverTheLimitIsRefusedBeforeItIsSent) {
   TestServer server;
-  ConnectionPool<LocatorClient> pool;
+  ConnectionPool<wire::LocatorClient> pool;
   EXPECT_EQ(pool.max_request_bytes(), RpcLimits().max_frame_bytes);
-  pool.call(server.location(), [](LocatorClient& c) { c.ping(); });
+  pool.call(server.location(), [](wire::LocatorClient& c) { c.ping(); });
   pool.set_max_request_bytes(1000);
-  std::vector<Location> nodes;
+  std::vector<wire::Location> nodes;
   try {
-    pool.call(server.location(), [&](LocatorClient& c) { c.get_nodes(nodes, std::string(2000, 'k'), 1); });
+    pool.call(server.location(),
+              [&](wire::LocatorClient& c) { c.get_nodes(nodes, std::string(2000, 'k'), 1); });
     ADD_FAILURE() << "a request of over 2000 bytes was sent";
   } catch (const RequestTooLarge& e) {
     EXPECT_EQ(e.limit(), 1000u);
     EXPECT_GT(e.bytes(), 2000u);
   }
   EXPECT_EQ(server.accepted(), 1) << "no new connection for a retry";
-  pool.call(server.location(), [&](LocatorClient& c) { c.get_nodes(nodes, "small", 1); });
+  pool.call(server.location(), [&](wire::LocatorClient& c) { c.get_nodes(nodes, "small", 1); });
   EXPECT_EQ(nodes.size(), 1u);
 }
 
 TEST(ConnectionPool, EightThreadsShareThePool) {
   TestServer server;
-  ConnectionPool<LocatorClient> pool;
+  ConnectionPool<wire::LocatorClient> pool;
   constexpr int kThreads = 8, kCalls = 300;
   std::atomic<int> failures{0}, wrong{0};
   std::vector<std::thread> threads;
@@ -341,12 +345,13 @@ TEST(ConnectionPool, EightThreadsShareThePool) {
       for (int i = 0; i < kCalls; ++i) {
         try {
           if (i % 3 == 0) {
-            std::vector<Location> nodes;
+            std::vector<wire::Location> nodes;
             const std::string key = "t" + std::to_string(t) + "-" + std::to_string(i);
-            pool.call(server.location(), [&](LocatorClient& c) { c.get_nodes(nodes, key, 1); });
+            pool.call(server.location(),
+                      [&](wire::LocatorClient& c) { c.get_nodes(nodes, key, 1); });
             if (nodes.size() != 1 || nodes[0].address != key) ++wrong;
           } else {
-            pool.call(server.location(), [](LocatorClient& c) { c.ping(); });
+            pool.call(server.location(), [](wire::LocatorClient& c) { c.ping(); });
           }
         } catch (const std::exception&) {
           ++failures;

@@ -18,16 +18,16 @@ using namespace testing;  // the fakes
 constexpr int kD = 7004;
 
 TEST(Replication, RequiredRepliesPerLevel) {
-  EXPECT_EQ(RequiredReplies(rpc::Consistency::ONE, 3), 1u);
-  EXPECT_EQ(RequiredReplies(rpc::Consistency::QUORUM, 3), 2u);
-  EXPECT_EQ(RequiredReplies(rpc::Consistency::ALL, 3), 3u);
-  EXPECT_EQ(RequiredReplies(rpc::Consistency::QUORUM, 1), 1u);
-  EXPECT_EQ(RequiredReplies(rpc::Consistency::QUORUM, 4), 3u);
-  EXPECT_EQ(RequiredReplies(rpc::Consistency::QUORUM, 5), 3u);
-  EXPECT_EQ(Resolve(rpc::Consistency::DEFAULT, rpc::Consistency::ALL), rpc::Consistency::ALL);
-  EXPECT_EQ(Resolve(static_cast<Consistency>(42), rpc::Consistency::ONE), rpc::Consistency::ONE);
-  EXPECT_EQ(Resolve(rpc::Consistency::ONE, rpc::Consistency::ALL), rpc::Consistency::ONE);
-  EXPECT_EQ(ParseConsistency("QUORUM"), rpc::Consistency::QUORUM);
+  EXPECT_EQ(RequiredReplies(wire::Consistency::ONE, 3), 1u);
+  EXPECT_EQ(RequiredReplies(wire::Consistency::QUORUM, 3), 2u);
+  EXPECT_EQ(RequiredReplies(wire::Consistency::ALL, 3), 3u);
+  EXPECT_EQ(RequiredReplies(wire::Consistency::QUORUM, 1), 1u);
+  EXPECT_EQ(RequiredReplies(wire::Consistency::QUORUM, 4), 3u);
+  EXPECT_EQ(RequiredReplies(wire::Consistency::QUORUM, 5), 3u);
+  EXPECT_EQ(Resolve(wire::Consistency::DEFAULT, wire::Consistency::ALL), wire::Consistency::ALL);
+  EXPECT_EQ(Resolve(static_cast<Consistency>(42), wire::Consistency::ONE), wire::Consistency::ONE);
+  EXPECT_EQ(Resolve(wire::Consistency::ONE, wire::Consistency::ALL), wire::Consistency::ONE);
+  EXPECT_EQ(ParseConsistency("QUORUM"), wire::Consistency::QUORUM);
   EXPECT_THROW(ParseConsistency("two"), std::invalid_argument);
   ReplicationOptions options;
   options.replicas = 0;
@@ -35,9 +35,9 @@ TEST(Replication, RequiredRepliesPerLevel) {
 }
 
 TEST(Replication, AJoinWithAnotherFactorIsRefused) {
-  rpc::Member member = MemberAt(kB);
+  locator::wire::Member member = MemberAt(kB);
   member.metadata[kReplicasKey] = "3";
-  rpc::JoinInfo joiner;
+  locator::wire::JoinInfo joiner;
   joiner.metadata[kReplicasKey] = "2";
   const std::string why = ReplicationMismatch(MemberAt(kC).location, joiner, {member});
   EXPECT_NE(why.find("--replicas"), std::string::npos) << why;
@@ -99,13 +99,13 @@ struct Replicated : ::testing::Test {
 
 TEST_F(Replicated, AWriteLedHereReachesEveryLiveReplica) {
   const std::string key = KeyLedBy(*node.cluster.snapshot(), kSelf);
-  node.router->put(key, "v1", rpc::Consistency::ALL);
+  node.router->put(key, "v1", wire::Consistency::ALL);
   EXPECT_EQ(node.peers.held(kB, key), "v1");
   EXPECT_EQ(node.peers.held(kC, key), "v1");
   EXPECT_EQ(node.engine->get(key)->value, "v1");
   // One stamp for all three copies.
   EXPECT_EQ(node.engine->get(key)->version, node.peers.record(kB, key)->version);
-  EXPECT_EQ(node.router->get(key, rpc::Consistency::ALL), "v1");
+  EXPECT_EQ(node.router->get(key, wire::Consistency::ALL), "v1");
 }
 
 TEST_F(Replicated, AWriteLedElsewhereGoesToItsLeaderUnstamped) {
@@ -120,20 +120,20 @@ TEST_F(Replicated, AWriteLedElsewhereGoesToItsLeaderUnstamped) {
 TEST_F(Replicated, QuorumSurvivesOneUnreachableReplicaAndAllDoesNot) {
   const std::string key = KeyLedBy(*node.cluster.snapshot(), kSelf);
   node.peers.set_down(kC, true);
-  EXPECT_NO_THROW(node.router->put(key, "q", rpc::Consistency::QUORUM));
+  EXPECT_NO_THROW(node.router->put(key, "q", wire::Consistency::QUORUM));
   EXPECT_EQ(node.peers.held(kB, key), "q");
-  EXPECT_EQ(node.router->get(key, rpc::Consistency::QUORUM), "q");
+  EXPECT_EQ(node.router->get(key, wire::Consistency::QUORUM), "q");
   try {
-    node.router->put(key, "a", rpc::Consistency::ALL);
+    node.router->put(key, "a", wire::Consistency::ALL);
     FAIL() << "ALL with a replica unreachable must not succeed";
-  } catch (const rpc::TimedOut& e) {
+  } catch (const wire::TimedOut& e) {
     // This node stored it (B too, maybe before the answer): it may be read later, so it is
     // not "failed". The write answers as soon as ALL became impossible.
     EXPECT_GE(e.replicas_acknowledged, 1);
     EXPECT_LE(e.replicas_acknowledged, 2);
     EXPECT_EQ(e.replicas_required, 3);
   }
-  EXPECT_THROW(node.router->get(key, rpc::Consistency::ALL), rpc::StoreError);
+  EXPECT_THROW(node.router->get(key, wire::Consistency::ALL), wire::StoreError);
   EXPECT_GE(node.counters.timed_out.load(), 1);
 }
 
@@ -142,19 +142,19 @@ TEST_F(Replicated, TooFewLiveReplicasIsUnavailableAndSendsNothing) {
   const std::string key = "any-key";
   const int calls_before = node.peers.calls(kB) + node.peers.calls(kC);
   try {
-    node.router->put(key, "v", rpc::Consistency::QUORUM);
+    node.router->put(key, "v", wire::Consistency::QUORUM);
     FAIL() << "a quorum of 3 with 1 alive must be unavailable";
-  } catch (const rpc::Unavailable& e) {
+  } catch (const wire::Unavailable& e) {
     EXPECT_EQ(e.replicas_required, 2);
     EXPECT_EQ(e.replicas_alive, 1);
     EXPECT_NE(e.message.find("nothing was done"), std::string::npos) << e.message;
   }
-  EXPECT_THROW(node.router->get(key, rpc::Consistency::QUORUM), rpc::Unavailable);
+  EXPECT_THROW(node.router->get(key, wire::Consistency::QUORUM), wire::Unavailable);
   EXPECT_FALSE(node.engine->get(key).has_value());
   EXPECT_EQ(node.peers.calls(kB) + node.peers.calls(kC), calls_before);
   // ONE still works with the one replica alive.
-  node.router->put(key, "one", rpc::Consistency::ONE);
-  EXPECT_EQ(node.router->get(key, rpc::Consistency::ONE), "one");
+  node.router->put(key, "one", wire::Consistency::ONE);
+  EXPECT_EQ(node.router->get(key, wire::Consistency::ONE), "one");
   EXPECT_GE(node.counters.unavailable.load(), 2);
 }
 
@@ -162,7 +162,7 @@ TEST_F(Replicated, AQuorumReadTakesTheNewestAndRepairsTheStale) {
   const std::string key = KeyLedBy(*node.cluster.snapshot(), kSelf);
   node.peers.store(kB, key, "old", 100);
   node.peers.store(kC, key, "new", 200);
-  EXPECT_EQ(node.router->get(key, rpc::Consistency::ALL), "new");
+  EXPECT_EQ(node.router->get(key, wire::Consistency::ALL), "new");
   // Repaired before the read answered: this node and B now hold the newest.
   EXPECT_EQ(node.peers.held(kB, key), "new");
   ASSERT_TRUE(node.engine->get(key).has_value());
@@ -175,26 +175,26 @@ TEST_F(Replicated, AValueOnOneReplicaOnlyIsNeverReadThenUnread) {
   const std::string key = KeyLedBy(*node.cluster.snapshot(), kSelf);
   node.peers.store(kC, key, "lonely", 500);
   node.peers.set_down(kB, true);
-  EXPECT_EQ(node.router->get(key, rpc::Consistency::QUORUM), "lonely");  // self + C
+  EXPECT_EQ(node.router->get(key, wire::Consistency::QUORUM), "lonely");  // self + C
   node.peers.set_down(kB, false);
   node.peers.set_down(kC, true);
-  EXPECT_EQ(node.router->get(key, rpc::Consistency::QUORUM), "lonely");  // self + B
+  EXPECT_EQ(node.router->get(key, wire::Consistency::QUORUM), "lonely");  // self + B
 }
 
 TEST_F(Replicated, MultiPutAndMultiGetSpanLeaders) {
-  std::vector<rpc::Entry> entries;
+  std::vector<wire::Entry> entries;
   std::vector<std::string> keys;
   for (int i = 0; i < 30; ++i) {
-    rpc::Entry e;
+    wire::Entry e;
     e.key = "m" + std::to_string(i);
     e.value = "v" + std::to_string(i);
     keys.push_back(e.key);
     entries.push_back(e);
   }
-  node.router->multi_put(entries, rpc::Consistency::QUORUM);
+  node.router->multi_put(entries, wire::Consistency::QUORUM);
   // Every key is on this node (N = 3 of 3 nodes): the ones it leads it stamped itself; the
   // others reached their leader (the fake peers keep them).
-  const auto got = node.router->multi_get(keys, rpc::Consistency::ALL);
+  const auto got = node.router->multi_get(keys, wire::Consistency::ALL);
   EXPECT_EQ(got.size(), keys.size());
   for (const auto& e : entries) {
     auto it = got.find(e.key);

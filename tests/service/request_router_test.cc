@@ -64,11 +64,11 @@ TEST(RequestRouter, AMissWhileKeysMoveAsksThePreviousOwner) {
   node.peers.store(kB, mine[0], "moving", 5);
   EXPECT_EQ(node.router->get(mine[0]), "moving");
   EXPECT_GE(node.counters.fallback_reads.load(), 1);
-  EXPECT_THROW(node.router->get(mine[1]), rpc::NotFound);  // absent everywhere
+  EXPECT_THROW(node.router->get(mine[1]), wire::NotFound);  // absent everywhere
 
   node.advance(31000);  // the window closed: no more asking
   const int calls = node.peers.calls(kB);
-  EXPECT_THROW(node.router->get(mine[0]), rpc::NotFound);
+  EXPECT_THROW(node.router->get(mine[0]), wire::NotFound);
   EXPECT_EQ(node.peers.calls(kB), calls);
 
   // Handoff traffic arriving opens it again.
@@ -81,7 +81,7 @@ TEST(RequestRouter, ARestartedNodeServesTheNewerCopy) {
   Node node(/*started_with_data=*/true);
   node.change({MemberAt(kSelf), MemberAt(kB)});
   const auto mine = KeysOwnedBy(*node.cluster.snapshot(), kSelf, 1);
-  rpc::Record old_copy;
+  wire::Record old_copy;
   old_copy.key = mine[0];
   old_copy.value = "before the crash";
   old_copy.version = 10;
@@ -108,10 +108,10 @@ TEST(RequestRouter, AKeyOfADeadOwnerIsUnavailableNotMissing) {
     try {
       node.router->get(key);
       ADD_FAILURE() << key << " answered";
-    } catch (const rpc::StoreError& e) {
+    } catch (const wire::StoreError& e) {
       EXPECT_NE(e.message.find("DEAD"), std::string::npos) << e.message;
       EXPECT_NE(e.message.find("127.0.0.1:" + std::to_string(kC)), std::string::npos) << e.message;
-    } catch (const rpc::NotFound&) {
+    } catch (const wire::NotFound&) {
       ADD_FAILURE() << key << ": NotFound for a key whose owner is DEAD (now owned by "
                     << MemberName(owner) << ")";
     }
@@ -121,7 +121,7 @@ TEST(RequestRouter, AKeyOfADeadOwnerIsUnavailableNotMissing) {
   node.change({MemberAt(kSelf), MemberAt(kB), MemberAt(kC, MemberState::LEFT)});
   node.advance(60000);
   const auto mine = KeysOwnedBy(*node.cluster.snapshot(), kSelf, 1);
-  EXPECT_THROW(node.router->get(mine[0]), rpc::NotFound);
+  EXPECT_THROW(node.router->get(mine[0]), wire::NotFound);
 }
 
 // The owner left while the request was in flight and this node heard of it meanwhile: the
@@ -132,7 +132,7 @@ TEST(RequestRouter, ARequestWhoseOwnerLeftMidFlightIsRoutedAgain) {
   node.advance(60000);
   const auto of_b = KeysOwnedBy(*node.cluster.snapshot(), kB, 1);
   node.peers.set_down(kB, true);
-  node.peers.hook = [&](const rpc::Location& peer, const char*) {
+  node.peers.hook = [&](const locator::wire::Location& peer, const char*) {
     if (peer.port == kB) node.change({MemberAt(kSelf), MemberAt(kC), MemberAt(kB, MemberState::LEFT)});
   };
   node.router->put(of_b[0], "after");
@@ -153,7 +153,7 @@ TEST(RequestRouter, ARequestWhoseOwnerLeftMidFlightIsRoutedAgain) {
   try {
     node.router->put(of_c[0], "x");
     ADD_FAILURE() << "a put to a down owner succeeded";
-  } catch (const rpc::StoreError& e) {
+  } catch (const wire::StoreError& e) {
     EXPECT_NE(e.message.find("unreachable"), std::string::npos) << e.message;
   }
   EXPECT_EQ(node.counters.rerouted.load(), 1);
@@ -177,11 +177,11 @@ TEST(RequestRouter, ABatchWaitsForEveryRemoteCallBeforeItFails) {
     for (const auto& key : KeysOwnedBy(*node.cluster.snapshot(), port, 5)) batch.push_back(key);
   }
   std::atomic<int> finished{0};
-  node.peers.hook = [&](const rpc::Location&, const char*) {
+  node.peers.hook = [&](const locator::wire::Location&, const char*) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     ++finished;
   };
-  EXPECT_THROW(node.router->multi_get(batch), rpc::StoreError);
+  EXPECT_THROW(node.router->multi_get(batch), wire::StoreError);
   EXPECT_EQ(finished.load(), 2) << "the request failed while remote calls were still running";
 }
 
@@ -189,18 +189,18 @@ TEST(RequestRouter, ABatchWaitsForEveryRemoteCallBeforeItFails) {
 TEST(OwnerStore, RefusesVersionsFarAheadAndWritesNothing) {
   Node node;
   node.advance(60000);
-  rpc::Record ok;
+  wire::Record ok;
   ok.key = "ok";
   ok.value = "v";
   ok.version = 0;
-  rpc::Record ahead;
+  wire::Record ahead;
   ahead.key = "ahead";
   ahead.value = "v";
   ahead.version = storage::HybridLogicalClock::make(membership::NowMs() + 3'600'000, 0);
-  EXPECT_THROW(node.owner->owner_put({ok, ahead}), rpc::StoreError);
-  EXPECT_THROW(node.owner->handoff({ahead}, rpc::MakeLocation("127.0.0.1", kB)), rpc::StoreError);
+  EXPECT_THROW(node.owner->owner_put({ok, ahead}), wire::StoreError);
+  EXPECT_THROW(node.owner->handoff({ahead}, rpc::MakeLocation("127.0.0.1", kB)), wire::StoreError);
   EXPECT_EQ(node.counters.versions_refused.load(), 2);
-  EXPECT_THROW(node.router->get("ok"), rpc::NotFound);
+  EXPECT_THROW(node.router->get("ok"), wire::NotFound);
 }
 
 // Chaos harness, join-leave (seed 105): an acknowledged write lost on a clean leave. A write
@@ -245,11 +245,11 @@ TEST(MovingKeys, ADrainWaitsForWritesThatChoseThisNode) {
   // From now on writes go to the ring without this node, and handoffs are refused.
   node.router->put(mine[0], "after");
   EXPECT_EQ(node.peers.held(kB, mine[0]), "after");
-  rpc::Record r;
+  wire::Record r;
   r.key = "k";
   r.value = "v";
   r.version = storage::HybridLogicalClock::make(membership::NowMs(), 0);
-  EXPECT_THROW(node.owner->handoff({r}, rpc::MakeLocation("127.0.0.1", kB)), rpc::StoreError);
+  EXPECT_THROW(node.owner->handoff({r}, rpc::MakeLocation("127.0.0.1", kB)), wire::StoreError);
   EXPECT_FALSE(node.engine->get("k").has_value());
 }
 
@@ -266,13 +266,13 @@ TEST(OwnerStore, AMissWhoseOwnerDidNotAnswerIsUnavailableNotMissing) {
   try {
     node.owner->owner_get(of_b, true);
     ADD_FAILURE() << "B's keys answered as absent while B did not answer";
-  } catch (const rpc::StoreError& e) {
+  } catch (const wire::StoreError& e) {
     EXPECT_NE(e.message.find("did not answer"), std::string::npos) << e.message;
     EXPECT_NE(e.message.find("127.0.0.1:" + std::to_string(kB)), std::string::npos) << e.message;
   }
   EXPECT_TRUE(node.cluster.failures().count("127.0.0.1:" + std::to_string(kB)));
   // A key this node holds itself is still answered.
-  rpc::Record r;
+  wire::Record r;
   r.key = of_b[0];
   r.value = "here";
   r.version = storage::HybridLogicalClock::make(membership::NowMs(), 0);

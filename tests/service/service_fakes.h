@@ -30,10 +30,10 @@ namespace thrifty::diststore::testing {
 
 using locator::ClusterSnapshot;
 using membership::MemberName;
-using rpc::MemberState;
+using locator::wire::MemberState;
 
-inline rpc::Member MemberAt(int port, MemberState::type state = MemberState::ALIVE) {
-  rpc::Member m;
+inline locator::wire::Member MemberAt(int port, MemberState::type state = MemberState::ALIVE) {
+  locator::wire::Member m;
   m.location = rpc::MakeLocation("127.0.0.1", port);
   m.state = state;
   m.incarnation = 1;
@@ -44,7 +44,7 @@ class FakeCluster : public ClusterView {
  public:
   explicit FakeCluster(int self_port) : self_(rpc::MakeLocation("127.0.0.1", self_port)) {}
   // Publishes the members as the next generation.
-  void set(std::vector<rpc::Member> members) {
+  void set(std::vector<locator::wire::Member> members) {
     std::lock_guard<std::mutex> lock(mu_);
     snapshot_ = ClusterSnapshot::Build(++generation_, std::move(members), MemberName(self_),
                                        "ketama", snapshot_);
@@ -53,19 +53,19 @@ class FakeCluster : public ClusterView {
     std::lock_guard<std::mutex> lock(mu_);
     return snapshot_;
   }
-  const rpc::Location& self() const override { return self_; }
-  void report_failure(const rpc::Location& peer) override {
+  const locator::wire::Location& self() const override { return self_; }
+  void report_failure(const locator::wire::Location& peer) override {
     std::lock_guard<std::mutex> lock(mu_);
     failures_.insert(MemberName(peer));
   }
-  void report_success(const rpc::Location&) override {}
+  void report_success(const locator::wire::Location&) override {}
   std::set<std::string> failures() const {
     std::lock_guard<std::mutex> lock(mu_);
     return failures_;
   }
 
  private:
-  rpc::Location self_;
+  locator::wire::Location self_;
   mutable std::mutex mu_;
   uint64_t generation_ = 0;
   std::shared_ptr<const ClusterSnapshot> snapshot_;
@@ -76,11 +76,11 @@ class FakeCluster : public ClusterView {
 // run a hook before it answers.
 class FakePeers : public PeerClient {
  public:
-  std::vector<rpc::Record> owner_get(const rpc::Location& peer,
+  std::vector<wire::Record> owner_get(const locator::wire::Location& peer,
                                      const std::vector<std::string>& keys, bool) override {
     before(peer, "owner_get");
     std::lock_guard<std::mutex> lock(mu_);
-    std::vector<rpc::Record> out;
+    std::vector<wire::Record> out;
     for (const auto& key : keys) {
       auto it = data_[MemberName(peer)].find(key);
       if (it != data_[MemberName(peer)].end()) out.push_back(it->second);
@@ -89,8 +89,8 @@ class FakePeers : public PeerClient {
   }
   // Unversioned records are stamped (the owner, or a replicated write's leader, does that);
   // versioned ones are a replica's copy: kept if newer.
-  void owner_put(const rpc::Location& peer, const std::vector<rpc::Record>& records,
-                 rpc::Consistency::type) override {
+  void owner_put(const locator::wire::Location& peer, const std::vector<wire::Record>& records,
+                 wire::Consistency::type) override {
     before(peer, "owner_put");
     std::lock_guard<std::mutex> lock(mu_);
     for (auto r : records) {
@@ -100,25 +100,25 @@ class FakePeers : public PeerClient {
       if (it == held.end() || it->second.version < r.version) held[r.key] = r;
     }
   }
-  rpc::HandoffAck handoff(const rpc::Location& peer, const std::vector<rpc::Record>& records,
-                          const rpc::Location&) override {
+  wire::HandoffAck handoff(const locator::wire::Location& peer, const std::vector<wire::Record>& records,
+                          const locator::wire::Location&) override {
     before(peer, "handoff");
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& r : records) data_[MemberName(peer)][r.key] = r;
-    rpc::HandoffAck ack;
+    wire::HandoffAck ack;
     ack.applied = static_cast<int64_t>(records.size());
     return ack;
   }
 
   void store(int port, const std::string& key, const std::string& value, int64_t version) {
     std::lock_guard<std::mutex> lock(mu_);
-    rpc::Record r;
+    wire::Record r;
     r.key = key;
     r.value = value;
     r.version = version;
     data_["127.0.0.1:" + std::to_string(port)][key] = r;
   }
-  std::optional<rpc::Record> record(int port, const std::string& key) {
+  std::optional<wire::Record> record(int port, const std::string& key) {
     std::lock_guard<std::mutex> lock(mu_);
     auto& held = data_["127.0.0.1:" + std::to_string(port)];
     auto it = held.find(key);
@@ -145,10 +145,10 @@ class FakePeers : public PeerClient {
     return calls_["127.0.0.1:" + std::to_string(port)];
   }
   // Runs before every call (outside the lock): tests stall or change the cluster here.
-  std::function<void(const rpc::Location&, const char* method)> hook;
+  std::function<void(const locator::wire::Location&, const char* method)> hook;
 
  private:
-  void before(const rpc::Location& peer, const char* method) {
+  void before(const locator::wire::Location& peer, const char* method) {
     if (hook) hook(peer, method);
     std::lock_guard<std::mutex> lock(mu_);
     ++calls_[MemberName(peer)];
@@ -158,7 +158,7 @@ class FakePeers : public PeerClient {
     }
   }
   std::mutex mu_;
-  std::map<std::string, std::map<std::string, rpc::Record>> data_;
+  std::map<std::string, std::map<std::string, wire::Record>> data_;
   std::set<std::string> down_;
   std::map<std::string, int> calls_;
   int64_t clock_ = 1000;
@@ -218,7 +218,7 @@ struct Node {
                                              fan_out, limits, replication, counters);
   }
   // A ring change, as the node's listener reports it.
-  void change(std::vector<rpc::Member> members) {
+  void change(std::vector<locator::wire::Member> members) {
     cluster.set(std::move(members));
     moving->on_ring_change();
   }

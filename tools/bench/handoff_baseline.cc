@@ -17,19 +17,19 @@ double Since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-bool SameNode(const rpc::Location& a, const rpc::Location& b) {
+bool SameNode(const locator::wire::Location& a, const locator::wire::Location& b) {
   return a.port == b.port && a.address == b.address;
 }
 
-locator::Ring RingWith(const ThriftTarget& target, const rpc::Location& node) {
-  const rpc::View view = FetchView(target);
+locator::Ring RingWith(const ThriftTarget& target, const locator::wire::Location& node) {
+  const locator::wire::View view = FetchView(target);
   auto members = RingMembers(view);
   bool present = false;
   for (const auto& m : members) present = present || SameNode(m.location, node);
   if (!present) {
-    rpc::Member extra;
+    locator::wire::Member extra;
     extra.location = node;
-    extra.state = rpc::MemberState::ALIVE;
+    extra.state = locator::wire::MemberState::ALIVE;
     members.push_back(extra);
   }
   try {
@@ -39,7 +39,7 @@ locator::Ring RingWith(const ThriftTarget& target, const rpc::Location& node) {
   }
 }
 
-std::vector<uint64_t> OwnedKeys(const locator::Ring& ring, const rpc::Location& node,
+std::vector<uint64_t> OwnedKeys(const locator::Ring& ring, const locator::wire::Location& node,
                                 uint64_t keyspace) {
   std::vector<uint64_t> owned;
   std::string key;
@@ -52,11 +52,13 @@ std::vector<uint64_t> OwnedKeys(const locator::Ring& ring, const rpc::Location& 
 
 }  // namespace
 
-uint64_t CountOwned(const ThriftTarget& target, const rpc::Location& node, uint64_t keyspace) {
+uint64_t CountOwned(const ThriftTarget& target, const locator::wire::Location& node,
+                    uint64_t keyspace) {
   return OwnedKeys(RingWith(target, node), node, keyspace).size();
 }
 
-CopyResult PerKeyCopy(const ThriftTarget& target, const rpc::Location& node, uint64_t keyspace) {
+CopyResult PerKeyCopy(const ThriftTarget& target, const locator::wire::Location& node,
+                      uint64_t keyspace) {
   const locator::Ring ring = RingWith(target, node);
   const std::vector<uint64_t> owned = OwnedKeys(ring, node, keyspace);
   CopyResult result;
@@ -65,12 +67,12 @@ CopyResult PerKeyCopy(const ThriftTarget& target, const rpc::Location& node, uin
   const std::string where = rpc::ToString(node);
 
   // What the node holds itself, read in batches (not the part being measured).
-  std::vector<rpc::Record> records;
+  std::vector<diststore::wire::Record> records;
   records.reserve(owned.size());
   auto start = Clock::now();
   constexpr size_t kReadBatch = 1000;
   std::vector<std::string> keys;
-  std::vector<rpc::Record> part;
+  std::vector<diststore::wire::Record> part;
   for (size_t first = 0; first < owned.size(); first += kReadBatch) {
     keys.clear();
     for (size_t i = first; i < owned.size() && i < first + kReadBatch; ++i) keys.push_back(KeyName(owned[i]));
@@ -91,7 +93,7 @@ CopyResult PerKeyCopy(const ThriftTarget& target, const rpc::Location& node, uin
   start = Clock::now();
   for (const auto& r : records) {
     try {
-      conn.client->put(r.key, r.value, rpc::Consistency::DEFAULT);
+      conn.client->put(r.key, r.value, diststore::wire::Consistency::DEFAULT);
     } catch (const apache::thrift::TException& e) {
       throw FatalError("put on " + where + " failed: " + e.what());
     }

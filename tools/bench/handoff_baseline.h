@@ -15,7 +15,8 @@ namespace thrifty::bench {
 // How many keys of the keyspace [0, keyspace) `node` owns in the ring of the cluster
 // `target.entry` belongs to. A node not yet in the view is added to it (weight 1), so the
 // count can be taken before that node joins.
-uint64_t CountOwned(const ThriftTarget& target, const rpc::Location& node, uint64_t keyspace);
+uint64_t CountOwned(const ThriftTarget& target, const locator::wire::Location& node,
+                    uint64_t keyspace);
 
 struct CopyResult {
   uint64_t owned = 0;      // keys of the keyspace that `node` owns
@@ -28,6 +29,7 @@ struct CopyResult {
 // Reads the keys `node` owns from `node` itself in batches (owner_get without fallback: what
 // the handoff delivered), then writes each of them to `node` with one `put` RPC, one after
 // the other on one connection. Throws FatalError.
-CopyResult PerKeyCopy(const ThriftTarget& target, const rpc::Location& node, uint64_t keyspace);
+CopyResult PerKeyCopy(const ThriftTarget& target, const locator::wire::Location& node,
+                      uint64_t keyspace);
 
 }  // namespace thrifty::bench

@@ -33,25 +33,25 @@ std::string KeyName(uint64_t index) {
 
 // ---- thrifty ----
 
-ThriftConnection ConnectThrift(const rpc::Location& node, const ThriftTarget& target) {
+ThriftConnection ConnectThrift(const locator::wire::Location& node, const ThriftTarget& target) {
   rpc::ConnectOptions options;
   options.connect_timeout_ms = target.connect_timeout_ms;
   options.call_timeout_ms = target.call_timeout_ms;
   options.limits = target.limits;
   try {
-    return rpc::Connect<rpc::StoreClient>(node, options);
+    return rpc::Connect<diststore::wire::StoreClient>(node, options);
   } catch (const TException& e) {
     throw FatalError("cannot connect to thrifty node " + rpc::ToString(node) + ": " + e.what());
   }
 }
 
-std::vector<rpc::Member> RingMembers(const rpc::View& view) {
+std::vector<locator::wire::Member> RingMembers(const locator::wire::View& view) {
   return membership::InRingMembers(view.members);
 }
 
-rpc::View FetchView(const ThriftTarget& target) {
+locator::wire::View FetchView(const ThriftTarget& target) {
   ThriftConnection conn = ConnectThrift(target.entry, target);
-  rpc::View view;
+  locator::wire::View view;
   try {
     conn.client->get_view(view);
   } catch (const TException& e) {
@@ -63,7 +63,7 @@ rpc::View FetchView(const ThriftTarget& target) {
 void Resolve(ThriftTarget* target) {
   target->nodes.clear();
   target->ring.reset();
-  const rpc::View view = FetchView(*target);
+  const locator::wire::View view = FetchView(*target);
   const auto members = RingMembers(view);
   target->cluster_nodes = members.size();
   if (!target->ring_aware) {
@@ -81,7 +81,7 @@ void Resolve(ThriftTarget* target) {
 
 namespace {
 
-bool SameNode(const rpc::Location& a, const rpc::Location& b) {
+bool SameNode(const locator::wire::Location& a, const locator::wire::Location& b) {
   return a.port == b.port && a.address == b.address;
 }
 
@@ -114,7 +114,7 @@ class ThriftSlot : public Slot {
       if (kind_ == OpKind::kGet) {
         ch.keys.push_back(key_);
       } else {
-        rpc::Entry e;
+        diststore::wire::Entry e;
         e.key = key_;
         e.value = *value_;
         ch.entries.push_back(std::move(e));
@@ -125,12 +125,12 @@ class ThriftSlot : public Slot {
       if (ch.keys.empty() && ch.entries.empty()) continue;
       try {
         if (kind_ == OpKind::kGet) {
-          if (batch_) ch.conn.client->send_multi_get(ch.keys, thrifty::rpc::Consistency::DEFAULT);
-          else ch.conn.client->send_get(ch.keys.front(), thrifty::rpc::Consistency::DEFAULT);
+          if (batch_) ch.conn.client->send_multi_get(ch.keys, thrifty::diststore::wire::Consistency::DEFAULT);
+          else ch.conn.client->send_get(ch.keys.front(), thrifty::diststore::wire::Consistency::DEFAULT);
         } else {
-          if (batch_) ch.conn.client->send_multi_put(ch.entries, thrifty::rpc::Consistency::DEFAULT);
+          if (batch_) ch.conn.client->send_multi_put(ch.entries, thrifty::diststore::wire::Consistency::DEFAULT);
           else ch.conn.client->send_put(ch.entries.front().key, ch.entries.front().value,
-                                          thrifty::rpc::Consistency::DEFAULT);
+                                          thrifty::diststore::wire::Consistency::DEFAULT);
         }
       } catch (const TException& e) {
         throw FatalError("sending to " + rpc::ToString(ch.node) + " failed: " + e.what());
@@ -155,7 +155,7 @@ class ThriftSlot : public Slot {
         } else {
           try {
             ch.conn.client->recv_get(value_out_);
-          } catch (const rpc::NotFound&) {
+          } catch (const diststore::wire::NotFound&) {
             ++outcome->misses;
           }
         }
@@ -163,7 +163,7 @@ class ThriftSlot : public Slot {
         if (batch_) ch.conn.client->recv_multi_put();
         else ch.conn.client->recv_put();
       }
-    } catch (const rpc::StoreError& e) {
+    } catch (const diststore::wire::StoreError& e) {
       ++outcome->errors;
       if (!warned_) {
         warned_ = true;
@@ -185,16 +185,16 @@ class ThriftSlot : public Slot {
 
  private:
   struct Channel {
-    rpc::Location node;
+    locator::wire::Location node;
     ThriftConnection conn;
     int fd = -1;
     std::vector<std::string> keys;
-    std::vector<rpc::Entry> entries;
+    std::vector<diststore::wire::Entry> entries;
   };
 
   size_t channel_for(const std::string& key) const {
     if (!target_.ring || channels_.size() == 1) return 0;
-    const rpc::Location& owner = target_.ring->owner(key);
+    const locator::wire::Location& owner = target_.ring->owner(key);
     for (size_t c = 0; c < channels_.size(); ++c) {
       if (SameNode(channels_[c].node, owner)) return c;
     }

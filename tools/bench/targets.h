@@ -66,26 +66,26 @@ class Slot {
 // ---- thrifty ----
 
 struct ThriftTarget {
-  rpc::Location entry;            // --peer
+  locator::wire::Location entry;            // --peer
   bool ring_aware = false;
   int connect_timeout_ms = 2000;
   int call_timeout_ms = 10000;
   rpc::RpcLimits limits;
   // Filled by Resolve(): the nodes slots connect to (direct: just `entry`) and, ring-aware,
   // the ring that maps keys to them.
-  std::vector<rpc::Location> nodes;
+  std::vector<locator::wire::Location> nodes;
   std::shared_ptr<const locator::Ring> ring;
   size_t cluster_nodes = 0;  // ring members the entry node knows
 };
 
 // A connected Thrift client of one node.
-using ThriftConnection = rpc::ThriftConnection<rpc::StoreClient>;
+using ThriftConnection = rpc::ThriftConnection<diststore::wire::StoreClient>;
 // Throws FatalError naming the node when it cannot be reached.
-ThriftConnection ConnectThrift(const rpc::Location& node, const ThriftTarget& target);
+ThriftConnection ConnectThrift(const locator::wire::Location& node, const ThriftTarget& target);
 
 // The ring members of the cluster as `entry` sees them, and its placement.
-rpc::View FetchView(const ThriftTarget& target);
-std::vector<rpc::Member> RingMembers(const rpc::View& view);
+locator::wire::View FetchView(const ThriftTarget& target);
+std::vector<locator::wire::Member> RingMembers(const locator::wire::View& view);
 
 // Fetches the view (ring-aware) and fills target->nodes / target->ring. Throws FatalError.
 void Resolve(ThriftTarget* target);

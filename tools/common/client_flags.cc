@@ -14,7 +14,7 @@ ClientFlags::ClientFlags(CommandLine& command) {
   command.flag("--direct", direct_, "send every request to --peer and let it forward (no client-side ring)");
 }
 
-rpc::Location ClientFlags::EntryNode() const {
+locator::wire::Location ClientFlags::EntryNode() const {
   if (!peer_.empty()) {
     try {
       return rpc::ParseLocation(peer_);

@@ -22,7 +22,7 @@ class ClientFlags {
   std::unique_ptr<client::ClusterClient> Connect() const;
 
   // The node --peer names, or the one discovery finds (same exits as above).
-  rpc::Location EntryNode() const;
+  locator::wire::Location EntryNode() const;
 
  private:
   std::string peer_;
