@@ -231,8 +231,15 @@ HttpServer::HttpServer(HttpOptions options) : impl_(std::make_unique<Impl>(std::
       impl_->options.bind_address + ":" + std::to_string(impl_->options.port);
   impl_->io = std::make_unique<net::io_context>(impl_->options.threads);
   try {
-    const auto address = net::ip::make_address(impl_->options.bind_address);
-    const tcp::endpoint endpoint(address, static_cast<unsigned short>(impl_->options.port));
+    // A literal address, or a host name resolved now (the first address it has).
+    const auto port = static_cast<unsigned short>(impl_->options.port);
+    beast::error_code literal;
+    const auto address = net::ip::make_address(impl_->options.bind_address, literal);
+    tcp::endpoint endpoint(address, port);
+    if (literal) {
+      tcp::resolver resolver(*impl_->io);
+      endpoint = *resolver.resolve(impl_->options.bind_address, std::to_string(port)).begin();
+    }
     impl_->acceptor = std::make_unique<tcp::acceptor>(*impl_->io);
     impl_->acceptor->open(endpoint.protocol());
     impl_->acceptor->set_option(net::socket_base::reuse_address(true));
