@@ -5,6 +5,7 @@
 
 #include <glog/logging.h>
 
+#include "diststore/ops/store_http.h"
 #include "diststore/service/store_node.h"
 #include "diststore/storage/data_dir.h"
 #include "tools/common/cli.h"
@@ -21,6 +22,7 @@ struct StoreFlags {
   int64_t max_clock_drift_ms = 60000;
   bool sync = false;
   int drain_timeout_s = 300;
+  int http_port = 0;
 
   explicit StoreFlags(thrifty::cli::CommandLine& command) {
     command.option("--data-dir", data_dir, "RocksDB data directory (default: ./data/<port>; created if missing)")
@@ -32,6 +34,9 @@ struct StoreFlags {
                    "refuse a version written by a peer that is further ahead of this node's clock");
     command.flag("--sync", sync, "fsync the write-ahead log on every write (slower, survives power loss)");
     command.option("--drain-timeout-s", drain_timeout_s, "how long a clean leave may take to hand off its keys");
+    command.option("--http-port", http_port,
+                   "serve /metrics, /health and a status page over HTTP on this port, at the --bind "
+                   "address (0: no HTTP endpoint)");
   }
 };
 
@@ -41,7 +46,7 @@ int main(int argc, char** argv) {
   using namespace thrifty;
   cli::CommandLine command(
       "usage: storeserver [--port N] [--peer HOST:PORT,...] [--data-dir DIR | --memory]\n"
-      "                   [--max-key-bytes N] [--max-value-bytes N] [node options]\n"
+      "                   [--max-key-bytes N] [--max-value-bytes N] [--http-port N] [node options]\n"
       "Runs a diststore node: a key-value store on a flat peer-to-peer ring. Without --peer it\n"
       "joins a node found on 127.0.0.1 (ports 9900-9939) or starts a new cluster.\n"
       "SIGINT/SIGTERM hand every key to its new owner, then leave the cluster and exit 0.");
@@ -59,6 +64,11 @@ int main(int argc, char** argv) {
   options.limits.max_value_bytes = flags.max_value_bytes;
   options.limits.max_clock_drift_ms = flags.max_clock_drift_ms;
   options.drain_timeout_ms = int64_t{flags.drain_timeout_s} * 1000;
+  if (flags.http_port < 0 || flags.http_port > 65535) cli::Fail(2, "--http-port must be in 0..65535");
+  if (flags.http_port != 0) {
+    options.http.emplace();
+    options.http->port = flags.http_port;
+  }
   if (const std::string problem = options.validate(); !problem.empty()) cli::Fail(2, problem);
   cli::InitServerLogging(argv[0]);
   cli::InstallStopSignals();
@@ -67,7 +77,8 @@ int main(int argc, char** argv) {
     diststore::StoreNode store(options);
     const std::string outcome = store.start();
     std::cout << "storeserver " << store.node().self_name() << " (" << store.engine().name()
-              << "): " << outcome << std::endl;
+              << "): " << outcome
+              << (store.http() ? "; HTTP on " + store.http()->url() : std::string()) << std::endl;
 
     const int sig = cli::WaitForStopSignal();
     LOG(INFO) << "signal " << sig << ": handing keys off before leaving";

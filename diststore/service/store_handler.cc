@@ -1,26 +1,38 @@
 #include "diststore/service/store_handler.h"
 
 #include "diststore/service/store_node.h"
+#include "locator/metrics/latency_histogram.h"
 
 namespace thrifty::diststore {
 
 StoreHandler::StoreHandler(StoreNode& store, std::string peer)
     : LocatorHandler(store.node(), std::move(peer)), store_(store) {}
 
-void StoreHandler::get(std::string& out, const std::string& key) { out = store_.router().get(key); }
+using metrics::ScopedLatency;
+
+void StoreHandler::get(std::string& out, const std::string& key) {
+  ScopedLatency timer(store_.latency().of(ClientOp::kGet));
+  out = store_.router().get(key);
+}
 
 void StoreHandler::put(const std::string& key, const std::string& value) {
+  ScopedLatency timer(store_.latency().of(ClientOp::kPut));
   store_.router().put(key, value);
 }
 
-void StoreHandler::erase(const std::string& key) { store_.router().erase(key); }
+void StoreHandler::erase(const std::string& key) {
+  ScopedLatency timer(store_.latency().of(ClientOp::kErase));
+  store_.router().erase(key);
+}
 
 void StoreHandler::multi_get(std::map<std::string, std::string>& out,
                              const std::vector<std::string>& keys) {
+  ScopedLatency timer(store_.latency().of(ClientOp::kMultiGet));
   out = store_.router().multi_get(keys);
 }
 
 void StoreHandler::multi_put(const std::vector<rpc::Entry>& entries) {
+  ScopedLatency timer(store_.latency().of(ClientOp::kMultiPut));
   store_.router().multi_put(entries);
 }
 
