@@ -38,7 +38,7 @@ struct HttpOptions {
   size_t max_connections = 64;
   size_t max_header_bytes = 8 * 1024;
   size_t max_body_bytes = 16 * 1024;
-  int read_timeout_ms = 10000;
+  int read_timeout_ms = 5000;
   int write_timeout_ms = 10000;
 
   // Empty when usable, else what is wrong.
