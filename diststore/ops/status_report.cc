@@ -56,16 +56,17 @@ void StatusReport::poll() {
   const int64_t now = SteadyMs();
   auto record = [&](const std::string& name, const std::map<std::string, int64_t>& stats) {
     Sample& s = samples_[name];
-    const int64_t requests = Stat(stats, "gets") < 0
-                                 ? -1
-                                 : Stat(stats, "gets") + Stat(stats, "puts") + Stat(stats, "erases");
-    if (s.requests >= 0 && requests >= s.requests && now > s.at_ms) {
-      s.rate = static_cast<double>(requests - s.requests) * 1000.0 / static_cast<double>(now - s.at_ms);
+    const int64_t operations =
+        Stat(stats, "gets") < 0 ? -1
+                                : Stat(stats, "gets") + Stat(stats, "puts") + Stat(stats, "erases");
+    if (s.key_operations >= 0 && operations >= s.key_operations && now > s.at_ms) {
+      s.rate = static_cast<double>(operations - s.key_operations) * 1000.0 /
+               static_cast<double>(now - s.at_ms);
     } else {
       s.rate = -1;  // first poll, or the member restarted
     }
     s.keys = Stat(stats, "keys");
-    s.requests = requests;
+    s.key_operations = operations;
     s.at_ms = now;
     s.stale = false;
   };
@@ -121,13 +122,14 @@ nlohmann::json StatusReport::build(const std::string& health, const std::string&
     if (InRing(m) && sample != samples_.end()) {
       const Sample& s = sample->second;
       member["keys"] = s.keys >= 0 ? nlohmann::json(s.keys) : nlohmann::json(nullptr);
-      member["requests"] = s.requests >= 0 ? nlohmann::json(s.requests) : nlohmann::json(nullptr);
-      member["requests_per_second"] = s.rate >= 0 ? nlohmann::json(s.rate) : nlohmann::json(nullptr);
+      member["key_operations"] = s.key_operations >= 0 ? nlohmann::json(s.key_operations) : nlohmann::json(nullptr);
+      member["key_operations_per_second"] =
+          s.rate >= 0 ? nlohmann::json(s.rate) : nlohmann::json(nullptr);
       member["stale"] = s.stale;
     } else {
       member["keys"] = nullptr;
-      member["requests"] = nullptr;
-      member["requests_per_second"] = nullptr;
+      member["key_operations"] = nullptr;
+      member["key_operations_per_second"] = nullptr;
       member["stale"] = true;
     }
     members.push_back(std::move(member));

@@ -1,12 +1,13 @@
 // StatusReport: the data of a store node's status page (/status.json): this node, every member
-// it knows (address, state, zone, weight, share of the ring, keys, request rate) and a picture
-// of the ring (ring_picture.h).
+// it knows (address, state, zone, weight, share of the ring, keys, rate of key operations) and a
+// picture of the ring (ring_picture.h).
 //
 // Members' keys and request counts come from their own stats: this node's directly, the others'
 // by the Locator `stats` call, in parallel, waiting at most wait_ms (a member that does not
 // answer in time keeps its last numbers, marked stale). They are polled at most once per
-// min_interval_ms however often the page is asked for, and a request rate is the change of a
-// member's request count (gets + puts + erases) between two polls. Thread-safe.
+// min_interval_ms however often the page is asked for, and a member's rate is the change of its
+// key operations (its gets + puts + erases stats: keys read, written or erased through it, n for
+// a batch of n keys) between two polls. Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -39,8 +40,8 @@ class StatusReport {
  private:
   struct Sample {
     int64_t keys = -1;      // -1: unknown
-    int64_t requests = -1;  // gets + puts + erases since the member started; -1: unknown
-    double rate = -1;       // requests per second between the last two polls; -1: unknown
+    int64_t key_operations = -1;  // key operations (gets + puts + erases) since it started; -1: unknown
+    double rate = -1;       // key operations per second between the last two polls; -1: unknown
     int64_t at_ms = 0;      // steady clock, when it was taken
     bool stale = true;      // the member did not answer the last poll
   };

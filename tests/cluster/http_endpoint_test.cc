@@ -210,13 +210,17 @@ TEST_F(HttpEndpoint, TheStatusPageShowsEveryMemberAndTheRingInChromium) {
   }
   EXPECT_NEAR(shares, 1.0, 1e-9);
   // Members' key counts are polled at most every 2 s.
-  int64_t keys = 0;
+  int64_t keys = 0, operations = 0;
   EXPECT_TRUE(WaitFor([&] {
     const auto again = nlohmann::json::parse(HttpGet(http(a), "/status.json").body, nullptr, false);
-    keys = 0;
-    for (const auto& m : again["members"]) keys += m["keys"].is_number() ? m["keys"].get<int64_t>() : 0;
+    keys = operations = 0;
+    for (const auto& m : again["members"]) {
+      keys += m["keys"].is_number() ? m["keys"].get<int64_t>() : 0;
+      operations += m["key_operations"].is_number() ? m["key_operations"].get<int64_t>() : 0;
+    }
     return keys == 2000;
   }, 5000)) << keys << " keys";
+  EXPECT_GE(operations, 2000) << "the primer's puts";
   EXPECT_TRUE(status["ring"]["exact"].get<bool>());
   EXPECT_GT(status["ring"]["arcs"].size(), 100u) << "ketama: every arc of the continuum";
 
