@@ -93,7 +93,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_read(beast::error_code ec) {
     if (ec == bhttp::error::end_of_stream) return close();  // the client is done
     if (ec == beast::error::timeout) {
-      ++server_.timeouts;  // beast closed the socket
+      // Beast closed the socket. A connection idle between requests is merely done; one that
+      // began a request and did not finish it in time is counted.
+      if (parser_->got_some() || buffer_.size() > 0) ++server_.timeouts;
       return;
     }
     if (ec == bhttp::error::header_limit) {

@@ -80,7 +80,8 @@ class HttpServer {
 
   // http_connections_open (a gauge), and counters: http_responses_2xx, http_responses_4xx,
   // http_responses_5xx (answers by class), http_connections_refused (over max_connections),
-  // http_timeouts (connections closed for a slow request or answer). Thread-safe.
+  // http_timeouts (connections closed because a request they began came too slowly, or an
+  // answer was not taken in time; not idle ones). Thread-safe.
   std::map<std::string, int64_t> stats() const;
 
  private:

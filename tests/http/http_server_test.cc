@@ -139,8 +139,9 @@ TEST_F(HttpServerTest, AThrowingHandlerAnswers500) {
 }
 
 TEST_F(HttpServerTest, MalformedRequestsGet400AndTheirConnectionIsClosed) {
+  static constexpr char kTlsLike[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 garbage\r\n\r\n";
   for (const std::string& garbage :
-       {std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 garbage\r\n\r\n", 25),
+       {std::string(kTlsLike, sizeof kTlsLike - 1),
         std::string("GET /hello HTTP/9.9\r\n\r\n"), std::string("GET /hello\r\n\r\n"),
         std::string("G@T /hello HTTP/1.1\r\n\r\n"), std::string("GET /hello HTTP/1.1\r\nbad header\r\n\r\n"),
         std::string("GET http://example.invalid/hello HTTP/1.1\r\nHost: x\r\n\r\n")}) {
@@ -180,6 +181,7 @@ TEST_F(HttpServerTest, ASlowClientIsDisconnectedAtTheReadTimeout) {
   Conn silent(port_);
   silent.read(2000, &closed);
   EXPECT_TRUE(closed);
+  EXPECT_EQ(stat("http_timeouts"), 1) << "a connection that sent nothing is idle, not slow";
   EXPECT_EQ(HttpGet(port_, "/hello").status, 200);
 }
 
