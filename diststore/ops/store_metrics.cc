@@ -131,7 +131,7 @@ const StatMetric kStats[] = {
     {"http_connections_refused", "thrifty_http_connections_refused_total", kCounter,
      "HTTP connections closed at once because too many were open."},
     {"http_timeouts", "thrifty_http_timeouts_total", kCounter,
-     "HTTP connections closed because a request or an answer took too long."},
+     "HTTP connections closed because a request came too slowly or an answer was not taken."},
 };
 
 // Settings the node reports among its stats; they become thrifty_config labels.
@@ -213,8 +213,9 @@ std::string StoreMetricsText(const StoreMetricsInput& input) {
       out.histogram(input.latency->of(which).snapshot(), {{"op", StoreLatency::Name(which)}});
     }
     out.family("thrifty_peer_call_duration_seconds", MetricType::kHistogram,
-               "How long this node's calls to other nodes took: owner_get and owner_put forwarded "
-               "to owners, handoff batches (failures too).");
+               "How long this node's calls to other nodes took: owner_get (reads forwarded to "
+               "owners, and asks of previous holders while keys move), owner_put (writes "
+               "forwarded to owners), handoff (one batch each); failures too.");
     for (size_t call = 0; call < static_cast<size_t>(PeerCall::kCount); ++call) {
       const auto which = static_cast<PeerCall>(call);
       out.histogram(input.latency->of(which).snapshot(), {{"call", StoreLatency::Name(which)}});
