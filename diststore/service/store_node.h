@@ -6,9 +6,9 @@
 //   RequestRouter, OwnerStore, HandoffStream -> ClusterView (snapshots), PeerClient (RPCs),
 //                                               MovingKeys (where keys may be while they move)
 //
-// Lifecycle: construct (binds the port, opens the engine) -> start() (serves, joins) ->
-// leave() (drain: hand every key to its owner, then leave) or stop(). Not copyable; leave(),
-// stop() and stats() may be called from any thread.
+// Lifecycle: construct (binds the port, and the HTTP port if any; opens the engine) -> start()
+// (serves, joins) -> leave() (drain: hand every key to its owner, then leave) or stop(). Not
+// copyable; leave(), stop() and stats() may be called from any thread.
 #pragma once
 
 #include <atomic>
