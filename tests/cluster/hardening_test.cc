@@ -274,7 +274,10 @@ class HardeningRaw : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     cluster_ = new Cluster("storeserver");
-    http_port_ = FreePortRange(1);
+    // A free port outside the cluster's Thrift ports (the node takes one of those).
+    do {
+      http_port_ = FreePortRange(1);
+    } while (http_port_ >= cluster_->first_port() && http_port_ <= cluster_->last_port());
     node_ = cluster_->start({"--memory", "--http-port=" + std::to_string(http_port_)});
     if (node_ < 0) return;
     cluster_->pool().call(cluster_->location(node_),

@@ -48,7 +48,7 @@ class HttpEndpoint : public ::testing::Test {
  protected:
   // Starts a node with an HTTP port of its own; returns its index (or -1, failing the test).
   int StartWithHttp(std::vector<std::string> args = {}) {
-    const int http_port = FreePortRange(1);
+    const int http_port = FreeHttpPort();
     args.push_back("--memory");
     args.push_back("--http-port=" + std::to_string(http_port));
     const int node = cluster_.start(args);
@@ -56,6 +56,12 @@ class HttpEndpoint : public ::testing::Test {
     return node;
   }
   int http(int node) { return http_ports_.at(node); }
+  // A free port outside the cluster's Thrift ports (a node could take one of those).
+  int FreeHttpPort() {
+    int port = FreePortRange(1);
+    while (port >= cluster_.first_port() && port <= cluster_.last_port()) port = FreePortRange(1);
+    return port;
+  }
 
   bool RingOfAllIs(const std::vector<int>& nodes, size_t size) {
     for (int node : nodes) {
@@ -128,7 +134,7 @@ TEST_F(HttpEndpoint, HealthSaysJoiningThenServingThenDraining) {
   EXPECT_EQ(HttpGet(http(a), "/health").body, "serving\n");
 
   // b joins through a while a is stopped (SIGSTOP): b's endpoint is up and says "joining".
-  const int b_http = FreePortRange(1);
+  const int b_http = FreeHttpPort();
   const pid_t a_pid = cluster_.pid(a);
   ASSERT_EQ(kill(a_pid, SIGSTOP), 0);
   int b = -1;
