@@ -5,6 +5,7 @@
 
 #include <glog/logging.h>
 
+#include "diststore/ops/store_http.h"
 #include "diststore/service/store_node.h"
 #include "diststore/storage/data_dir.h"
 #include "tools/common/cli.h"
@@ -27,6 +28,7 @@ struct StoreFlags {
   bool no_read_repair = false;
   bool strict_quorum = false;
   int64_t max_hint_window_s = 3 * 3600;
+  int http_port = 0;
 
   explicit StoreFlags(thrifty::cli::CommandLine& command) {
     command.option("--data-dir", data_dir, "RocksDB data directory (default: ./data/<port>; created if missing)")
@@ -53,6 +55,9 @@ struct StoreFlags {
                  "keep no hints for replicas that miss a write (no hinted handoff)");
     command.option("--max-hint-window-s", max_hint_window_s,
                    "hints older than this are dropped (the replica needs a repair then)");
+    command.option("--http-port", http_port,
+                   "serve /metrics, /health and a status page over HTTP on this port, at the --bind "
+                   "address (0: no HTTP endpoint)");
   }
 };
 
@@ -62,7 +67,8 @@ int main(int argc, char** argv) {
   using namespace thrifty;
   cli::CommandLine command(
       "usage: storeserver [--port N] [--peer HOST:PORT,...] [--data-dir DIR | --memory]\n"
-      "                   [--max-key-bytes N] [--max-value-bytes N] [--replicas N] [node options]\n"
+      "                   [--max-key-bytes N] [--max-value-bytes N] [--replicas N]\n"
+      "                   [--http-port N] [node options]\n"
       "Runs a diststore node: a key-value store on a flat peer-to-peer ring. Without --peer it\n"
       "joins a node found on 127.0.0.1 (ports 9900-9939) or starts a new cluster.\n"
       "SIGINT/SIGTERM hand every key to its new owner, then leave the cluster and exit 0.");
@@ -90,6 +96,11 @@ int main(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     cli::Fail(2, std::string(e.what()) + " (--read-consistency, --write-consistency)");
   }
+  if (flags.http_port < 0 || flags.http_port > 65535) cli::Fail(2, "--http-port must be in 0..65535");
+  if (flags.http_port != 0) {
+    options.http.emplace();
+    options.http->port = flags.http_port;
+  }
   if (const std::string problem = options.validate(); !problem.empty()) cli::Fail(2, problem);
   cli::InitServerLogging(argv[0]);
   cli::InstallStopSignals();
@@ -98,7 +109,8 @@ int main(int argc, char** argv) {
     diststore::StoreNode store(options);
     const std::string outcome = store.start();
     std::cout << "storeserver " << store.node().self_name() << " (" << store.engine().name()
-              << "): " << outcome << std::endl;
+              << "): " << outcome
+              << (store.http() ? "; HTTP on " + store.http()->url() : std::string()) << std::endl;
 
     const int sig = cli::WaitForStopSignal();
     LOG(INFO) << "signal " << sig << ": handing keys off before leaving";

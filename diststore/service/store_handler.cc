@@ -1,32 +1,40 @@
 #include "diststore/service/store_handler.h"
 
 #include "diststore/service/store_node.h"
+#include "locator/metrics/latency_histogram.h"
 
 namespace thrifty::diststore {
 
 StoreHandler::StoreHandler(StoreNode& store, std::string peer)
     : LocatorHandler(store.node(), std::move(peer)), store_(store) {}
 
+using metrics::ScopedLatency;
+
 void StoreHandler::get(std::string& out, const std::string& key, wire::Consistency::type level) {
+  ScopedLatency timer(store_.latency().of(ClientOp::kGet));
   out = store_.router().get(key, level);
 }
 
 void StoreHandler::put(const std::string& key, const std::string& value,
                        wire::Consistency::type level) {
+  ScopedLatency timer(store_.latency().of(ClientOp::kPut));
   store_.router().put(key, value, level);
 }
 
 void StoreHandler::erase(const std::string& key, wire::Consistency::type level) {
+  ScopedLatency timer(store_.latency().of(ClientOp::kErase));
   store_.router().erase(key, level);
 }
 
 void StoreHandler::multi_get(std::map<std::string, std::string>& out,
                              const std::vector<std::string>& keys, wire::Consistency::type level) {
+  ScopedLatency timer(store_.latency().of(ClientOp::kMultiGet));
   out = store_.router().multi_get(keys, level);
 }
 
 void StoreHandler::multi_put(const std::vector<wire::Entry>& entries,
                              wire::Consistency::type level) {
+  ScopedLatency timer(store_.latency().of(ClientOp::kMultiPut));
   store_.router().multi_put(entries, level);
 }
 

@@ -2,6 +2,8 @@
 
 #include <glog/logging.h>
 
+#include "diststore/ops/store_http.h"
+#include "diststore/ops/timed_peer_client.h"
 #include "diststore/service/durability.h"
 #include "diststore/service/store_handler.h"
 #include "diststore/storage/data_dir.h"
@@ -37,6 +39,7 @@ StoreOptions Validated(StoreOptions options) {
     std::string why = DurabilityMismatch(location, joiner, members);
     return why.empty() ? ReplicationMismatch(location, joiner, members) : why;
   };
+  if (options.http) options.http->bind_address = options.node.bind_address;
   return options;
 }
 
@@ -64,6 +67,9 @@ std::string StoreOptions::validate() const {
     return "peer pool and fan-out sizes must be >= 1";
   }
   if (drain_timeout_ms < 0) return "--drain-timeout-s must be >= 0";
+  if (http) {
+    if (const std::string h = http->validate(); !h.empty()) return h;
+  }
   return {};
 }
 
@@ -95,7 +101,8 @@ StoreNode::StoreNode(StoreOptions options) : options_(Validated(std::move(option
   rpc::PoolOptions pool = options_.node.pool;
   pool.max_idle_per_peer = options_.peer_max_idle;
   pool.call_timeout_ms = options_.peer_call_timeout_ms;
-  peers_ = std::make_unique<PooledPeerClient>(node_->peer_auth().pool_options(pool));
+  peers_ = std::make_unique<TimedPeerClient>(
+      std::make_unique<PooledPeerClient>(node_->peer_auth().pool_options(pool)), latency_);
   hint_store_ = std::make_unique<storage::HintStore>(engine_->hints_table());
   HintOptions hint_options = options_.hints;
   hint_options.enabled = hint_options.enabled && options_.replication.replicas > 1;
@@ -119,6 +126,7 @@ StoreNode::StoreNode(StoreOptions options) : options_(Validated(std::move(option
     moving_->on_ring_change();
     handoff_->request_sweep();
   });
+  if (options_.http) http_ = std::make_unique<StoreHttp>(*this, *options_.http);
 }
 
 StoreNode::~StoreNode() { stop(); }
@@ -128,16 +136,22 @@ std::string StoreNode::describe_engine() const {
 }
 
 std::string StoreNode::start() {
+  if (http_) {
+    http_->start();  // /health says "joining" until the join is done
+    LOG(INFO) << "HTTP endpoint on " << http_->url();
+  }
   const std::string outcome =
       node_->start(std::make_shared<rpc::PerConnection<wire::StoreProcessor, wire::StoreIf>>(
           [this](const std::string& peer) {
             return std::make_shared<StoreHandler>(*this, peer);
           }));
   handoff_->request_sweep();  // keys that moved while this node was away
+  phase_ = Phase::kServing;
   return outcome;
 }
 
 bool StoreNode::leave() {
+  phase_ = Phase::kDraining;
   moving_->start_draining();
   LOG(INFO) << "draining: requests now go to the ring without this node";
   bool handed_off = true;
@@ -149,26 +163,34 @@ bool StoreNode::leave() {
     handed_off = false;
   }
   node_->leave();
+  phase_ = Phase::kStopped;
   return handed_off;
 }
 
 void StoreNode::stop() {
   if (stopped_) return;
   stopped_ = true;
+  phase_ = Phase::kStopped;
+  if (http_) http_->stop();  // its handlers read the parts below
   node_->stop();  // first: no request may reach the parts below once they go
 }
 
-std::map<std::string, int64_t> StoreNode::stats() {
+std::map<std::string, int64_t> StoreNode::stats(KeyCount keys) {
   std::map<std::string, int64_t> out = node_->stats();
   for (const auto& [k, v] : counters_.snapshot()) out[k] = v;
   for (const auto& [k, v] : handoff_->stats()) out[k] = v;
   for (const auto& [k, v] : hinted_->stats()) out[k] = v;
   out["replicas"] = options_.replication.replicas;
+  if (http_) {
+    for (const auto& [k, v] : http_->stats()) out[k] = v;
+  }
   ExportLimits(options_.limits, &out);
+  const char* const name = keys == KeyCount::kExact ? "keys" : "keys_estimate";
   try {
-    out["keys"] = static_cast<int64_t>(engine_->count_live());
+    out[name] = static_cast<int64_t>(keys == KeyCount::kExact ? engine_->count_live()
+                                                              : engine_->estimate_records());
   } catch (const std::exception&) {
-    out["keys"] = -1;
+    out[name] = -1;
   }
   return out;
 }

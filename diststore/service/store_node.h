@@ -6,16 +6,19 @@
 //   RequestRouter, OwnerStore, HandoffStream -> ClusterView (snapshots), PeerClient (RPCs),
 //                                               MovingKeys (where keys may be while they move)
 //
-// Lifecycle: construct (binds the port, opens the engine) -> start() (serves, joins) ->
-// leave() (drain: hand every key to its owner, then leave) or stop(). Not copyable; leave(),
-// stop() and stats() may be called from any thread.
+// Lifecycle: construct (binds the port, and the HTTP port if any; opens the engine) -> start()
+// (serves, joins) -> leave() (drain: hand every key to its owner, then leave) or stop(). Not
+// copyable; leave(), stop() and stats() may be called from any thread.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "diststore/limits/store_limits.h"
+#include "diststore/ops/store_latency.h"
 #include "diststore/service/cluster_view.h"
 #include "diststore/service/handoff_stream.h"
 #include "diststore/service/hinted_handoff.h"
@@ -28,10 +31,13 @@
 #include "diststore/service/request_router.h"
 #include "diststore/service/store_counters.h"
 #include "diststore/storage/engine.h"
+#include "locator/http/http_server.h"
 #include "locator/rpc/fan_out.h"
 #include "locator/service/locator_node.h"
 
 namespace thrifty::diststore {
+
+class StoreHttp;
 
 // Everything a store node is configured with; the defaults are the documented ones.
 struct StoreOptions {
@@ -59,6 +65,9 @@ struct StoreOptions {
   size_t fan_out_threads = 32;
   // How long a clean leave may take to hand off its keys before it leaves anyway.
   int64_t drain_timeout_ms = 300000;
+  // The HTTP endpoint (/metrics, /health, the status page: diststore/ops/store_http.h); none
+  // when unset. It listens on node.bind_address, like the Thrift port.
+  std::optional<http::HttpOptions> http;
 
   // Empty when usable, else what is wrong, naming the option.
   std::string validate() const;
@@ -94,8 +103,20 @@ class StoreNode {
   std::string describe_engine() const;
   const std::string& host_id() const { return host_id_; }
 
-  // The node's stats plus the store's: requests, handoff, limits, keys.
-  std::map<std::string, int64_t> stats();
+  // The node's stats plus the store's: requests, handoff, limits, the HTTP endpoint's, and
+  // keys: kExact counts live keys ("keys", a scan of the engine); kEstimate gives the engine's
+  // cheap estimate of its records instead ("keys_estimate"), for scrapes.
+  enum class KeyCount { kExact, kEstimate };
+  std::map<std::string, int64_t> stats(KeyCount keys = KeyCount::kExact);
+
+  // Where the node is in its life (what /health says): joining until start() returns, serving,
+  // draining once leave() began, stopped after it left or stop().
+  enum class Phase { kJoining, kServing, kDraining, kStopped };
+  Phase phase() const { return phase_.load(); }
+  // Latency histograms of client requests and of calls to other nodes.
+  StoreLatency& latency() { return latency_; }
+  // The HTTP endpoint, or null without options().http.
+  const StoreHttp* http() const { return http_.get(); }
 
  private:
   StoreOptions options_;
@@ -104,7 +125,8 @@ class StoreNode {
   std::string host_id_;
   std::unique_ptr<storage::Engine> engine_;
   std::unique_ptr<NodeClusterView> cluster_;
-  std::unique_ptr<PeerClient> peers_;
+  StoreLatency latency_;
+  std::unique_ptr<PeerClient> peers_;  // a TimedPeerClient: calls are timed in latency_
   std::unique_ptr<storage::HintStore> hint_store_;
   std::unique_ptr<HintedHandoff> hinted_;
   StoreCounters counters_;
@@ -120,6 +142,9 @@ class StoreNode {
   std::unique_ptr<ReplicaWriter> writer_;
   std::unique_ptr<RequestRouter> router_;
   std::unique_ptr<HandoffStream> handoff_;
+  std::atomic<Phase> phase_{Phase::kJoining};
+  // Last: stopped and destroyed before anything its handlers read.
+  std::unique_ptr<StoreHttp> http_;
   bool stopped_ = false;
 };
 

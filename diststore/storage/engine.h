@@ -100,6 +100,10 @@ class Engine {
   // How many records are not tombstones. Exact. RocksDB: reads every record (a full scan,
   // without filling the block cache); memory: O(1).
   virtual uint64_t count_live() = 0;
+  // How many records there are, cheaply: for a scrape every few seconds. RocksDB: its
+  // estimate-num-keys (tombstones included, overwritten keys until compaction); by default,
+  // count_live().
+  virtual uint64_t estimate_records() { return count_live(); }
 
   virtual std::string name() const = 0;  // "rocksdb" or "memory"
 };

@@ -285,6 +285,12 @@ class RocksDbEngine final : public Engine {
     return live;
   }
 
+  uint64_t estimate_records() override {
+    uint64_t estimate = 0;
+    if (!db_->GetIntProperty(rocksdb::DB::Properties::kEstimateNumKeys, &estimate)) return 0;
+    return estimate;
+  }
+
   std::string name() const override { return "rocksdb"; }
 
  private:

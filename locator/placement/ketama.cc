@@ -194,4 +194,12 @@ uint32_t KetamaPlacement::points_of(size_t index) const { return continuum().poi
 
 size_t KetamaPlacement::continuum_size() const { return continuum().points.size(); }
 
+std::vector<std::pair<uint32_t, size_t>> KetamaPlacement::points() const {
+  const Continuum& c = continuum();
+  std::vector<std::pair<uint32_t, size_t>> out;
+  out.reserve(c.points.size());
+  for (size_t i = 0; i < c.points.size(); ++i) out.emplace_back(c.points[i], c.owners[i]);
+  return out;
+}
+
 }  // namespace thrifty::placement

@@ -27,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "locator/placement/placement.h"
@@ -45,6 +46,9 @@ class KetamaPlacement final : public Placement {
   uint32_t points_of(size_t index) const;
   // The number of points on the continuum (the sum of points_of).
   size_t continuum_size() const;
+  // The continuum, ascending: each point and its node's position in nodes(). A key whose hash
+  // is h belongs to the first point >= h, or to the first point if h is above them all.
+  std::vector<std::pair<uint32_t, size_t>> points() const;
 
   // The ketama hash of a key: the first 32-bit little-endian word of MD5(key).
   static uint32_t KeyHash(std::string_view key);

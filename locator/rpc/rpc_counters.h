@@ -1,5 +1,5 @@
 // RpcCounters: the connections a server closed because of what arrived on the wire, by kind,
-// for the node's stats. Each kind is also logged, naming the peer, at most once per interval
+// for the node's stats (and, as a gauge, the connections open now). Each kind is also logged, naming the peer, at most once per interval
 // with the number of refusals that went unlogged since, so a flood of garbage cannot flood the
 // log. Thread-safe (atomics only).
 #pragma once
@@ -35,6 +35,11 @@ class RpcCounters {
   // Adds rpc_frames_oversized, rpc_frames_overrun and rpc_protocol_errors to `stats`.
   void Export(std::map<std::string, int64_t>* stats) const;
 
+  // The server's open connections (BoundServerSocket keeps this up to date).
+  void connection_opened() { open_.fetch_add(1, std::memory_order_relaxed); }
+  void connection_closed() { open_.fetch_sub(1, std::memory_order_relaxed); }
+  int64_t open_connections() const { return open_.load(std::memory_order_relaxed); }
+
  private:
   struct PerKind {
     std::atomic<int64_t> count{0};
@@ -43,6 +48,7 @@ class RpcCounters {
   };
   const int64_t log_interval_ms_;
   PerKind kinds_[kKinds];
+  std::atomic<int64_t> open_{0};
 };
 
 }  // namespace thrifty::rpc

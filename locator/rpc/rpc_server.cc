@@ -89,7 +89,10 @@ class CountingProcessorFactory : public apache::thrift::TProcessorFactory {
 }  // namespace
 
 void ExportServerStats(const ServerOptions& options, std::map<std::string, int64_t>* stats) {
-  if (options.counters) options.counters->Export(stats);
+  if (options.counters) {
+    options.counters->Export(stats);
+    (*stats)["rpc_connections_open"] = options.counters->open_connections();
+  }
   (*stats)["rpc_max_frame_bytes"] = options.limits.max_frame_bytes;
 }
 
@@ -101,6 +104,7 @@ struct BoundServerSocket::Children {
   std::mutex mu;
   std::unordered_set<Connection*> open;
   bool interrupted = false;  // set by interruptChildren(), cleared by listen()
+  std::shared_ptr<RpcCounters> counters;  // where open connections are counted, if anywhere
 };
 
 BoundServerSocket::BoundServerSocket(const std::string& address, int port)
@@ -139,6 +143,7 @@ class BoundServerSocket::Connection : public apache::thrift::transport::TSocket 
     // the connections it found.
     std::lock_guard<std::mutex> lock(children_->mu);
     children_->open.erase(this);
+    if (counted_) counted_->connection_closed();
   }
   void close() override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -150,9 +155,15 @@ class BoundServerSocket::Connection : public apache::thrift::transport::TSocket 
     // request already read still reaches its client.
     if (TSocket::isOpen()) ::shutdown(TSocket::getSocketFD(), SHUT_RD);
   }
+  // Under children_->mu.
+  void count_in(std::shared_ptr<RpcCounters> counters) {
+    counted_ = std::move(counters);
+    if (counted_) counted_->connection_opened();
+  }
 
  private:
   std::shared_ptr<Children> children_;
+  std::shared_ptr<RpcCounters> counted_;
   std::mutex mu_;
 };
 
@@ -164,7 +175,13 @@ std::shared_ptr<apache::thrift::transport::TSocket> BoundServerSocket::createSoc
   // the listener): end it at once, as Thrift's interrupt pipe, which stays readable, would.
   if (children_->interrupted) connection->shut_down();
   children_->open.insert(connection.get());
+  connection->count_in(children_->counters);
   return connection;
+}
+
+void BoundServerSocket::count_connections_in(std::shared_ptr<RpcCounters> counters) {
+  std::lock_guard<std::mutex> lock(children_->mu);
+  children_->counters = std::move(counters);
 }
 
 void BoundServerSocket::interruptChildren() {
@@ -195,6 +212,7 @@ RpcServer::RpcServer(std::shared_ptr<apache::thrift::TProcessorFactory> processo
                      std::shared_ptr<BoundServerSocket> socket, const ServerOptions& options)
     : socket_(std::move(socket)), port_(socket_->getPort()) {
   socket_->setRecvTimeout(options.idle_timeout_ms);
+  socket_->count_connections_in(options.counters);
   workers_ = ThreadManager::newSimpleThreadManager(static_cast<size_t>(options.workers));
   workers_->threadFactory(std::make_shared<ThreadFactory>());
   workers_->start();

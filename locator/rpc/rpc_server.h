@@ -35,8 +35,8 @@ struct ServerOptions {
   std::shared_ptr<RpcCounters> counters = std::make_shared<RpcCounters>();
 };
 
-// Adds the server's refusal counters and its rpc_max_frame_bytes (the largest request it
-// reads; clients size their requests by it) to `stats`.
+// Adds the server's refusal counters, rpc_connections_open and its rpc_max_frame_bytes (the
+// largest request it reads; clients size their requests by it) to `stats`.
 void ExportServerStats(const ServerOptions& options, std::map<std::string, int64_t>* stats);
 
 // A server socket that is bound and listening from construction, so the port is known (and
@@ -53,6 +53,8 @@ class BoundServerSocket : public apache::thrift::transport::TServerSocket {
   void listen() override;
   void close() override;
   void interruptChildren() override;
+  // Counts the connections accepted from now on in `counters` while they are open.
+  void count_connections_in(std::shared_ptr<RpcCounters> counters);
 
  protected:
   std::shared_ptr<apache::thrift::transport::TSocket> createSocket(THRIFT_SOCKET client) override;

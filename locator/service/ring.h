@@ -49,6 +49,8 @@ class Ring {
   const std::map<std::string, double>& signature() const { return weights_; }
   std::vector<Location> nodes() const;
   const std::string& placement_spec() const { return spec_; }
+  // The placement itself (its nodes() are the members' "host:port" names).
+  const placement::Placement& placement() const { return *placement_; }
 
  private:
   std::string spec_;

@@ -34,6 +34,7 @@
 #include "locator/rpc/connect.h"
 #include "locator/rpc/limits.h"
 #include "tests/cluster/harness.h"
+#include "tests/http/http_get.h"
 
 namespace thrifty::testing {
 namespace {
@@ -273,7 +274,11 @@ class HardeningRaw : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     cluster_ = new Cluster("storeserver");
-    node_ = cluster_->start({"--memory"});
+    // A free port outside the cluster's Thrift ports (the node takes one of those).
+    do {
+      http_port_ = FreePortRange(1);
+    } while (http_port_ >= cluster_->first_port() && http_port_ <= cluster_->last_port());
+    node_ = cluster_->start({"--memory", "--http-port=" + std::to_string(http_port_)});
     if (node_ < 0) return;
     cluster_->pool().call(cluster_->location(node_),
                           [](diststore::wire::StoreClient& c) { c.put(kProbeKey, kProbeValue, diststore::wire::Consistency::DEFAULT); });
@@ -345,12 +350,14 @@ class HardeningRaw : public ::testing::Test {
 
   static Cluster* cluster_;
   static int node_;
+  static int http_port_;
   static long baseline_rss_kb_;
   std::unique_ptr<Prober> prober_;
 };
 
 Cluster* HardeningRaw::cluster_ = nullptr;
 int HardeningRaw::node_ = -1;
+int HardeningRaw::http_port_ = 0;
 long HardeningRaw::baseline_rss_kb_ = 0;
 
 TEST_F(HardeningRaw, HugeStringDeclaredInATinyMessage) {
@@ -668,6 +675,99 @@ TEST_F(HardeningRaw, AClientAllowingLargerFramesThanTheNodeFailsFastNamingTheReq
     return Stats().at("rpc_frames_oversized") == before.at("rpc_frames_oversized") + 1;
   }, 5000));
   EXPECT_FALSE(Stored("huge-direct"));
+}
+
+// ---- the HTTP endpoint (--http-port) under the same attack; the Thrift prober keeps going ----
+
+TEST_F(HardeningRaw, HttpGarbageAndOversizedRequestsCostOnlyTheirConnection) {
+  std::mt19937 rng(20250101);
+  for (int round = 0; round < 20; ++round) {
+    std::string bytes(std::uniform_int_distribution<size_t>(1, 4096)(rng), '\0');
+    for (auto& b : bytes) b = static_cast<char>(rng());
+    if (round % 2) bytes = "GET /metrics HTTP/1.1\r\n" + bytes + "\r\n\r\n";  // a good start
+    const auto reply = HttpExchange(http_port_, bytes, 10000);
+    // A 400, or for a few random bytes that are not yet a whole request, the read deadline.
+    EXPECT_TRUE(reply.status == 400 || reply.status == 0) << "round " << round << ": " << reply.status;
+  }
+  for (const std::string& request :
+       {kClientHello, std::string("SSH-2.0-OpenSSH_9.2\r\n\r\n"),
+        Frame(Wire().message("ping").stop().bytes())}) {
+    EXPECT_EQ(HttpExchange(http_port_, request + "\r\n\r\n").status, 400);
+  }
+  const auto start = Clock::now();
+  const auto huge_header = HttpExchange(
+      http_port_, "GET /metrics HTTP/1.1\r\nHost: x\r\nCookie: " + std::string(4 << 20, 'c') + "\r\n\r\n");
+  EXPECT_EQ(huge_header.status, 431) << huge_header.error;
+  const auto many_headers = HttpExchange(http_port_, [] {
+    std::string r = "GET /metrics HTTP/1.1\r\n";
+    for (int i = 0; i < 20000; ++i) r += "X-" + std::to_string(i) + ": y\r\n";
+    return r + "\r\n";
+  }());
+  EXPECT_EQ(many_headers.status, 431) << many_headers.error;
+  const auto huge_body = HttpExchange(
+      http_port_, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000000\r\n\r\n" +
+                      std::string(1 << 20, 'b'));
+  EXPECT_EQ(huge_body.status, 413) << huge_body.error;
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(5)) << "refused at once, not at a deadline";
+  EXPECT_EQ(HttpGet(http_port_, "/metrics", 5000, "DELETE").status, 405);
+  EXPECT_EQ(HttpGet(http_port_, "/../../etc/passwd").status, 404);
+  const auto health = HttpGet(http_port_, "/health");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.body, "serving\n");
+  EXPECT_EQ(HttpGet(http_port_, "/metrics").status, 200);
+}
+
+TEST_F(HardeningRaw, SlowAndSilentHttpClientsAreDisconnectedAndDoNotBlockOthers) {
+  // A client trickling a request a byte at a time, one sending half a header, one silent.
+  std::vector<std::unique_ptr<RawConn>> slow;
+  for (int i = 0; i < 3; ++i) slow.push_back(std::make_unique<RawConn>(http_port_));
+  slow[1]->send_all("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+  const auto start = Clock::now();
+  const std::string request = "GET /metrics HTTP/1.1\r\nHost: x\r\n";
+  size_t sent = 0;
+  bool closed = false;
+  while (!closed && Clock::now() - start < std::chrono::seconds(15)) {
+    // Others are served meanwhile, over HTTP and Thrift (the prober).
+    const auto reply = HttpGet(http_port_, "/health", 3000);
+    EXPECT_EQ(reply.status, 200) << reply.error;
+    if (!slow[0]->send_all(std::string(1, request[sent++ % request.size()]))) break;
+    closed = slow[0]->read_until_closed(200);
+  }
+  // The read deadline is 5 s for a whole request, however slowly it comes.
+  EXPECT_TRUE(closed || slow[0]->read_until_closed(5000)) << "the trickling client was never cut off";
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(9));
+  EXPECT_TRUE(slow[1]->read_until_closed(5000)) << "half a header held its connection";
+  EXPECT_TRUE(slow[2]->read_until_closed(5000)) << "a silent client held its connection";
+}
+
+TEST_F(HardeningRaw, AnHttpConnectionFloodIsBoundedAndPasses) {
+  const int fds_before = OpenFds(pid());
+  const int64_t refused_before = Stats().at("http_connections_refused");
+  {
+    std::vector<std::unique_ptr<RawConn>> conns;
+    for (int i = 0; i < 150; ++i) conns.push_back(std::make_unique<RawConn>(http_port_));
+    // At most 64 are kept; the others are answered 503 and closed at once.
+    ASSERT_TRUE(WaitFor([&] {
+      const auto stats = Stats();
+      return stats.at("http_connections_open") == 64 &&
+             stats.at("http_connections_refused") - refused_before == 150 - 64;
+    }, 10000)) << "open: " << Stats().at("http_connections_open");
+    int refused = 0;
+    for (auto& conn : conns) {
+      std::string reply;
+      if (!conn->still_open() && conn->read_until_closed(2000, &reply)) {
+        refused += reply.rfind("HTTP/1.1 503 ", 0) == 0;
+      }
+    }
+    EXPECT_EQ(refused, 150 - 64);
+    EXPECT_LT(OpenFds(pid()), fds_before + 64 + 10);
+    // Thrift is served meanwhile (the prober); a new HTTP client is refused while the flood lasts.
+    EXPECT_EQ(HttpGet(http_port_, "/health").status, 503);
+  }
+  // The flood is gone: the node serves HTTP again and keeps no descriptor of it.
+  EXPECT_TRUE(WaitFor([&] { return HttpGet(http_port_, "/health").status == 200; }, 10000));
+  EXPECT_TRUE(WaitFor([&] { return OpenFds(pid()) <= fds_before; }, 10000))
+      << "the node kept " << OpenFds(pid()) - fds_before << " connections of closed clients";
 }
 
 // Runs last in this suite (gtest keeps the order of definition).

@@ -107,6 +107,18 @@ TEST_F(RocksDbEngineTest, DataSurvivesReopening) {
   EXPECT_FALSE(engine->merge("a", Value("older", 4)));
 }
 
+TEST_F(RocksDbEngineTest, EstimatesItsRecordsCheaply) {
+  auto engine = OpenRocksDbEngine(Options());
+  EXPECT_EQ(engine->estimate_records(), 0u);
+  std::vector<std::pair<std::string, Record>> batch;
+  for (int i = 0; i < 500; ++i) batch.emplace_back("key-" + std::to_string(i), Value("v", 10 + i));
+  ASSERT_EQ(engine->merge_batch(batch), 500u);
+  ASSERT_TRUE(engine->merge("dead", Tombstone(1)));
+  // RocksDB's estimate-num-keys: records, tombstones included (count_live leaves them out).
+  EXPECT_NEAR(static_cast<double>(engine->estimate_records()), 501.0, 50.0);
+  EXPECT_EQ(engine->count_live(), 500u);
+}
+
 TEST_F(RocksDbEngineTest, SyncedWritesSurviveReopening) {
   EngineOptions options = Options();
   options.sync = true;

@@ -1,0 +1,244 @@
+#include "diststore/ops/store_metrics.h"
+
+#include <set>
+
+namespace thrifty::diststore {
+
+namespace {
+
+using metrics::Labels;
+using metrics::MetricType;
+using metrics::PrometheusText;
+
+constexpr MetricType kCounter = MetricType::kCounter;
+constexpr MetricType kGauge = MetricType::kGauge;
+
+// One stat and where it goes. Entries of one family are adjacent; a family is written only if
+// at least one of its stats is there (a node without gossip has no swim_* stats).
+struct StatMetric {
+  const char* stat;
+  const char* family;
+  MetricType type;
+  const char* help;  // the family's: the same on each of its entries
+  const char* label = nullptr;
+  const char* value = nullptr;
+};
+
+constexpr char kMembersHelp[] = "Members this node knows of, by state.";
+constexpr char kKeyOpsHelp[] =
+    "Keys clients read, wrote or erased through this node (a multi_get or multi_put of n keys "
+    "counts n).";
+constexpr char kAuthHelp[] = "Peer handshakes this node checked, by result.";
+constexpr char kRefusedHelp[] =
+    "Thrift connections closed because of what arrived on them, by reason.";
+constexpr char kDroppedHelp[] = "Gossip packets dropped, by reason.";
+constexpr char kHttpHelp[] = "HTTP answers of this node's operations endpoint, by status class.";
+
+const StatMetric kStats[] = {
+    // Membership.
+    {"members_alive", "thrifty_members", kGauge, kMembersHelp, "state", "alive"},
+    {"members_suspect", "thrifty_members", kGauge, kMembersHelp, "state", "suspect"},
+    {"members_dead", "thrifty_members", kGauge, kMembersHelp, "state", "dead"},
+    {"members_left", "thrifty_members", kGauge, kMembersHelp, "state", "left"},
+    {"ring_nodes", "thrifty_ring_nodes", kGauge, "Nodes in this node's ring (ALIVE and SUSPECT members)."},
+    {"joins_handled", "thrifty_joins_handled_total", kCounter, "Joins this node admitted as a seed."},
+    {"joins_refused", "thrifty_joins_refused_total", kCounter, "Joins this node refused as a seed."},
+    {"host_id_changes", "thrifty_host_id_changes_total", kCounter,
+     "Members that came back at a known address with another host ID (a new node)."},
+    {"syncs_sent", "thrifty_syncs_sent_total", kCounter, "Membership push-pulls (sync) this node started."},
+    {"syncs_failed", "thrifty_syncs_failed_total", kCounter, "Membership push-pulls (sync) that failed."},
+    {"peer_failures", "thrifty_peer_failures_total", kCounter, "Calls to other nodes that failed."},
+    // Trust.
+    {"peer_auth_ok", "thrifty_peer_auth_total", kCounter, kAuthHelp, "result", "ok"},
+    {"peer_auth_failed", "thrifty_peer_auth_total", kCounter, kAuthHelp, "result", "failed"},
+    {"peer_calls_refused", "thrifty_peer_calls_refused_total", kCounter,
+     "Node-to-node calls refused on a connection that did not prove the cluster key."},
+    // The Thrift server.
+    {"rpc_connections_open", "thrifty_rpc_connections_open", kGauge, "Thrift connections open on this node."},
+    {"rpc_frames_oversized", "thrifty_rpc_connections_refused_total", kCounter, kRefusedHelp, "reason", "oversized_frame"},
+    {"rpc_frames_overrun", "thrifty_rpc_connections_refused_total", kCounter, kRefusedHelp, "reason", "frame_overrun"},
+    {"rpc_protocol_errors", "thrifty_rpc_connections_refused_total", kCounter, kRefusedHelp, "reason", "protocol_error"},
+    // Store requests.
+    {"gets", "thrifty_key_operations_total", kCounter, kKeyOpsHelp, "op", "get"},
+    {"puts", "thrifty_key_operations_total", kCounter, kKeyOpsHelp, "op", "put"},
+    {"erases", "thrifty_key_operations_total", kCounter, kKeyOpsHelp, "op", "erase"},
+    {"not_found", "thrifty_keys_not_found_total", kCounter, "Keys asked for that were not found."},
+    {"errors", "thrifty_request_errors_total", kCounter, "Store requests that failed with an error."},
+    {"forwarded", "thrifty_forwarded_calls_total", kCounter,
+     "Calls this node sent to other owners for requests (forwarding and fallback reads)."},
+    {"rerouted", "thrifty_rerouted_total", kCounter,
+     "Requests routed once more because the ring changed while an owner failed."},
+    {"fallback_reads", "thrifty_fallback_reads_total", kCounter,
+     "Reads that also asked where a key was before the ring changed."},
+    {"versions_refused", "thrifty_versions_refused_total", kCounter,
+     "Writes from peers refused for a version too far ahead of this node's clock."},
+    {"keys", "thrifty_keys_live", kGauge, "Live keys (not tombstones) stored on this node, counted exactly."},
+    {"keys_estimate", "thrifty_records_estimated", kGauge,
+     "Records stored on this node as the engine estimates them (RocksDB: tombstones and "
+     "overwritten keys count until compaction)."},
+    // Moving keys.
+    {"handoff_sweeps", "thrifty_handoff_sweeps_total", kCounter, "Handoff sweeps over this node's data."},
+    {"handoff_records_out", "thrifty_handoff_sent_records_total", kCounter,
+     "Records handed to their owners and acknowledged."},
+    {"handoff_batches_out", "thrifty_handoff_sent_batches_total", kCounter, "Handoff batches acknowledged."},
+    {"handoff_failures", "thrifty_handoff_failures_total", kCounter, "Handoff batches that failed (retried later)."},
+    {"handoff_records_in", "thrifty_handoff_received_records_total", kCounter, "Records received by handoff."},
+    // Replication.
+    {"unavailable", "thrifty_unavailable_total", kCounter,
+     "Requests refused at once: fewer live replicas than their consistency level needs."},
+    {"timed_out", "thrifty_write_timed_out_total", kCounter,
+     "Replicated writes acknowledged by fewer replicas than required (outcome unknown)."},
+    {"replica_writes", "thrifty_replica_writes_total", kCounter,
+     "Batches a write's leader sent to the other replicas."},
+    {"read_repairs", "thrifty_read_repairs_total", kCounter,
+     "Records written back to replicas a read found stale."},
+    {"hints_stored", "thrifty_hints_stored_total", kCounter,
+     "Hints kept for replicas that missed a write."},
+    {"hints_replayed", "thrifty_hints_replayed_total", kCounter,
+     "Hints delivered to their replica once it was back."},
+    {"hints_dropped", "thrifty_hints_dropped_total", kCounter,
+     "Hints dropped because they outlived the hint window."},
+    {"hints_failed", "thrifty_hints_failed_total", kCounter, "Hints that could not be stored."},
+    {"hints_pending", "thrifty_hints_pending", kGauge, "Hints kept on this node, not yet delivered."},
+    // Gossip (SWIM).
+    {"swim_packets_sent", "thrifty_swim_sent_packets_total", kCounter, "Gossip packets sent."},
+    {"swim_packets_received", "thrifty_swim_received_packets_total", kCounter, "Gossip packets received."},
+    {"swim_bytes_sent", "thrifty_swim_sent_bytes_total", kCounter, "Gossip bytes sent."},
+    {"swim_bytes_received", "thrifty_swim_received_bytes_total", kCounter, "Gossip bytes received."},
+    {"swim_pings_sent", "thrifty_swim_pings_sent_total", kCounter, "PINGs sent."},
+    {"swim_ping_reqs_sent", "thrifty_swim_ping_reqs_sent_total", kCounter, "PING_REQs (indirect probes) sent."},
+    {"swim_acks_sent", "thrifty_swim_acks_sent_total", kCounter, "ACKs sent."},
+    {"swim_nacks_sent", "thrifty_swim_nacks_sent_total", kCounter, "NACKs sent."},
+    {"swim_acks_received", "thrifty_swim_acks_received_total", kCounter, "ACKs received."},
+    {"swim_nacks_received", "thrifty_swim_nacks_received_total", kCounter, "NACKs received."},
+    {"swim_probes", "thrifty_swim_probes_total", kCounter, "Members probed."},
+    {"swim_probe_failures", "thrifty_swim_probe_failures_total", kCounter, "Probes that got no ACK, directly or indirectly."},
+    {"swim_indirect_probes", "thrifty_swim_indirect_probes_total", kCounter, "Probes that went on through other members."},
+    {"swim_relayed_probes", "thrifty_swim_relayed_probes_total", kCounter, "Probes this node made for another member."},
+    {"swim_suspicions", "thrifty_swim_suspicions_total", kCounter, "Members this node began to suspect."},
+    {"swim_confirmations", "thrifty_swim_confirmations_total", kCounter, "Independent confirmations of suspicions."},
+    {"swim_deaths", "thrifty_swim_deaths_total", kCounter, "Members declared DEAD."},
+    {"swim_refutations", "thrifty_swim_refutations_total", kCounter, "Suspicions of this node it refuted."},
+    {"swim_updates_applied", "thrifty_swim_updates_applied_total", kCounter, "Membership updates applied from gossip."},
+    {"swim_updates_sent", "thrifty_swim_updates_sent_total", kCounter, "Membership updates sent in gossip packets."},
+    {"swim_push_pulls", "thrifty_swim_push_pulls_total", kCounter, "Full state exchanges started by gossip."},
+    {"swim_encode_failures", "thrifty_swim_encode_failures_total", kCounter, "Gossip packets that could not be encoded."},
+    {"swim_corrections", "thrifty_swim_corrections_total", kCounter, "Outdated updates answered with the newer state."},
+    {"swim_dropped_too_short", "thrifty_swim_dropped_packets_total", kCounter, kDroppedHelp, "reason", "too_short"},
+    {"swim_dropped_too_large", "thrifty_swim_dropped_packets_total", kCounter, kDroppedHelp, "reason", "too_large"},
+    {"swim_dropped_bad_mac", "thrifty_swim_dropped_packets_total", kCounter, kDroppedHelp, "reason", "bad_mac"},
+    {"swim_dropped_malformed", "thrifty_swim_dropped_packets_total", kCounter, kDroppedHelp, "reason", "malformed"},
+    {"swim_dropped_stale", "thrifty_swim_dropped_packets_total", kCounter, kDroppedHelp, "reason", "stale"},
+    {"swim_dropped_unknown_sender", "thrifty_swim_dropped_packets_total", kCounter, kDroppedHelp, "reason", "unknown_sender"},
+    {"swim_dropped_misdirected", "thrifty_swim_dropped_packets_total", kCounter, kDroppedHelp, "reason", "misdirected"},
+    {"swim_dropped_replay", "thrifty_swim_dropped_packets_total", kCounter, kDroppedHelp, "reason", "replay"},
+    {"runtime_dropped_oversized", "thrifty_swim_dropped_datagrams_total", kCounter,
+     "Gossip datagrams over the size limit, dropped before decoding."},
+    {"runtime_send_errors", "thrifty_swim_send_errors_total", kCounter, "Gossip datagrams that could not be sent."},
+    {"runtime_receive_errors", "thrifty_swim_receive_errors_total", kCounter, "Errors receiving gossip datagrams."},
+    {"swim_awareness", "thrifty_swim_awareness", kGauge,
+     "This node's local health score (0 is healthy; higher stretches its probe timing)."},
+    {"swim_queued_updates", "thrifty_swim_queued_updates", kGauge, "Membership updates waiting to be gossiped."},
+    {"swim_active_suspicions", "thrifty_swim_active_suspicions", kGauge, "Members suspected now."},
+    // The HTTP endpoint itself.
+    {"http_connections_open", "thrifty_http_connections_open", kGauge, "HTTP connections open on this node."},
+    {"http_responses_2xx", "thrifty_http_responses_total", kCounter, kHttpHelp, "code", "2xx"},
+    {"http_responses_4xx", "thrifty_http_responses_total", kCounter, kHttpHelp, "code", "4xx"},
+    {"http_responses_5xx", "thrifty_http_responses_total", kCounter, kHttpHelp, "code", "5xx"},
+    {"http_connections_refused", "thrifty_http_connections_refused_total", kCounter,
+     "HTTP connections closed at once because too many were open."},
+    {"http_timeouts", "thrifty_http_timeouts_total", kCounter,
+     "HTTP connections closed because a request came too slowly or an answer was not taken."},
+};
+
+// Settings the node reports among its stats; they become thrifty_config labels.
+const char* const kSettingStats[] = {"replicas", "max_key_bytes", "max_value_bytes", "max_batch_entries",
+                                     "rpc_max_frame_bytes"};
+
+const StatMetric* Find(const std::string& stat) {
+  for (const StatMetric& m : kStats) {
+    if (stat == m.stat) return &m;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool IsSettingStat(const std::string& name) {
+  for (const char* setting : kSettingStats) {
+    if (name == setting) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> UnclassifiedStats(const std::map<std::string, int64_t>& stats) {
+  std::vector<std::string> out;
+  for (const auto& [name, value] : stats) {
+    if (!Find(name) && !IsSettingStat(name)) out.push_back(name);
+  }
+  return out;
+}
+
+std::string StoreMetricsText(const StoreMetricsInput& input) {
+  PrometheusText out;
+  out.info("thrifty_build_info", "The thrifty version this node runs.",
+           {{"version", input.version}});
+  Labels config = input.settings;
+  for (const char* setting : kSettingStats) {
+    if (auto it = input.stats.find(setting); it != input.stats.end()) {
+      config.emplace_back(setting, std::to_string(it->second));
+    }
+  }
+  out.info("thrifty_config", "This node's settings, as labels.", config);
+  out.info("thrifty_node_info", "Who this node is.", input.node);
+  out.family("thrifty_serving", kGauge,
+             "1 while the node serves requests, 0 while it joins or drains (see /health).");
+  out.sample(int64_t{input.serving ? 1 : 0});
+  out.family("process_start_time_seconds", kGauge, "When the node started, in Unix time.");
+  out.sample(input.start_time_seconds);
+
+  std::set<std::string> written;
+  for (size_t i = 0; i < std::size(kStats); ++i) {
+    const std::string family = kStats[i].family;
+    if (written.count(family)) continue;
+    written.insert(family);
+    bool declared = false;
+    for (size_t j = i; j < std::size(kStats) && family == kStats[j].family; ++j) {
+      const auto it = input.stats.find(kStats[j].stat);
+      if (it == input.stats.end()) continue;
+      if (!declared) out.family(family, kStats[j].type, kStats[j].help);
+      declared = true;
+      Labels labels;
+      if (kStats[j].label) labels.emplace_back(kStats[j].label, kStats[j].value);
+      out.sample(it->second, labels);
+    }
+  }
+  for (const std::string& stat : UnclassifiedStats(input.stats)) {
+    // Nothing is lost: exported as it is, until the table above says what it is.
+    const std::string name = "thrifty_stat_" + stat;
+    PrometheusText::CheckMetricName(name);
+    out.family(name, MetricType::kUntyped, "The node's stat " + stat + " (not yet classified).");
+    out.sample(input.stats.at(stat));
+  }
+
+  if (input.latency) {
+    out.family("thrifty_request_duration_seconds", MetricType::kHistogram,
+               "How long client requests to this node took, by operation (routing, forwarding "
+               "and storage included; failures too).");
+    for (size_t op = 0; op < static_cast<size_t>(ClientOp::kCount); ++op) {
+      const auto which = static_cast<ClientOp>(op);
+      out.histogram(input.latency->of(which).snapshot(), {{"op", StoreLatency::Name(which)}});
+    }
+    out.family("thrifty_peer_call_duration_seconds", MetricType::kHistogram,
+               "How long this node's calls to other nodes took: owner_get (reads forwarded to "
+               "owners, and asks of previous holders while keys move), owner_put (writes "
+               "forwarded to owners), handoff (one batch each); failures too.");
+    for (size_t call = 0; call < static_cast<size_t>(PeerCall::kCount); ++call) {
+      const auto which = static_cast<PeerCall>(call);
+      out.histogram(input.latency->of(which).snapshot(), {{"call", StoreLatency::Name(which)}});
+    }
+  }
+  return out.text();
+}
+
+}  // namespace thrifty::diststore

@@ -1,0 +1,39 @@
+// TimedPeerClient: a PeerClient that records how long each call to another node takes in
+// StoreLatency (failed calls too), and otherwise passes every call to the client it wraps.
+#pragma once
+
+#include <memory>
+
+#include "diststore/ops/store_latency.h"
+#include "diststore/service/peer_client.h"
+
+namespace thrifty::diststore {
+
+class TimedPeerClient : public PeerClient {
+ public:
+  // `latency` must outlive this object.
+  TimedPeerClient(std::unique_ptr<PeerClient> inner, StoreLatency& latency)
+      : inner_(std::move(inner)), latency_(latency) {}
+
+  std::vector<wire::Record> owner_get(const Location& peer, const std::vector<std::string>& keys,
+                                      bool fallback) override {
+    metrics::ScopedLatency timer(latency_.of(PeerCall::kOwnerGet));
+    return inner_->owner_get(peer, keys, fallback);
+  }
+  void owner_put(const Location& peer, const std::vector<wire::Record>& records,
+                 wire::Consistency::type consistency) override {
+    metrics::ScopedLatency timer(latency_.of(PeerCall::kOwnerPut));
+    inner_->owner_put(peer, records, consistency);
+  }
+  wire::HandoffAck handoff(const Location& peer, const std::vector<wire::Record>& records,
+                           const Location& sender) override {
+    metrics::ScopedLatency timer(latency_.of(PeerCall::kHandoff));
+    return inner_->handoff(peer, records, sender);
+  }
+
+ private:
+  std::unique_ptr<PeerClient> inner_;
+  StoreLatency& latency_;
+};
+
+}  // namespace thrifty::diststore
