@@ -10,17 +10,9 @@
 
 namespace thrifty::diststore {
 
-ReplicaReader::ReplicaReader(ClusterView& cluster, OwnerStore& owner, PeerClient& peers,
-                             MovingKeys& moving, rpc::FanOut& pool,
-                             const ReplicationOptions& options, StoreCounters& counters)
-    : cluster_(cluster),
-      owner_(owner),
-      peers_(peers),
-      moving_(moving),
-      pool_(pool),
-      options_(options),
-      counters_(counters),
-      self_name_(cluster.self_name()) {}
+ReplicaReader::ReplicaReader(ReplicaPaths paths)
+    : paths_(paths),
+      self_name_(paths.cluster.self_name()) {}
 
 namespace {
 
@@ -39,11 +31,11 @@ struct ReadShare {
 std::vector<std::optional<storage::Record>> ReplicaReader::read(
     const locator::ClusterSnapshot& snapshot, const std::vector<std::string>& keys,
     Consistency level) {
-  const ReplicaPlacement placement(snapshot, static_cast<size_t>(options_.replicas),
-                                   moving_.draining());
+  const ReplicaPlacement placement(snapshot, static_cast<size_t>(paths_.options.replicas),
+                                   paths_.moving.draining());
   const size_t required = RequiredReplies(level, placement.effective_n());
   const std::string what = "read at " + ConsistencyName(level);
-  const bool moving = moving_.fallback_open();
+  const bool moving = paths_.moving.fallback_open();
 
   std::map<std::string, ReadShare> shares;
   auto ask = [&](const std::string& name, const locator::wire::Location& node, size_t i, bool counts) {
@@ -59,7 +51,7 @@ std::vector<std::optional<storage::Record>> ReplicaReader::read(
     const ReplicaSet set = placement.of(keys[i]);
     const size_t alive = set.alive_count();
     if (alive < required) {
-      ++counters_.unavailable;
+      ++paths_.counters.unavailable;
       ThrowUnavailable(what + " of key '" + keys[i] + "'", required, alive);
     }
     for (size_t r = 0; r < set.size(); ++r) {
@@ -70,7 +62,7 @@ std::vector<std::optional<storage::Record>> ReplicaReader::read(
     for (size_t r = 0; r < before.size(); ++r) {
       if (set.contains(before.names[r]) || snapshot.dead().count(before.names[r])) continue;
       ask(before.names[r], before.replicas[r], i, false);
-      ++counters_.fallback_reads;
+      ++paths_.counters.fallback_reads;
     }
   }
 
@@ -86,8 +78,8 @@ std::vector<std::optional<storage::Record>> ReplicaReader::read(
       continue;
     }
     remote.push_back(&share);
-    ++counters_.forwarded;
-    calls.emplace_back(share.node, [peers = &peers_, cluster = &cluster_, node = share.node,
+    ++paths_.counters.forwarded;
+    calls.emplace_back(share.node, [peers = &paths_.peers, cluster = &paths_.cluster, node = share.node,
                                     batch = share.keys] {
       try {
         return peers->owner_get(node, batch, false);
@@ -122,7 +114,7 @@ std::vector<std::optional<storage::Record>> ReplicaReader::read(
     local = [&] {
       std::vector<std::optional<storage::Record>> found;
       try {
-        found = owner_.read(snapshot, local_share->keys, false);
+        found = paths_.owner.read(snapshot, local_share->keys, false);
       } catch (const wire::StoreError& e) {
         failure = e.message;  // this node's engine failed: the other replicas may suffice
         return;
@@ -160,7 +152,7 @@ std::vector<std::optional<storage::Record>> ReplicaReader::read(
     }
     return all;
   };
-  auto replies = QuorumCall<std::vector<wire::Record>>(pool_, std::move(calls), local, enough);
+  auto replies = QuorumCall<std::vector<wire::Record>>(paths_.pool, std::move(calls), local, enough);
   for (size_t c = 0; c < replies.size(); ++c) {
     if (!replies[c].done) continue;
     if (replies[c].result) {
@@ -181,14 +173,14 @@ std::vector<std::optional<storage::Record>> ReplicaReader::read(
   }
   for (size_t i = 0; i < keys.size(); ++i) {
     if (answered[i] >= required) continue;
-    ++counters_.errors;
+    ++paths_.counters.errors;
     ThrowStoreError(what + " of key '" + keys[i] + "': " + std::to_string(answered[i]) + " of " +
                     std::to_string(required) + " replicas answered" +
                     (failure.empty() ? "" : " (" + failure + ")"));
   }
 
   // Read repair: the newest to every node that answered with less.
-  if (options_.read_repair) {
+  if (paths_.options.read_repair) {
     std::map<const ReadShare*, std::vector<wire::Record>> repairs;
     for (size_t i = 0; i < keys.size(); ++i) {
       if (!newest[i]) continue;
@@ -199,16 +191,16 @@ std::vector<std::optional<storage::Record>> ReplicaReader::read(
     }
     std::vector<std::pair<locator::wire::Location, std::function<bool()>>> repair_calls;
     for (auto& [share, records] : repairs) {
-      counters_.read_repairs += static_cast<int64_t>(records.size());
+      paths_.counters.read_repairs += static_cast<int64_t>(records.size());
       if (share == local_share) {
         try {
-          owner_.write(snapshot, records);
+          paths_.owner.write(snapshot, records);
         } catch (const std::exception& e) {
           LOG_EVERY_T(WARNING, 1) << "read repair on this node failed: " << e.what();
         }
         continue;
       }
-      repair_calls.emplace_back(share->node, [peers = &peers_, node = share->node,
+      repair_calls.emplace_back(share->node, [peers = &paths_.peers, node = share->node,
                                               batch = std::move(records)] {
         peers->owner_put(node, batch, wire::Consistency::ONE);
         return true;
@@ -216,7 +208,7 @@ std::vector<std::optional<storage::Record>> ReplicaReader::read(
     }
     if (level == wire::Consistency::ONE) {
       for (auto& call : repair_calls) {
-        pool_.submit([node = call.first, fn = std::move(call.second)] {
+        paths_.pool.submit([node = call.first, fn = std::move(call.second)] {
           try {
             fn();
           } catch (const std::exception& e) {
@@ -226,7 +218,7 @@ std::vector<std::optional<storage::Record>> ReplicaReader::read(
         });
       }
     } else {
-      for (auto& outcome : ScatterCalls<bool>(pool_, std::move(repair_calls), nullptr)) {
+      for (auto& outcome : ScatterCalls<bool>(paths_.pool, std::move(repair_calls), nullptr)) {
         if (!outcome.error) continue;
         try {
           std::rethrow_exception(outcome.error);

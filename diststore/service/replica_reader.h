@@ -13,23 +13,15 @@
 #include <string>
 #include <vector>
 
-#include "diststore/service/cluster_view.h"
-#include "diststore/service/moving_keys.h"
-#include "diststore/service/owner_store.h"
-#include "diststore/service/peer_client.h"
+#include "diststore/service/replica_paths.h"
 #include "diststore/service/replication.h"
-#include "diststore/service/store_counters.h"
 #include "diststore/storage/record.h"
-#include "locator/rpc/fan_out.h"
 
 namespace thrifty::diststore {
 
 class ReplicaReader {
  public:
-  // Every reference must outlive this object; `pool` is joined before `peers` and `cluster`
-  // go (its calls may outlive a request).
-  ReplicaReader(ClusterView& cluster, OwnerStore& owner, PeerClient& peers, MovingKeys& moving,
-                rpc::FanOut& pool, const ReplicationOptions& options, StoreCounters& counters);
+  explicit ReplicaReader(ReplicaPaths paths);
 
   // The newest record of each key among R replies (tombstones included; nullopt: no replica
   // that answered has it). Throws wire::Unavailable (fewer live replicas than R: nothing
@@ -39,13 +31,7 @@ class ReplicaReader {
                                                    Consistency level);
 
  private:
-  ClusterView& cluster_;
-  OwnerStore& owner_;
-  PeerClient& peers_;
-  MovingKeys& moving_;
-  rpc::FanOut& pool_;
-  const ReplicationOptions& options_;
-  StoreCounters& counters_;
+  ReplicaPaths paths_;
   const std::string self_name_;
 };
 

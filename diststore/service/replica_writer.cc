@@ -9,19 +9,10 @@
 
 namespace thrifty::diststore {
 
-ReplicaWriter::ReplicaWriter(ClusterView& cluster, OwnerStore& owner, PeerClient& peers,
-                             MovingKeys& moving, rpc::FanOut& pool,
-                             const ReplicationOptions& options, StoreCounters& counters,
-                             HintedHandoff* hints)
-    : cluster_(cluster),
-      owner_(owner),
-      peers_(peers),
-      moving_(moving),
-      pool_(pool),
-      options_(options),
-      counters_(counters),
+ReplicaWriter::ReplicaWriter(ReplicaPaths paths, HintedHandoff* hints)
+    : paths_(paths),
       hints_(hints),
-      self_name_(cluster.self_name()) {}
+      self_name_(paths.cluster.self_name()) {}
 
 namespace {
 
@@ -37,8 +28,8 @@ struct ReplicaShare {
 void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
                          std::vector<wire::Record> records, Consistency level) {
   if (records.empty()) return;
-  const ReplicaPlacement placement(snapshot, static_cast<size_t>(options_.replicas),
-                                   moving_.draining());
+  const ReplicaPlacement placement(snapshot, static_cast<size_t>(paths_.options.replicas),
+                                   paths_.moving.draining());
   const size_t n = placement.effective_n();
   const size_t required = RequiredReplies(level, n);
   const std::string what = "write at " + ConsistencyName(level);
@@ -50,14 +41,14 @@ void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
     const ReplicaSet set = placement.of(records[i].key);
     const size_t alive = set.alive_count();
     if (alive < required) {
-      ++counters_.unavailable;
+      ++paths_.counters.unavailable;
       ThrowUnavailable(what + " of key '" + records[i].key + "'", required, alive);
     }
     if (records[i].version != 0) {
       ThrowStoreError("a replicated write to lead must be unversioned (key '" + records[i].key +
                       "')");
     }
-    records[i].version = owner_.clock().now();
+    records[i].version = paths_.owner.clock().now();
     for (size_t r = 0; r < set.size(); ++r) {
       if (!set.alive[r]) {
         if (hints_) for_dead[set.names[r]].push_back(records[i]);
@@ -81,10 +72,10 @@ void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
       continue;
     }
     remote_shares.push_back(&share);
-    ++counters_.replica_writes;
+    ++paths_.counters.replica_writes;
     const std::string host_id =
         hints_ ? HintedHandoff::HostIdOf(snapshot, name) : std::string();
-    calls.emplace_back(share.replica, [peers = &peers_, cluster = &cluster_, hints = hints_,
+    calls.emplace_back(share.replica, [peers = &paths_.peers, cluster = &paths_.cluster, hints = hints_,
                                        host_id, name = name, replica = share.replica,
                                        batch = share.records] {
       try {
@@ -103,7 +94,7 @@ void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
   if (local_share) {
     local = [&] {
       try {
-        owner_.write(snapshot, local_share->records);
+        paths_.owner.write(snapshot, local_share->records);
         for (size_t i : local_share->indexes) ++acks[i];
       } catch (const wire::StoreError& e) {
         refusals.push_back(self_name_ + ": " + e.message);
@@ -137,7 +128,7 @@ void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
   for (const auto& [name, hinted] : for_dead) {
     hints_->keep(HintedHandoff::HostIdOf(snapshot, name), name, hinted);
   }
-  auto replies = QuorumCall<bool>(pool_, std::move(calls), local, enough);
+  auto replies = QuorumCall<bool>(paths_.pool, std::move(calls), local, enough);
 
   std::vector<size_t> got, possible;
   count(replies, &got, &possible);
@@ -160,12 +151,12 @@ void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
   }
   for (size_t i = 0; i < records.size(); ++i) {
     if (got[i] >= required) continue;
-    ++counters_.errors;
+    ++paths_.counters.errors;
     const std::string about = what + " of key '" + records[i].key + "'";
     if (got[i] == 0 && !unanswered && !refusals.empty()) {
       ThrowStoreError(about + " refused by every replica (" + refusals.front() + ")");
     }
-    ++counters_.timed_out;
+    ++paths_.counters.timed_out;
     ThrowTimedOut(about + (refusals.empty() ? "" : " (" + refusals.front() + ")"), required,
                   got[i]);
   }

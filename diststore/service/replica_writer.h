@@ -16,26 +16,17 @@
 #include <vector>
 
 #include "Store.h"
-#include "diststore/service/cluster_view.h"
 #include "diststore/service/hinted_handoff.h"
-#include "diststore/service/moving_keys.h"
-#include "diststore/service/owner_store.h"
-#include "diststore/service/peer_client.h"
+#include "diststore/service/replica_paths.h"
 #include "diststore/service/replication.h"
-#include "diststore/service/store_counters.h"
-#include "locator/rpc/fan_out.h"
 
 namespace thrifty::diststore {
 
 class ReplicaWriter {
  public:
-  // Every reference must outlive this object; `pool` is joined before `peers` and `cluster`
-  // go (its calls may outlive a request).
   // `hints` (may be null: none kept) keeps the write for each replica that is DEAD or whose
   // call failed.
-  ReplicaWriter(ClusterView& cluster, OwnerStore& owner, PeerClient& peers, MovingKeys& moving,
-                rpc::FanOut& pool, const ReplicationOptions& options, StoreCounters& counters,
-                HintedHandoff* hints = nullptr);
+  explicit ReplicaWriter(ReplicaPaths paths, HintedHandoff* hints = nullptr);
 
   // Leads `records` (each of version 0, stamped here) at `level` (resolved, not DEFAULT) on
   // `snapshot`. Returns once every record is stored on W of its replicas. Throws
@@ -44,13 +35,7 @@ class ReplicaWriter {
             Consistency level);
 
  private:
-  ClusterView& cluster_;
-  OwnerStore& owner_;
-  PeerClient& peers_;
-  MovingKeys& moving_;
-  rpc::FanOut& pool_;
-  const ReplicationOptions& options_;
-  StoreCounters& counters_;
+  ReplicaPaths paths_;
   HintedHandoff* hints_;
   const std::string self_name_;
 };

@@ -112,10 +112,10 @@ StoreNode::StoreNode(StoreOptions options) : options_(Validated(std::move(option
   replica_calls_ = std::make_unique<rpc::FanOut>(options_.fan_out_threads);
   owner_ = std::make_unique<OwnerStore>(*cluster_, *engine_, *peers_, *moving_, *fan_out_,
                                         options_.limits, options_.replication, counters_);
-  reader_ = std::make_unique<ReplicaReader>(*cluster_, *owner_, *peers_, *moving_,
-                                            *replica_calls_, options_.replication, counters_);
-  writer_ = std::make_unique<ReplicaWriter>(*cluster_, *owner_, *peers_, *moving_,
-                                            *replica_calls_, options_.replication, counters_,
+  const ReplicaPaths replica_paths{*cluster_, *owner_, *peers_, *moving_, *replica_calls_,
+                                   options_.replication, counters_};
+  reader_ = std::make_unique<ReplicaReader>(replica_paths);
+  writer_ = std::make_unique<ReplicaWriter>(replica_paths,
                                             hinted_->enabled() ? hinted_.get() : nullptr);
   router_ = std::make_unique<RequestRouter>(*cluster_, *owner_, *peers_, *moving_, *reader_,
                                             *writer_, *fan_out_, options_.limits,

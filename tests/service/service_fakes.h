@@ -210,10 +210,9 @@ struct Node {
     moving = std::make_unique<MovingKeys>(options, started_with_data);
     owner = std::make_unique<OwnerStore>(cluster, *engine, peers, *moving, fan_out, limits,
                                          replication, counters);
-    reader = std::make_unique<ReplicaReader>(cluster, *owner, peers, *moving, fan_out,
-                                             replication, counters);
-    writer = std::make_unique<ReplicaWriter>(cluster, *owner, peers, *moving, fan_out,
-                                             replication, counters);
+    const ReplicaPaths paths{cluster, *owner, peers, *moving, fan_out, replication, counters};
+    reader = std::make_unique<ReplicaReader>(paths);
+    writer = std::make_unique<ReplicaWriter>(paths);
     router = std::make_unique<RequestRouter>(cluster, *owner, peers, *moving, *reader, *writer,
                                              fan_out, limits, replication, counters);
   }
