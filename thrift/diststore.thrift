@@ -67,18 +67,21 @@ struct HandoffAck {
 }
 
 service Store extends locator.Locator {
-  // `consistency` is optional: a client that does not send it gets the node's default.
-  binary get(1: string key, 2: Consistency consistency)
+  // `consistency` is a Consistency value, optional: a client that does not send it gets the
+  // node's default. (An i32 on the wire exactly as an enum is; typed as i32 so that a value
+  // this node does not know is refused with a StoreError instead of becoming an enum value
+  // the C++ server cannot hold.)
+  binary get(1: string key, 2: i32 consistency)
       throws (1: NotFound missing, 2: StoreError error, 3: Unavailable unavailable),
-  void put(1: string key, 2: binary value, 3: Consistency consistency)
+  void put(1: string key, 2: binary value, 3: i32 consistency)
       throws (1: StoreError error, 2: Unavailable unavailable, 3: TimedOut timed_out),
   // Erasing a key that does not exist is not an error.
-  void erase(1: string key, 2: Consistency consistency)
+  void erase(1: string key, 2: i32 consistency)
       throws (1: StoreError error, 2: Unavailable unavailable, 3: TimedOut timed_out),
   // Values of the keys that exist; absent keys are left out of the map.
-  map<string, binary> multi_get(1: list<string> keys, 2: Consistency consistency)
+  map<string, binary> multi_get(1: list<string> keys, 2: i32 consistency)
       throws (1: StoreError error, 2: Unavailable unavailable),
-  void multi_put(1: list<Entry> entries, 2: Consistency consistency)
+  void multi_put(1: list<Entry> entries, 2: i32 consistency)
       throws (1: StoreError error, 2: Unavailable unavailable, 3: TimedOut timed_out),
 
   // ---- Node to node. Never forwarded again. Served only on a connection that proved the
@@ -95,7 +98,7 @@ service Store extends locator.Locator {
   // With replication (--replicas > 1) records of version 0 are led here: stamped, sent to
   // every live replica, and acknowledged once `consistency` of them stored them; versioned
   // records are one replica's copy.
-  void owner_put(1: list<Record> records, 2: Consistency consistency)
+  void owner_put(1: list<Record> records, 2: i32 consistency)
       throws (1: StoreError error, 2: locator.Unauthorized denied, 3: Unavailable unavailable,
               4: TimedOut timed_out),
 

@@ -32,14 +32,18 @@ size_t RequiredReplies(Consistency level, size_t n) {
 }
 
 Consistency Resolve(Consistency level, Consistency fallback) {
-  switch (level) {
-    case wire::Consistency::ONE:
-    case wire::Consistency::QUORUM:
-    case wire::Consistency::ALL:
-      return level;
-    default:
-      return fallback;
+  return level == wire::Consistency::DEFAULT ? fallback : level;
+}
+
+Consistency LevelFromWire(int32_t value) {
+  if (value < wire::Consistency::DEFAULT || value > wire::Consistency::ALL) {
+    wire::StoreError e;
+    e.message = "unknown consistency level " + std::to_string(value) +
+                " (use ONE = 1, QUORUM = 2, ALL = 3, or leave it out for the node's default); "
+                "nothing was done";
+    throw e;
   }
+  return static_cast<Consistency>(value);
 }
 
 std::string ConsistencyName(Consistency level) {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -38,8 +39,12 @@ struct ReplicationOptions {
 // ALL n. DEFAULT must have been resolved first (Resolve).
 size_t RequiredReplies(Consistency level, size_t n);
 
-// `level`, or `fallback` when level is DEFAULT (or a value this build does not know).
+// `level`, or `fallback` when level is DEFAULT.
 Consistency Resolve(Consistency level, Consistency fallback);
+
+// The level a request sent (the i32 of the Store contract). Throws wire::StoreError for a
+// value that is not a Consistency.
+Consistency LevelFromWire(int32_t value);
 
 // "one", "quorum", "all", "default".
 std::string ConsistencyName(Consistency level);

@@ -1,5 +1,6 @@
 #include "diststore/service/store_handler.h"
 
+#include "diststore/service/replication.h"
 #include "diststore/service/store_node.h"
 #include "locator/metrics/latency_histogram.h"
 
@@ -10,32 +11,32 @@ StoreHandler::StoreHandler(StoreNode& store, std::string peer)
 
 using metrics::ScopedLatency;
 
-void StoreHandler::get(std::string& out, const std::string& key, wire::Consistency::type level) {
+void StoreHandler::get(std::string& out, const std::string& key, int32_t level) {
   ScopedLatency timer(store_.latency().of(ClientOp::kGet));
-  out = store_.router().get(key, level);
+  out = store_.router().get(key, LevelFromWire(level));
 }
 
 void StoreHandler::put(const std::string& key, const std::string& value,
-                       wire::Consistency::type level) {
+                       int32_t level) {
   ScopedLatency timer(store_.latency().of(ClientOp::kPut));
-  store_.router().put(key, value, level);
+  store_.router().put(key, value, LevelFromWire(level));
 }
 
-void StoreHandler::erase(const std::string& key, wire::Consistency::type level) {
+void StoreHandler::erase(const std::string& key, int32_t level) {
   ScopedLatency timer(store_.latency().of(ClientOp::kErase));
-  store_.router().erase(key, level);
+  store_.router().erase(key, LevelFromWire(level));
 }
 
 void StoreHandler::multi_get(std::map<std::string, std::string>& out,
-                             const std::vector<std::string>& keys, wire::Consistency::type level) {
+                             const std::vector<std::string>& keys, int32_t level) {
   ScopedLatency timer(store_.latency().of(ClientOp::kMultiGet));
-  out = store_.router().multi_get(keys, level);
+  out = store_.router().multi_get(keys, LevelFromWire(level));
 }
 
 void StoreHandler::multi_put(const std::vector<wire::Entry>& entries,
-                             wire::Consistency::type level) {
+                             int32_t level) {
   ScopedLatency timer(store_.latency().of(ClientOp::kMultiPut));
-  store_.router().multi_put(entries, level);
+  store_.router().multi_put(entries, LevelFromWire(level));
 }
 
 void StoreHandler::owner_get(std::vector<wire::Record>& out, const std::vector<std::string>& keys,
@@ -45,9 +46,9 @@ void StoreHandler::owner_get(std::vector<wire::Record>& out, const std::vector<s
 }
 
 void StoreHandler::owner_put(const std::vector<wire::Record>& records,
-                             wire::Consistency::type level) {
+                             int32_t level) {
   require_peer("owner_put");
-  store_.router().owner_put(records, level);
+  store_.router().owner_put(records, LevelFromWire(level));
 }
 
 void StoreHandler::handoff(wire::HandoffAck& out, const std::vector<wire::Record>& records,

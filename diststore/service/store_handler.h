@@ -4,6 +4,8 @@
 // OwnerStore, and only on a connection that proved the cluster key (else locator::wire::Unauthorized).
 #pragma once
 
+#include <cstdint>
+
 #include "Store.h"
 #include "locator/service/locator_handler.h"
 
@@ -16,16 +18,16 @@ class StoreHandler : public locator::LocatorHandler, virtual public wire::StoreI
   // `peer`: the remote "host:port", for logs.
   StoreHandler(StoreNode& store, std::string peer);
 
-  void get(std::string& out, const std::string& key, wire::Consistency::type level) override;
+  void get(std::string& out, const std::string& key, int32_t level) override;
   void put(const std::string& key, const std::string& value,
-           wire::Consistency::type level) override;
-  void erase(const std::string& key, wire::Consistency::type level) override;
+           int32_t level) override;
+  void erase(const std::string& key, int32_t level) override;
   void multi_get(std::map<std::string, std::string>& out, const std::vector<std::string>& keys,
-                 wire::Consistency::type level) override;
-  void multi_put(const std::vector<wire::Entry>& entries, wire::Consistency::type level) override;
+                 int32_t level) override;
+  void multi_put(const std::vector<wire::Entry>& entries, int32_t level) override;
   void owner_get(std::vector<wire::Record>& out, const std::vector<std::string>& keys,
                  bool fallback) override;
-  void owner_put(const std::vector<wire::Record>& records, wire::Consistency::type level) override;
+  void owner_put(const std::vector<wire::Record>& records, int32_t level) override;
   void handoff(wire::HandoffAck& out, const std::vector<wire::Record>& records,
                const locator::wire::Location& sender) override;
   // Locator stats plus the store's (keys, requests, handoff).

@@ -276,6 +276,16 @@ class StoreFromPython(unittest.TestCase):
             self.client.put("py-level", b"at-%d" % level, level)
             self.assertEqual(self.client.get("py-level", level), b"at-%d" % level)
 
+    def test_an_unknown_consistency_level_is_refused(self):
+        self.client.put("py-level-bad", b"kept", NODE_DEFAULT)
+        for bad in (42, -1):
+            with self.assertRaises(StoreError) as caught:
+                self.client.put("py-level-bad", b"changed", bad)
+            self.assertIn("unknown consistency level %d" % bad, caught.exception.message)
+            with self.assertRaises(StoreError):
+                self.client.get("py-level-bad", bad)
+        self.assertEqual(self.client.get("py-level-bad", NODE_DEFAULT), b"kept")
+
     def test_multi_put_multi_get(self):
         entries = [Entry(key="py-multi-%03d" % i, value=b"v%d" % i) for i in range(100)]
         self.client.multi_put(entries, NODE_DEFAULT)

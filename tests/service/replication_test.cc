@@ -25,7 +25,19 @@ TEST(Replication, RequiredRepliesPerLevel) {
   EXPECT_EQ(RequiredReplies(wire::Consistency::QUORUM, 4), 3u);
   EXPECT_EQ(RequiredReplies(wire::Consistency::QUORUM, 5), 3u);
   EXPECT_EQ(Resolve(wire::Consistency::DEFAULT, wire::Consistency::ALL), wire::Consistency::ALL);
-  EXPECT_EQ(Resolve(static_cast<Consistency>(42), wire::Consistency::ONE), wire::Consistency::ONE);
+  // What a request sends is an i32: a value that is no level is refused, not guessed.
+  EXPECT_EQ(LevelFromWire(0), wire::Consistency::DEFAULT);
+  EXPECT_EQ(LevelFromWire(3), wire::Consistency::ALL);
+  for (int32_t bad : {-1, 4, 42}) {
+    try {
+      LevelFromWire(bad);
+      ADD_FAILURE() << bad << " was taken as a level";
+    } catch (const wire::StoreError& e) {
+      EXPECT_NE(e.message.find("unknown consistency level " + std::to_string(bad)),
+                std::string::npos)
+          << e.message;
+    }
+  }
   EXPECT_EQ(Resolve(wire::Consistency::ONE, wire::Consistency::ALL), wire::Consistency::ONE);
   EXPECT_EQ(ParseConsistency("QUORUM"), wire::Consistency::QUORUM);
   EXPECT_THROW(ParseConsistency("two"), std::invalid_argument);
