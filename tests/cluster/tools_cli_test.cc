@@ -940,5 +940,23 @@ TEST(StoreserverDataDir, AnUnwritableDirectoryIsOneErrorLineAndExitTwo) {
   chmod(locked.c_str(), 0700);  // so that TempDir can remove it
 }
 
+TEST(StoreserverReplicationFlags, BadValuesAreOneErrorLineAndExitTwo) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--replicas=0"}, "--replicas must be in 1..7"},
+      {{"--replicas=8"}, "--replicas must be in 1..7"},
+      {{"--read-consistency=two"}, "unknown consistency level 'two'"},
+      {{"--write-consistency=most"}, "unknown consistency level 'most'"},
+      {{"--max-hint-window-s=-5"}, "--max-hint-window-s must be >= 0"},
+  };
+  for (const auto& [flags, expected] : cases) {
+    std::vector<std::string> argv = {BinDir() + "/storeserver", "--memory"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    const auto result = RunCommand(argv, "", 10000);
+    EXPECT_EQ(result.status, 2) << flags.front() << ": " << result.err;
+    EXPECT_NE(result.err.find(expected), std::string::npos) << flags.front() << ": " << result.err;
+    EXPECT_EQ(std::count(result.err.begin(), result.err.end(), '\n'), 1) << result.err;
+  }
+}
+
 }  // namespace
 }  // namespace thrifty::testing
