@@ -4,7 +4,9 @@
 // so, or when every call has finished: a slow or hung replica costs a request nothing when
 // the others make up the quorum. The calls that are still running finish on the pool after
 // the caller returned, so each call must own what it uses (copies, shared_ptr) and never
-// refer to the caller's locals; their outcomes are then dropped.
+// refer to the caller's locals; their outcomes are then dropped. A call's failure comes back
+// in words, not as an exception object: such an object would be freed by whichever thread
+// drops the shared state last, possibly while the caller still reads it.
 #pragma once
 
 #include <condition_variable>
@@ -13,10 +15,12 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "locator/rpc/fan_out.h"
+#include "diststore_types.h"
 #include "locator_types.h"
 
 namespace thrifty::diststore {
@@ -27,7 +31,9 @@ struct ReplicaReply {
   locator::wire::Location peer;
   bool done = false;
   std::optional<Result> result;  // done without error
-  std::exception_ptr error;      // done with error
+  bool failed = false;           // done with error:
+  bool refused = false;          //   the peer answered with a StoreError (it is up)
+  std::string error;             //   its message, or the transport's / exception's
 };
 
 // Starts every call on `pool`, runs `local` (may be empty) on this thread, then waits until
@@ -52,17 +58,25 @@ std::vector<ReplicaReply<Result>> QuorumCall(
     state->replies[i].peer = calls[i].first;
     pool.submit([state, i, call = std::move(calls[i].second)] {
       std::optional<Result> result;
-      std::exception_ptr error;
+      bool refused = false;
+      std::string error;
       try {
         result.emplace(call());
+      } catch (const diststore::wire::StoreError& e) {
+        refused = true;
+        error = e.message;
+      } catch (const std::exception& e) {
+        error = e.what();
       } catch (...) {
-        error = std::current_exception();
+        error = "unknown error";
       }
       std::lock_guard<std::mutex> lock(state->mu);
       auto& reply = state->replies[i];
       reply.done = true;
+      reply.failed = !result;
+      reply.refused = refused;
+      reply.error = std::move(error);
       reply.result = std::move(result);
-      reply.error = error;
       --state->pending;
       state->cv.notify_all();
     });

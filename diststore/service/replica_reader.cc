@@ -162,13 +162,9 @@ std::vector<std::optional<storage::Record>> ReplicaReader::read(
       continue;
     }
     if (failure.empty()) {
-      try {
-        std::rethrow_exception(replies[c].error);
-      } catch (const wire::StoreError& e) {
-        failure = e.message;
-      } catch (const std::exception& e) {
-        failure = rpc::ToString(replies[c].peer) + " did not answer (" + e.what() + ")";
-      }
+      failure = replies[c].refused ? replies[c].error
+                                   : rpc::ToString(replies[c].peer) + " did not answer (" +
+                                         replies[c].error + ")";
     }
   }
   for (size_t i = 0; i < keys.size(); ++i) {

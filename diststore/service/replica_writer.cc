@@ -138,15 +138,13 @@ void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
       unanswered = true;
       continue;
     }
-    if (!replies[c].error) continue;
-    try {
-      std::rethrow_exception(replies[c].error);
-    } catch (const wire::StoreError& e) {
-      refusals.push_back(rpc::ToString(replies[c].peer) + ": " + e.message);
-    } catch (const std::exception& e) {
+    if (!replies[c].failed) continue;
+    if (replies[c].refused) {
+      refusals.push_back(rpc::ToString(replies[c].peer) + ": " + replies[c].error);
+    } else {
       unanswered = true;
       LOG_EVERY_T(WARNING, 1) << "replica write to " << rpc::ToString(replies[c].peer)
-                              << " failed: " << e.what();
+                              << " failed: " << replies[c].error;
     }
   }
   for (size_t i = 0; i < records.size(); ++i) {
