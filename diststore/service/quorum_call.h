@@ -30,8 +30,7 @@ template <class Result>
 struct ReplicaReply {
   locator::wire::Location peer;
   bool done = false;
-  std::optional<Result> result;  // done without error
-  bool failed = false;           // done with error:
+  std::optional<Result> result;  // done without error; done and empty: it failed, and
   bool refused = false;          //   the peer answered with a StoreError (it is up)
   std::string error;             //   its message, or the transport's / exception's
 };
@@ -73,7 +72,6 @@ std::vector<ReplicaReply<Result>> QuorumCall(
       std::lock_guard<std::mutex> lock(state->mu);
       auto& reply = state->replies[i];
       reply.done = true;
-      reply.failed = !result;
       reply.refused = refused;
       reply.error = std::move(error);
       reply.result = std::move(result);

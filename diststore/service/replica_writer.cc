@@ -138,7 +138,7 @@ void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
       unanswered = true;
       continue;
     }
-    if (!replies[c].failed) continue;
+    if (replies[c].result) continue;
     if (replies[c].refused) {
       refusals.push_back(rpc::ToString(replies[c].peer) + ": " + replies[c].error);
     } else {

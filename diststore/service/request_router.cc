@@ -256,13 +256,6 @@ void RequestRouter::write_replicated(const std::vector<wire::Record>& records, C
   const auto snapshot = cluster_.snapshot();
   const ReplicaPlacement placement(*snapshot, static_cast<size_t>(replication_.replicas),
                                    moving_.draining());
-  for (const auto& r : records) {
-    if (placement.of(r.key).leader() < 0) {
-      ++counters_.unavailable;
-      ThrowUnavailable("write at " + ConsistencyName(level) + " of key '" + r.key + "'",
-                       RequiredReplies(level, placement.effective_n()), 0);
-    }
-  }
   write_via_leaders(*snapshot, placement, records, level, {});
 }
 
@@ -277,6 +270,11 @@ void RequestRouter::write_via_leaders(const locator::ClusterSnapshot& snapshot,
     int leader = -1;
     for (size_t r = 0; r < set.size() && leader < 0; ++r) {
       if (set.alive[r] && unreachable.count(set.names[r]) == 0) leader = static_cast<int>(r);
+    }
+    if (leader < 0 && unreachable.empty()) {  // none alive: nothing was sent
+      ++counters_.unavailable;
+      ThrowUnavailable("write at " + ConsistencyName(level) + " of key '" + records[i].key + "'",
+                       RequiredReplies(level, placement.effective_n()), 0);
     }
     if (leader < 0) {
       ++counters_.errors;
