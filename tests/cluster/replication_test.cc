@@ -30,22 +30,31 @@ constexpr int kReplicas = 3;
 const std::vector<std::string> kFastDetection = {"--probe-interval-ms=200",
                                                  "--probe-timeout-ms=100"};
 
+// The arguments of a replicated node here: three replicas, fast failure detection.
+std::vector<std::string> ReplicatedArgs(std::vector<std::string> extra = {}) {
+  extra.push_back("--replicas=" + std::to_string(kReplicas));
+  extra.insert(extra.end(), kFastDetection.begin(), kFastDetection.end());
+  return extra;
+}
+
 std::vector<int> StartReplicated(Cluster& cluster, int n, std::vector<std::string> extra = {}) {
-  std::vector<int> live;
-  for (int i = 0; i < n; ++i) {
-    auto args = RocksArgs(cluster, "node" + std::to_string(cluster.size()));
-    args.push_back("--replicas=" + std::to_string(kReplicas));
-    args.insert(args.end(), kFastDetection.begin(), kFastDetection.end());
-    args.insert(args.end(), extra.begin(), extra.end());
-    const int node = cluster.start(args);
-    if (node < 0) return {};
-    live.push_back(node);
+  return StartNodes(cluster, n, ReplicatedArgs(std::move(extra)), 15000);
+}
+
+// Writes key -> "v-" + key for every key through node `via`, in batches, at `level`.
+void PutAll(Cluster& cluster, int via, const std::vector<std::string>& keys, size_t batch_size,
+            Level level) {
+  for (size_t from = 0; from < keys.size(); from += batch_size) {
+    std::vector<diststore::wire::Entry> batch;
+    for (size_t i = from; i < std::min(keys.size(), from + batch_size); ++i) {
+      diststore::wire::Entry e;
+      e.key = keys[i];
+      e.value = "v-" + keys[i];
+      batch.push_back(std::move(e));
+    }
+    cluster.client_pool().call(cluster.location(via),
+                               [&](diststore::wire::StoreClient& c) { c.multi_put(batch, level); });
   }
-  if (!WaitFor([&] { return RingsAre(cluster, live, live); }, 15000)) {
-    ADD_FAILURE() << "the " << n << " nodes did not agree on the ring within 15 s";
-    return {};
-  }
-  return live;
 }
 
 // Node indexes of the key's replicas, in preference order, by node i's view.
@@ -252,18 +261,7 @@ TEST(Replication, AJoinAndACleanLeaveKeepEveryKeyOnItsReplicas) {
   auto live = StartReplicated(cluster, 3);
   ASSERT_EQ(live.size(), 3u);
   const auto keys = KeyRange(2000);
-  for (size_t from = 0; from < keys.size(); from += 500) {
-    std::vector<diststore::wire::Entry> batch;
-    for (size_t i = from; i < from + 500; ++i) {
-      diststore::wire::Entry e;
-      e.key = keys[i];
-      e.value = "v-" + keys[i];
-      batch.push_back(e);
-    }
-    cluster.client_pool().call(cluster.location(live[0]), [&](diststore::wire::StoreClient& c) {
-      c.multi_put(batch, diststore::wire::Consistency::ALL);
-    });
-  }
+  PutAll(cluster, live[0], keys, 500, diststore::wire::Consistency::ALL);
   // Copies of each key over `nodes`, judged by the ring of nodes.front(): on exactly its
   // replicas, with the value written.
   auto placed = [&](const std::vector<int>& nodes, std::string* why) {
@@ -298,8 +296,7 @@ TEST(Replication, AJoinAndACleanLeaveKeepEveryKeyOnItsReplicas) {
   // A fourth node joins: it takes its share of replicas; the nodes that stop being a
   // replica of a key drop it.
   auto args = RocksArgs(cluster, "joiner");
-  args.push_back("--replicas=" + std::to_string(kReplicas));
-  args.insert(args.end(), kFastDetection.begin(), kFastDetection.end());
+  for (const auto& arg : ReplicatedArgs()) args.push_back(arg);
   const int joiner = cluster.start(args);
   ASSERT_GE(joiner, 0);
   live.push_back(joiner);
@@ -342,16 +339,10 @@ TEST(Replication, HintsDeliverEveryWriteAReplicaMissedWhileDown) {
   constexpr int kKeys = 100000;
   const auto keys = KeyRange(kKeys);
   const auto write_start = std::chrono::steady_clock::now();
-  for (size_t from = 0; from < keys.size(); from += 1000) {
-    std::vector<diststore::wire::Entry> batch;
-    for (size_t i = from; i < from + 1000; ++i) {
-      diststore::wire::Entry e;
-      e.key = keys[i];
-      e.value = "v-" + keys[i];
-      batch.push_back(std::move(e));
-    }
-    cluster.client_pool().call(cluster.location(live[static_cast<size_t>(from / 1000) % 2]),
-                               [&](diststore::wire::StoreClient& c) { c.multi_put(batch, diststore::wire::Consistency::QUORUM); });
+  for (size_t from = 0; from < keys.size(); from += 1000) {  // through both survivors
+    const std::vector<std::string> part(keys.begin() + static_cast<long>(from),
+                                        keys.begin() + static_cast<long>(from + 1000));
+    PutAll(cluster, live[(from / 1000) % 2], part, 1000, diststore::wire::Consistency::QUORUM);
   }
   const double write_s = Seconds(write_start);
   // Every key's leader kept one hint for the DEAD replica.

@@ -36,15 +36,19 @@ std::vector<std::string> RocksArgs(Cluster& cluster, const std::string& name) {
   return {"--data-dir=" + cluster.dir() + "/" + name};
 }
 
-std::vector<int> StartNodes(Cluster& cluster, int n) {
+std::vector<int> StartNodes(Cluster& cluster, int n, const std::vector<std::string>& extra,
+                            int timeout_ms) {
   std::vector<int> live;
   for (int i = 0; i < n; ++i) {
-    const int node = cluster.start(RocksArgs(cluster, "node" + std::to_string(cluster.size())));
+    auto args = RocksArgs(cluster, "node" + std::to_string(cluster.size()));
+    args.insert(args.end(), extra.begin(), extra.end());
+    const int node = cluster.start(args);
     if (node < 0) return {};
     live.push_back(node);
   }
-  if (!WaitFor([&] { return RingsAre(cluster, live, live); }, 10000)) {
-    ADD_FAILURE() << "the " << n << " nodes did not agree on the ring within 10 s";
+  if (!WaitFor([&] { return RingsAre(cluster, live, live); }, timeout_ms)) {
+    ADD_FAILURE() << "the " << n << " nodes did not agree on the ring within "
+                  << timeout_ms / 1000 << " s";
     return {};
   }
   return live;

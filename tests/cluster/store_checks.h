@@ -33,9 +33,11 @@ std::unique_ptr<client::ClusterClient> RingAwareClient(Cluster& cluster, const s
 // The node arguments for a RocksDB data dir named `name` under the cluster's directory.
 std::vector<std::string> RocksArgs(Cluster& cluster, const std::string& name);
 
-// Starts n RocksDB nodes (data dirs "node<index>") and waits up to 10 s until they agree on the
-// ring. Returns their indexes; on failure, fails the test and returns an empty vector.
-std::vector<int> StartNodes(Cluster& cluster, int n);
+// Starts n RocksDB nodes (data dirs "node<index>", each with `extra` arguments too) and waits
+// up to `timeout_ms` until they agree on the ring. Returns their indexes; on failure, fails the
+// test and returns an empty vector.
+std::vector<int> StartNodes(Cluster& cluster, int n, const std::vector<std::string>& extra = {},
+                            int timeout_ms = 10000);
 
 // The member names in node i's ring (get_all). Throws if the node does not answer.
 std::set<std::string> RingOf(Cluster& cluster, int i);
