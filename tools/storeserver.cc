@@ -104,6 +104,8 @@ int main(int argc, char** argv) {
   if (const std::string problem = options.validate(); !problem.empty()) cli::Fail(2, problem);
   cli::InitServerLogging(argv[0]);
   cli::InstallStopSignals();
+  // Room for every connection allowed, plus the data files and peers' connections.
+  cli::RaiseOpenFileLimit(int64_t{options.node.server.max_connections} + 4096);
 
   try {
     diststore::StoreNode store(options);

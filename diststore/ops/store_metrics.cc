@@ -22,6 +22,7 @@ struct StatMetric {
   const char* help;  // the family's: the same on each of its entries
   const char* label = nullptr;
   const char* value = nullptr;
+  double scale = 1.0;  // stat x scale = sample (milliseconds to the base unit, seconds)
 };
 
 constexpr char kMembersHelp[] = "Members this node knows of, by state.";
@@ -29,6 +30,9 @@ constexpr char kKeyOpsHelp[] =
     "Keys clients read, wrote or erased through this node (a multi_get or multi_put of n keys "
     "counts n).";
 constexpr char kAuthHelp[] = "Peer handshakes this node checked, by result.";
+constexpr char kLimitedHelp[] =
+    "Connections this node closed or turned away to protect itself (--max-connections, "
+    "--frame-timeout-ms, --idle-timeout-ms, --max-buffered-bytes), by reason.";
 constexpr char kRefusedHelp[] =
     "Thrift connections closed because of what arrived on them, by reason.";
 constexpr char kDroppedHelp[] = "Gossip packets dropped, by reason.";
@@ -58,6 +62,17 @@ const StatMetric kStats[] = {
     {"rpc_frames_oversized", "thrifty_rpc_connections_refused_total", kCounter, kRefusedHelp, "reason", "oversized_frame"},
     {"rpc_frames_overrun", "thrifty_rpc_connections_refused_total", kCounter, kRefusedHelp, "reason", "frame_overrun"},
     {"rpc_protocol_errors", "thrifty_rpc_connections_refused_total", kCounter, kRefusedHelp, "reason", "protocol_error"},
+    {"rpc_connections_over_limit", "thrifty_rpc_connections_closed_total", kCounter, kLimitedHelp, "reason", "max_connections"},
+    {"rpc_frame_timeouts", "thrifty_rpc_connections_closed_total", kCounter, kLimitedHelp, "reason", "frame_timeout"},
+    {"rpc_idle_timeouts", "thrifty_rpc_connections_closed_total", kCounter, kLimitedHelp, "reason", "idle_timeout"},
+    {"rpc_buffer_limit_closes", "thrifty_rpc_connections_closed_total", kCounter, kLimitedHelp, "reason", "max_buffered_bytes"},
+    {"rpc_buffered_bytes", "thrifty_rpc_buffered_bytes", kGauge,
+     "Bytes of requests not yet complete, held over all connections (bounded by --max-buffered-bytes)."},
+    {"rpc_calls_in_progress", "thrifty_rpc_calls_in_progress", kGauge,
+     "Requests read and not yet answered: running, or queued behind another on their connection."},
+    {"rpc_loop_lag_ms", "thrifty_rpc_loop_lag_seconds", kGauge,
+     "How late the slowest event loop was for its last timer: a loop kept busy shows here.",
+     nullptr, nullptr, 0.001},
     // Store requests.
     {"gets", "thrifty_key_operations_total", kCounter, kKeyOpsHelp, "op", "get"},
     {"puts", "thrifty_key_operations_total", kCounter, kKeyOpsHelp, "op", "put"},
@@ -210,7 +225,11 @@ std::string StoreMetricsText(const StoreMetricsInput& input) {
       declared = true;
       Labels labels;
       if (kStats[j].label) labels.emplace_back(kStats[j].label, kStats[j].value);
-      out.sample(it->second, labels);
+      if (kStats[j].scale == 1.0) {
+        out.sample(it->second, labels);
+      } else {
+        out.sample(static_cast<double>(it->second) * kStats[j].scale, labels);
+      }
     }
   }
   for (const std::string& stat : UnclassifiedStats(input.stats)) {

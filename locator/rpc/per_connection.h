@@ -2,8 +2,9 @@
 //
 // A handler made per connection can keep what that connection has proved (the peer handshake,
 // locator/service/peer_auth.h) without any lock: the server runs one connection's calls one
-// after another. `make(peer)` is called on the accepting thread with the remote "host:port"
-// (empty when the transport is not a socket); the handler lives as long as the connection.
+// after another. `make(peer)` is called once per connection, before its first call, with the
+// remote "host:port" (empty when the server does not say); the handler lives as long as the
+// connection.
 #pragma once
 
 #include <functional>
@@ -12,9 +13,20 @@
 #include <utility>
 
 #include <thrift/TProcessor.h>
-#include <thrift/transport/TSocket.h>
+#include <thrift/transport/TTransport.h>
 
 namespace thrifty::rpc {
+
+// What RpcServer passes as TConnectionInfo::transport: the connection's peer, no I/O.
+class ConnectionPeer : public apache::thrift::transport::TTransport {
+ public:
+  explicit ConnectionPeer(std::string peer) : peer_(std::move(peer)) {}
+  const std::string& peer() const { return peer_; }
+  bool isOpen() const override { return false; }
+
+ private:
+  std::string peer_;
+};
 
 template <class Processor, class Iface>
 class PerConnection : public apache::thrift::TProcessorFactory {
@@ -26,8 +38,8 @@ class PerConnection : public apache::thrift::TProcessorFactory {
   std::shared_ptr<apache::thrift::TProcessor> getProcessor(
       const apache::thrift::TConnectionInfo& info) override {
     std::string peer;
-    if (auto socket = std::dynamic_pointer_cast<apache::thrift::transport::TSocket>(info.transport)) {
-      peer = socket->getPeerAddress() + ":" + std::to_string(socket->getPeerPort());
+    if (auto connection = std::dynamic_pointer_cast<ConnectionPeer>(info.transport)) {
+      peer = connection->peer();
     }
     return std::make_shared<Processor>(make_(peer));
   }

@@ -39,6 +39,15 @@ void RpcCounters::refused(Kind kind, const std::function<std::string()>& peer,
 
 void RpcCounters::Export(std::map<std::string, int64_t>* stats) const {
   for (int kind = 0; kind < kKinds; ++kind) (*stats)[kStatNames[kind]] = count(static_cast<Kind>(kind));
+  static const char* const kLimitNames[kLimits] = {"rpc_connections_over_limit", "rpc_frame_timeouts",
+                                                   "rpc_idle_timeouts", "rpc_buffer_limit_closes"};
+  for (int limit = 0; limit < kLimits; ++limit) {
+    (*stats)[kLimitNames[limit]] = count(static_cast<Limit>(limit));
+  }
+  (*stats)["rpc_connections_open"] = open_connections();
+  (*stats)["rpc_buffered_bytes"] = buffered_bytes();
+  (*stats)["rpc_calls_in_progress"] = calls_in_progress();
+  (*stats)["rpc_loop_lag_ms"] = loop_lag_ms();
 }
 
 }  // namespace thrifty::rpc

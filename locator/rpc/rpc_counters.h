@@ -1,5 +1,6 @@
 // RpcCounters: the connections a server closed because of what arrived on the wire, by kind,
-// for the node's stats (and, as a gauge, the connections open now). Each kind is also logged, naming the peer, at most once per interval
+// for the node's stats; the connections it closed or turned away to protect itself (limits and
+// timeouts); and its gauges (connections open, bytes buffered, calls running, loop lag). Each kind is also logged, naming the peer, at most once per interval
 // with the number of refusals that went unlogged since, so a flood of garbage cannot flood the
 // log. Thread-safe (atomics only).
 #pragma once
@@ -32,13 +33,37 @@ class RpcCounters {
 
   int64_t count(Kind kind) const { return kinds_[kind].count.load(std::memory_order_relaxed); }
 
-  // Adds rpc_frames_oversized, rpc_frames_overrun and rpc_protocol_errors to `stats`.
+  // Adds rpc_frames_oversized, rpc_frames_overrun, rpc_protocol_errors, the limit counters
+  // (rpc_connections_over_limit, rpc_frame_timeouts, rpc_idle_timeouts,
+  // rpc_buffer_limit_closes) and the gauges (rpc_connections_open, rpc_buffered_bytes,
+  // rpc_calls_in_progress, rpc_loop_lag_ms) to `stats`.
   void Export(std::map<std::string, int64_t>* stats) const;
 
-  // The server's open connections (BoundServerSocket keeps this up to date).
+  // Connections closed or turned away by the server's own limits (rpc_server.h), not for a
+  // malformed request. Not logged here: the server logs them, rate-limited.
+  enum Limit {
+    kOverConnectionLimit,  // accepted beyond --max-connections and closed at once
+    kFrameTimeout,         // a frame not complete within --frame-timeout-ms
+    kIdleTimeout,          // nothing sent or asked for --idle-timeout-ms
+    kBufferLimit,          // incomplete frames of all connections over --max-buffered-bytes
+    kLimits
+  };
+  void limited(Limit limit) { limits_[limit].fetch_add(1, std::memory_order_relaxed); }
+  int64_t count(Limit limit) const { return limits_[limit].load(std::memory_order_relaxed); }
+
+  // Gauges, kept up to date by the server.
   void connection_opened() { open_.fetch_add(1, std::memory_order_relaxed); }
   void connection_closed() { open_.fetch_sub(1, std::memory_order_relaxed); }
   int64_t open_connections() const { return open_.load(std::memory_order_relaxed); }
+  // Bytes held for frames not yet complete, over all connections.
+  std::atomic<int64_t>& buffered_bytes() { return buffered_; }
+  int64_t buffered_bytes() const { return buffered_.load(std::memory_order_relaxed); }
+  // Calls running or waiting for a worker.
+  std::atomic<int64_t>& calls_in_progress() { return calls_; }
+  int64_t calls_in_progress() const { return calls_.load(std::memory_order_relaxed); }
+  // The longest an event loop was late for its timer over the last check (milliseconds).
+  std::atomic<int64_t>& loop_lag_ms() { return lag_ms_; }
+  int64_t loop_lag_ms() const { return lag_ms_.load(std::memory_order_relaxed); }
 
  private:
   struct PerKind {
@@ -48,7 +73,11 @@ class RpcCounters {
   };
   const int64_t log_interval_ms_;
   PerKind kinds_[kKinds];
+  std::atomic<int64_t> limits_[kLimits] = {};
   std::atomic<int64_t> open_{0};
+  std::atomic<int64_t> buffered_{0};
+  std::atomic<int64_t> calls_{0};
+  std::atomic<int64_t> lag_ms_{0};
 };
 
 }  // namespace thrifty::rpc

@@ -3,244 +3,233 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <thread>
+#include <unordered_map>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <glog/logging.h>
-#include <thrift/concurrency/ThreadFactory.h>
-#include <thrift/concurrency/ThreadManager.h>
-#include <thrift/protocol/TProtocolException.h>
-#include <thrift/transport/TTransportException.h>
 
-#include "locator/rpc/framed_transport.h"
+#include "locator/rpc/call_workers.h"
+#include "locator/rpc/per_connection.h"
+#include "locator/rpc/server_connection.h"
 
 namespace thrifty::rpc {
 
-using apache::thrift::TProcessor;
-using apache::thrift::concurrency::ThreadFactory;
-using apache::thrift::concurrency::ThreadManager;
-using apache::thrift::protocol::TProtocol;
-using apache::thrift::protocol::TProtocolException;
-using apache::thrift::server::TThreadPoolServer;
-using apache::thrift::transport::TServerSocket;
-using apache::thrift::transport::TTransportException;
-
-namespace {
-
-// "address:port" of the client on the far end of a server connection's protocol (numeric:
-// TSocket::getOrigin() would look the name up).
-std::string PeerOf(TProtocol& protocol) {
-  auto framed = std::dynamic_pointer_cast<apache::thrift::transport::TFramedTransport>(
-      protocol.getTransport());
-  auto socket = framed ? std::dynamic_pointer_cast<apache::thrift::transport::TSocket>(
-                             framed->getUnderlyingTransport())
-                       : nullptr;
-  if (!socket) return "an unknown peer";
-  return socket->getPeerAddress() + ":" + std::to_string(socket->getPeerPort());
-}
-
-// The processor every connection runs, around the service's own. What escapes process() ends
-// the connection (TConnectedClient closes it), so each exception counted here is one
-// connection refused for what it sent; other failures (a client gone, a timeout) are not.
-class CountingProcessor : public TProcessor {
- public:
-  CountingProcessor(std::shared_ptr<TProcessor> service, std::shared_ptr<RpcCounters> counters)
-      : service_(std::move(service)), counters_(std::move(counters)) {}
-
-  bool process(std::shared_ptr<TProtocol> in, std::shared_ptr<TProtocol> out,
-               void* context) override {
-    const auto peer = [&] { return PeerOf(*in); };
-    try {
-      if (service_->process(in, out, context)) return true;
-      // TDispatchProcessor's answer to a message that is not a call (our protocol refuses
-      // those first; this stays in case it does not).
-      counters_->refused(RpcCounters::kProtocolError, peer, "a message that is not a call");
-      return false;
-    } catch (const OversizedFrame& e) {
-      counters_->refused(RpcCounters::kOversizedFrame, peer, e.what());
-      throw;
-    } catch (const FrameOverrun& e) {
-      counters_->refused(RpcCounters::kFrameOverrun, peer, e.what());
-      throw;
-    } catch (const TProtocolException& e) {
-      counters_->refused(RpcCounters::kProtocolError, peer, e.what());
-      throw;
-    }
-  }
-
- private:
-  std::shared_ptr<TProcessor> service_;
-  std::shared_ptr<RpcCounters> counters_;
-};
-
-// Each connection's processor, counted.
-class CountingProcessorFactory : public apache::thrift::TProcessorFactory {
- public:
-  CountingProcessorFactory(std::shared_ptr<apache::thrift::TProcessorFactory> inner,
-                           std::shared_ptr<RpcCounters> counters)
-      : inner_(std::move(inner)), counters_(std::move(counters)) {}
-  std::shared_ptr<TProcessor> getProcessor(const apache::thrift::TConnectionInfo& info) override {
-    return std::make_shared<CountingProcessor>(inner_->getProcessor(info), counters_);
-  }
-
- private:
-  std::shared_ptr<apache::thrift::TProcessorFactory> inner_;
-  std::shared_ptr<RpcCounters> counters_;
-};
-
-}  // namespace
+using boost::asio::ip::tcp;
 
 void ExportServerStats(const ServerOptions& options, std::map<std::string, int64_t>* stats) {
-  if (options.counters) {
-    options.counters->Export(stats);
-    (*stats)["rpc_connections_open"] = options.counters->open_connections();
-  }
+  if (options.counters) options.counters->Export(stats);
   (*stats)["rpc_max_frame_bytes"] = options.limits.max_frame_bytes;
 }
 
-// The open connections, shared with each of them: a connection removes itself in its
-// destructor, on the thread that drops its last reference. (Pruning expired weak_ptrs on the
-// accept thread instead freed each connection's control block there, after a release made
-// inside libthrift.)
-struct BoundServerSocket::Children {
-  std::mutex mu;
-  std::unordered_set<Connection*> open;
-  bool interrupted = false;  // set by interruptChildren(), cleared by listen()
-  std::shared_ptr<RpcCounters> counters;  // where open connections are counted, if anywhere
+namespace {
+
+// Workers kept while no call runs: enough that a burst does not start with thread creation.
+constexpr int kMinWorkers = 4;
+
+std::string PeerName(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  if (ec) return "an unknown peer";
+  const std::string address = remote.address().to_string();
+  return (remote.address().is_v6() ? "[" + address + "]" : address) + ":" +
+         std::to_string(remote.port());
+}
+
+}  // namespace
+
+// One event loop: its io_context, run by one thread, owns its connections.
+struct Loop {
+  boost::asio::io_context context{1};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{
+      context.get_executor()};
+  std::unordered_map<ServerConnection*, std::shared_ptr<ServerConnection>> connections;
+  boost::asio::steady_timer sweep{context};
+  std::chrono::steady_clock::time_point sweep_due;
+  std::atomic<int64_t> lag_ms{0};
+  std::thread thread;
 };
 
-BoundServerSocket::BoundServerSocket(const std::string& address, int port)
-    : TServerSocket(address, port), children_(std::make_shared<Children>()) {
-  TServerSocket::listen();
-  bound_ = true;
-}
-
-void BoundServerSocket::listen() {
-  {
-    std::lock_guard<std::mutex> lock(children_->mu);
-    children_->interrupted = false;
-  }
-  if (!bound_) {
-    TServerSocket::listen();
-    bound_ = true;
-  }
-}
-
-void BoundServerSocket::close() {
-  // The server closes its listener when serve() ends and then waits for every connection:
-  // end them here too, whichever of stop()'s calls reached us first.
-  interruptChildren();
-  TServerSocket::close();
-  bound_ = false;
-}
-
-// A connection that can be shut down from another thread: the mutex keeps shutdown() from
-// reaching a descriptor number that close() already gave back (and the kernel reused).
-class BoundServerSocket::Connection : public apache::thrift::transport::TSocket {
+class RpcServer::Impl {
  public:
-  Connection(THRIFT_SOCKET fd, std::shared_ptr<Children> children)
-      : TSocket(fd), children_(std::move(children)) {}
-  ~Connection() override {
-    // Before anything of this object goes: interruptChildren() holds the lock while it uses
-    // the connections it found.
-    std::lock_guard<std::mutex> lock(children_->mu);
-    children_->open.erase(this);
-    if (counted_) counted_->connection_closed();
+  Impl(std::shared_ptr<apache::thrift::TProcessorFactory> processors,
+       std::shared_ptr<Listener> listener, const ServerOptions& options)
+      : processors_(std::move(processors)), listener_(std::move(listener)), options_(options) {
+    if (!options_.counters) options_.counters = std::make_shared<RpcCounters>();
+    context_.limits = options_.limits;
+    context_.idle_timeout_ms = std::max(1, options_.idle_timeout_ms);
+    context_.frame_timeout_ms = std::max(1, options_.frame_timeout_ms);
+    // Room for at least one whole frame of the largest size, or no such request could arrive.
+    context_.max_buffered_bytes =
+        std::max<int64_t>(options_.max_buffered_bytes, options_.limits.max_frame_bytes);
+    context_.counters = options_.counters;
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    loop_count_ = options_.loops > 0 ? options_.loops : cores;
+    sweep_every_ = std::chrono::milliseconds(std::clamp(
+        std::min(context_.frame_timeout_ms, context_.idle_timeout_ms) / 4, 10, 1000));
   }
-  void close() override {
-    std::lock_guard<std::mutex> lock(mu_);
-    TSocket::close();
+
+  ~Impl() { stop(); }
+
+  void start() {
+    workers_ = std::make_unique<CallWorkers>(std::min(kMinWorkers, std::max(1, options_.workers)),
+                                             std::max(1, options_.workers));
+    context_.workers = workers_.get();
+    for (int i = 0; i < loop_count_; ++i) loops_.push_back(std::make_unique<Loop>());
+    acceptor_ = std::make_unique<tcp::acceptor>(loops_[0]->context);
+    const int fd = listener_->release();
+    boost::system::error_code ec;
+    struct sockaddr_storage bound {};
+    socklen_t size = sizeof bound;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &size);
+    acceptor_->assign(bound.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+    if (ec) throw BindError("cannot serve the listening socket: " + ec.message());
+    for (auto& loop : loops_) schedule_sweep(*loop);
+    accept();
+    for (auto& loop : loops_) {
+      Loop* l = loop.get();
+      l->thread = std::thread([l] { l->context.run(); });
+    }
+    started_ = true;
   }
-  void shut_down() {
-    std::lock_guard<std::mutex> lock(mu_);
-    // Reads only: a blocked read returns end-of-file, while a reply being written for a
-    // request already read still reaches its client.
-    if (TSocket::isOpen()) ::shutdown(TSocket::getSocketFD(), SHUT_RD);
-  }
-  // Under children_->mu.
-  void count_in(std::shared_ptr<RpcCounters> counters) {
-    counted_ = std::move(counters);
-    if (counted_) counted_->connection_opened();
+
+  void stop() {
+    if (!started_) return;
+    started_ = false;
+    // Each loop closes its own connections (and the first its acceptor), then ends.
+    for (size_t i = 0; i < loops_.size(); ++i) {
+      Loop* loop = loops_[i].get();
+      boost::asio::post(loop->context, [this, loop, i] {
+        if (i == 0) {
+          boost::system::error_code ec;
+          acceptor_->close(ec);
+        }
+        loop->sweep.cancel();
+        std::vector<std::shared_ptr<ServerConnection>> open;
+        for (auto& [raw, connection] : loop->connections) open.push_back(connection);
+        for (auto& connection : open) connection->close();
+        loop->work.reset();
+        loop->context.stop();
+      });
+    }
+    for (auto& loop : loops_) loop->thread.join();
+    // Calls still running finish here; what they post to the stopped loops is dropped with them.
+    workers_.reset();
+    acceptor_.reset();
+    loops_.clear();
   }
 
  private:
-  std::shared_ptr<Children> children_;
-  std::shared_ptr<RpcCounters> counted_;
-  std::mutex mu_;
+  void accept() {
+    Loop* target = loops_[next_loop_++ % loops_.size()].get();
+    acceptor_->async_accept(target->context, [this, target](const boost::system::error_code& ec,
+                                                             tcp::socket socket) {
+      if (ec == boost::asio::error::operation_aborted || !acceptor_->is_open()) return;
+      if (ec) {
+        // Out of descriptors, most likely: say so, and try again shortly rather than spin.
+        LOG_EVERY_T(WARNING, 1.0) << "accept on port " << acceptor_->local_endpoint().port()
+                                  << " failed: " << ec.message();
+        auto retry = std::make_shared<boost::asio::steady_timer>(loops_[0]->context,
+                                                                 std::chrono::milliseconds(50));
+        retry->async_wait([this, retry](const boost::system::error_code& e) {
+          if (!e) accept();
+        });
+        return;
+      }
+      if (open_.load() >= options_.max_connections) {
+        options_.counters->limited(RpcCounters::kOverConnectionLimit);
+        LOG_EVERY_T(WARNING, 1.0) << "refused a connection from " << PeerName(socket) << ": "
+                                  << options_.max_connections << " are open (--max-connections; "
+                                  << "rpc_connections_over_limit counts them)";
+        boost::system::error_code ignored;
+        socket.close(ignored);
+      } else {
+        ++open_;
+        boost::asio::post(target->context, [this, target, s = std::move(socket)]() mutable {
+          adopt(*target, std::move(s));
+        });
+      }
+      accept();
+    });
+  }
+
+  // On `loop`'s thread.
+  void adopt(Loop& loop, tcp::socket socket) {
+    std::string peer = PeerName(socket);
+    apache::thrift::TConnectionInfo info;
+    info.transport = std::make_shared<ConnectionPeer>(peer);
+    std::shared_ptr<apache::thrift::TProcessor> processor;
+    try {
+      processor = processors_->getProcessor(info);
+    } catch (const std::exception& e) {
+      LOG(ERROR) << "no processor for the connection of " << peer << ": " << e.what();
+      --open_;
+      return;
+    }
+    auto connection = std::make_shared<ServerConnection>(
+        context_, std::move(socket), std::move(peer), std::move(processor),
+        [this, &loop](ServerConnection* closed) {
+          --open_;
+          loop.connections.erase(closed);  // may drop the last reference: the caller holds one
+        });
+    loop.connections.emplace(connection.get(), connection);
+    connection->start();
+  }
+
+  void schedule_sweep(Loop& loop) {
+    loop.sweep_due = std::chrono::steady_clock::now() + sweep_every_;
+    loop.sweep.expires_at(loop.sweep_due);
+    loop.sweep.async_wait([this, &loop](const boost::system::error_code& ec) {
+      if (ec) return;
+      const auto late = std::chrono::steady_clock::now() - loop.sweep_due;
+      loop.lag_ms = std::chrono::duration_cast<std::chrono::milliseconds>(late).count();
+      if (&loop == loops_[0].get()) {
+        int64_t worst = 0;
+        for (auto& l : loops_) worst = std::max<int64_t>(worst, l->lag_ms.load());
+        options_.counters->loop_lag_ms() = worst;
+      }
+      const int64_t now = SteadyNowMs();
+      std::vector<std::shared_ptr<ServerConnection>> open;
+      open.reserve(loop.connections.size());
+      for (auto& [raw, connection] : loop.connections) open.push_back(connection);
+      for (auto& connection : open) connection->check_timeouts(now);
+      schedule_sweep(loop);
+    });
+  }
+
+  std::shared_ptr<apache::thrift::TProcessorFactory> processors_;
+  std::shared_ptr<Listener> listener_;
+  ServerOptions options_;
+  ServerContext context_;
+  int loop_count_ = 1;
+  std::chrono::milliseconds sweep_every_{1000};
+  std::unique_ptr<CallWorkers> workers_;
+  std::vector<std::unique_ptr<Loop>> loops_;
+  std::unique_ptr<tcp::acceptor> acceptor_;
+  size_t next_loop_ = 0;
+  std::atomic<int> open_{0};
+  bool started_ = false;
 };
 
-std::shared_ptr<apache::thrift::transport::TSocket> BoundServerSocket::createSocket(
-    THRIFT_SOCKET client) {
-  auto connection = std::make_shared<Connection>(client, children_);
-  std::lock_guard<std::mutex> lock(children_->mu);
-  // Accepted after the server began to stop (TServerFramework interrupts the children before
-  // the listener): end it at once, as Thrift's interrupt pipe, which stays readable, would.
-  if (children_->interrupted) connection->shut_down();
-  children_->open.insert(connection.get());
-  connection->count_in(children_->counters);
-  return connection;
-}
-
-void BoundServerSocket::count_connections_in(std::shared_ptr<RpcCounters> counters) {
-  std::lock_guard<std::mutex> lock(children_->mu);
-  children_->counters = std::move(counters);
-}
-
-void BoundServerSocket::interruptChildren() {
-  std::lock_guard<std::mutex> lock(children_->mu);
-  children_->interrupted = true;
-  // Under the lock: a connection being destroyed waits in its destructor until this is done.
-  for (Connection* connection : children_->open) connection->shut_down();
-}
-
-std::shared_ptr<BoundServerSocket> BindFirstFree(const std::string& address, int first, int last) {
-  for (int port = first; port <= last; ++port) {
-    try {
-      return std::make_shared<BoundServerSocket>(address, port);
-    } catch (const TTransportException&) {
-      // taken: try the next one
-    }
-  }
-  throw std::runtime_error("no free port on " + address + " in " + std::to_string(first) + ".." +
-                           std::to_string(last));
-}
-
 RpcServer::RpcServer(std::shared_ptr<apache::thrift::TProcessor> processor,
-                     std::shared_ptr<BoundServerSocket> socket, const ServerOptions& options)
+                     std::shared_ptr<Listener> listener, const ServerOptions& options)
     : RpcServer(std::make_shared<apache::thrift::TSingletonProcessorFactory>(std::move(processor)),
-                std::move(socket), options) {}
+                std::move(listener), options) {}
 
 RpcServer::RpcServer(std::shared_ptr<apache::thrift::TProcessorFactory> processors,
-                     std::shared_ptr<BoundServerSocket> socket, const ServerOptions& options)
-    : socket_(std::move(socket)), port_(socket_->getPort()) {
-  socket_->setRecvTimeout(options.idle_timeout_ms);
-  socket_->count_connections_in(options.counters);
-  workers_ = ThreadManager::newSimpleThreadManager(static_cast<size_t>(options.workers));
-  workers_->threadFactory(std::make_shared<ThreadFactory>());
-  workers_->start();
-  if (options.counters) {
-    processors = std::make_shared<CountingProcessorFactory>(std::move(processors), options.counters);
-  }
-  server_ = std::make_unique<TThreadPoolServer>(
-      std::move(processors), socket_, MakeFramedTransportFactory(options.limits),
-      MakeBinaryProtocolFactory(options.limits), workers_);
+                     std::shared_ptr<Listener> listener, const ServerOptions& options)
+    : port_(listener->port()) {
+  impl_ = std::make_unique<Impl>(std::move(processors), std::move(listener), options);
 }
 
 RpcServer::~RpcServer() { stop(); }
 
-void RpcServer::start() {
-  thread_ = std::thread([this] {
-    try {
-      server_->serve();
-    } catch (const std::exception& e) {
-      LOG(ERROR) << "RPC server on port " << port_ << " stopped: " << e.what();
-    }
-  });
-}
+void RpcServer::start() { impl_->start(); }
 
-void RpcServer::stop() {
-  if (!thread_.joinable()) return;
-  server_->stop();
-  thread_.join();
-  workers_->stop();
-}
+void RpcServer::stop() { impl_->stop(); }
 
 }  // namespace thrifty::rpc

@@ -1,99 +1,77 @@
-// RpcServer: serves one Thrift processor on a TCP port with thrifty's limits.
+// RpcServer: serves one Thrift service on a TCP port with thrifty's limits, on event loops.
 //
-// Model: a thread-pool server (a worker per connection for the connection's life). 0.17's
-// TThreadedServer can abort the process on a malformed request; the pool server logs and
-// drops that connection. Idle connections are closed after `idle_timeout_ms`.
+// Model: a few event-loop threads (`loops`, default one per core) own every connection. A loop
+// reads whatever a socket has, cuts it into frames and hands each complete request to the call
+// workers (call_workers.h), which run it through the generated processor in memory
+// (call_runner.h) and write the reply. An open connection costs its socket and a small object,
+// not a thread: idle, half-sent and slow connections cannot starve the others.
+// See server_connection.h for what one connection may hold.
 //
-// A connection closed for what it sent (an oversized frame, a message overrunning its frame,
-// a malformed message) is counted in `ServerOptions::counters` and logged, rate-limited.
+// Limits (ServerOptions): a frame not complete within `frame_timeout_ms` closes its
+// connection, so does silence past `idle_timeout_ms`; connections beyond `max_connections`
+// are closed on accept; when the incomplete frames of all connections would hold more than
+// `max_buffered_bytes`, the connection that grew them is closed. Each is counted in
+// `counters` (rpc_counters.h), and so is every connection closed for what it sent (an
+// oversized frame, a message overrunning its frame, a malformed message), logged rate-limited
+// with the peer.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <unordered_set>
+#include <vector>
 
 #include <thrift/TProcessor.h>
-#include <thrift/server/TThreadPoolServer.h>
-#include <thrift/transport/TSocket.h>
-#include <thrift/transport/TServerSocket.h>
 
 #include "locator/rpc/limits.h"
+#include "locator/rpc/listener.h"
 #include "locator/rpc/rpc_counters.h"
 
 namespace thrifty::rpc {
 
 struct ServerOptions {
   std::string bind_address = "127.0.0.1";
-  int workers = 512;              // concurrent connections served at once
-  int idle_timeout_ms = 120000;   // a connection silent this long is closed
+  int loops = 0;                     // event-loop threads; 0: one per core
+  int workers = 512;                 // most calls running at once (threads made on demand)
+  int idle_timeout_ms = 120000;      // a connection silent this long is closed
+  int frame_timeout_ms = 10000;      // a request must arrive whole within this
+  int max_connections = 10000;       // more are closed as soon as they are accepted
+  int64_t max_buffered_bytes = int64_t{1} << 30;  // incomplete requests, all connections
   RpcLimits limits;
   // Where refused connections are counted. Copies of these options share it: a node's stats
   // read it from the options its server was started with.
   std::shared_ptr<RpcCounters> counters = std::make_shared<RpcCounters>();
 };
 
-// Adds the server's refusal counters, rpc_connections_open and its rpc_max_frame_bytes (the
+// Adds the server's counters and gauges (RpcCounters::Export) and its rpc_max_frame_bytes (the
 // largest request it reads; clients size their requests by it) to `stats`.
 void ExportServerStats(const ServerOptions& options, std::map<std::string, int64_t>* stats);
-
-// A server socket that is bound and listening from construction, so the port is known (and
-// owned) before the server starts. TServer::serve() calls listen() again: that call is a no-op.
-//
-// Its connections read straight from the socket. Thrift's "interruptable children" poll the
-// socket and an interrupt pipe before every recv (two system calls per read, a third of a
-// node's CPU under load); instead, interruptChildren() shuts every open connection down,
-// which ends a blocked read just as well when the server stops.
-class BoundServerSocket : public apache::thrift::transport::TServerSocket {
- public:
-  // Binds `address:port` and listens. Throws TTransportException if the port is taken.
-  BoundServerSocket(const std::string& address, int port);
-  void listen() override;
-  void close() override;
-  void interruptChildren() override;
-  // Counts the connections accepted from now on in `counters` while they are open.
-  void count_connections_in(std::shared_ptr<RpcCounters> counters);
-
- protected:
-  std::shared_ptr<apache::thrift::transport::TSocket> createSocket(THRIFT_SOCKET client) override;
-
- private:
-  class Connection;
-  struct Children;  // the open connections; each removes itself when it is destroyed
-  bool bound_ = false;
-  std::shared_ptr<Children> children_;
-};
-
-// Binds the first free port of [first, last] on `address`; throws std::runtime_error naming the
-// range if none is free. Port 0 asks the kernel for any free port.
-std::shared_ptr<BoundServerSocket> BindFirstFree(const std::string& address, int first, int last);
 
 class RpcServer {
  public:
   // One processor per connection (see per_connection.h): what the node-to-node calls need.
   RpcServer(std::shared_ptr<apache::thrift::TProcessorFactory> processors,
-            std::shared_ptr<BoundServerSocket> socket, const ServerOptions& options);
+            std::shared_ptr<Listener> listener, const ServerOptions& options);
   // One processor shared by every connection (for services without per-connection state).
   RpcServer(std::shared_ptr<apache::thrift::TProcessor> processor,
-            std::shared_ptr<BoundServerSocket> socket, const ServerOptions& options);
-  ~RpcServer();  // stops and joins
+            std::shared_ptr<Listener> listener, const ServerOptions& options);
+  ~RpcServer();  // stops
 
   RpcServer(const RpcServer&) = delete;
   RpcServer& operator=(const RpcServer&) = delete;
 
-  // Starts serving on a background thread.
+  // Starts the loops and accepting. Connections that waited in the backlog are served now.
   void start();
-  // Stops accepting, interrupts open connections and waits for the serving thread.
+  // Stops accepting, closes every connection (a call still running finishes; its reply is
+  // dropped) and joins the loops and workers. Idempotent.
   void stop();
   int port() const { return port_; }
 
  private:
-  std::shared_ptr<BoundServerSocket> socket_;
-  std::shared_ptr<apache::thrift::concurrency::ThreadManager> workers_;
-  std::unique_ptr<apache::thrift::server::TThreadPoolServer> server_;
-  std::thread thread_;
+  class Impl;
+  std::unique_ptr<Impl> impl_;
   int port_;
 };
 

@@ -69,15 +69,12 @@ LocatorNode::~LocatorNode() { stop(); }
 
 bool LocatorNode::bind_at(int port) {
   try {
-    socket_ = std::make_shared<rpc::BoundServerSocket>(options_.bind_address, port);
-  } catch (const apache::thrift::transport::TTransportException& e) {
-    if (options_.port != 0) {
-      throw std::runtime_error("cannot listen on " + options_.bind_address + ":" +
-                               std::to_string(port) + ": " + e.what());
-    }
+    socket_ = std::make_shared<rpc::Listener>(options_.bind_address, port);
+  } catch (const rpc::BindError& e) {
+    if (options_.port != 0) throw std::runtime_error(e.what());
     return false;
   }
-  self_ = rpc::MakeLocation(AdvertiseAddress(options_), socket_->getPort());
+  self_ = rpc::MakeLocation(AdvertiseAddress(options_), socket_->port());
   rpc::ValidateLocation(self_);
 
   Member self;

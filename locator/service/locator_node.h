@@ -195,7 +195,7 @@ class LocatorNode {
   std::unique_ptr<membership::MemberTable> table_;
   std::unique_ptr<SnapshotPublisher> publisher_;  // after table_: destroyed before it
   std::unique_ptr<membership::SwimAgent> swim_;
-  std::shared_ptr<rpc::BoundServerSocket> socket_;
+  std::shared_ptr<rpc::Listener> socket_;
   std::unique_ptr<rpc::RpcServer> server_;
   rpc::ConnectionPool<wire::LocatorClient> pool_;
 

@@ -35,6 +35,7 @@
 #include "locator/rpc/limits.h"
 #include "tests/cluster/harness.h"
 #include "tests/http/http_get.h"
+#include "tests/net/raw_conn.h"
 
 namespace thrifty::testing {
 namespace {
@@ -128,74 +129,6 @@ const std::string kClientHello = FromHex(
     "009d009c003d003c0035002f00ff0100006700000011000f00000c6e6f64652e6578616d706c65000b000403"
     "000102000a000c000a001d0017001e00190018002300000016000000170000000d002a002804030503060308"
     "0708080809080a080b080408050806040105010601030303010302040205020602");
-
-// ---- a raw TCP connection ----
-
-class RawConn {
- public:
-  explicit RawConn(int port) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd_ < 0) throw std::runtime_error("socket failed");
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      const std::string error = std::strerror(errno);
-      close(fd_);
-      throw std::runtime_error("connect to port " + std::to_string(port) + ": " + error);
-    }
-    const int one = 1;
-    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  ~RawConn() {
-    if (fd_ >= 0) close(fd_);
-  }
-  RawConn(const RawConn&) = delete;
-  RawConn& operator=(const RawConn&) = delete;
-
-  // Sends what it can; the server may close the connection before it has read everything.
-  bool send_all(const std::string& bytes) {
-    size_t sent = 0;
-    while (sent < bytes.size()) {
-      const ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      sent += static_cast<size_t>(n);
-    }
-    return true;
-  }
-  void shutdown_write() { ::shutdown(fd_, SHUT_WR); }
-
-  // Reads until the server closes the connection (true) or `timeout_ms` passes (false).
-  bool read_until_closed(int timeout_ms, std::string* received = nullptr) {
-    const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-    char buf[4096];
-    while (true) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (left.count() <= 0) return false;
-      pollfd p{fd_, POLLIN, 0};
-      const int r = poll(&p, 1, static_cast<int>(left.count()));
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) return false;
-      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-      if (n == 0) return true;
-      if (n < 0) {
-        if (errno == EINTR || errno == EAGAIN) continue;
-        return true;  // reset by the server: closed as well
-      }
-      if (received) received->append(buf, static_cast<size_t>(n));
-    }
-  }
-  // True while the server has neither closed the connection nor sent anything.
-  bool still_open() {
-    pollfd p{fd_, POLLIN, 0};
-    return poll(&p, 1, 0) == 0;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 // ---- the client that must keep working while all of this goes on ----
 

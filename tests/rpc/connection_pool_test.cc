@@ -32,20 +32,21 @@ int64_t MsSince(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
 }
 
-// A bound, listening server socket that counts the connections it accepted.
-class CountingSocket : public BoundServerSocket {
+// One processor for every connection, counting the connections it was asked for (the server
+// asks once per connection it serves).
+class CountingFactory : public apache::thrift::TProcessorFactory {
  public:
-  using BoundServerSocket::BoundServerSocket;
+  explicit CountingFactory(std::shared_ptr<apache::thrift::TProcessor> processor)
+      : processor_(std::move(processor)) {}
+  std::shared_ptr<apache::thrift::TProcessor> getProcessor(
+      const apache::thrift::TConnectionInfo&) override {
+    ++accepted_;
+    return processor_;
+  }
   int accepted() const { return accepted_.load(); }
 
- protected:
-  std::shared_ptr<TTransport> acceptImpl() override {
-    auto client = BoundServerSocket::acceptImpl();
-    ++accepted_;
-    return client;
-  }
-
  private:
+  std::shared_ptr<apache::thrift::TProcessor> processor_;
   std::atomic<int> accepted_{0};
 };
 
@@ -79,23 +80,24 @@ class TestServer {
  public:
   explicit TestServer(int port = 0, std::string name = "fake.Locator")
       : handler_(std::make_shared<FakeLocator>(std::move(name))),
-        socket_(std::make_shared<CountingSocket>("127.0.0.1", port)) {
+        processors_(std::make_shared<CountingFactory>(
+            std::make_shared<wire::LocatorProcessor>(handler_))) {
     ServerOptions options;
     options.workers = 32;
-    server_ = std::make_unique<RpcServer>(std::make_shared<wire::LocatorProcessor>(handler_),
-                                          socket_, options);
+    server_ = std::make_unique<RpcServer>(processors_,
+                                          std::make_shared<Listener>("127.0.0.1", port), options);
     server_->start();
   }
   int port() const { return server_->port(); }
   wire::Location location() const { return MakeLocation("127.0.0.1", port()); }
-  int accepted() const { return socket_->accepted(); }
+  int accepted() const { return processors_->accepted(); }
   int pings() const { return handler_->pings.load(); }
   int slow_calls() const { return handler_->slow_calls.load(); }
   void stop() { server_->stop(); }
 
  private:
   std::shared_ptr<FakeLocator> handler_;
-  std::shared_ptr<CountingSocket> socket_;
+  std::shared_ptr<CountingFactory> processors_;
   std::unique_ptr<RpcServer> server_;
 };
 
@@ -125,8 +127,8 @@ TEST(RpcServer, PortZeroTakesAFreePortAndReportsIt) {
 TEST(RpcServer, BindFirstFreeSkipsTakenPorts) {
   TestServer taken;
   auto socket = BindFirstFree("127.0.0.1", taken.port(), taken.port() + 50);
-  EXPECT_GT(socket->getPort(), taken.port());
-  socket->close();
+  EXPECT_GT(socket->port(), taken.port());
+  socket.reset();
   try {
     BindFirstFree("127.0.0.1", taken.port(), taken.port());
     ADD_FAILURE() << "bound a taken port";

@@ -64,10 +64,23 @@ TEST(RpcCounters, CountsEveryRefusalAndLogsOneLinePerKindPerInterval) {
                       "more since the last such line)");
 
   std::map<std::string, int64_t> stats;
+  counters.limited(RpcCounters::kFrameTimeout);
+  counters.limited(RpcCounters::kFrameTimeout);
+  counters.limited(RpcCounters::kOverConnectionLimit);
+  counters.connection_opened();
+  counters.buffered_bytes() += 42;
   counters.Export(&stats);
   EXPECT_EQ(stats, (std::map<std::string, int64_t>{{"rpc_frames_oversized", 101},
                                                    {"rpc_frames_overrun", 0},
-                                                   {"rpc_protocol_errors", 1}}));
+                                                   {"rpc_protocol_errors", 1},
+                                                   {"rpc_connections_over_limit", 1},
+                                                   {"rpc_frame_timeouts", 2},
+                                                   {"rpc_idle_timeouts", 0},
+                                                   {"rpc_buffer_limit_closes", 0},
+                                                   {"rpc_connections_open", 1},
+                                                   {"rpc_buffered_bytes", 42},
+                                                   {"rpc_calls_in_progress", 0},
+                                                   {"rpc_loop_lag_ms", 0}}));
 }
 
 TEST(RpcCounters, CountsFromManyThreads) {

@@ -2,7 +2,10 @@
 
 #include <csignal>
 #include <cstring>
+#include <sys/resource.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "locator/rpc/address.h"
 
@@ -20,7 +23,20 @@ NodeFlags::NodeFlags(CommandLine& command) {
   command.option("--placement", placement_,
                  "key placement: ketama, rendezvous/HASH (HASH: md5, siphash, xxh64, xxh3, fnv1a)");
   command.option("--weight", weight_, "this node's share of the ring relative to others (> 0)");
-  command.option("--rpc-threads", rpc_threads_, "most connections served at once");
+  command.option("--rpc-threads", rpc_threads_,
+                 "most calls run at once (worker threads, started as calls need them; idle and "
+                 "slow connections hold none)");
+  command.option("--event-loops", event_loops_,
+                 "threads that read and write every connection (0: one per core)");
+  command.option("--idle-timeout-ms", idle_timeout_ms_,
+                 "close a connection that sent and was sent nothing for this long");
+  command.option("--frame-timeout-ms", frame_timeout_ms_,
+                 "close a connection whose request does not arrive whole within this");
+  command.option("--max-connections", max_connections_,
+                 "connections open at once; more are closed as soon as they are accepted");
+  command.option("--max-buffered-bytes", max_buffered_bytes_,
+                 "bytes of incomplete requests all connections may hold; the connection that "
+                 "would exceed it is closed (raised to at least one frame of the largest size)");
   command.option("--sync-interval-ms", sync_interval_ms_,
                  "without gossip: how often the node exchanges its view with a random peer");
   command.flag("--gossip,!--no-gossip", gossip_,
@@ -44,6 +60,11 @@ locator::NodeOptions NodeFlags::options() const {
   discovery_.check();
   if (!(weight_ > 0)) Fail(2, "--weight must be > 0");
   if (rpc_threads_ < 4) Fail(2, "--rpc-threads must be at least 4");
+  if (event_loops_ < 0 || event_loops_ > 64) Fail(2, "--event-loops must be in 0..64");
+  if (idle_timeout_ms_ < 100) Fail(2, "--idle-timeout-ms must be at least 100");
+  if (frame_timeout_ms_ < 100) Fail(2, "--frame-timeout-ms must be at least 100");
+  if (max_connections_ < 1) Fail(2, "--max-connections must be at least 1");
+  if (max_buffered_bytes_ < (1 << 20)) Fail(2, "--max-buffered-bytes must be at least 1048576");
   if (sync_interval_ms_ < 10) Fail(2, "--sync-interval-ms must be at least 10");
   options.port = port_;
   options.bind_address = bind_;
@@ -54,6 +75,11 @@ locator::NodeOptions NodeFlags::options() const {
   options.weight = weight_;
   options.server.bind_address = bind_;
   options.server.workers = rpc_threads_;
+  options.server.loops = event_loops_;
+  options.server.idle_timeout_ms = idle_timeout_ms_;
+  options.server.frame_timeout_ms = frame_timeout_ms_;
+  options.server.max_connections = max_connections_;
+  options.server.max_buffered_bytes = max_buffered_bytes_;
   options.sync_interval_ms = sync_interval_ms_;
   options.gossip = gossip_;
   if (gossip_port_ < 0 || gossip_port_ > 65535) Fail(2, "--gossip-port must be in 0..65535");
@@ -93,6 +119,15 @@ void OnStopSignal(int sig) {
   [[maybe_unused]] ssize_t n = write(stop_pipe[1], &byte, 1);
 }
 }  // namespace
+
+void RaiseOpenFileLimit(int64_t wanted) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t target = std::min<rlim_t>(limit.rlim_max, static_cast<rlim_t>(wanted));
+  if (limit.rlim_cur >= target) return;
+  limit.rlim_cur = target;
+  setrlimit(RLIMIT_NOFILE, &limit);
+}
 
 void InstallStopSignals() {
   if (pipe(stop_pipe) != 0) Fail(1, std::string("pipe: ") + std::strerror(errno));

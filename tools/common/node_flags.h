@@ -29,6 +29,11 @@ class NodeFlags {
   std::string placement_ = "ketama";
   double weight_ = 1.0;
   int rpc_threads_ = 512;
+  int event_loops_ = 0;
+  int idle_timeout_ms_ = 120000;
+  int frame_timeout_ms_ = 10000;
+  int max_connections_ = 10000;
+  int64_t max_buffered_bytes_ = int64_t{1} << 30;
   int sync_interval_ms_ = 1000;
   bool gossip_ = true;
   int gossip_port_ = 0;
@@ -40,6 +45,10 @@ class NodeFlags {
   int retransmit_mult_ = 4;
   int64_t push_pull_interval_ms_ = 30000;
 };
+
+// Raises the soft limit on open descriptors towards `wanted` (at most the hard limit), so that
+// --max-connections, not a default of 1024, bounds the connections a node takes.
+void RaiseOpenFileLimit(int64_t wanted);
 
 // Installs SIGINT/SIGTERM handling: the first signal makes WaitForStopSignal() return; the
 // second exits at once (status 130).

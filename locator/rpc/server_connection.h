@@ -1,0 +1,115 @@
+// ServerConnection: one client connection of an RpcServer (rpc_server.h), owned by one event
+// loop.
+//
+// The loop reads whatever the socket has into a FrameParser (frame_parser.h) and queues each
+// complete request; a worker (call_workers.h) runs the queue, one request after another, through
+// the connection's CallRunner (call_runner.h), so a connection's requests are answered in the
+// order they came (pipelining works for any Thrift client). A reply is written straight from
+// the worker with a non-blocking send; only what the socket buffer does not take waits for the
+// loop's async write.
+//
+// What a connection may hold is bounded: the incomplete frame (only the bytes that arrived),
+// queued requests up to kMaxQueuedBytes (the loop stops reading until the worker catches up),
+// and replies not yet taken by the client up to kMaxUnsentBytes (the worker stops running
+// requests until the client reads).
+//
+// Threads: start(), close() and check_timeouts() run on the connection's loop; the rest is
+// internal. The loop's list of connections keeps it alive until close().
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "locator/rpc/call_runner.h"
+#include "locator/rpc/call_workers.h"
+#include "locator/rpc/frame_parser.h"
+#include "locator/rpc/limits.h"
+#include "locator/rpc/rpc_counters.h"
+
+namespace thrifty::rpc {
+
+// What every connection of a server shares.
+struct ServerContext {
+  RpcLimits limits;
+  int idle_timeout_ms = 0;
+  int frame_timeout_ms = 0;
+  int64_t max_buffered_bytes = 0;
+  std::shared_ptr<RpcCounters> counters;
+  CallWorkers* workers = nullptr;
+};
+
+class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
+ public:
+  static constexpr size_t kMaxQueuedBytes = 8 << 20;
+  static constexpr size_t kMaxQueuedRequests = 256;
+  static constexpr size_t kMaxUnsentBytes = 8 << 20;
+
+  // `on_closed` runs on the loop once the connection is closed (the loop drops it there).
+  ServerConnection(const ServerContext& server, boost::asio::ip::tcp::socket socket,
+                   std::string peer, std::shared_ptr<apache::thrift::TProcessor> processor,
+                   std::function<void(ServerConnection*)> on_closed);
+  ~ServerConnection();
+
+  ServerConnection(const ServerConnection&) = delete;
+  ServerConnection& operator=(const ServerConnection&) = delete;
+
+  // Starts reading. Loop thread.
+  void start();
+  // Closes the socket at once; requests not yet run are dropped, a running one finishes and
+  // its reply is dropped. Idempotent. Loop thread.
+  void close();
+  // Closes the connection if a frame has taken longer than the frame timeout, or it has been
+  // idle longer than the idle timeout (nothing received, running or unsent). Loop thread.
+  void check_timeouts(int64_t now_ms);
+
+  const std::string& peer() const { return runner_.peer(); }
+
+ private:
+  void wait_readable();
+  void on_readable();
+  void refuse_oversized();
+  void run_queued();  // worker
+  bool send_locked(const std::string& reply);
+  void write_unsent();  // loop
+  void post_close();
+
+  const ServerContext& server_;
+  boost::asio::ip::tcp::socket socket_;
+  std::function<void(ServerConnection*)> on_closed_;
+
+  // Loop only.
+  FrameParser parser_;
+  int64_t counted_buffered_ = 0;  // parser_.buffered() as last added to the server's gauge
+  int64_t frame_started_ms_ = 0;  // when the incomplete frame began
+  bool read_armed_ = false;
+
+  // The runner is used by one thread at a time: whoever set running_.
+  CallRunner runner_;
+  std::string reply_storage_;
+
+  std::mutex mu_;
+  std::deque<std::string> queued_;
+  size_t queued_bytes_ = 0;
+  bool running_ = false;        // a worker owns the queue
+  std::string unsent_;          // replies the socket did not take yet, in order
+  std::string writing_;         // the part of them an async write is sending
+  bool write_armed_ = false;    // an async write is under way (or posted)
+  bool read_paused_ = false;    // reading stopped until the queue drains
+  bool peer_done_ = false;      // end of input (or a read error): close once all is answered
+  bool close_after_write_ = false;
+  bool closed_ = false;
+  std::atomic<int64_t> last_activity_ms_;
+};
+
+int64_t SteadyNowMs();
+
+}  // namespace thrifty::rpc
