@@ -21,17 +21,23 @@ pkg_check_modules(HIREDIS IMPORTED_TARGET hiredis)
 function(thrifty_add_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
   add_library(${name} STATIC ${ARG_SOURCES})
-  target_include_directories(${name} PUBLIC ${PROJECT_SOURCE_DIR})
+  # Headers are included by their path in the checkout ("locator/rpc/limits.h"), which they
+  # keep under include/thrifty/ when installed.
+  target_include_directories(${name} PUBLIC $<BUILD_INTERFACE:${PROJECT_SOURCE_DIR}>
+                                            $<INSTALL_INTERFACE:${THRIFTY_INSTALL_INCLUDEDIR}>)
+  target_compile_features(${name} PUBLIC cxx_std_17)
   target_compile_options(${name} PRIVATE ${THRIFTY_WARNINGS})
   target_link_libraries(${name} PUBLIC ${ARG_DEPS})
 endfunction()
 
-# thrifty_add_tool(NAME SOURCE DEPS...): a command-line program installed in bin/.
+# thrifty_add_tool(NAME SOURCE DEPS...): a command-line program, in build/bin/ and installed in bin/.
 function(thrifty_add_tool name source)
   add_executable(${name} ${source})
   target_compile_options(${name} PRIVATE ${THRIFTY_WARNINGS})
   target_link_libraries(${name} PRIVATE ${ARGN})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bin)
+  install(TARGETS ${name} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  set_property(GLOBAL APPEND PROPERTY THRIFTY_TOOLS ${name})
 endfunction()
 
 # thrifty_add_test(NAME SOURCES... DEPS ... [LABELS ...] [TIMEOUT s]): a GoogleTest binary run by ctest.
