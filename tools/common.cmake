@@ -5,11 +5,13 @@ find_package(nlohmann_json 3.9 REQUIRED)
 set_target_properties(CLI11::CLI11 nlohmann_json::nlohmann_json PROPERTIES IMPORTED_GLOBAL TRUE)
 
 add_library(thrifty_cli STATIC
-  ${CMAKE_CURRENT_LIST_DIR}/common/cli.cc)
+  ${CMAKE_CURRENT_LIST_DIR}/common/cli.cc
+  ${CMAKE_CURRENT_LIST_DIR}/common/format.cc)
 target_include_directories(thrifty_cli PUBLIC ${PROJECT_SOURCE_DIR})
 target_compile_options(thrifty_cli PRIVATE ${THRIFTY_WARNINGS})
 # glog's own settings (FLAGS_logtostderr, ...) are set directly; nothing parses them.
-target_link_libraries(thrifty_cli PUBLIC thrifty_rpc glog::glog CLI11::CLI11 nlohmann_json::nlohmann_json)
+target_link_libraries(thrifty_cli PUBLIC thrifty_rpc thrifty_version glog::glog CLI11::CLI11
+  nlohmann_json::nlohmann_json)
 
 # The flags of the node binaries (locator, storeserver).
 add_library(thrifty_node_cli STATIC

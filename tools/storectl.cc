@@ -1,22 +1,31 @@
 // storectl: the admin view of a cluster (members, ring ownership, status, stats).
-#include <iomanip>
+#include <algorithm>
+#include <future>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "Store.h"
+#include "diststore/service/durability.h"
+#include "diststore/service/replication.h"
 #include "locator/membership/member_table.h"
 #include "locator/rpc/address.h"
 #include "locator/rpc/connection_pool.h"
 #include "locator/service/ring.h"
 #include "tools/common/cli.h"
 #include "tools/common/client_flags.h"
+#include "tools/common/format.h"
 
 namespace {
 
 using namespace thrifty;
 using Json = nlohmann::ordered_json;
+using locator::wire::Member;
+using locator::wire::MemberState;
+using Stats = std::map<std::string, int64_t>;
+using cli::Table;
 
 // Set from the command line in main().
 struct Flags {
@@ -33,36 +42,98 @@ struct Admin {
     pool.call(entry, [&](diststore::wire::StoreClient& c) { c.get_view(v); });
     return v;
   }
-  std::map<std::string, int64_t> stats(const locator::wire::Location& node) {
-    std::map<std::string, int64_t> out;
+  Stats stats(const locator::wire::Location& node) {
+    Stats out;
     pool.call(node, [&](diststore::wire::StoreClient& c) { c.stats(out); });
     return out;
   }
 };
 
-std::vector<locator::wire::Member> InRing(const locator::wire::View& view) {
-  std::vector<locator::wire::Member> out;
-  for (const auto& m : view.members) {
-    if (m.state == locator::wire::MemberState::ALIVE || m.state == locator::wire::MemberState::SUSPECT) out.push_back(m);
-  }
-  return out;
+bool InRing(const Member& m) { return m.state == MemberState::ALIVE || m.state == MemberState::SUSPECT; }
+
+std::optional<int64_t> Stat(const Stats& stats, const char* name) {
+  const auto it = stats.find(name);
+  if (it == stats.end()) return std::nullopt;
+  return it->second;
 }
 
-// Share of keys per node, estimated by placing sample keys.
-std::map<std::string, double> Ownership(const locator::wire::View& view) {
-  std::map<std::string, double> share;
-  const auto members = InRing(view);
-  if (members.empty()) return share;
-  locator::Ring ring(members, view.placement);
-  std::map<std::string, int64_t> counts;
-  for (int i = 0; i < flags.samples; ++i) {
-    counts[membership::MemberName(ring.owner("sample-" + std::to_string(i)))]++;
+std::optional<std::string> Metadata(const Member& m, const char* key) {
+  const auto it = m.metadata.find(key);
+  if (it == m.metadata.end() || it->second.empty()) return std::nullopt;
+  return it->second;
+}
+
+// Copies per key: what the members say in their metadata (store nodes all say the same, the
+// join rule sees to it); 1 when none says (bare locators).
+int Replicas(const locator::wire::View& view) {
+  int replicas = 1;
+  for (const Member& m : view.members) {
+    if (m.state == MemberState::LEFT) continue;
+    if (const auto text = Metadata(m, diststore::kReplicasKey)) {
+      try {
+        replicas = std::max(replicas, std::stoi(*text));
+      } catch (const std::exception&) {
+      }
+    }
   }
-  for (const auto& m : members) {
-    const std::string name = membership::MemberName(m.location);
-    share[name] = 100.0 * static_cast<double>(counts[name]) / flags.samples;
+  return replicas;
+}
+
+// Each node's share of the keys, as fractions, estimated by placing sample keys:
+// - primary: the keys it owns (the first node of their preference lists on the ring of ALIVE
+//   and SUSPECT members);
+// - effective: the keys it keeps a copy of. With one copy the same; with N copies the first N
+//   nodes of each key's preference list on the ring that keeps DEAD members in (a DEAD replica
+//   stays a replica, it is skipped, not replaced: diststore/service/replica_set.h), so the
+//   effective shares sum to N (if there are at least N nodes), like nodetool's "Owns
+//   (effective)".
+struct Shares {
+  std::map<std::string, double> primary, effective;
+};
+
+Shares Ownership(const locator::wire::View& view, int replicas) {
+  std::vector<Member> ring_members, with_dead;
+  for (const Member& m : view.members) {
+    if (InRing(m)) ring_members.push_back(m);
+    if (InRing(m) || m.state == MemberState::DEAD) with_dead.push_back(m);
   }
-  return share;
+  std::map<std::string, int64_t> owned, kept;
+  if (!ring_members.empty()) {
+    locator::Ring ring(ring_members, view.placement);
+    for (int i = 0; i < flags.samples; ++i) {
+      ++owned[membership::MemberName(ring.owner("sample-" + std::to_string(i)))];
+    }
+  }
+  if (replicas <= 1) {
+    kept = owned;
+  } else if (!with_dead.empty()) {
+    locator::Ring ring(with_dead, view.placement);
+    for (int i = 0; i < flags.samples; ++i) {
+      for (const auto& node : ring.preference_list("sample-" + std::to_string(i), replicas)) {
+        ++kept[membership::MemberName(node)];
+      }
+    }
+  }
+  Shares shares;
+  for (const auto& [name, n] : owned) shares.primary[name] = static_cast<double>(n) / flags.samples;
+  for (const auto& [name, n] : kept) shares.effective[name] = static_cast<double>(n) / flags.samples;
+  return shares;
+}
+
+double Share(const std::map<std::string, double>& shares, const std::string& name) {
+  const auto it = shares.find(name);
+  return it == shares.end() ? 0.0 : it->second;
+}
+
+std::string FormatWeight(double weight) {
+  std::ostringstream out;
+  out << weight;  // "1", "2.5": the shortest form, never a stream's sticky std::fixed
+  return out.str();
+}
+
+// A header line underlined, like nodetool's "Datacenter: dc1".
+void Title(const std::string& text) {
+  std::cout << text << "\n" << std::string(text.size(), '=') << "\n";
 }
 
 int Members(Admin& admin) {
@@ -78,86 +149,211 @@ int Members(Admin& admin) {
     cli::PrintJson(members);
     return 0;
   }
-  std::cout << std::left << std::setw(24) << "ADDRESS" << std::setw(9) << "STATE"
-            << std::setw(16) << "INCARNATION" << "METADATA\n";
+  Table table({{"ADDRESS"}, {"STATE"}, {"INCARNATION", Table::Align::kRight}, {"METADATA"}});
   for (const auto& m : view.members) {
-    std::ostringstream meta;
-    for (const auto& [k, v] : m.metadata) meta << k << "=" << v << " ";
-    std::cout << std::left << std::setw(24) << rpc::ToString(m.location) << std::setw(9)
-              << membership::StateName(m.state) << std::setw(16) << m.incarnation << meta.str()
-              << "\n";
+    std::string meta;
+    for (const auto& [k, v] : m.metadata) meta += (meta.empty() ? "" : " ") + k + "=" + v;
+    table.add({rpc::ToString(m.location), membership::StateName(m.state),
+               std::to_string(m.incarnation), meta});
   }
+  table.print(std::cout);
   return 0;
 }
 
 int RingCmd(Admin& admin) {
   const locator::wire::View view = admin.view();
-  const auto share = Ownership(view);
+  const int replicas = Replicas(view);
+  const Shares shares = Ownership(view, replicas);
+  // The ring's nodes; with replicas, DEAD members too: they keep their place in replica sets.
+  std::vector<Member> nodes;
+  for (const Member& m : view.members) {
+    if (InRing(m) || (replicas > 1 && m.state == MemberState::DEAD)) nodes.push_back(m);
+  }
   if (flags.json) {
-    Json nodes = Json::array();
-    for (const auto& m : InRing(view)) {
-      nodes.push_back({{"address", rpc::ToString(m.location)},
-                       {"weight", locator::MemberWeight(m)},
-                       {"ownership", share.at(membership::MemberName(m.location)) / 100.0}});
+    Json out = Json::array();
+    for (const Member& m : nodes) {
+      const std::string name = membership::MemberName(m.location);
+      out.push_back({{"address", rpc::ToString(m.location)},
+                     {"state", membership::StateName(m.state)},
+                     {"weight", locator::MemberWeight(m)},
+                     {"ownership", Share(shares.primary, name)},
+                     {"effective_ownership", Share(shares.effective, name)}});
     }
-    cli::PrintJson({{"placement", view.placement}, {"nodes", nodes}});
+    cli::PrintJson({{"placement", view.placement},
+                    {"replicas", replicas},
+                    {"samples", flags.samples},
+                    {"nodes", out}});
     return 0;
   }
-  std::cout << "placement: " << view.placement << " (ownership estimated from " << flags.samples
-            << " sample keys)\n";
-  std::cout << std::left << std::setw(24) << "ADDRESS" << std::setw(8) << "WEIGHT" << "OWNS\n";
-  for (const auto& m : InRing(view)) {
+  std::cout << "placement: " << view.placement << ", replicas: " << replicas
+            << " (shares estimated from " << flags.samples << " sample keys)\n";
+  Table table({{"ADDRESS"},
+               {"STATE"},
+               {"WEIGHT", Table::Align::kRight},
+               {"OWNS", Table::Align::kRight},
+               {"OWNS (EFFECTIVE)", Table::Align::kRight}});
+  for (const Member& m : nodes) {
     const std::string name = membership::MemberName(m.location);
-    std::cout << std::left << std::setw(24) << rpc::ToString(m.location) << std::setw(8)
-              << locator::MemberWeight(m) << std::fixed << std::setprecision(1)
-              << share.at(name) << "%\n";
+    table.add({rpc::ToString(m.location), membership::StateName(m.state),
+               FormatWeight(locator::MemberWeight(m)), cli::Percent(Share(shares.primary, name)),
+               cli::Percent(Share(shares.effective, name))});
   }
+  table.print(std::cout);
   return 0;
+}
+
+// One member as `status` shows it. Up or down is the entry node's view (ALIVE is up; SUSPECT
+// and DEAD are down); the state and the numbers are what the member itself says in its stats,
+// unknown when it did not answer.
+struct StatusRow {
+  const Member* member = nullptr;
+  bool answered = false;
+  Stats stats;
+
+  bool up() const { return member->state == MemberState::ALIVE; }
+  std::optional<std::string> phase() const {
+    for (const char* phase : {"joining", "serving", "draining", "stopped"}) {
+      if (Stat(stats, ("phase_" + std::string(phase)).c_str()).value_or(0) == 1) return phase;
+    }
+    return std::nullopt;
+  }
+  // N (normal), J (joining), L (leaving: draining before a clean leave, or stopped), M (moving:
+  // thrifty nodes never move). A member that did not answer, or does not say, shows N.
+  char state() const {
+    const auto p = phase();
+    if (p == "joining") return 'J';
+    if (p == "draining" || p == "stopped") return 'L';
+    return 'N';
+  }
+  std::string code() const { return std::string(1, up() ? 'U' : 'D') + state(); }
+  // A stat of the member: nullopt when it did not answer or does not report it (or reports
+  // it as unknown, -1).
+  std::optional<int64_t> stat(const char* name) const {
+    const auto value = Stat(stats, name);
+    if (!answered || !value || *value < 0) return std::nullopt;
+    return value;
+  }
+  std::optional<std::string> version() const {
+    const auto major = stat("version_major"), minor = stat("version_minor"),
+               patch = stat("version_patch");
+    if (!major || !minor || !patch) return std::nullopt;
+    return std::to_string(*major) + "." + std::to_string(*minor) + "." + std::to_string(*patch);
+  }
+  // "?" when the member did not answer, "-" when it answered without this number.
+  std::string text(const std::optional<std::string>& value) const {
+    return value ? *value : answered ? "-" : "?";
+  }
+};
+
+template <typename T>
+Json OrNull(const std::optional<T>& value) {
+  return value ? Json(*value) : Json(nullptr);
 }
 
 int Status(Admin& admin) {
   const locator::wire::View view = admin.view();
-  const auto share = Ownership(view);
-  Json rows = Json::array();
-  if (!flags.json) {
-    std::cout << std::left << std::setw(24) << "ADDRESS" << std::setw(9) << "STATE" << std::setw(8)
-              << "OWNS" << std::setw(12) << "KEYS" << "REQUESTS\n";
+  const int replicas = Replicas(view);
+  const Shares shares = Ownership(view, replicas);
+  std::vector<const Member*> members;  // LEFT members are gone: not listed
+  for (const Member& m : view.members) {
+    if (m.state != MemberState::LEFT) members.push_back(&m);
   }
-  for (const auto& m : view.members) {
-    const std::string name = membership::MemberName(m.location);
-    int64_t keys = -1, requests = -1;
-    if (m.state == locator::wire::MemberState::ALIVE ||
-        m.state == locator::wire::MemberState::SUSPECT) {
+  std::sort(members.begin(), members.end(), [](const Member* a, const Member* b) {
+    return membership::MemberName(a->location) < membership::MemberName(b->location);
+  });
+  // Every member the view has in its ring is asked, in parallel (a DEAD one is not: only a
+  // member that comes back says anything again).
+  std::vector<StatusRow> rows(members.size());
+  std::vector<std::future<std::optional<Stats>>> answers(members.size());
+  for (size_t i = 0; i < members.size(); ++i) {
+    rows[i].member = members[i];
+    if (!InRing(*members[i])) continue;
+    answers[i] = std::async(std::launch::async, [&admin, where = members[i]->location]() -> std::optional<Stats> {
       try {
-        auto s = admin.stats(m.location);
-        keys = s.count("keys") ? s["keys"] : -1;
-        requests = s.count("gets") ? s["gets"] + s["puts"] + s["erases"] : -1;
+        return admin.stats(where);
       } catch (const std::exception&) {
+        return std::nullopt;
       }
-    }
-    const double owns = share.count(name) ? share.at(name) : 0.0;
-    if (flags.json) {
-      rows.push_back({{"address", rpc::ToString(m.location)},
-                      {"state", membership::StateName(m.state)},
-                      {"ownership", owns / 100.0},
-                      {"keys", keys},
-                      {"requests", requests}});
-      continue;
-    }
-    std::ostringstream owns_text;
-    owns_text << std::fixed << std::setprecision(1) << owns << "%";
-    std::cout << std::left << std::setw(24) << rpc::ToString(m.location) << std::setw(9)
-              << membership::StateName(m.state) << std::setw(8) << owns_text.str() << std::setw(12)
-              << (keys < 0 ? std::string("?") : std::to_string(keys))
-              << (requests < 0 ? std::string("?") : std::to_string(requests)) << "\n";
+    });
   }
-  if (flags.json) cli::PrintJson(rows);
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (!answers[i].valid()) continue;
+    if (auto stats = answers[i].get()) {
+      rows[i].answered = true;
+      rows[i].stats = std::move(*stats);
+    }
+  }
+
+  if (flags.json) {
+    Json out = Json::array();
+    for (const StatusRow& row : rows) {
+      const Member& m = *row.member;
+      const std::string name = membership::MemberName(m.location);
+      const auto gets = row.stat("gets"), puts = row.stat("puts"), erases = row.stat("erases");
+      std::optional<int64_t> requests;
+      if (gets && puts && erases) requests = *gets + *puts + *erases;
+      out.push_back({{"code", row.code()},
+                     {"address", rpc::ToString(m.location)},
+                     {"state", membership::StateName(m.state)},
+                     {"up", row.up()},
+                     {"answered", row.answered},
+                     {"phase", OrNull(row.phase())},
+                     {"data_bytes", OrNull(row.stat("data_bytes"))},
+                     {"keys", OrNull(row.stat("keys"))},
+                     {"ownership", Share(shares.primary, name)},
+                     {"effective_ownership", Share(shares.effective, name)},
+                     {"replicas", replicas},
+                     {"host_id", OrNull(Metadata(m, diststore::kHostIdKey))},
+                     {"uptime_s", OrNull(row.stat("uptime_s"))},
+                     {"version", OrNull(row.version())},
+                     {"zone", OrNull(Metadata(m, "zone"))},
+                     {"hints_pending", OrNull(row.stat("hints_pending"))},
+                     {"requests", OrNull(requests)}});
+    }
+    cli::PrintJson(out);
+    return 0;
+  }
+
+  Title("Placement: " + view.placement + ", replicas: " + std::to_string(replicas));
+  std::cout << "Status=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n";
+  Table table({{"--"},
+               {"Address"},
+               {"Load"},
+               {"Keys"},
+               {"Owns (effective)"},
+               {"Host ID"},
+               {"Uptime"},
+               {"Version"},
+               {"Zone"},
+               {"Hints"}});
+  auto number = [](const std::optional<int64_t>& v) {
+    return v ? std::optional<std::string>(std::to_string(*v)) : std::nullopt;
+  };
+  for (const StatusRow& row : rows) {
+    const Member& m = *row.member;
+    const auto load = row.stat("data_bytes"), uptime = row.stat("uptime_s");
+    table.add({row.code(), rpc::ToString(m.location),
+               row.text(load ? std::optional<std::string>(cli::HumanBytes(*load)) : std::nullopt),
+               row.text(number(row.stat("keys"))),
+               cli::Percent(Share(shares.effective, membership::MemberName(m.location))),
+               Metadata(m, diststore::kHostIdKey).value_or("-"),
+               row.text(uptime ? std::optional<std::string>(cli::HumanDuration(*uptime)) : std::nullopt),
+               row.text(row.version()), Metadata(m, "zone").value_or("-"),
+               row.text(number(row.stat("hints_pending")))});
+  }
+  table.print(std::cout);
   return 0;
 }
 
-int Stats(Admin& admin, bool prometheus) {
+int StatsCmd(Admin& admin, bool prometheus) {
   const auto stats = admin.stats(admin.entry);
   if (prometheus) {
+    if (flags.json) {
+      Json out = Json::object();
+      for (const auto& [k, v] : stats) out["thrifty_" + k] = v;
+      cli::PrintJson(out);
+      return 0;
+    }
     const std::string node = rpc::ToString(admin.entry);
     for (const auto& [k, v] : stats) {
       std::cout << "# TYPE thrifty_" << k << " untyped\n"
@@ -169,7 +365,9 @@ int Stats(Admin& admin, bool prometheus) {
     cli::PrintJson(stats);
     return 0;
   }
-  for (const auto& [k, v] : stats) std::cout << std::left << std::setw(32) << k << " " << v << "\n";
+  size_t width = 0;
+  for (const auto& entry : stats) width = std::max(width, entry.first.size());
+  for (const auto& [k, v] : stats) std::cout << k << std::string(width + 1 - k.size(), ' ') << v << "\n";
   return 0;
 }
 
@@ -180,10 +378,31 @@ int main(int argc, char** argv) {
       "usage: storectl [--peer HOST:PORT] [--json] COMMAND\n"
       "Commands:\n"
       "  members   every member the node knows: address, state, incarnation, metadata\n"
-      "  ring      each ring node's weight and share of the keys\n"
-      "  status    members with state, ownership, keys and requests (like nodetool status)\n"
+      "  ring      each ring node's weight and share of the keys (owned, and kept with replicas)\n"
+      "  status    one line per member, like nodetool status (below)\n"
       "  stats     the node's counters\n"
-      "  metrics   the node's counters in Prometheus text format\n"
+      "  metrics   the node's counters in Prometheus text format (--json: one object of\n"
+      "            metric name -> number)\n"
+      "status columns (members that left cleanly are not listed; `members` shows them):\n"
+      "  --        two letters. Status, in the view of the node asked (--peer): U up (ALIVE),\n"
+      "            D down (SUSPECT: the failure detector cannot reach it, it keeps its place\n"
+      "            in the ring; or DEAD: out of the ring). State, as the member says: N normal,\n"
+      "            J joining, L leaving (draining its keys before a clean leave, or done),\n"
+      "            M moving (never: thrifty nodes keep their place); N if it does not answer\n"
+      "  Load      its data's size: its data directory on disk (RocksDB), or the keys and\n"
+      "            values a --memory node holds (KiB, MiB, GiB: powers of 1024)\n"
+      "  Keys      live keys it stores (copies included: an exact count, a scan of its data)\n"
+      "  Owns (effective)  share of the keys it keeps a copy of: with --replicas N the column\n"
+      "            sums to N x 100% (estimated from --samples sample keys)\n"
+      "  Host ID   who it is (kept in its data dir), from its member metadata\n"
+      "  Uptime    since it started (3d4h, 12m5s)\n"
+      "  Version   the thrifty version it runs\n"
+      "  Zone      its member metadata's zone, - without one\n"
+      "  Hints     hints it keeps for replicas that missed writes, not yet delivered\n"
+      "  ? the member did not answer (every member in the ring is asked, in parallel, within\n"
+      "  --timeout-ms); - it answered without this number (e.g. a bare locator).\n"
+      "  With --json: an array of one object per member with the raw values (bytes, seconds,\n"
+      "  fractions; null for ? and -), the member state and its phase.\n"
       "Works against storeserver and bare locator nodes (give --peer for the latter).\n"
       "--json prints one line of JSON; strings are UTF-8, and bytes of a metadata value that are\n"
       "not valid UTF-8 are each replaced by U+FFFD.");
@@ -194,14 +413,16 @@ int main(int argc, char** argv) {
   if (args.size() != 1) cli::Fail(2, "expected one COMMAND (see --help)");
   cli::InitClientLogging(argv[0]);
   if (flags.samples < 1 || flags.samples > 10000000) cli::Fail(2, "--samples must be in 1..10000000");
-  Admin admin{client_flags.EntryNode(), rpc::ConnectionPool<diststore::wire::StoreClient>()};
+  rpc::PoolOptions pool;
+  pool.call_timeout_ms = client_flags.TimeoutMs();
+  Admin admin{client_flags.EntryNode(), rpc::ConnectionPool<diststore::wire::StoreClient>(pool)};
   try {
     const std::string& cmd = args[0];
     if (cmd == "members") return Members(admin);
     if (cmd == "ring") return RingCmd(admin);
     if (cmd == "status") return Status(admin);
-    if (cmd == "stats") return Stats(admin, false);
-    if (cmd == "metrics") return Stats(admin, true);
+    if (cmd == "stats") return StatsCmd(admin, false);
+    if (cmd == "metrics") return StatsCmd(admin, true);
     cli::Fail(2, "unknown command '" + cmd + "' (see --help)");
   } catch (const std::exception& e) {
     cli::Fail(2, std::string("cannot reach ") + rpc::ToString(admin.entry) + ": " + e.what());

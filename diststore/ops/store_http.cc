@@ -7,10 +7,7 @@
 #include "diststore/service/durability.h"
 #include "diststore/service/store_node.h"
 #include "locator/rpc/address.h"
-
-#ifndef THRIFTY_VERSION
-#error "THRIFTY_VERSION must be defined (diststore/ops/CMakeLists.txt)"
-#endif
+#include "thrifty/version.h"
 
 namespace thrifty::diststore {
 

@@ -1,6 +1,7 @@
 #include "diststore/ops/store_metrics.h"
 
 #include <set>
+#include <stdexcept>
 
 namespace thrifty::diststore {
 
@@ -37,8 +38,19 @@ constexpr char kRefusedHelp[] =
     "Thrift connections closed because of what arrived on them, by reason.";
 constexpr char kDroppedHelp[] = "Gossip packets dropped, by reason.";
 constexpr char kHttpHelp[] = "HTTP answers of this node's operations endpoint, by status class.";
+constexpr char kPhaseHelp[] =
+    "Where the node is in its life, one series per phase: 1 for the current one (see /health).";
 
 const StatMetric kStats[] = {
+    // The node itself.
+    {"data_bytes", "thrifty_data_bytes", kGauge,
+     "Bytes of this node's data: its data directory on disk (RocksDB), or the keys and values it "
+     "holds (memory); -1 if the directory cannot be read."},
+    {"uptime_s", "thrifty_uptime_seconds", kGauge, "Seconds since this node started."},
+    {"phase_joining", "thrifty_phase", kGauge, kPhaseHelp, "phase", "joining"},
+    {"phase_serving", "thrifty_phase", kGauge, kPhaseHelp, "phase", "serving"},
+    {"phase_draining", "thrifty_phase", kGauge, kPhaseHelp, "phase", "draining"},
+    {"phase_stopped", "thrifty_phase", kGauge, kPhaseHelp, "phase", "stopped"},
     // Membership.
     {"members_alive", "thrifty_members", kGauge, kMembersHelp, "state", "alive"},
     {"members_suspect", "thrifty_members", kGauge, kMembersHelp, "state", "suspect"},
@@ -170,6 +182,10 @@ const StatMetric kStats[] = {
 const char* const kSettingStats[] = {"replicas", "max_key_bytes", "max_value_bytes", "max_batch_entries",
                                      "rpc_max_frame_bytes"};
 
+// The version's numbers: thrifty_build_info's version label says them (StoreMetricsText checks
+// that they agree with it).
+const char* const kVersionStats[] = {"version_major", "version_minor", "version_patch"};
+
 const StatMetric* Find(const std::string& stat) {
   for (const StatMetric& m : kStats) {
     if (stat == m.stat) return &m;
@@ -186,15 +202,37 @@ bool IsSettingStat(const std::string& name) {
   return false;
 }
 
+bool IsVersionStat(const std::string& name) {
+  for (const char* part : kVersionStats) {
+    if (name == part) return true;
+  }
+  return false;
+}
+
+std::string VersionFromStats(const std::map<std::string, int64_t>& stats) {
+  std::string version;
+  for (const char* part : kVersionStats) {
+    const auto it = stats.find(part);
+    if (it == stats.end()) return "";
+    version += (version.empty() ? "" : ".") + std::to_string(it->second);
+  }
+  return version;
+}
+
 std::vector<std::string> UnclassifiedStats(const std::map<std::string, int64_t>& stats) {
   std::vector<std::string> out;
   for (const auto& [name, value] : stats) {
-    if (!Find(name) && !IsSettingStat(name)) out.push_back(name);
+    if (!Find(name) && !IsSettingStat(name) && !IsVersionStat(name)) out.push_back(name);
   }
   return out;
 }
 
 std::string StoreMetricsText(const StoreMetricsInput& input) {
+  const std::string stated = VersionFromStats(input.stats);
+  if (!stated.empty() && stated != input.version) {
+    throw std::logic_error("the node's version stats say " + stated + ", its build info " +
+                           input.version);
+  }
   PrometheusText out;
   out.info("thrifty_build_info", "The thrifty version this node runs.",
            {{"version", input.version}});

@@ -27,12 +27,15 @@ struct StoreMetricsInput {
   double start_time_seconds = 0;          // process_start_time_seconds (Unix time)
 };
 
-// The whole page.
+// The whole page. Throws std::logic_error if the stats' version numbers (version_major, _minor,
+// _patch) disagree with input.version: thrifty_build_info says them, once.
 std::string StoreMetricsText(const StoreMetricsInput& input);
 
 // Stats that are settings rather than measurements (they become thrifty_config labels).
 bool IsSettingStat(const std::string& name);
-// The stats in `stats` that are neither classified nor settings.
+// The stats' version numbers as "MAJOR.MINOR.PATCH", or "" if one of them is missing.
+std::string VersionFromStats(const std::map<std::string, int64_t>& stats);
+// The stats in `stats` that are neither classified, nor settings, nor the version's numbers.
 std::vector<std::string> UnclassifiedStats(const std::map<std::string, int64_t>& stats);
 
 }  // namespace thrifty::diststore

@@ -10,6 +10,7 @@
 #include "diststore/storage/host_id.h"
 #include "locator/rpc/limits.h"
 #include "locator/rpc/per_connection.h"
+#include "thrifty/version.h"
 
 namespace thrifty::diststore {
 
@@ -185,6 +186,18 @@ std::map<std::string, int64_t> StoreNode::stats(KeyCount keys) {
     for (const auto& [k, v] : http_->stats()) out[k] = v;
   }
   ExportLimits(options_.limits, &out);
+  out["data_bytes"] = data_bytes();
+  out["uptime_s"] = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::steady_clock::now() - started_)
+                        .count();
+  out["version_major"] = THRIFTY_VERSION_MAJOR;
+  out["version_minor"] = THRIFTY_VERSION_MINOR;
+  out["version_patch"] = THRIFTY_VERSION_PATCH;
+  const Phase now = phase_.load();
+  out["phase_joining"] = now == Phase::kJoining;
+  out["phase_serving"] = now == Phase::kServing;
+  out["phase_draining"] = now == Phase::kDraining;
+  out["phase_stopped"] = now == Phase::kStopped;
   const char* const name = keys == KeyCount::kExact ? "keys" : "keys_estimate";
   try {
     out[name] = static_cast<int64_t>(keys == KeyCount::kExact ? engine_->count_live()
@@ -193,6 +206,15 @@ std::map<std::string, int64_t> StoreNode::stats(KeyCount keys) {
     out[name] = -1;
   }
   return out;
+}
+
+int64_t StoreNode::data_bytes() {
+  try {
+    if (const auto held = engine_->memory_bytes()) return static_cast<int64_t>(*held);
+    return static_cast<int64_t>(storage::DirectoryBytes(data_path_));
+  } catch (const std::exception&) {
+    return -1;
+  }
 }
 
 }  // namespace thrifty::diststore

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -103,9 +104,13 @@ class StoreNode {
   std::string describe_engine() const;
   const std::string& host_id() const { return host_id_; }
 
-  // The node's stats plus the store's: requests, handoff, limits, the HTTP endpoint's, and
-  // keys: kExact counts live keys ("keys", a scan of the engine); kEstimate gives the engine's
-  // cheap estimate of its records instead ("keys_estimate"), for scrapes.
+  // The node's stats plus the store's: requests, handoff, limits, the HTTP endpoint's; the
+  // node itself: data_bytes (its data dir's size on disk, or the keys and values a --memory
+  // node holds; -1 if it cannot be read), uptime_s (since this object was made),
+  // version_major/minor/patch (thrifty/version.h), phase_joining/serving/draining/stopped
+  // (1 for phase(), 0 for the others); and keys: kExact counts live keys ("keys", a scan of
+  // the engine); kEstimate gives the engine's cheap estimate of its records instead
+  // ("keys_estimate"), for scrapes.
   enum class KeyCount { kExact, kEstimate };
   std::map<std::string, int64_t> stats(KeyCount keys = KeyCount::kExact);
 
@@ -119,6 +124,10 @@ class StoreNode {
   const StoreHttp* http() const { return http_.get(); }
 
  private:
+  // Bytes of the node's data (see stats()).
+  int64_t data_bytes();
+
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   StoreOptions options_;
   std::unique_ptr<locator::LocatorNode> node_;
   std::string data_path_;

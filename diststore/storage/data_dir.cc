@@ -52,4 +52,20 @@ void MakeDataDir(const std::string& path) {
   }
 }
 
+uint64_t DirectoryBytes(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, error);
+  if (error) Fail("cannot read data directory '" + path + "': " + error.message());
+  uint64_t bytes = 0;
+  for (; it != fs::recursive_directory_iterator(); it.increment(error)) {
+    if (error) break;  // the directory changed under the iterator: what was counted stands
+    std::error_code entry_error;
+    if (!fs::is_regular_file(it->symlink_status(entry_error)) || entry_error) continue;
+    const uintmax_t size = fs::file_size(it->path(), entry_error);
+    if (!entry_error) bytes += size;
+  }
+  return bytes;
+}
+
 }  // namespace thrifty::storage

@@ -1,6 +1,7 @@
 // The data directory of a store node, made ready before the engine opens it.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -16,5 +17,11 @@ struct DataDirError : std::runtime_error {
 // that exist keep their mode. Throws DataDirError if a component exists and is not a
 // directory, a directory cannot be created, or the result is not writable.
 void MakeDataDir(const std::string& path);
+
+// The bytes of every regular file under `path`, at any depth (their sizes, as `du
+// --apparent-size` counts them; symbolic links are not followed). A file that goes away while
+// it is counted (RocksDB compacts meanwhile) counts 0. Throws DataDirError if `path` cannot be
+// read as a directory.
+uint64_t DirectoryBytes(const std::string& path);
 
 }  // namespace thrifty::storage

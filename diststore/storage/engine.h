@@ -104,6 +104,10 @@ class Engine {
   // estimate-num-keys (tombstones included, overwritten keys until compaction); by default,
   // count_live().
   virtual uint64_t estimate_records() { return count_live(); }
+  // Bytes of the keys and values an engine that keeps its records in memory holds (a
+  // tombstone counts its key); std::nullopt for an engine on disk, whose size is its data
+  // directory's (data_dir.h: DirectoryBytes).
+  virtual std::optional<uint64_t> memory_bytes() { return std::nullopt; }
 
   virtual std::string name() const = 0;  // "rocksdb" or "memory"
 };

@@ -96,6 +96,7 @@ class MemoryEngine final : public Engine {
     auto it = records_.find(key);
     if (it == records_.end() || it->second.version != version) return false;
     if (!it->second.tombstone) --live_;
+    bytes_ -= it->first.size() + it->second.value.size();
     records_.erase(it);
     return true;
   }
@@ -117,6 +118,11 @@ class MemoryEngine final : public Engine {
     return live_;
   }
 
+  std::optional<uint64_t> memory_bytes() override {
+    std::shared_lock<std::shared_mutex> lock(mu_);
+    return bytes_;
+  }
+
   std::string name() const override { return "memory"; }
 
  private:
@@ -128,10 +134,12 @@ class MemoryEngine final : public Engine {
                   record.tombstone};
     if (it == records_.end()) {
       if (!stored.tombstone) ++live_;
+      bytes_ += key.size() + stored.value.size();
       records_.emplace(std::string(key), std::move(stored));
     } else {
       if (it->second.tombstone && !stored.tombstone) ++live_;
       if (!it->second.tombstone && stored.tombstone) --live_;
+      bytes_ = bytes_ - it->second.value.size() + stored.value.size();
       it->second = std::move(stored);
     }
     return true;
@@ -140,6 +148,7 @@ class MemoryEngine final : public Engine {
   std::shared_mutex mu_;
   std::map<std::string, Record, std::less<>> records_;
   uint64_t live_ = 0;  // records_ entries that are not tombstones
+  uint64_t bytes_ = 0;  // the keys' and values' sizes of records_
   MemoryTable hints_;
 };
 

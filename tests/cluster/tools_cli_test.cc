@@ -759,25 +759,30 @@ TEST_F(ToolsAgainstCluster, StorectlStatusListsTheNodes) {
   const auto r = RunTool("storectl", {Peer(2), "status"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.err, "");
-  // One line per node: ADDRESS STATE OWNS KEYS REQUESTS, e.g. "127.0.0.1:9900 ALIVE 33.4% 12 40".
+  // nodetool's legend, then one line per node: CODE ADDRESS LOAD ... (tests/cluster/
+  // storectl_test.cc reads every column), e.g. "UN  127.0.0.1:9900  1.2 KiB  12  33.4%  ...".
+  EXPECT_NE(r.out.find("Status=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n--  Address"),
+            std::string::npos) << r.out;
   std::map<std::string, std::vector<std::string>> rows;
   std::istringstream lines(r.out);
   for (std::string line; std::getline(lines, line);) {
     std::istringstream words(line);
     std::vector<std::string> row;
     for (std::string w; words >> w;) row.push_back(w);
-    if (!row.empty()) rows[row[0]] = row;
+    if (row.size() > 1) rows[row[1]] = row;
   }
   for (int i = 0; i < 3; ++i) {
     const auto it = rows.find(rpc::ToString(cluster_->location(i)));
     ASSERT_NE(it, rows.end()) << "node " << i << " missing:\n" << r.out;
     const auto& row = it->second;
-    ASSERT_GE(row.size(), 4u) << r.out;
-    EXPECT_EQ(row[1], "ALIVE") << r.out;
-    EXPECT_TRUE(row[2].size() > 1 && row[2].back() == '%' &&
-                row[2].find_first_not_of("0123456789.") == row[2].size() - 1)
-        << "ownership: " << row[2];
-    EXPECT_EQ(row[3].find_first_not_of("0123456789"), std::string::npos) << "keys: " << row[3];
+    ASSERT_GE(row.size(), 6u) << r.out;
+    EXPECT_EQ(row[0], "UN") << r.out;
+    EXPECT_TRUE(row[2].find_first_not_of("0123456789.") == std::string::npos) << "load: " << row[2];
+    EXPECT_TRUE(row[3] == "B" || row[3] == "KiB" || row[3] == "MiB") << "load: " << row[3];
+    EXPECT_EQ(row[4].find_first_not_of("0123456789"), std::string::npos) << "keys: " << row[4];
+    EXPECT_TRUE(row[5].size() > 1 && row[5].back() == '%' &&
+                row[5].find_first_not_of("0123456789.") == row[5].size() - 1)
+        << "ownership: " << row[5];
   }
   // The same through discovery, and the plain members and ring tables.
   const auto discovered = RunTool("storectl", With(cluster_->discovery_args(), {"status"}));

@@ -137,6 +137,54 @@ TEST_F(StoreHttpTest, EveryStatIsClassifiedAsACounterAGaugeOrASetting) {
   EXPECT_FALSE(store_->stats(StoreNode::KeyCount::kEstimate).count("keys"));
 }
 
+// What `storectl status` shows of a node: its data's size, uptime, version and phase.
+TEST_F(StoreHttpTest, StatsSayTheNodesSizeUptimeVersionAndPhase) {
+  auto joining = store_->stats();
+  EXPECT_EQ(joining.at("phase_joining"), 1);
+  EXPECT_EQ(joining.at("phase_serving"), 0);
+  EXPECT_EQ(joining.at("data_bytes"), 0) << "an empty memory engine";
+  store_->start();
+  rpc::ConnectOptions connect;
+  auto connection = rpc::Connect<diststore::wire::StoreClient>(store_->node().self_location(), connect);
+  connection.client->put("key", std::string(1000, 'v'), diststore::wire::Consistency::DEFAULT);
+  const auto serving = store_->stats();
+  EXPECT_EQ(serving.at("phase_joining"), 0);
+  EXPECT_EQ(serving.at("phase_serving"), 1);
+  EXPECT_EQ(serving.at("phase_draining"), 0);
+  EXPECT_EQ(serving.at("phase_stopped"), 0);
+  EXPECT_EQ(serving.at("data_bytes"), 1003) << "key and value of the one record";
+  EXPECT_GE(serving.at("uptime_s"), 0);
+  EXPECT_LT(serving.at("uptime_s"), 120);
+  EXPECT_EQ(VersionFromStats(serving), ThriftyVersion());
+
+  const auto reply = HttpGet(port_, "/metrics");
+  ASSERT_EQ(reply.status, 200) << reply.error;
+  const std::string& text = reply.body;
+  EXPECT_EQ(SampleValue(text, "thrifty_data_bytes"), 1003);
+  EXPECT_GE(SampleValue(text, "thrifty_uptime_seconds"), 0);
+  EXPECT_EQ(SampleValue(text, "thrifty_phase{phase=\"serving\"}"), 1);
+  EXPECT_EQ(SampleValue(text, "thrifty_phase{phase=\"draining\"}"), 0);
+  // The version is said once, as thrifty_build_info's label, never as numbers of its own.
+  EXPECT_EQ(SampleValue(text, "thrifty_build_info{version=\"" + VersionFromStats(serving) + "\"}"), 1);
+  EXPECT_EQ(text.find("version_major"), std::string::npos);
+
+  store_->leave();
+  EXPECT_EQ(store_->stats().at("phase_stopped"), 1);
+}
+
+TEST(StoreMetricsText, VersionStatsMustAgreeWithTheBuildInfo) {
+  StoreMetricsInput input;
+  input.stats = {{"version_major", 1}, {"version_minor", 2}, {"version_patch", 3}};
+  input.version = "1.2.3";
+  EXPECT_TRUE(UnclassifiedStats(input.stats).empty());
+  EXPECT_NE(StoreMetricsText(input).find("thrifty_build_info{version=\"1.2.3\"} 1\n"), std::string::npos);
+  input.version = "1.2.4";
+  EXPECT_THROW(StoreMetricsText(input), std::logic_error);
+  input.stats.erase("version_patch");
+  EXPECT_EQ(VersionFromStats(input.stats), "");
+  EXPECT_NO_THROW(StoreMetricsText(input)) << "a node without the numbers (an older one)";
+}
+
 TEST_F(StoreHttpTest, MetricsAreWellFormedAndRecordRequestLatencies) {
   store_->start();
   rpc::ConnectOptions connect;

@@ -284,6 +284,27 @@ TYPED_TEST(EngineTest, CountLiveIgnoresTombstones) {
   EXPECT_EQ(e.count_live(), 4u);
 }
 
+TYPED_TEST(EngineTest, MemoryBytesCountKeysAndValuesInMemoryOnly) {
+  Engine& e = *this->engine_;
+  if (std::string(TypeParam::kName) == "rocksdb") {
+    EXPECT_FALSE(e.memory_bytes().has_value()) << "on disk: the data dir's size says it";
+    return;
+  }
+  EXPECT_EQ(e.memory_bytes(), 0u);
+  ASSERT_TRUE(e.merge("key", Value("value", 1)));        // 3 + 5
+  ASSERT_TRUE(e.merge("k2", Value(std::string(100, 'x'), 1)));  // 2 + 100
+  EXPECT_EQ(e.memory_bytes(), 110u);
+  ASSERT_TRUE(e.merge("key", Value("v", 2)));             // 3 + 1
+  EXPECT_EQ(e.memory_bytes(), 106u);
+  ASSERT_TRUE(e.merge("k2", Tombstone(2)));               // the key stays, the value goes
+  EXPECT_EQ(e.memory_bytes(), 6u);
+  ASSERT_TRUE(e.erase_if_version("k2", 2));
+  ASSERT_TRUE(e.erase_if_version("key", 2));
+  EXPECT_EQ(e.memory_bytes(), 0u);
+  ASSERT_EQ(e.merge_batch({{"a", Value("bb", 3)}, {"a", Value("cccc", 4)}}), 2u);
+  EXPECT_EQ(e.memory_bytes(), 5u);
+}
+
 // Each thread merges its own increasing versions of the same keys; the threads interleave, so
 // every key sees older versions arrive after newer ones. A reader checks meanwhile that no key
 // ever goes back to an older version, and at the end the newest must be what remains.

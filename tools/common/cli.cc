@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "locator/rpc/thrift_logging.h"
+#include "thrifty/version.h"
 
 namespace thrifty::cli {
 
@@ -125,7 +126,8 @@ CommandLine::CommandLine(const std::string& usage) : app_(std::make_unique<CLI::
   app_->formatter(std::make_shared<HelpFormatter>(usage));
   app_->set_help_flag("-h,--help", "Show this help and exit.");
   app_->set_version_flag(
-      "--version", [] { return program_name + " (thrifty) 0.1.0"; }, "Show the version and exit.");
+      "--version", [] { return program_name + " (thrifty) " THRIFTY_VERSION; },
+      "Show the version and exit.");
   app_->option_defaults()->always_capture_default()->multi_option_policy(
       CLI::MultiOptionPolicy::TakeLast);
   app_->add_option("args", positional_)->group("");  // hidden from --help

@@ -31,12 +31,17 @@ locator::wire::Location ClientFlags::EntryNode() const {
   return *found;
 }
 
-std::unique_ptr<client::ClusterClient> ClientFlags::Connect() const {
+int ClientFlags::TimeoutMs() const {
   if (timeout_ms_ < 1) Fail(2, "--timeout-ms must be >= 1");
+  return timeout_ms_;
+}
+
+std::unique_ptr<client::ClusterClient> ClientFlags::Connect() const {
+  TimeoutMs();
   client::ClientOptions options;
   options.seeds = {EntryNode()};
   options.ring_aware = !direct_;
-  options.pool.call_timeout_ms = timeout_ms_;
+  options.pool.call_timeout_ms = TimeoutMs();
   options.pool.limits = rpc::RpcLimits::ForValueSize(256 << 20);
   try {
     return std::make_unique<client::ClusterClient>(options);

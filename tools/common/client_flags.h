@@ -24,6 +24,9 @@ class ClientFlags {
   // The node --peer names, or the one discovery finds (same exits as above).
   locator::wire::Location EntryNode() const;
 
+  // --timeout-ms (exits 2 unless it is >= 1).
+  int TimeoutMs() const;
+
  private:
   std::string peer_;
   DiscoveryRange discovery_;
