@@ -1,8 +1,7 @@
 # Shared command-line code of the tools: flags parsed by CLI11, --json written by nlohmann::json.
 find_package(CLI11 2.1 REQUIRED)
-find_package(nlohmann_json 3.9 REQUIRED)
-# examples/ use the tools' command-line code as well.
-set_target_properties(CLI11::CLI11 nlohmann_json::nlohmann_json PROPERTIES IMPORTED_GLOBAL TRUE)
+# examples/ use the tools' command-line code as well (nlohmann_json is found at the top level).
+set_target_properties(CLI11::CLI11 PROPERTIES IMPORTED_GLOBAL TRUE)
 
 add_library(thrifty_cli STATIC
   ${CMAKE_CURRENT_LIST_DIR}/common/cli.cc

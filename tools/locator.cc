@@ -12,7 +12,8 @@
 int main(int argc, char** argv) {
   using namespace thrifty;
   cli::CommandLine command(
-      "usage: locator [--port N] [--peer HOST:PORT,...] [--bind ADDR] [--advertise ADDR]\n"
+      "usage: locator [--port N] [--peer HOST:PORT,... | --discovery etcd://HOST:PORT/PREFIX]\n"
+      "               [--bind ADDR] [--advertise ADDR]\n"
       "Runs a bare locator node: it joins (or starts) a flat peer-to-peer cluster and answers\n"
       "which node owns a key. SIGINT/SIGTERM leave the cluster cleanly.");
   cli::NodeFlags node_flags(command);

@@ -66,11 +66,13 @@ struct StoreFlags {
 int main(int argc, char** argv) {
   using namespace thrifty;
   cli::CommandLine command(
-      "usage: storeserver [--port N] [--peer HOST:PORT,...] [--data-dir DIR | --memory]\n"
+      "usage: storeserver [--port N] [--peer HOST:PORT,... | --discovery etcd://HOST:PORT/PREFIX]\n"
+      "                   [--data-dir DIR | --memory]\n"
       "                   [--max-key-bytes N] [--max-value-bytes N] [--replicas N]\n"
       "                   [--http-port N] [node options]\n"
       "Runs a diststore node: a key-value store on a flat peer-to-peer ring. Without --peer it\n"
-      "joins a node found on 127.0.0.1 (ports 9900-9939) or starts a new cluster.\n"
+      "joins a node found on 127.0.0.1 (ports 9900-9939) or starts a new cluster; with\n"
+      "--discovery it joins the nodes registered in etcd and registers itself there.\n"
       "SIGINT/SIGTERM hand every key to its new owner, then leave the cluster and exit 0.");
   cli::NodeFlags node_flags(command);
   StoreFlags flags(command);

@@ -64,6 +64,13 @@ const StatMetric kStats[] = {
     {"syncs_sent", "thrifty_syncs_sent_total", kCounter, "Membership push-pulls (sync) this node started."},
     {"syncs_failed", "thrifty_syncs_failed_total", kCounter, "Membership push-pulls (sync) that failed."},
     {"peer_failures", "thrifty_peer_failures_total", kCounter, "Calls to other nodes that failed."},
+    // Discovery through etcd (only with --discovery).
+    {"discovery_keepalives", "thrifty_discovery_keepalives_total", kCounter,
+     "Renewals of this node's etcd lease that succeeded."},
+    {"discovery_keepalive_failures", "thrifty_discovery_keepalive_failures_total", kCounter,
+     "Calls to etcd that failed while keeping this node's registration alive."},
+    {"discovery_re_registrations", "thrifty_discovery_re_registrations_total", kCounter,
+     "Leases granted again (and the entry put again) after etcd lost this node's lease."},
     // Trust.
     {"peer_auth_ok", "thrifty_peer_auth_total", kCounter, kAuthHelp, "result", "ok"},
     {"peer_auth_failed", "thrifty_peer_auth_total", kCounter, kAuthHelp, "result", "failed"},

@@ -153,6 +153,7 @@ std::string StoreNode::start() {
 
 bool StoreNode::leave() {
   phase_ = Phase::kDraining;
+  node_->withdraw_from_discovery();  // no joiner picks a node that is leaving
   moving_->start_draining();
   LOG(INFO) << "draining: requests now go to the ring without this node";
   bool handed_off = true;

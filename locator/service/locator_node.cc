@@ -55,6 +55,16 @@ LocatorNode::LocatorNode(NodeOptions options, std::vector<std::string> service_t
       pool_(peer_auth_.pool_options(options_.pool)),
       fan_out_(options_.fan_out_threads) {
   if (service_types_.empty()) throw std::invalid_argument("LocatorNode needs a service type");
+  if (options_.etcd) {
+    if (!options_.peers.empty()) {
+      throw std::invalid_argument("--discovery and --peer cannot be combined: the seeds come "
+                                  "from one or the other");
+    }
+    if (const std::string problem = options_.etcd->validate(); !problem.empty()) {
+      throw std::invalid_argument(problem);
+    }
+    etcd_ = std::make_unique<discovery::EtcdDiscovery>(*options_.etcd);
+  }
   // Fail early on a bad placement spec, before binding anything; spell it one way
   // ("rendezvous" and "rendezvous/xxh3" are the same placement).
   options_.placement = placement::ParsePlacementSpec(options_.placement).ToString();
@@ -154,6 +164,8 @@ std::string LocatorNode::start(std::shared_ptr<apache::thrift::TProcessorFactory
       throw std::runtime_error("could not join through any of the given peers" +
                                (why.empty() ? std::string(" (see the log)") : ": " + why));
     }
+  } else if (etcd_) {
+    outcome = join_by_etcd();
   } else if (auto seed = DiscoverPeer("127.0.0.1", options_.discover_first,
                                       options_.discover_last, self_.port, service_type())) {
     if (join_through(*seed)) {
@@ -176,11 +188,14 @@ std::string LocatorNode::start(std::shared_ptr<apache::thrift::TProcessorFactory
   } else {
     sync_thread_ = std::thread([this] { sync_loop(); });
   }
+  // Registered last: a joiner that finds this node in etcd finds it serving.
+  if (etcd_) etcd_->registered();
   return outcome;
 }
 
 void LocatorNode::leave() {
   if (!running_.load() || leaving_.exchange(true)) return;
+  withdraw_from_discovery();
   const auto peers = other_ring_members();
   if (swim_) {
     // Marks self LEFT and gossips it.
@@ -214,8 +229,13 @@ void LocatorNode::stop() {
     // Stopped, not destroyed: calls still queued on the fan-out pool may read it (stats,
     // note_peer_failure) until the pool is joined in the destructor.
     if (swim_) swim_->stop();
+    if (etcd_) etcd_->abandon();
   }
   if (publisher_) publisher_->stop();
+}
+
+void LocatorNode::withdraw_from_discovery() {
+  if (etcd_) etcd_->withdraw();
 }
 
 std::shared_ptr<const ClusterSnapshot> LocatorNode::snapshot() const {
@@ -312,6 +332,9 @@ std::map<std::string, int64_t> LocatorNode::stats() const {
   rpc::ExportServerStats(options_.server, &out);
   if (swim_) {
     for (const auto& [key, value] : swim_->stats()) out[key] = value;
+  }
+  if (etcd_) {
+    for (const auto& [key, value] : etcd_->stats()) out[key] = value;
   }
   return out;
 }

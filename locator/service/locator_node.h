@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,6 +27,7 @@
 #include <thrift/TProcessor.h>
 
 #include "Locator.h"
+#include "locator/discovery/etcd_discovery.h"
 #include "locator/membership/join_proof.h"
 #include "locator/membership/key_ring.h"
 #include "locator/membership/member_table.h"
@@ -49,8 +51,13 @@ struct NodeOptions {
   // Address peers use to reach this node; defaults to bind_address (127.0.0.1 for 0.0.0.0).
   std::string advertise_address;
   int port = 0;  // 0: the first free port from discover_first
-  // Seeds to join through, tried in order. Empty: discovery on 127.0.0.1, else a new cluster.
+  // Seeds to join through, tried in order. Empty: discovery through etcd if `etcd` is set, else
+  // on 127.0.0.1; a new cluster if that finds no node.
   std::vector<wire::Location> peers;
+  // Discovery through etcd (--discovery): the seeds are the nodes registered there, tried in
+  // order (none, or none admits this node: a new cluster), and this node registers itself once
+  // it serves (locator/discovery/etcd_discovery.h). Not together with `peers`.
+  std::optional<discovery::EtcdDiscoveryOptions> etcd;
   int discover_first = 9900;
   int discover_last = 9939;
   std::string placement = "ketama";
@@ -113,10 +120,15 @@ class LocatorNode {
   // did. Throws std::runtime_error if no given --peer admits it.
   std::string start(std::shared_ptr<apache::thrift::TProcessorFactory> processors);
 
-  // Clean leave: announces LEFT to every peer (in parallel, bounded), then stops serving.
+  // Clean leave: withdraws the etcd registration, announces LEFT to every peer (in parallel,
+  // bounded), then stops serving.
   void leave();
-  // Stops serving and background work without telling anyone.
+  // Stops serving and background work without telling anyone (an etcd registration expires
+  // with its lease).
   void stop();
+  // Revokes this node's etcd registration at once (nothing without one), so no joiner picks a
+  // node that is about to leave. leave() does it first; a store calls it before it drains.
+  void withdraw_from_discovery();
 
   const wire::Location& self_location() const { return self_; }
   std::string self_name() const;
@@ -176,6 +188,9 @@ class LocatorNode {
   void publish();
   void request_publish();
   bool join_through(const wire::Location& seed);
+  // The etcd path of start(): lists the registered nodes and joins through the first that
+  // admits this node. Returns what it did; throws std::runtime_error if etcd fails.
+  std::string join_by_etcd();
   void note_join_error(const wire::Location& seed, const std::string& why);
   // Puts an admitted joiner into the member table and publishes the snapshot.
   void admit_member(const wire::Location& location, const JoinInfo& info);
@@ -198,8 +213,8 @@ class LocatorNode {
   std::shared_ptr<rpc::Listener> socket_;
   std::unique_ptr<rpc::RpcServer> server_;
   rpc::ConnectionPool<wire::LocatorClient> pool_;
-
-
+  // Made by the constructor with options_.etcd (no I/O before start()); never reset.
+  std::unique_ptr<discovery::EtcdDiscovery> etcd_;
 
   std::mutex failures_mu_;
   std::map<std::string, int> failures_;

@@ -53,6 +53,32 @@ bool LocatorNode::join_through(const Location& seed) {
   return false;
 }
 
+std::string LocatorNode::join_by_etcd() {
+  discovery::MemberRecord self;
+  self.address = self_.address;
+  self.port = self_.port;
+  self.service_type = service_type();
+  const Member me = table_->self();
+  if (const auto id = me.metadata.find(kHostIdMetadataKey); id != me.metadata.end()) {
+    self.host_id = id->second;
+  }
+  std::vector<discovery::MemberRecord> seeds;
+  try {
+    seeds = etcd_->begin(std::move(self));
+  } catch (const std::exception&) {
+    stop();
+    throw;
+  }
+  const std::string found = std::to_string(seeds.size()) + " node(s) registered in " + etcd_->url();
+  for (const discovery::MemberRecord& seed : seeds) {
+    const Location where = rpc::MakeLocation(seed.address, seed.port);
+    if (join_through(where)) return found + "; joined through " + rpc::ToString(where);
+  }
+  if (seeds.empty()) return "no node registered in " + etcd_->url() + "; started a new cluster";
+  LOG(WARNING) << "none of the " << found << " admitted this node; starting a new cluster";
+  return found + ", none admitted this node; started a new cluster";
+}
+
 JoinInfo LocatorNode::self_join_info() const {
   const Member self = table_->self();
   JoinInfo info;

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -163,6 +164,21 @@ long RssKb(pid_t pid) {
   return 0;
 }
 
+pid_t StartProcess(const std::vector<std::string>& argv, const std::string& log_path) {
+  return Spawn(argv, log_path, log_path);
+}
+
+int StopProcess(pid_t pid, int signal, int timeout_ms) {
+  if (pid <= 0) return -1;
+  kill(pid, signal);
+  const int status = WaitExit(pid, timeout_ms);
+  if (status == -1) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+  return status;
+}
+
 Cluster::Cluster(std::string binary, int ports)
     : binary_(std::move(binary)), ports_(ports), first_port_(FreePortRange(ports)) {
   rpc::PoolOptions options;
@@ -269,6 +285,28 @@ int Cluster::start(std::vector<std::string> args, int port, int timeout_ms) {
     return -1;
   }
   return index;
+}
+
+std::vector<int> Cluster::start_together(int n, const std::vector<std::string>& args,
+                                         int timeout_ms) {
+  const int first = size();
+  for (int i = 0; i < n; ++i) {
+    nodes_.emplace_back();
+    nodes_.back().args = args;
+  }
+  for (int i = first; i < first + n; ++i) spawn(nodes_[i]);
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::vector<int> ready;
+  for (int i = first; i < first + n; ++i) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (wait_ready(nodes_[i], std::max<int>(1, static_cast<int>(left.count())))) {
+      ready.push_back(i);
+    } else {
+      ADD_FAILURE() << binary_ << " node " << i << " did not become ready; log:\n"
+                    << ReadFile(nodes_[i].log_path);
+    }
+  }
+  return ready;
 }
 
 void Cluster::restart(int i, int timeout_ms) {

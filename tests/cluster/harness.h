@@ -48,6 +48,15 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
 // The resident set size of a process in KiB (0 if it is gone).
 long RssKb(pid_t pid);
 
+// Starts `argv` (argv[0] a path) in the background, stdout and stderr appended to `log_path`,
+// stdin /dev/null. Throws std::runtime_error if it cannot be started. The caller must stop it
+// (StopProcess) by its pid.
+pid_t StartProcess(const std::vector<std::string>& argv, const std::string& log_path);
+// Sends `signal` to `pid` (one started by StartProcess) and waits up to `timeout_ms` for it to
+// exit; then SIGKILLs and reaps it if it still runs. Returns its exit status (or 128+signal),
+// -1 if it had to be killed.
+int StopProcess(pid_t pid, int signal, int timeout_ms = 10000);
+
 class Cluster {
  public:
   // `binary`: "storeserver" or "locator". Reserves `ports` ports for its nodes' discovery range.
@@ -61,6 +70,11 @@ class Cluster {
   // picks its own port (autodiscovery); the harness learns it from the node's first line.
   // Waits until the node answers ping; fails the test (and returns -1) after the deadline.
   int start(std::vector<std::string> args = {}, int port = 0, int timeout_ms = 20000);
+  // Starts `n` nodes with `args` all at once, then waits until each answers ping (at most
+  // `timeout_ms` in all). Returns their indexes; fails the test (and returns fewer) if some
+  // did not become ready.
+  std::vector<int> start_together(int n, const std::vector<std::string>& args,
+                                  int timeout_ms = 20000);
   // Restarts node i with the arguments and port it had.
   void restart(int i, int timeout_ms = 20000);
 

@@ -13,9 +13,19 @@ namespace thrifty::cli {
 
 NodeFlags::NodeFlags(CommandLine& command) {
   command.option("--port", port_, "Thrift port to serve on; 0 takes the first free port from --discover-from");
-  command.option("--peer", peer_, "HOST:PORT[,HOST:PORT...] of nodes to join through; without it the node "
-                                  "looks for a node on 127.0.0.1 (see --discover-from) or starts a cluster")
+  command.option("--peer", peer_, "HOST:PORT[,HOST:PORT...] of nodes to join through; without it (and without "
+                                  "--discovery) the node looks for a node on 127.0.0.1 (see --discover-from) "
+                                  "or starts a cluster")
       .type_name("HOST:PORT,...");
+  command.option("--discovery", discovery_url_,
+                 "find the cluster in etcd and register this node there: it joins through the "
+                 "nodes registered under PREFIX (a new cluster if none admits it) and keeps its "
+                 "own entry PREFIX/members/HOST:PORT alive under a lease; PORT defaults to 2379, "
+                 "PREFIX to thrifty; not with --peer")
+      .type_name("etcd://HOST:PORT/PREFIX");
+  command.option("--discovery-ttl-s", discovery_ttl_s_,
+                 "with --discovery: the lease of this node's entry; a crashed node's entry is gone "
+                 "this long after its last renewal (2..3600)");
   command.option("--bind", bind_, "address to listen on").type_name("ADDR");
   command.option("--advertise", advertise_, "address peers use to reach this node (default: --bind)")
       .type_name("ADDR");
@@ -105,6 +115,22 @@ locator::NodeOptions NodeFlags::options() const {
     options.peers = rpc::ParseLocations(peer_);
   } catch (const std::exception& e) {
     Fail(2, std::string("--peer: ") + e.what());
+  }
+  if (!discovery_url_.empty()) {
+    if (!options.peers.empty()) {
+      Fail(2, "--discovery and --peer cannot be combined: the seeds come from one or the other");
+    }
+    discovery::EtcdDiscoveryOptions etcd;
+    try {
+      etcd.url = discovery::ParseDiscoveryUrl(discovery_url_);
+    } catch (const std::exception& e) {
+      Fail(2, std::string("--discovery: ") + e.what());
+    }
+    etcd.ttl_s = discovery_ttl_s_;
+    if (const std::string problem = etcd.validate(); !problem.empty()) Fail(2, problem);
+    options.etcd = std::move(etcd);
+  } else if (discovery_ttl_s_ != discovery::EtcdDiscoveryOptions().ttl_s) {
+    Fail(2, "--discovery-ttl-s needs --discovery");
   }
   return options;
 }

@@ -11,7 +11,7 @@ namespace thrifty::cli {
 
 class NodeFlags {
  public:
-  // Adds the node flags (--port, --peer, --bind, gossip tuning, ...) to `command`.
+  // Adds the node flags (--port, --peer, --discovery, --bind, gossip tuning, ...) to `command`.
   explicit NodeFlags(CommandLine& command);
   // The command line writes into it: it stays where it is.
   NodeFlags(const NodeFlags&) = delete;
@@ -23,6 +23,8 @@ class NodeFlags {
  private:
   int port_ = 0;
   std::string peer_;
+  std::string discovery_url_;
+  int discovery_ttl_s_ = discovery::EtcdDiscoveryOptions().ttl_s;
   std::string bind_ = "127.0.0.1";
   std::string advertise_;
   DiscoveryRange discovery_;
