@@ -1,19 +1,17 @@
 #include "locator/rpc/call_workers.h"
 
 #include <algorithm>
-#include <chrono>
 
 namespace thrifty::rpc {
 
-CallWorkers::CallWorkers(int min_threads, int max_threads, int idle_retire_ms)
-    : min_threads_(std::max(0, min_threads)),
+CallWorkers::CallWorkers(int min_threads, int max_threads, int idle_retire_ms, int stall_ms)
+    : min_threads_(std::max(1, min_threads)),
       max_threads_(std::max({1, min_threads, max_threads})),
-      idle_retire_ms_(idle_retire_ms) {
+      idle_retire_ms_(idle_retire_ms),
+      stall_(std::chrono::milliseconds(std::max(1, stall_ms))) {
   std::lock_guard<std::mutex> lock(mu_);
-  for (int i = 0; i < min_threads_; ++i) {
-    ++alive_;
-    threads_.emplace_back([this] { work(); });
-  }
+  for (int i = 0; i < min_threads_; ++i) start_thread_locked();
+  supervisor_thread_ = std::thread([this] { supervise(); });
 }
 
 CallWorkers::~CallWorkers() {
@@ -21,19 +19,26 @@ CallWorkers::~CallWorkers() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
-    threads.swap(threads_);
   }
   ready_.notify_all();
+  supervisor_.notify_all();
+  supervisor_thread_.join();  // no thread is started after this
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    threads.swap(threads_);
+  }
   for (auto& t : threads) t.join();
+}
+
+void CallWorkers::start_thread_locked() {
+  ++alive_;
+  threads_.emplace_back([this] { work(); });
 }
 
 void CallWorkers::reap_finished_locked(std::vector<std::thread>* done) {
   if (finished_.empty()) return;
-  auto retired = [this](const std::thread& t) {
-    return std::find(finished_.begin(), finished_.end(), t.get_id()) != finished_.end();
-  };
   for (auto it = threads_.begin(); it != threads_.end();) {
-    if (retired(*it)) {
+    if (std::find(finished_.begin(), finished_.end(), it->get_id()) != finished_.end()) {
       done->push_back(std::move(*it));
       it = threads_.erase(it);
     } else {
@@ -44,19 +49,15 @@ void CallWorkers::reap_finished_locked(std::vector<std::thread>* done) {
 }
 
 void CallWorkers::submit(std::function<void()> task) {
-  std::vector<std::thread> done;
+  bool wake_supervisor = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    tasks_.push_back(std::move(task));
-    // Each task waiting beyond the idle threads gets a new thread, up to the limit.
-    if (static_cast<int>(tasks_.size()) > idle_ && alive_ < max_threads_ && !stopping_) {
-      ++alive_;
-      threads_.emplace_back([this] { work(); });
-    }
-    reap_finished_locked(&done);
+    tasks_.push_back({std::move(task), Clock::now()});
+    wake_supervisor = supervisor_parked_;
+    supervisor_parked_ = false;
   }
   ready_.notify_one();
-  for (auto& t : done) t.join();  // already returned from work(): joins at once
+  if (wake_supervisor) supervisor_.notify_one();
 }
 
 int CallWorkers::threads() const {
@@ -67,6 +68,36 @@ int CallWorkers::threads() const {
 int CallWorkers::busy() const {
   std::lock_guard<std::mutex> lock(mu_);
   return alive_ - idle_;
+}
+
+void CallWorkers::supervise() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    std::vector<std::thread> done;
+    reap_finished_locked(&done);
+    if (!done.empty()) {
+      lock.unlock();
+      for (auto& t : done) t.join();  // already returned from work(): joins at once
+      lock.lock();
+      continue;
+    }
+    if (tasks_.empty()) {
+      // Parked until the next submit: no timer runs while the pool has nothing queued.
+      supervisor_parked_ = true;
+      supervisor_.wait(lock, [this] { return stopping_ || !supervisor_parked_; });
+      continue;
+    }
+    const auto now = Clock::now();
+    const auto oldest = tasks_.front().queued;
+    if (now - oldest < stall_) {
+      supervisor_.wait_until(lock, oldest + stall_);
+      continue;
+    }
+    // A task waited the stall time. Threads woken for it but not yet running count as idle:
+    // if there are such, the CPU is busy and another thread would not help.
+    if (idle_ == 0 && alive_ < max_threads_) start_thread_locked();
+    supervisor_.wait_for(lock, stall_);
+  }
 }
 
 void CallWorkers::work() {
@@ -81,7 +112,7 @@ void CallWorkers::work() {
       if (!woken && alive_ > min_threads_) break;  // idle too long, and more than the minimum
       continue;
     }
-    auto task = std::move(tasks_.front());
+    auto task = std::move(tasks_.front().run);
     tasks_.pop_front();
     lock.unlock();
     task();
@@ -89,7 +120,11 @@ void CallWorkers::work() {
     lock.lock();
   }
   --alive_;
-  if (!stopping_) finished_.push_back(std::this_thread::get_id());
+  if (!stopping_) {
+    finished_.push_back(std::this_thread::get_id());
+    supervisor_parked_ = false;  // the supervisor joins it
+    supervisor_.notify_one();
+  }
 }
 
 }  // namespace thrifty::rpc
