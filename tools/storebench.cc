@@ -1,6 +1,6 @@
 // storebench: a load generator for thrifty and, with the same threads, connections, keys,
-// values and batches, for Redis, so both are measured by one program (in the spirit of
-// redis-benchmark).
+// values and batches, for Redis and memcached, so all are measured by one program (in the
+// spirit of redis-benchmark).
 //
 // Model: --connections connections are spread evenly over --threads threads. Each connection
 // carries one request at a time; a thread keeps all of its connections busy (it sends on every
@@ -71,7 +71,9 @@ struct Flags {
     command.option("--peer", peer, "HOST:PORT of the thrifty node to drive (default: the first diststore node "
                                    "found on 127.0.0.1, ports 9900-9939)")
         .type_name("HOST:PORT");
-    command.option("--target", target, "drive Redis instead: redis://HOST:PORT (thrifty://HOST:PORT is --peer)")
+    command.option("--target", target, "drive Redis or memcached instead: redis://HOST[:PORT] (default port "
+                                       "6379), memcached://HOST[:PORT] (text protocol, default port 11211); "
+                                       "thrifty://HOST:PORT is --peer")
         .type_name("URL");
     command.flag("--ring-aware", ring_aware, "thrifty: send each key straight to its owner (one connection per "
                                              "node per benchmark connection); default: everything to --peer, "
@@ -90,7 +92,8 @@ struct Flags {
     command.option("--ratio", ratio, "GET:PUT mix of the requests: 1:0 only GET, 0:1 only PUT, 9:1 ...")
         .type_name("GET:PUT");
     command.option("--batch", batch, "keys per request: multi_get/multi_put of N keys (thrifty), N pipelined "
-                                     "GET/SET commands (Redis)");
+                                     "GET/SET commands (Redis), one 'get' of N keys or N pipelined 'set' "
+                                     "commands (memcached)");
     group("Prefill and output");
     command.flag("--prefill", prefill, "first write every key of the keyspace (so GETs hit)");
     command.option("--prefill-batch", prefill_batch, "keys per request while prefilling");
@@ -473,30 +476,52 @@ locator::wire::Location ParseNode(const std::string& flag, const std::string& te
 }
 
 struct Target {
-  bool redis = false;
+  enum Kind { kThrifty, kRedis, kMemcached } kind = kThrifty;
   RedisTarget redis_target;
+  MemcachedTarget memcached_target;
   ThriftTarget thrift;
-  std::string name;  // "thrifty" or "redis"
+  std::string name;  // "thrifty", "redis" or "memcached"
   std::string address;
+  bool thrifty() const { return kind == kThrifty; }
 };
+
+// HOST[:PORT] after the scheme of a --target URL (a trailing '/' allowed).
+locator::wire::Location ParseServerUrl(const std::string& url, const std::string& scheme, int default_port) {
+  std::string hostport = url.substr(scheme.size());
+  if (!hostport.empty() && hostport.back() == '/') hostport.pop_back();
+  if (hostport.empty() || hostport.front() == ':') {
+    cli::Fail(2, "--target " + scheme + "HOST[:PORT]: no host in '" + url + "'");
+  }
+  if (hostport.find(':') == std::string::npos || hostport.back() == ']') {
+    hostport += ":" + std::to_string(default_port);
+  }
+  return ParseNode("target", hostport);
+}
 
 Target ParseTarget() {
   Target t;
   std::string peer = flags.peer;
   const std::string& target = flags.target;
-  const std::string redis_scheme = "redis://", thrifty_scheme = "thrifty://";
-  if (target.rfind(redis_scheme, 0) == 0) {
-    if (!flags.peer.empty()) cli::Fail(2, "--peer and --target redis://... exclude each other");
+  const std::string redis_scheme = "redis://", memcached_scheme = "memcached://", thrifty_scheme = "thrifty://";
+  const bool redis = target.rfind(redis_scheme, 0) == 0;
+  if (redis || target.rfind(memcached_scheme, 0) == 0) {
+    const std::string& scheme = redis ? redis_scheme : memcached_scheme;
+    if (!flags.peer.empty()) cli::Fail(2, "--peer and --target " + scheme + "... exclude each other");
     if (flags.ring_aware) cli::Fail(2, "--ring-aware applies to thrifty only");
-    std::string hostport = target.substr(redis_scheme.size());
-    if (!hostport.empty() && hostport.back() == '/') hostport.pop_back();
-    if (hostport.find(':') == std::string::npos) hostport += ":6379";
-    const locator::wire::Location where = ParseNode("target", hostport);
-    t.redis = true;
-    t.redis_target.host = where.address;
-    t.redis_target.port = where.port;
-    t.redis_target.call_timeout_ms = flags.timeout_ms;
-    t.name = "redis";
+    const locator::wire::Location where = ParseServerUrl(target, scheme, redis ? 6379 : 11211);
+    if (redis) {
+      t.kind = Target::kRedis;
+      t.redis_target.host = where.address;
+      t.redis_target.port = where.port;
+      t.redis_target.call_timeout_ms = flags.timeout_ms;
+      t.name = "redis";
+    } else {
+      t.kind = Target::kMemcached;
+      t.memcached_target.host = where.address;
+      t.memcached_target.port = where.port;
+      t.memcached_target.call_timeout_ms = flags.timeout_ms;
+      t.name = "memcached";
+    }
     t.address = rpc::ToString(where);
     return t;
   }
@@ -504,7 +529,8 @@ Target ParseTarget() {
     if (!flags.peer.empty()) cli::Fail(2, "--peer and --target thrifty://... exclude each other");
     peer = target.substr(thrifty_scheme.size());
   } else if (!target.empty() && target != "thrifty") {
-    cli::Fail(2, "--target must be redis://HOST:PORT or thrifty://HOST:PORT (got '" + target + "')");
+    cli::Fail(2, "--target must be redis://HOST:PORT, memcached://HOST:PORT or thrifty://HOST:PORT (got '" +
+                     target + "')");
   }
   if (peer.empty()) {
     auto found = locator::DiscoverPeer("127.0.0.1", 9900, 9939, 0, "diststore.Store");
@@ -522,7 +548,7 @@ Target ParseTarget() {
 }
 
 int HandoffModes(const Target& target) {
-  if (target.redis) cli::Fail(2, "--count-owned and --per-key-copy drive thrifty only");
+  if (!target.thrifty()) cli::Fail(2, "--count-owned and --per-key-copy drive thrifty only");
   const uint64_t keyspace = static_cast<uint64_t>(flags.keyspace);
   try {
     if (!flags.count_owned.empty()) {
@@ -568,15 +594,17 @@ int HandoffModes(const Target& target) {
 
 int main(int argc, char** argv) {
   cli::CommandLine command(
-      "usage: storebench [--peer HOST:PORT [--ring-aware] | --target redis://HOST:PORT]\n"
+      "usage: storebench [--peer HOST:PORT [--ring-aware] | --target redis://HOST:PORT\n"
+      "                  | --target memcached://HOST:PORT]\n"
       "                  [--threads N] [--connections N] [--seconds S | --requests N]\n"
       "                  [--ratio GET:PUT] [--batch N] [--value-bytes N] [--keyspace N] [--prefill]\n"
       "                  [--json] [--progress]\n"
-      "Drives a thrifty node or cluster, or a Redis server, with the same load: connections\n"
+      "Drives a thrifty node or cluster, a Redis server or memcached with the same load: connections\n"
       "spread over threads, one request in flight per connection, uniform random keys. Reports\n"
       "requests/s, keys/s and latency percentiles (p50, p99, p99.9).\n"
       "  storebench --peer 127.0.0.1:9900 --connections 50 --threads 2 --prefill --seconds 5\n"
       "  storebench --target redis://127.0.0.1:6379 --connections 50 --threads 2 --ratio 0:1\n"
+      "  storebench --target memcached://127.0.0.1:11211 --prefill --connections 50 --threads 2\n"
       "Handoff baseline: storebench --peer NODE --count-owned NEW | --per-key-copy NEW --keyspace N");
   flags.add_to(command);
   const auto args = command.parse(argc, argv);
@@ -615,10 +643,13 @@ int main(int argc, char** argv) {
   // Connect everything before the clock starts.
   std::vector<std::unique_ptr<Slot>> slots;
   try {
-    if (!target.redis) Resolve(&target.thrift);
+    if (target.thrifty()) Resolve(&target.thrift);
     for (int i = 0; i < connections; ++i) {
-      slots.push_back(target.redis ? MakeRedisSlot(target.redis_target, &value)
-                                   : MakeThriftSlot(target.thrift, &value));
+      switch (target.kind) {
+        case Target::kThrifty: slots.push_back(MakeThriftSlot(target.thrift, &value)); break;
+        case Target::kRedis: slots.push_back(MakeRedisSlot(target.redis_target, &value)); break;
+        case Target::kMemcached: slots.push_back(MakeMemcachedSlot(target.memcached_target, &value)); break;
+      }
     }
   } catch (const FatalError& e) {
     cli::Fail(2, e.what());
@@ -629,7 +660,7 @@ int main(int argc, char** argv) {
       per_thread[static_cast<size_t>(t)].push_back(slots[static_cast<size_t>(i)].get());
     }
   }
-  const std::string routing = target.redis ? "redis" : (target.thrift.ring_aware ? "ring-aware" : "direct");
+  const std::string routing = !target.thrifty() ? target.name : (target.thrift.ring_aware ? "ring-aware" : "direct");
   const uint64_t keyspace = static_cast<uint64_t>(flags.keyspace);
 
   RunResult prefill;
@@ -668,7 +699,7 @@ int main(int argc, char** argv) {
     Json out = {{"target", target.name},
                 {"address", target.address},
                 {"routing", routing},
-                {"cluster_nodes", target.redis ? 1 : target.thrift.cluster_nodes},
+                {"cluster_nodes", target.thrifty() ? target.thrift.cluster_nodes : 1},
                 {"ratio", flags.ratio},
                 {"batch", flags.batch},
                 {"threads", threads},
@@ -697,7 +728,7 @@ int main(int argc, char** argv) {
     cli::PrintJson(out);
   } else if (run) {
     std::cout << target.name << " " << target.address << " (" << routing
-              << (target.redis ? "" : ", " + std::to_string(target.thrift.cluster_nodes) + "-node cluster")
+              << (target.thrifty() ? ", " + std::to_string(target.thrift.cluster_nodes) + "-node cluster" : "")
               << "): GET:PUT " << flags.ratio << ", batch " << flags.batch << ", "
               << flags.value_bytes << "-byte values, keyspace " << keyspace << ", " << connections
               << " connection(s) on " << threads << " thread(s)\n"

@@ -1,6 +1,7 @@
-# storebench: one load generator for thrifty and Redis (helpers in tools/bench/).
+# storebench: one load generator for thrifty, Redis and memcached (helpers in tools/bench/).
 add_library(thrifty_bench_load STATIC
   ${CMAKE_CURRENT_LIST_DIR}/bench/histogram.cc
+  ${CMAKE_CURRENT_LIST_DIR}/bench/memcached_text.cc
   ${CMAKE_CURRENT_LIST_DIR}/bench/targets.cc
   ${CMAKE_CURRENT_LIST_DIR}/bench/handoff_baseline.cc)
 target_include_directories(thrifty_bench_load PUBLIC ${PROJECT_SOURCE_DIR})
@@ -18,3 +19,9 @@ thrifty_add_tool(storebench ${CMAKE_CURRENT_LIST_DIR}/storebench.cc thrifty_benc
 thrifty_add_test(storebench_histogram_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/bench/histogram_test.cc
   DEPS thrifty_bench_load)
+
+# memcached's text protocol as storebench speaks it, on bytes alone (no server).
+thrifty_add_test(storebench_memcached_text_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/bench/memcached_text_test.cc
+  DEPS thrifty_bench_load
+  LABELS unit)

@@ -1,6 +1,16 @@
 #include "tools/bench/targets.h"
 
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <map>
 
 #include <thrift/TApplicationException.h>
@@ -14,6 +24,7 @@
 
 #include "locator/membership/member_table.h"
 #include "locator/rpc/address.h"
+#include "tools/bench/memcached_text.h"
 
 namespace thrifty::bench {
 
@@ -332,5 +343,213 @@ std::unique_ptr<Slot> MakeRedisSlot(const RedisTarget&, const std::string*) {
 }
 
 #endif
+
+// ---- memcached ----
+
+namespace {
+
+// A TCP connection to HOST:PORT within `timeout_ms`, blocking afterwards. Throws FatalError.
+int ConnectTcp(const std::string& host, int port, int timeout_ms, const std::string& name) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* addresses = nullptr;
+  const int rc = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &addresses);
+  if (rc != 0) throw FatalError("cannot connect to " + name + ": " + gai_strerror(rc));
+  std::string why = "no address";
+  int fd = -1;
+  for (addrinfo* a = addresses; a != nullptr && fd < 0; a = a->ai_next) {
+    fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      why = std::strerror(errno);
+      continue;
+    }
+    const int flags = fcntl(fd, F_GETFL, 0);
+    fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    int err = 0;
+    if (connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+      err = errno;
+      if (err == EINPROGRESS) {
+        pollfd p{fd, POLLOUT, 0};
+        int n;
+        do {
+          n = poll(&p, 1, timeout_ms);
+        } while (n < 0 && errno == EINTR);
+        socklen_t len = sizeof err;
+        if (n == 0) err = ETIMEDOUT;
+        else if (n < 0) err = errno;
+        else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+      }
+    }
+    if (err != 0) {
+      why = std::strerror(err);
+      close(fd);
+      fd = -1;
+      continue;
+    }
+    fcntl(fd, F_SETFL, flags);
+  }
+  freeaddrinfo(addresses);
+  if (fd < 0) throw FatalError("cannot connect to " + name + ": " + why);
+  return fd;
+}
+
+class MemcachedSlot : public Slot {
+ public:
+  MemcachedSlot(const MemcachedTarget& target, const std::string* value)
+      : name_("memcached " + rpc::ToString(rpc::MakeLocation(target.host, target.port))),
+        value_(value),
+        in_(size_t{64} << 10) {
+    fd_ = ConnectTcp(target.host, target.port, target.connect_timeout_ms, name_);
+    const int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    const timeval call_timeout{target.call_timeout_ms / 1000, (target.call_timeout_ms % 1000) * 1000};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &call_timeout, sizeof call_timeout);
+    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &call_timeout, sizeof call_timeout);
+    // One round trip now, so a server that accepts but does not speak memcached fails here.
+    try {
+      write_all("version\r\n");
+      const std::string line = read_line();
+      if (line.rfind("VERSION ", 0) != 0) {
+        throw FatalError(name_ + " does not answer 'version' like memcached (it said '" + line.substr(0, 80) + "')");
+      }
+    } catch (...) {
+      close(fd_);
+      throw;
+    }
+  }
+  ~MemcachedSlot() override { close(fd_); }
+
+  void send(const Request& request) override {
+    out_.clear();
+    kind_ = request.kind;
+    count_ = request.count;
+    if (request.kind == OpKind::kGet) {
+      keys_.resize(request.count);
+      for (size_t i = 0; i < request.count; ++i) FormatKey(request.keys[i], &keys_[i]);
+      AppendMemcachedGet(keys_, &out_);
+      reader_.expect_get();
+    } else {
+      for (size_t i = 0; i < request.count; ++i) {
+        FormatKey(request.keys[i], &key_);
+        AppendMemcachedSet(key_, *value_, &out_);
+      }
+      reader_.expect_sets(request.count);
+    }
+    write_all(out_);
+    pending_.assign(1, 0);
+  }
+
+  const std::vector<int>& pending() const override { return pending_; }
+  int fd(int) const override { return fd_; }
+
+  bool receive(int, Outcome* outcome) override {
+    try {
+      while (true) {
+        begin_ += reader_.consume(in_.data() + begin_, end_ - begin_);
+        if (reader_.done()) break;
+        fill();
+      }
+    } catch (const FatalError&) {
+      throw;
+    } catch (const std::runtime_error& e) {  // the reader's: not memcached's protocol
+      throw FatalError(name_ + ": " + e.what());
+    }
+    if (begin_ != end_) throw FatalError(name_ + " sent more than the reply to one request");
+    begin_ = end_ = 0;
+    if (reader_.errors() > 0) {
+      outcome->errors += reader_.errors();
+      if (!warned_) {
+        warned_ = true;
+        std::fprintf(stderr, "storebench: %s refused a request: %s\n", name_.c_str(),
+                     reader_.first_error().c_str());
+      }
+    } else if (kind_ == OpKind::kGet && reader_.values() < count_) {
+      outcome->misses += count_ - reader_.values();
+    }
+    pending_.clear();
+    return true;
+  }
+
+ private:
+  void write_all(const std::string& data) {
+    size_t done = 0;
+    while (done < data.size()) {
+      const ssize_t n = ::send(fd_, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+      if (n > 0) {
+        done += static_cast<size_t>(n);
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else {
+        fail_io("sending", n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? ETIMEDOUT : errno);
+      }
+    }
+  }
+
+  // Moves unread bytes to the front of the buffer and reads more after them (blocking).
+  void fill() {
+    if (begin_ == end_) {
+      begin_ = end_ = 0;
+    } else if (begin_ > 0) {
+      std::memmove(in_.data(), in_.data() + begin_, end_ - begin_);
+      end_ -= begin_;
+      begin_ = 0;
+    }
+    if (end_ == in_.size()) throw FatalError(name_ + ": a reply line longer than the read buffer");
+    while (true) {
+      const ssize_t n = ::recv(fd_, in_.data() + end_, in_.size() - end_, 0);
+      if (n > 0) {
+        end_ += static_cast<size_t>(n);
+        return;
+      }
+      if (n == 0) throw FatalError(name_ + " closed the connection");
+      if (errno == EINTR) continue;
+      fail_io("reading a reply", errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno);
+    }
+  }
+
+  // The first line of the reply (the handshake's).
+  std::string read_line() {
+    while (true) {
+      const char* start = in_.data() + begin_;
+      const void* nl = std::memchr(start, '\n', end_ - begin_);
+      if (nl != nullptr) {
+        const size_t len = static_cast<size_t>(static_cast<const char*>(nl) - start);
+        std::string line(start, len > 0 && start[len - 1] == '\r' ? len - 1 : len);
+        begin_ += len + 1;
+        if (begin_ == end_) begin_ = end_ = 0;
+        return line;
+      }
+      if (end_ - begin_ > MemcachedReplyReader::kMaxLine) {
+        throw FatalError(name_ + " does not answer 'version' like memcached (no line end)");
+      }
+      fill();
+    }
+  }
+
+  [[noreturn]] void fail_io(const char* what, int err) {
+    throw FatalError(name_ + ": " + what + " failed: " + std::strerror(err));
+  }
+
+  std::string name_;
+  const std::string* value_;
+  int fd_ = -1;
+  std::vector<char> in_;
+  size_t begin_ = 0, end_ = 0;  // unread bytes of in_
+  std::string out_;
+  std::string key_;
+  std::vector<std::string> keys_;
+  MemcachedReplyReader reader_;
+  OpKind kind_ = OpKind::kGet;
+  size_t count_ = 0;
+  std::vector<int> pending_;
+  bool warned_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Slot> MakeMemcachedSlot(const MemcachedTarget& target, const std::string* value) {
+  return std::make_unique<MemcachedSlot>(target, value);
+}
 
 }  // namespace thrifty::bench

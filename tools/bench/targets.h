@@ -4,7 +4,8 @@
 // one Thrift connection (direct: to the entry node, which forwards) or one connection per
 // ring node (ring-aware: each key goes straight to its owner; a batch is split per owner and
 // the parts travel in parallel). A Redis slot holds one hiredis context; a batch is N
-// pipelined GET or SET commands. Sending never waits for the reply, so one thread can keep
+// pipelined GET or SET commands. A memcached slot holds one TCP connection speaking the text
+// protocol; a GET batch is one multi-key `get`, a PUT batch N pipelined `set` commands. Sending never waits for the reply, so one thread can keep
 // many slots busy: it polls the sockets of the slots it drives and reads the replies that
 // arrived, like redis-benchmark's event loop.
 #pragma once
@@ -104,5 +105,23 @@ struct RedisTarget {
 bool RedisSupported();  // false when built without hiredis
 // Throws FatalError when Redis cannot be reached.
 std::unique_ptr<Slot> MakeRedisSlot(const RedisTarget& target, const std::string* value);
+
+// ---- memcached (text protocol, no client library: see MakeMemcachedSlot) ----
+
+struct MemcachedTarget {
+  std::string host = "127.0.0.1";
+  int port = 11211;
+  int connect_timeout_ms = 2000;
+  int call_timeout_ms = 10000;
+};
+
+// One connection to memcached, checked with `version`; throws FatalError when memcached cannot
+// be reached or does not answer like memcached. A GET of N keys is one `get K1 .. KN` (a miss
+// is a key without a VALUE), a PUT of N keys N pipelined `set K 0 0 LEN`; an error reply
+// (ERROR, CLIENT_ERROR, SERVER_ERROR, NOT_STORED) counts as an error of that request.
+// libmemcached is not used: its set waits for the reply (buffered sets give up per-request
+// replies) and its API gives no socket to poll, so one thread could not keep many connections
+// busy the way the other targets do.
+std::unique_ptr<Slot> MakeMemcachedSlot(const MemcachedTarget& target, const std::string* value);
 
 }  // namespace thrifty::bench
