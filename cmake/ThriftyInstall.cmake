@@ -61,6 +61,7 @@ get_property(imported_deps GLOBAL PROPERTY _THRIFTY_INSTALL_IMPORTED)
 # installed library must be added here and there.
 set(pc_module_PkgConfig::THRIFT thrift)
 set(pc_module_PkgConfig::XXHASH libxxhash)
+set(pc_module_OpenSSL::SSL libssl)
 set(pc_module_OpenSSL::Crypto libcrypto)
 set(pc_module_glog::glog libglog)
 set(pc_flags_Threads::Threads -pthread)

@@ -5,7 +5,8 @@ set_target_properties(CLI11::CLI11 PROPERTIES IMPORTED_GLOBAL TRUE)
 
 add_library(thrifty_cli STATIC
   ${CMAKE_CURRENT_LIST_DIR}/common/cli.cc
-  ${CMAKE_CURRENT_LIST_DIR}/common/format.cc)
+  ${CMAKE_CURRENT_LIST_DIR}/common/format.cc
+  ${CMAKE_CURRENT_LIST_DIR}/common/tls_flags.cc)
 target_include_directories(thrifty_cli PUBLIC ${PROJECT_SOURCE_DIR})
 target_compile_options(thrifty_cli PRIVATE ${THRIFTY_WARNINGS})
 # glog's own settings (FLAGS_logtostderr, ...) are set directly; nothing parses them.

@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
     locator::LocatorNode node(node_flags.options(), {"locator.Base", "locator.Locator"});
     node.bind();
     using Service = rpc::PerConnection<locator::wire::LocatorProcessor, locator::wire::LocatorIf>;
-    const std::string outcome = node.start(std::make_shared<Service>([&](const std::string& peer) {
+    const std::string outcome = node.start(std::make_shared<Service>([&](const rpc::ConnectionPeer& peer) {
       return std::make_shared<locator::LocatorHandler>(node, peer);
     }));
     std::cout << "locator " << node.self_name() << ": " << outcome << std::endl;

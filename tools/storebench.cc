@@ -34,6 +34,7 @@
 #include "tools/bench/histogram.h"
 #include "tools/bench/targets.h"
 #include "tools/common/cli.h"
+#include "tools/common/tls_flags.h"
 
 namespace {
 
@@ -498,7 +499,7 @@ locator::wire::Location ParseServerUrl(const std::string& url, const std::string
   return ParseNode("target", hostport);
 }
 
-Target ParseTarget() {
+Target ParseTarget(const cli::TlsFlags& tls) {
   Target t;
   std::string peer = flags.peer;
   const std::string& target = flags.target;
@@ -533,7 +534,8 @@ Target ParseTarget() {
                      target + "')");
   }
   if (peer.empty()) {
-    auto found = locator::DiscoverPeer("127.0.0.1", 9900, 9939, 0, "diststore.Store");
+    auto found = locator::DiscoverPeer("127.0.0.1", 9900, 9939, 0, "diststore.Store", 300,
+                                       tls.client_factory());
     if (!found) cli::Fail(2, "no diststore node found on 127.0.0.1:9900-9939 (give --peer)");
     t.thrift.entry = *found;
   } else {
@@ -542,6 +544,7 @@ Target ParseTarget() {
   t.thrift.ring_aware = flags.ring_aware;
   t.thrift.call_timeout_ms = flags.timeout_ms;
   t.thrift.limits = rpc::RpcLimits::ForValueSize(std::max<int64_t>(flags.value_bytes, 16 << 20));
+  t.thrift.tls = tls.client_factory();
   t.name = "thrifty";
   t.address = rpc::ToString(t.thrift.entry);
   return t;
@@ -607,6 +610,8 @@ int main(int argc, char** argv) {
       "  storebench --target memcached://127.0.0.1:11211 --prefill --connections 50 --threads 2\n"
       "Handoff baseline: storebench --peer NODE --count-owned NEW | --per-key-copy NEW --keyspace N");
   flags.add_to(command);
+  command.group("TLS (thrifty only)");
+  cli::TlsFlags tls_flags(command, /*server=*/false);
   const auto args = command.parse(argc, argv);
   if (!args.empty()) cli::Fail(2, "unexpected argument '" + args.front() + "' (see --help)");
   cli::InitClientLogging(argv[0]);
@@ -628,7 +633,7 @@ int main(int argc, char** argv) {
   uint32_t get_weight = 0, put_weight = 0;
   ParseRatio(flags.ratio, &get_weight, &put_weight);
 
-  Target target = ParseTarget();
+  Target target = ParseTarget(tls_flags);
   if (!flags.count_owned.empty() || !flags.per_key_copy.empty()) return HandoffModes(target);
 
   const int connections = flags.connections == 0 ? flags.threads : flags.connections;

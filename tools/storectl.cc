@@ -415,6 +415,7 @@ int main(int argc, char** argv) {
   if (flags.samples < 1 || flags.samples > 10000000) cli::Fail(2, "--samples must be in 1..10000000");
   rpc::PoolOptions pool;
   pool.call_timeout_ms = client_flags.TimeoutMs();
+  pool.tls = client_flags.Tls();
   Admin admin{client_flags.EntryNode(), rpc::ConnectionPool<diststore::wire::StoreClient>(pool)};
   try {
     const std::string& cmd = args[0];

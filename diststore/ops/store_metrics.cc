@@ -74,6 +74,7 @@ const StatMetric kStats[] = {
     // Trust.
     {"peer_auth_ok", "thrifty_peer_auth_total", kCounter, kAuthHelp, "result", "ok"},
     {"peer_auth_failed", "thrifty_peer_auth_total", kCounter, kAuthHelp, "result", "failed"},
+    {"peer_auth_certificate", "thrifty_peer_auth_total", kCounter, kAuthHelp, "result", "certificate"},
     {"peer_calls_refused", "thrifty_peer_calls_refused_total", kCounter,
      "Node-to-node calls refused on a connection that did not prove the cluster key."},
     // The Thrift server.
@@ -81,6 +82,7 @@ const StatMetric kStats[] = {
     {"rpc_frames_oversized", "thrifty_rpc_connections_refused_total", kCounter, kRefusedHelp, "reason", "oversized_frame"},
     {"rpc_frames_overrun", "thrifty_rpc_connections_refused_total", kCounter, kRefusedHelp, "reason", "frame_overrun"},
     {"rpc_protocol_errors", "thrifty_rpc_connections_refused_total", kCounter, kRefusedHelp, "reason", "protocol_error"},
+    {"rpc_tls_handshake_failures", "thrifty_rpc_connections_refused_total", kCounter, kRefusedHelp, "reason", "tls_handshake"},
     {"rpc_connections_over_limit", "thrifty_rpc_connections_closed_total", kCounter, kLimitedHelp, "reason", "max_connections"},
     {"rpc_frame_timeouts", "thrifty_rpc_connections_closed_total", kCounter, kLimitedHelp, "reason", "frame_timeout"},
     {"rpc_idle_timeouts", "thrifty_rpc_connections_closed_total", kCounter, kLimitedHelp, "reason", "idle_timeout"},

@@ -6,8 +6,8 @@
 
 namespace thrifty::diststore {
 
-StoreHandler::StoreHandler(StoreNode& store, std::string peer)
-    : LocatorHandler(store.node(), std::move(peer)), store_(store) {}
+StoreHandler::StoreHandler(StoreNode& store, const rpc::ConnectionPeer& peer)
+    : LocatorHandler(store.node(), peer), store_(store) {}
 
 using metrics::ScopedLatency;
 

@@ -16,7 +16,7 @@ class StoreNode;
 class StoreHandler : public locator::LocatorHandler, virtual public wire::StoreIf {
  public:
   // `peer`: the remote "host:port", for logs.
-  StoreHandler(StoreNode& store, std::string peer);
+  StoreHandler(StoreNode& store, const rpc::ConnectionPeer& peer);
 
   void get(std::string& out, const std::string& key, int32_t level) override;
   void put(const std::string& key, const std::string& value,

@@ -143,7 +143,7 @@ std::string StoreNode::start() {
   }
   const std::string outcome =
       node_->start(std::make_shared<rpc::PerConnection<wire::StoreProcessor, wire::StoreIf>>(
-          [this](const std::string& peer) {
+          [this](const rpc::ConnectionPeer& peer) {
             return std::make_shared<StoreHandler>(*this, peer);
           }));
   handoff_->request_sweep();  // keys that moved while this node was away

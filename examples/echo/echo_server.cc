@@ -26,8 +26,9 @@ namespace thrifty::echo {
 // (LocatorHandler keeps the connection's peer authentication), so counters live outside it.
 class EchoHandler : public locator::LocatorHandler, virtual public EchoIf {
  public:
-  EchoHandler(locator::LocatorNode& node, std::string peer, std::atomic<int64_t>& echoes)
-      : LocatorHandler(node, std::move(peer)), echoes_(echoes) {}
+  EchoHandler(locator::LocatorNode& node, const rpc::ConnectionPeer& peer,
+              std::atomic<int64_t>& echoes)
+      : LocatorHandler(node, peer), echoes_(echoes) {}
 
   void echo(std::string& out, const std::string& text) override {
     ++echoes_;
@@ -95,7 +96,7 @@ int main(int argc, char** argv) {
     std::atomic<int64_t> echoes{0};
     const std::string outcome = node.start(
         std::make_shared<rpc::PerConnection<echo::EchoProcessor, echo::EchoIf>>(
-            [&](const std::string& peer) {
+            [&](const rpc::ConnectionPeer& peer) {
               return std::make_shared<echo::EchoHandler>(node, peer, echoes);
             }));
     std::cout << "echo_server " << node.self_name() << ": " << outcome << std::endl;

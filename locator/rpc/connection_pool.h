@@ -43,6 +43,8 @@ struct PoolOptions {
   // ServerOptions::idle_timeout_ms), and a reused dead connection would cost a failed call.
   int64_t max_idle_ms = 30000;
   RpcLimits limits;
+  // TLS (tls.h: MakeClientTlsFactory); null: plain TCP.
+  std::shared_ptr<apache::thrift::transport::TSSLSocketFactory> tls;
   // Run on every new connection before its first call (e.g. the peer handshake, see
   // locator/service/peer_auth.h). What it throws fails the call and the connection is dropped.
   std::function<void(locator::wire::BaseIf&)> on_connect;
@@ -173,6 +175,7 @@ class ConnectionPool {
     connect.connect_timeout_ms = options_.connect_timeout_ms;
     connect.call_timeout_ms = options_.call_timeout_ms;
     connect.limits = options_.limits;
+    connect.tls = options_.tls;
     static_cast<ThriftConnection<Client>&>(*conn) = Connect<Client>(peer, connect);
     if (options_.on_connect) options_.on_connect(*conn->client);
     return conn;

@@ -9,7 +9,8 @@ namespace thrifty::rpc {
 namespace {
 
 const char* const kStatNames[RpcCounters::kKinds] = {"rpc_frames_oversized", "rpc_frames_overrun",
-                                                     "rpc_protocol_errors"};
+                                                     "rpc_protocol_errors",
+                                                     "rpc_tls_handshake_failures"};
 
 int64_t SteadyMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

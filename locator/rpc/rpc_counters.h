@@ -20,6 +20,8 @@ class RpcCounters {
     kFrameOverrun,    // a message that runs past the end of its frame, or stops short of it
     kProtocolError,   // a malformed message: version, message or field type (a oneway or reply
                       // sent as a request too), sizes, nesting
+    kTlsHandshake,    // a failed TLS handshake: plaintext to a TLS port, a certificate not of
+                      // the cluster's CA, no common protocol version
     kKinds
   };
 
@@ -33,7 +35,8 @@ class RpcCounters {
 
   int64_t count(Kind kind) const { return kinds_[kind].count.load(std::memory_order_relaxed); }
 
-  // Adds rpc_frames_oversized, rpc_frames_overrun, rpc_protocol_errors, the limit counters
+  // Adds rpc_frames_oversized, rpc_frames_overrun, rpc_protocol_errors,
+  // rpc_tls_handshake_failures, the limit counters
   // (rpc_connections_over_limit, rpc_frame_timeouts, rpc_idle_timeouts,
   // rpc_buffer_limit_closes) and the gauges (rpc_connections_open, rpc_buffered_bytes,
   // rpc_calls_in_progress, rpc_loop_lag_ms) to `stats`.

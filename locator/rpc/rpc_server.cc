@@ -67,6 +67,7 @@ class RpcServer::Impl {
     context_.max_buffered_bytes =
         std::max<int64_t>(options_.max_buffered_bytes, options_.limits.max_frame_bytes);
     context_.counters = options_.counters;
+    context_.tls = options_.tls;
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     loop_count_ = options_.loops > 0 ? options_.loops : cores;
     sweep_every_ = std::chrono::milliseconds(std::clamp(
@@ -160,18 +161,13 @@ class RpcServer::Impl {
   // On `loop`'s thread.
   void adopt(Loop& loop, tcp::socket socket) {
     std::string peer = PeerName(socket);
-    apache::thrift::TConnectionInfo info;
-    info.transport = std::make_shared<ConnectionPeer>(peer);
-    std::shared_ptr<apache::thrift::TProcessor> processor;
-    try {
-      processor = processors_->getProcessor(info);
-    } catch (const std::exception& e) {
-      LOG(ERROR) << "no processor for the connection of " << peer << ": " << e.what();
-      --open_;
-      return;
-    }
+    auto make_processor = [processors = processors_](const ConnectionPeer& who) {
+      apache::thrift::TConnectionInfo info;
+      info.transport = std::make_shared<ConnectionPeer>(who);
+      return processors->getProcessor(info);
+    };
     auto connection = std::make_shared<ServerConnection>(
-        context_, std::move(socket), std::move(peer), std::move(processor),
+        context_, std::move(socket), std::move(peer), std::move(make_processor),
         [this, &loop](ServerConnection* closed) {
           --open_;
           loop.connections.erase(closed);  // may drop the last reference: the caller holds one

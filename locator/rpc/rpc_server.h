@@ -7,6 +7,10 @@
 // not a thread: idle, half-sent and slow connections cannot starve the others.
 // See server_connection.h for what one connection may hold.
 //
+// With TLS (ServerOptions::tls) each connection first completes a handshake, within the frame
+// timeout, and its peer is a certified node if it presented a certificate of the cluster's CA
+// (per_connection.h); its replies are written by its loop.
+//
 // Limits (ServerOptions): a frame not complete within `frame_timeout_ms` closes its
 // connection, so does silence past `idle_timeout_ms`; connections beyond `max_connections`
 // are closed on accept; when the incomplete frames of all connections would hold more than
@@ -29,6 +33,10 @@
 #include "locator/rpc/listener.h"
 #include "locator/rpc/rpc_counters.h"
 
+namespace boost::asio::ssl {
+class context;
+}
+
 namespace thrifty::rpc {
 
 struct ServerOptions {
@@ -40,6 +48,9 @@ struct ServerOptions {
   int max_connections = 10000;       // more are closed as soon as they are accepted
   int64_t max_buffered_bytes = int64_t{1} << 30;  // incomplete requests, all connections
   RpcLimits limits;
+  // TLS on every connection (tls.h: MakeServerTlsContext); null: plain TCP. A plaintext
+  // client is refused in the handshake (counted: rpc_tls_handshake_failures).
+  std::shared_ptr<boost::asio::ssl::context> tls;
   // Where refused connections are counted. Copies of these options share it: a node's stats
   // read it from the options its server was started with.
   std::shared_ptr<RpcCounters> counters = std::make_shared<RpcCounters>();

@@ -6,8 +6,11 @@
 #include <chrono>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
 #include <glog/logging.h>
+
+#include "locator/rpc/tls.h"
 
 namespace thrifty::rpc {
 
@@ -25,14 +28,14 @@ constexpr size_t kReadBurst = 256 << 10;
 }  // namespace
 
 ServerConnection::ServerConnection(const ServerContext& server, tcp::socket socket,
-                                   std::string peer,
-                                   std::shared_ptr<apache::thrift::TProcessor> processor,
+                                   std::string peer, MakeProcessor make_processor,
                                    std::function<void(ServerConnection*)> on_closed)
     : server_(server),
       socket_(std::move(socket)),
+      peer_(std::move(peer)),
+      make_processor_(std::move(make_processor)),
       on_closed_(std::move(on_closed)),
       parser_(static_cast<uint32_t>(server.limits.max_frame_bytes)),
-      runner_(std::move(processor), server.limits, server.counters, std::move(peer)),
       last_activity_ms_(SteadyNowMs()) {}
 
 ServerConnection::~ServerConnection() = default;
@@ -42,7 +45,61 @@ void ServerConnection::start() {
   socket_.non_blocking(true, ec);
   socket_.set_option(tcp::no_delay(true), ec);
   server_.counters->connection_opened();
+  if (!server_.tls) return ready(false);
+  tls_ = std::make_unique<boost::asio::ssl::stream<tcp::socket&>>(socket_, *server_.tls);
+  handshaking_ = true;
+  frame_started_ms_ = SteadyNowMs();  // the handshake has the frame timeout to finish
+  tls_->async_handshake(
+      boost::asio::ssl::stream_base::server,
+      [self = shared_from_this()](const boost::system::error_code& error) {
+        self->handshaking_ = false;
+        self->frame_started_ms_ = 0;
+        if (self->closed_) return;
+        if (error) {
+          // Plaintext sent to a TLS port, a certificate not of the cluster's CA, ...
+          self->server_.counters->refused(RpcCounters::kTlsHandshake,
+                                          [&] { return self->peer(); },
+                                          "TLS handshake failed: " + error.message());
+          return self->close();
+        }
+        self->ready(PeerCertified(self->tls_->native_handle()));
+      });
+}
+
+void ServerConnection::ready(bool certified) {
+  try {
+    runner_ = std::make_unique<CallRunner>(make_processor_(ConnectionPeer(peer_, certified)),
+                                           server_.limits, server_.counters, peer_);
+  } catch (const std::exception& e) {
+    LOG(ERROR) << "no processor for the connection of " << peer_ << ": " << e.what();
+    return close();
+  }
+  make_processor_ = nullptr;
+  last_activity_ms_ = SteadyNowMs();
+  arm_read();
+}
+
+void ServerConnection::arm_read() {
+  if (tls_) return read_tls();
   wait_readable();
+}
+
+void ServerConnection::read_tls() {
+  if (read_armed_ || closed_) return;
+  read_armed_ = true;
+  if (tls_buffer_.empty()) tls_buffer_.resize(16 << 10);
+  tls_->async_read_some(
+      boost::asio::buffer(tls_buffer_),
+      [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+        self->read_armed_ = false;
+        if (ec == boost::asio::error::operation_aborted || self->closed_) return;
+        std::vector<std::string> frames;
+        if (n > 0 && self->parser_.feed(self->tls_buffer_.data(), n, &frames) ==
+                         FrameParser::Status::kOversized) {
+          return self->refuse_oversized();
+        }
+        self->after_read(frames, n, static_cast<bool>(ec));
+      });
 }
 
 void ServerConnection::wait_readable() {
@@ -81,6 +138,10 @@ void ServerConnection::on_readable() {
       return refuse_oversized();
     }
   }
+  after_read(frames, total, ended);
+}
+
+void ServerConnection::after_read(std::vector<std::string>& frames, size_t bytes, bool ended) {
   const int64_t now = SteadyNowMs();
   const auto buffered = static_cast<int64_t>(parser_.buffered());
   const int64_t grew = buffered - counted_buffered_;
@@ -99,7 +160,7 @@ void ServerConnection::on_readable() {
                               << " (--max-buffered-bytes; rpc_buffer_limit_closes counts them)";
     return close();
   }
-  if (total > 0) last_activity_ms_ = now;
+  if (bytes > 0) last_activity_ms_ = now;
 
   bool arm = false;
   bool finished = false;
@@ -120,7 +181,7 @@ void ServerConnection::on_readable() {
     finished = peer_done_ && !running_ && queued_.empty() && unsent_.empty() && !write_armed_;
   }
   if (finished) return close();
-  if (arm) wait_readable();
+  if (arm) arm_read();
 }
 
 void ServerConnection::refuse_oversized() {
@@ -163,11 +224,11 @@ void ServerConnection::run_queued() {
           std::lock_guard<std::mutex> lock(self->mu_);
           done = self->peer_done_ || self->read_paused_;
         }
-        if (!done) self->wait_readable();
+        if (!done) self->arm_read();
       });
     }
     lock.unlock();
-    const bool keep = runner_.run(frame, &reply_storage_);
+    const bool keep = runner_->run(frame, &reply_storage_);
     frame = std::string();
     server_.counters->calls_in_progress() -= 1;
     last_activity_ms_ = SteadyNowMs();
@@ -189,8 +250,13 @@ void ServerConnection::run_queued() {
 
 bool ServerConnection::send_locked(const std::string& reply) {
   if (closed_ || reply.empty()) return false;
-  if (write_armed_ || !unsent_.empty()) {
+  if (write_armed_ || !unsent_.empty() || tls_) {
+    // Behind what is waiting; with TLS every write is the loop's (the stream is not shared).
     unsent_ += reply;
+    if (!write_armed_) {
+      write_armed_ = true;
+      boost::asio::post(socket_.get_executor(), [self = shared_from_this()] { self->write_unsent(); });
+    }
     return true;
   }
   const ssize_t n = ::send(socket_.native_handle(), reply.data(), reply.size(),
@@ -215,31 +281,34 @@ void ServerConnection::write_unsent() {
     writing_.swap(unsent_);
     unsent_.clear();
   }
-  boost::asio::async_write(
-      socket_, boost::asio::buffer(writing_),
-      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
-        if (ec == boost::asio::error::operation_aborted || self->closed_) return;
-        if (ec) return self->close();
-        self->last_activity_ms_ = SteadyNowMs();
-        bool more = false;
-        bool finished = false;
-        {
-          std::lock_guard<std::mutex> lock(self->mu_);
-          self->writing_.clear();
-          more = !self->unsent_.empty();
-          if (!more) {
-            self->write_armed_ = false;
-            if (!self->running_ && !self->queued_.empty() && !self->close_after_write_) {
-              self->running_ = true;
-              self->server_.workers->submit([self] { self->run_queued(); });
-            }
-            finished = (self->peer_done_ || self->close_after_write_) && !self->running_ &&
-                       self->queued_.empty();
-          }
+  auto written = [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+    if (ec == boost::asio::error::operation_aborted || self->closed_) return;
+    if (ec) return self->close();
+    self->last_activity_ms_ = SteadyNowMs();
+    bool more = false;
+    bool finished = false;
+    {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      self->writing_.clear();
+      more = !self->unsent_.empty();
+      if (!more) {
+        self->write_armed_ = false;
+        if (!self->running_ && !self->queued_.empty() && !self->close_after_write_) {
+          self->running_ = true;
+          self->server_.workers->submit([self] { self->run_queued(); });
         }
-        if (more) return self->write_unsent();
-        if (finished) self->close();
-      });
+        finished = (self->peer_done_ || self->close_after_write_) && !self->running_ &&
+                   self->queued_.empty();
+      }
+    }
+    if (more) return self->write_unsent();
+    if (finished) self->close();
+  };
+  if (tls_) {
+    boost::asio::async_write(*tls_, boost::asio::buffer(writing_), std::move(written));
+  } else {
+    boost::asio::async_write(socket_, boost::asio::buffer(writing_), std::move(written));
+  }
 }
 
 void ServerConnection::post_close() {
@@ -266,6 +335,12 @@ void ServerConnection::close() {
 
 void ServerConnection::check_timeouts(int64_t now_ms) {
   if (closed_) return;
+  if (handshaking_ && now_ms - frame_started_ms_ >= server_.frame_timeout_ms) {
+    server_.counters->limited(RpcCounters::kFrameTimeout);
+    LOG_EVERY_T(WARNING, 1.0) << "closed the connection of " << peer() << ": no TLS handshake "
+                              << "within " << server_.frame_timeout_ms << " ms (--frame-timeout-ms)";
+    return close();
+  }
   if (parser_.in_frame() && now_ms - frame_started_ms_ >= server_.frame_timeout_ms) {
     server_.counters->limited(RpcCounters::kFrameTimeout);
     LOG_EVERY_T(WARNING, 1.0) << "closed the connection of " << peer() << ": a request of "

@@ -28,11 +28,14 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 
 #include "locator/rpc/call_runner.h"
 #include "locator/rpc/call_workers.h"
 #include "locator/rpc/frame_parser.h"
 #include "locator/rpc/limits.h"
+#include "locator/rpc/per_connection.h"
 #include "locator/rpc/rpc_counters.h"
 
 namespace thrifty::rpc {
@@ -45,7 +48,13 @@ struct ServerContext {
   int64_t max_buffered_bytes = 0;
   std::shared_ptr<RpcCounters> counters;
   CallWorkers* workers = nullptr;
+  // TLS on every connection (tls.h); null: plain TCP.
+  std::shared_ptr<boost::asio::ssl::context> tls;
 };
+
+// Makes the processor of a connection, once it is known who is on it.
+using MakeProcessor =
+    std::function<std::shared_ptr<apache::thrift::TProcessor>(const ConnectionPeer& peer)>;
 
 class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
  public:
@@ -53,16 +62,19 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   static constexpr size_t kMaxQueuedRequests = 256;
   static constexpr size_t kMaxUnsentBytes = 8 << 20;
 
-  // `on_closed` runs on the loop once the connection is closed (the loop drops it there).
+  // `make_processor` runs on the loop before the first request (with TLS, after the
+  // handshake); `on_closed` runs on the loop once the connection is closed (the loop drops it
+  // there).
   ServerConnection(const ServerContext& server, boost::asio::ip::tcp::socket socket,
-                   std::string peer, std::shared_ptr<apache::thrift::TProcessor> processor,
+                   std::string peer, MakeProcessor make_processor,
                    std::function<void(ServerConnection*)> on_closed);
   ~ServerConnection();
 
   ServerConnection(const ServerConnection&) = delete;
   ServerConnection& operator=(const ServerConnection&) = delete;
 
-  // Starts reading. Loop thread.
+  // Starts reading (with TLS, the handshake first: it must end within the frame timeout).
+  // Loop thread.
   void start();
   // Closes the socket at once; requests not yet run are dropped, a running one finishes and
   // its reply is dropped. Idempotent. Loop thread.
@@ -71,11 +83,15 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   // idle longer than the idle timeout (nothing received, running or unsent). Loop thread.
   void check_timeouts(int64_t now_ms);
 
-  const std::string& peer() const { return runner_.peer(); }
+  const std::string& peer() const { return peer_; }
 
  private:
+  void ready(bool certified);
+  void arm_read();
   void wait_readable();
   void on_readable();
+  void read_tls();
+  void after_read(std::vector<std::string>& frames, size_t bytes, bool ended);
   void refuse_oversized();
   void run_queued();  // worker
   bool send_locked(const std::string& reply);
@@ -84,6 +100,9 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
 
   const ServerContext& server_;
   boost::asio::ip::tcp::socket socket_;
+  std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
+  const std::string peer_;
+  MakeProcessor make_processor_;
   std::function<void(ServerConnection*)> on_closed_;
 
   // Loop only.
@@ -91,9 +110,11 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   int64_t counted_buffered_ = 0;  // parser_.buffered() as last added to the server's gauge
   int64_t frame_started_ms_ = 0;  // when the incomplete frame began
   bool read_armed_ = false;
+  bool handshaking_ = false;
+  std::vector<uint8_t> tls_buffer_;  // what a TLS read decrypts into
 
-  // The runner is used by one thread at a time: whoever set running_.
-  CallRunner runner_;
+  // The runner is used by one thread at a time: whoever set running_. Made by ready().
+  std::unique_ptr<CallRunner> runner_;
   std::string reply_storage_;
 
   std::mutex mu_;

@@ -7,10 +7,12 @@
 
 namespace thrifty::locator {
 
-std::optional<wire::Location> DiscoverPeer(const std::string& address, int first, int last,
-                                          int skip_port, const std::string& service_type,
-                                          int timeout_ms) {
+std::optional<wire::Location> DiscoverPeer(
+    const std::string& address, int first, int last, int skip_port,
+    const std::string& service_type, int timeout_ms,
+    std::shared_ptr<apache::thrift::transport::TSSLSocketFactory> tls) {
   rpc::PoolOptions options;
+  options.tls = std::move(tls);
   options.connect_timeout_ms = timeout_ms;
   options.call_timeout_ms = timeout_ms;
   options.max_idle_per_peer = 0;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "Locator.h"
+#include "locator/rpc/per_connection.h"
 #include "locator/service/locator_node.h"
 
 namespace thrifty::locator {
@@ -20,6 +21,12 @@ class LocatorHandler : virtual public wire::LocatorIf {
   // `peer`: the remote "host:port", for logs.
   explicit LocatorHandler(LocatorNode& node, std::string peer = {}) : node_(node) {
     session_.peer = std::move(peer);
+  }
+  // A connection's handler: a peer certified by the cluster's CA (TLS) is authenticated from
+  // the start, as if it had made the handshake.
+  LocatorHandler(LocatorNode& node, const rpc::ConnectionPeer& peer) : node_(node) {
+    session_.peer = peer.address();
+    if (peer.certified()) node_.peer_auth().certified(session_);
   }
 
   void ping() override {}

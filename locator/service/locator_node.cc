@@ -167,7 +167,8 @@ std::string LocatorNode::start(std::shared_ptr<apache::thrift::TProcessorFactory
   } else if (etcd_) {
     outcome = join_by_etcd();
   } else if (auto seed = DiscoverPeer("127.0.0.1", options_.discover_first,
-                                      options_.discover_last, self_.port, service_type())) {
+                                      options_.discover_last, self_.port, service_type(), 300,
+                                      options_.pool.tls)) {
     if (join_through(*seed)) {
       outcome = "discovered " + rpc::ToString(*seed) + " and joined its cluster";
     } else {

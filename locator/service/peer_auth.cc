@@ -88,9 +88,15 @@ rpc::PoolOptions PeerAuth::pool_options(rpc::PoolOptions base) const {
   return base;
 }
 
+void PeerAuth::certified(PeerSession& session) {
+  session.authenticated = true;
+  ++certified_;
+}
+
 std::map<std::string, int64_t> PeerAuth::stats() const {
   return {{"peer_auth_ok", ok_.load()},
           {"peer_auth_failed", failed_.load()},
+          {"peer_auth_certificate", certified_.load()},
           {"peer_calls_refused", refused_.load()}};
 }
 

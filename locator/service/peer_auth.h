@@ -47,6 +47,9 @@ class PeerAuth {
   // then on. Throws wire::Unauthorized (session not authenticated) if there was no begin() or
   // the proof is wrong. A session gets one try per begin().
   void finish(PeerSession& session, const std::string& proof);
+  // The session's connection presented a TLS certificate of the cluster's CA: authenticated
+  // without the handshake. Counted (peer_auth_certificate).
+  void certified(PeerSession& session);
   // Throws wire::Unauthorized naming `call` unless the session is authenticated. Counted.
   void require(const PeerSession& session, const char* call);
 
@@ -58,12 +61,12 @@ class PeerAuth {
   rpc::PoolOptions pool_options(rpc::PoolOptions base) const;
 
   const membership::KeyRing& keys() const { return *keys_; }
-  // peer_auth_ok, peer_auth_failed, peer_calls_refused.
+  // peer_auth_ok, peer_auth_failed, peer_auth_certificate, peer_calls_refused.
   std::map<std::string, int64_t> stats() const;
 
  private:
   std::shared_ptr<const membership::KeyRing> keys_;
-  std::atomic<int64_t> ok_{0}, failed_{0}, refused_{0};
+  std::atomic<int64_t> ok_{0}, failed_{0}, refused_{0}, certified_{0};
 };
 
 }  // namespace thrifty::locator

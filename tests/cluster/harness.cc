@@ -181,9 +181,14 @@ int StopProcess(pid_t pid, int signal, int timeout_ms) {
 
 Cluster::Cluster(std::string binary, int ports)
     : binary_(std::move(binary)), ports_(ports), first_port_(FreePortRange(ports)) {
+  use_tls(nullptr);
+}
+
+void Cluster::use_tls(std::shared_ptr<apache::thrift::transport::TSSLSocketFactory> tls) {
   rpc::PoolOptions options;
   options.connect_timeout_ms = 1000;
   options.call_timeout_ms = 10000;
+  options.tls = std::move(tls);
   client_pool_ = std::make_unique<rpc::ConnectionPool<diststore::wire::StoreClient>>(options);
   peer_auth_ = std::make_unique<locator::PeerAuth>(
       std::make_shared<const membership::KeyRing>(membership::KeyRing::DevelopmentKey()));

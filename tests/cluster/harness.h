@@ -96,6 +96,9 @@ class Cluster {
   // A pool of Store clients to talk to the nodes directly, as a peer: its connections prove
   // the development key, so node-to-node calls are served on them.
   rpc::ConnectionPool<diststore::wire::StoreClient>& pool() { return *pool_; }
+  // Makes pool() and client_pool() (and the harness's own calls, such as the ping start()
+  // waits for) speak TLS through `tls` (null: plain TCP again). Before the nodes start.
+  void use_tls(std::shared_ptr<apache::thrift::transport::TSSLSocketFactory> tls);
   // The same as a plain client (no handshake): node-to-node calls are refused on it.
   rpc::ConnectionPool<diststore::wire::StoreClient>& client_pool() { return *client_pool_; }
 

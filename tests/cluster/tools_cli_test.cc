@@ -693,7 +693,7 @@ class MetadataNode {
     locator::LocatorNode& node = *node_;
     using Service = rpc::PerConnection<locator::wire::LocatorProcessor, locator::wire::LocatorIf>;
     node_->start(std::make_shared<Service>(
-        [&node](const std::string& peer) { return std::make_shared<locator::LocatorHandler>(node, peer); }));
+        [&node](const rpc::ConnectionPeer& peer) { return std::make_shared<locator::LocatorHandler>(node, peer); }));
   }
   ~MetadataNode() { node_->stop(); }
   locator::wire::Location at() const { return node_->self_location(); }

@@ -104,7 +104,7 @@ class Node {
     LocatorNode& node = *node_;
     using Service = rpc::PerConnection<wire::LocatorProcessor, wire::LocatorIf>;
     return node_->start(std::make_shared<Service>(
-        [&node](const std::string& peer) { return std::make_shared<LocatorHandler>(node, peer); }));
+        [&node](const rpc::ConnectionPeer& peer) { return std::make_shared<LocatorHandler>(node, peer); }));
   }
   LocatorNode* operator->() { return node_.get(); }
   LocatorNode& operator*() { return *node_; }

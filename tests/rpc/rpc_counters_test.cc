@@ -73,6 +73,7 @@ TEST(RpcCounters, CountsEveryRefusalAndLogsOneLinePerKindPerInterval) {
   EXPECT_EQ(stats, (std::map<std::string, int64_t>{{"rpc_frames_oversized", 101},
                                                    {"rpc_frames_overrun", 0},
                                                    {"rpc_protocol_errors", 1},
+                                                   {"rpc_tls_handshake_failures", 0},
                                                    {"rpc_connections_over_limit", 1},
                                                    {"rpc_frame_timeouts", 2},
                                                    {"rpc_idle_timeouts", 0},

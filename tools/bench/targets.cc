@@ -49,6 +49,7 @@ ThriftConnection ConnectThrift(const locator::wire::Location& node, const Thrift
   options.connect_timeout_ms = target.connect_timeout_ms;
   options.call_timeout_ms = target.call_timeout_ms;
   options.limits = target.limits;
+  options.tls = target.tls;
   try {
     return rpc::Connect<diststore::wire::StoreClient>(node, options);
   } catch (const TException& e) {

@@ -72,6 +72,7 @@ struct ThriftTarget {
   int connect_timeout_ms = 2000;
   int call_timeout_ms = 10000;
   rpc::RpcLimits limits;
+  std::shared_ptr<apache::thrift::transport::TSSLSocketFactory> tls;  // --tls-*; null: plain TCP
   // Filled by Resolve(): the nodes slots connect to (direct: just `entry`) and, ring-aware,
   // the ring that maps keys to them.
   std::vector<locator::wire::Location> nodes;

@@ -5,7 +5,7 @@
 
 namespace thrifty::cli {
 
-ClientFlags::ClientFlags(CommandLine& command) {
+ClientFlags::ClientFlags(CommandLine& command) : tls_(command, /*server=*/false) {
   command.option("--peer", peer_, "HOST:PORT of a node of the cluster (default: the first diststore node "
                                   "found on 127.0.0.1, ports --discover-from..--discover-to)")
       .type_name("HOST:PORT");
@@ -23,7 +23,8 @@ locator::wire::Location ClientFlags::EntryNode() const {
     }
   }
   discovery_.check();
-  auto found = locator::DiscoverPeer("127.0.0.1", discovery_.from, discovery_.to, 0, "diststore.Store");
+  auto found = locator::DiscoverPeer("127.0.0.1", discovery_.from, discovery_.to, 0,
+                                     "diststore.Store", 300, Tls());
   if (!found) {
     Fail(2, "no diststore node found on 127.0.0.1:" + std::to_string(discovery_.from) + "-" +
                 std::to_string(discovery_.to) + " (start one with storeserver, or give --peer)");
@@ -43,6 +44,7 @@ std::unique_ptr<client::ClusterClient> ClientFlags::Connect() const {
   options.ring_aware = !direct_;
   options.pool.call_timeout_ms = TimeoutMs();
   options.pool.limits = rpc::RpcLimits::ForValueSize(256 << 20);
+  options.pool.tls = Tls();
   try {
     return std::make_unique<client::ClusterClient>(options);
   } catch (const std::exception& e) {

@@ -6,6 +6,7 @@
 
 #include "diststore/client/cluster_client.h"
 #include "tools/common/cli.h"
+#include "tools/common/tls_flags.h"
 
 namespace thrifty::cli {
 
@@ -27,11 +28,17 @@ class ClientFlags {
   // --timeout-ms (exits 2 unless it is >= 1).
   int TimeoutMs() const;
 
+  // The TLS client side of --tls-cert/--tls-key/--tls-ca (null without them; exits 2 on a bad one).
+  std::shared_ptr<apache::thrift::transport::TSSLSocketFactory> Tls() const {
+    return tls_.client_factory();
+  }
+
  private:
   std::string peer_;
   DiscoveryRange discovery_;
   int timeout_ms_ = 10000;
   bool direct_ = false;
+  TlsFlags tls_;
 };
 
 }  // namespace thrifty::cli

@@ -44,6 +44,7 @@ NodeFlags::NodeFlags(CommandLine& command) {
                  "close a connection whose request does not arrive whole within this");
   command.option("--max-connections", max_connections_,
                  "connections open at once; more are closed as soon as they are accepted");
+  tls_ = std::make_unique<TlsFlags>(command, /*server=*/true);
   command.option("--max-buffered-bytes", max_buffered_bytes_,
                  "bytes of incomplete requests all connections may hold; the connection that "
                  "would exceed it is closed (raised to at least one frame of the largest size)");
@@ -90,6 +91,9 @@ locator::NodeOptions NodeFlags::options() const {
   options.server.frame_timeout_ms = frame_timeout_ms_;
   options.server.max_connections = max_connections_;
   options.server.max_buffered_bytes = max_buffered_bytes_;
+  // The same certificate serves clients and is presented to peers (mutual TLS between nodes).
+  options.server.tls = tls_->server_context();
+  options.pool.tls = tls_->client_factory();
   options.sync_interval_ms = sync_interval_ms_;
   options.gossip = gossip_;
   if (gossip_port_ < 0 || gossip_port_ > 65535) Fail(2, "--gossip-port must be in 0..65535");

@@ -6,6 +6,7 @@
 
 #include "locator/service/locator_node.h"
 #include "tools/common/cli.h"
+#include "tools/common/tls_flags.h"
 
 namespace thrifty::cli {
 
@@ -36,6 +37,7 @@ class NodeFlags {
   int frame_timeout_ms_ = 10000;
   int max_connections_ = 10000;
   int64_t max_buffered_bytes_ = int64_t{1} << 30;
+  std::unique_ptr<TlsFlags> tls_;
   int sync_interval_ms_ = 1000;
   bool gossip_ = true;
   int gossip_port_ = 0;

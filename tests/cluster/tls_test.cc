@@ -1,0 +1,282 @@
+// TLS on every Thrift connection, against real storeserver nodes on 127.0.0.1. A CA and the
+// certificates are made with the openssl command at test time. Nodes call each other over
+// mutual TLS (each presents its certificate; one of the cluster's CA makes the caller a peer),
+// clients need the CA, plaintext to a TLS port is refused in the handshake and counted, and a
+// server certificate must name the address dialled in its subject alternative names.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <thrift/transport/TSSLSocket.h>
+
+#include "Store.h"
+#include "locator/rpc/connect.h"
+#include "locator/rpc/tls.h"
+#include "tests/cluster/harness.h"
+
+namespace thrifty::testing {
+namespace {
+
+namespace wire = diststore::wire;
+
+std::string Bin(const std::string& name) { return BinDir() + "/" + name; }
+
+// A CA and certificates it signed, in a temporary directory.
+class Certificates {
+ public:
+  Certificates() {
+    openssl_ = InPath("openssl");
+    if (openssl_.empty()) {
+      error_ = "no openssl command on PATH (scripts/deps installs it)";
+      return;
+    }
+    ok_ = MakeCa("ca") && MakeCa("stranger-ca") &&
+          Issue("node", "ca", "subjectAltName=IP:127.0.0.1,DNS:localhost") &&
+          Issue("peer", "ca", "subjectAltName=DNS:peer.test") &&  // a client certificate
+          Issue("stranger", "stranger-ca", "subjectAltName=IP:127.0.0.1") &&
+          Issue("elsewhere", "ca", "subjectAltName=IP:127.0.0.2") &&  // names another address
+          Issue("cn-only", "ca", "");  // CN=127.0.0.1, no subject alternative name
+  }
+  bool ok() const { return ok_; }
+  const std::string& error() const { return error_; }
+  std::string pem(const std::string& name) const { return dir_.path() + "/" + name + ".pem"; }
+  std::string key(const std::string& name) const { return dir_.path() + "/" + name + ".key"; }
+  rpc::TlsOptions options(const std::string& name, const std::string& ca = "ca") const {
+    rpc::TlsOptions o;
+    if (!name.empty()) {
+      o.cert_file = pem(name);
+      o.key_file = key(name);
+    }
+    o.ca_file = pem(ca);
+    return o;
+  }
+  std::vector<std::string> node_args(const std::string& name = "node") const {
+    return {"--memory", "--tls-cert=" + pem(name), "--tls-key=" + key(name), "--tls-ca=" + pem("ca")};
+  }
+
+ private:
+  static std::string InPath(const std::string& name) {
+    const char* path = std::getenv("PATH");
+    std::string dirs = path ? path : "/usr/bin:/bin";
+    size_t start = 0;
+    while (start <= dirs.size()) {
+      const size_t end = std::min(dirs.find(':', start), dirs.size());
+      const std::string candidate = dirs.substr(start, end - start) + "/" + name;
+      if (access(candidate.c_str(), X_OK) == 0) return candidate;
+      start = end + 1;
+    }
+    return "";
+  }
+  bool Run(std::vector<std::string> argv) {
+    if (argv[0] == "openssl") argv[0] = openssl_;
+    const auto result = RunCommand(argv, "", 30000);
+    if (result.status != 0) error_ += "openssl failed: " + result.err + "\n";
+    return result.status == 0;
+  }
+  bool MakeCa(const std::string& name) {
+    return Run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                "-nodes", "-keyout", key(name), "-out", pem(name), "-days", "2", "-subj", "/CN=" + name});
+  }
+  bool Issue(const std::string& name, const std::string& ca, const std::string& extension) {
+    const std::string csr = dir_.path() + "/" + name + ".csr";
+    const std::string ext = dir_.path() + "/" + name + ".ext";
+    if (!Run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+              "-keyout", key(name), "-out", csr, "-subj", "/CN=127.0.0.1"})) {
+      return false;
+    }
+    std::vector<std::string> sign = {"openssl", "x509", "-req", "-in", csr, "-CA", pem(ca), "-CAkey",
+                                     key(ca), "-CAcreateserial", "-out", pem(name), "-days", "2"};
+    if (!extension.empty()) {
+      if (!Run({"/bin/sh", "-c", "printf '%s\\n' \"$1\" > \"$2\"", "sh", extension, ext})) return false;
+      sign.insert(sign.end(), {"-extfile", ext});
+    }
+    return Run(sign);
+  }
+
+  TempDir dir_;
+  std::string openssl_;
+  bool ok_ = false;
+  std::string error_;
+};
+
+class Tls : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { certs_ = new Certificates(); }
+  static void TearDownTestSuite() {
+    delete certs_;
+    certs_ = nullptr;
+  }
+  void SetUp() override { ASSERT_TRUE(certs_->ok()) << certs_->error(); }
+
+  // A client of the cluster's CA (`name`: the certificate it presents, "" for none).
+  static std::shared_ptr<apache::thrift::transport::TSSLSocketFactory> Client(
+      const std::string& name = "", const std::string& ca = "ca") {
+    return rpc::MakeClientTlsFactory(certs_->options(name, ca));
+  }
+  static rpc::ThriftConnection<wire::StoreClient> Connect(
+      const locator::wire::Location& node,
+      std::shared_ptr<apache::thrift::transport::TSSLSocketFactory> tls) {
+    rpc::ConnectOptions options;
+    options.connect_timeout_ms = 3000;
+    options.call_timeout_ms = 10000;
+    options.tls = std::move(tls);
+    return rpc::Connect<wire::StoreClient>(node, options);
+  }
+  static std::map<std::string, int64_t> Stats(Cluster& cluster, int node) {
+    std::map<std::string, int64_t> stats;
+    cluster.client_pool().call(cluster.location(node), [&](wire::StoreClient& c) { c.stats(stats); });
+    return stats;
+  }
+
+  static Certificates* certs_;
+};
+
+Certificates* Tls::certs_ = nullptr;
+
+TEST_F(Tls, NodesClusterOverMutualTlsAndServeTlsClientsOnly) {
+  Cluster cluster;
+  cluster.use_tls(Client());
+  const int a = cluster.start(certs_->node_args());
+  ASSERT_GE(a, 0);
+  const int b = cluster.start(certs_->node_args());
+  ASSERT_GE(b, 0) << cluster.log(b);
+  ASSERT_TRUE(WaitFor([&] {
+    std::vector<locator::wire::Location> all;
+    try {
+      cluster.client_pool().call(cluster.location(a), [&](wire::StoreClient& c) { c.get_all(all); });
+    } catch (const std::exception&) {
+      return false;
+    }
+    return all.size() == 2;
+  }, 20000));
+  // Writes through one node and reads through the other: every key one of them does not own
+  // is forwarded to its owner, over mutual TLS.
+  for (int i = 0; i < 40; ++i) {
+    cluster.client_pool().call(cluster.location(a), [&](wire::StoreClient& c) {
+      c.put("tls-key-" + std::to_string(i), "value " + std::to_string(i), wire::Consistency::DEFAULT);
+    });
+  }
+  for (int i = 0; i < 40; ++i) {
+    std::string value;
+    cluster.client_pool().call(cluster.location(b), [&](wire::StoreClient& c) {
+      c.get(value, "tls-key-" + std::to_string(i), wire::Consistency::DEFAULT);
+    });
+    EXPECT_EQ(value, "value " + std::to_string(i));
+  }
+  const auto stats_a = Stats(cluster, a), stats_b = Stats(cluster, b);
+  EXPECT_GT(stats_a.at("forwarded"), 0);
+  // Each node took the other's calls as a certified peer's.
+  EXPECT_GT(stats_a.at("peer_auth_certificate") + stats_b.at("peer_auth_certificate"), 0);
+
+  // The command-line tools over TLS.
+  const std::string peer = "--peer=127.0.0.1:" + std::to_string(cluster.port(b));
+  const std::string ca = "--tls-ca=" + certs_->pem("ca");
+  auto put = RunCommand({Bin("storeput"), peer, ca, "cli-key", "cli value"});
+  EXPECT_EQ(put.status, 0) << put.err;
+  auto get = RunCommand({Bin("storeget"), peer, ca, "cli-key"});
+  EXPECT_EQ(get.status, 0) << get.err;
+  EXPECT_EQ(get.out, "cli value\n");
+  // Plaintext to a TLS port: refused in the handshake, counted; the tool fails.
+  const int64_t refused = Stats(cluster, b).at("rpc_tls_handshake_failures");
+  auto plain = RunCommand({Bin("storeget"), peer, "cli-key"});
+  EXPECT_NE(plain.status, 0);
+  EXPECT_GT(Stats(cluster, b).at("rpc_tls_handshake_failures"), refused);
+}
+
+TEST_F(Tls, ACertificateOfTheClusterCaMakesAPeerAStrangersIsRefused) {
+  Cluster cluster;
+  cluster.use_tls(Client());
+  const int node = cluster.start(certs_->node_args());
+  ASSERT_GE(node, 0);
+  const auto where = cluster.location(node);
+  std::vector<wire::Record> records;
+  // No certificate: a client. Node-to-node calls are refused.
+  {
+    auto conn = Connect(where, Client());
+    conn.client->ping();
+    EXPECT_THROW(conn.client->owner_get(records, {"k"}, false), locator::wire::Unauthorized);
+  }
+  // A certificate of the cluster's CA: a peer, without the key handshake.
+  {
+    auto conn = Connect(where, Client("peer"));
+    EXPECT_NO_THROW(conn.client->owner_get(records, {"k"}, false));
+  }
+  // A certificate of another CA: no connection at all.
+  const int64_t refused = Stats(cluster, node).at("rpc_tls_handshake_failures");
+  // (The handshake runs on the first call; under TLS 1.3 the server's refusal of a client
+  // certificate arrives with its first answer.)
+  EXPECT_THROW(Connect(where, Client("stranger")).client->ping(),
+               apache::thrift::transport::TTransportException);
+  EXPECT_TRUE(WaitFor([&] { return Stats(cluster, node).at("rpc_tls_handshake_failures") > refused; },
+                      5000));
+  EXPECT_EQ(Stats(cluster, node).at("peer_auth_certificate"), 1);
+}
+
+TEST_F(Tls, TheServerCertificateMustNameTheAddressDialled) {
+  for (const char* name : {"elsewhere", "cn-only"}) {
+    Cluster cluster;
+    cluster.use_tls(Client());
+    // The harness cannot reach such a node over TLS: it is started here, on a port of its own.
+    std::vector<std::string> args = certs_->node_args(name);
+    const int port = FreePortRange(1);
+    std::vector<std::string> argv = {Bin("storeserver"), "--port=" + std::to_string(port)};
+    argv.insert(argv.end(), args.begin(), args.end());
+    for (const auto& arg : cluster.discovery_args()) argv.push_back(arg);  // not anyone else's
+    const pid_t pid = StartProcess(argv, cluster.dir() + "/" + name + ".log");
+    // It serves (a plaintext connect is accepted by the kernel, then refused in the handshake).
+    std::string why;
+    EXPECT_TRUE(WaitFor([&] {
+      try {
+        Connect(rpc::MakeLocation("127.0.0.1", port), Client()).client->ping();
+        why = "connected";
+        return true;
+      } catch (const std::exception& e) {
+        why = e.what();
+        // Refused for its certificate (not because nothing listens yet).
+        return why.find("onnection refused") == std::string::npos;
+      }
+    }, 20000)) << why;
+    EXPECT_NE(why, "connected") << name << ": a certificate that does not name 127.0.0.1 was accepted";
+    EXPECT_NE(why.find("certificate verify failed"), std::string::npos) << name << ": " << why;
+    StopProcess(pid, SIGTERM);
+  }
+}
+
+TEST_F(Tls, BadTlsFlagsAreRefusedWithOneLine) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{"--tls-cert=" + certs_->pem("node"), "--tls-ca=" + certs_->pem("ca")}, "--tls-key"},
+      {{"--tls-cert=" + certs_->pem("node"), "--tls-key=" + certs_->key("node")}, "--tls-ca"},
+      {{"--tls-ca=" + certs_->pem("ca")}, "--tls-cert"},
+      {{"--tls-cert=/nonexistent/node.pem", "--tls-key=" + certs_->key("node"),
+        "--tls-ca=" + certs_->pem("ca")},
+       "/nonexistent/node.pem"},
+      {{"--tls-cert=" + certs_->pem("node"), "--tls-key=" + certs_->key("peer"),
+        "--tls-ca=" + certs_->pem("ca")},
+       "not the key of"},
+  };
+  for (const auto& c : cases) {
+    std::vector<std::string> argv = {Bin("storeserver"), "--memory", "--port=1"};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    const auto result = RunCommand(argv, "", 20000);
+    EXPECT_EQ(result.status, 2) << result.err;
+    EXPECT_NE(result.err.find(c.says), std::string::npos) << result.err;
+  }
+  // A client with a certificate and no key.
+  const auto get = RunCommand({Bin("storeget"), "--peer=127.0.0.1:1",
+                               "--tls-cert=" + certs_->pem("peer"), "--tls-ca=" + certs_->pem("ca"), "k"});
+  EXPECT_EQ(get.status, 2) << get.err;
+  EXPECT_NE(get.err.find("--tls-key"), std::string::npos) << get.err;
+}
+
+}  // namespace
+}  // namespace thrifty::testing
