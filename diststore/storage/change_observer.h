@@ -2,7 +2,8 @@
 // structure kept beside the data (the anti-entropy digests, range_digests.h) follows each write
 // in O(1) instead of rescanning.
 //
-// The engine calls on_change once per key a write changed, with the record before and after
+// The engine calls on_change for each change a write makes to a key (a batch that holds a key
+// twice may report it once, or once per entry that won), with the record before and after
 // (std::nullopt: absent), as part of the write: on the writing thread, while it holds the key's
 // lock, so the calls of one key come in the order of its writes. Calls for
 // different keys may come from many threads at once. on_change must be fast, must not throw

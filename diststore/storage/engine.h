@@ -136,7 +136,8 @@ class Engine {
   // exactly when the records visited do not include it. So a structure that at_cut() starts
   // afresh, fed with the visited records and with every change reported afterwards, ends up
   // equal to one built from the data at any later quiet moment. at_cut() runs while writes
-  // wait (keep it short). Same errors as scan(); the default throws std::logic_error.
+  // wait: keep it short, and it must not call this engine (not even set_observer). Same errors
+  // as scan(); the default throws std::logic_error.
   virtual void scan_at_cut(const std::function<void()>& at_cut,
                            const std::function<bool(std::string_view key, const Record& record)>&
                                visit) {
