@@ -66,6 +66,56 @@ struct HandoffAck {
   2: i64 skipped,
 }
 
+// ---- Anti-entropy (see docs/ARCHITECTURE.md, "Anti-entropy and tombstone GC") ----
+// A range is the set of keys whose replica set is one set of nodes (on the ring that keeps DEAD
+// members); its id hashes the set's sorted "host:port" names. Each replica keeps a hash tree of
+// its records per range: 4 levels of fan-out 16 (1, 16, 256 and 4096 leaves), every node the
+// XOR of hash(key, version, tombstone) of the records below it. A key's leaf is the top 12 bits
+// of its XXH3 hash. `ring_fingerprint` names the ring the trees were built on: trees of two
+// rings are not compared (0: this node's trees are being built).
+
+struct RangeRoot {
+  1: i64 range_id,
+  2: list<locator.Location> replicas,  // the set, sorted by "host:port"
+  3: i64 root_hash,
+}
+
+struct RangeRoots {
+  1: i64 ring_fingerprint,
+  2: list<RangeRoot> ranges,
+}
+
+struct LeafRef {
+  1: i64 range_id,
+  2: i32 leaf,  // 0..4095
+}
+
+// One record as a tree hashes it (no value).
+struct LeafEntry {
+  1: string key,
+  2: i64 version,
+  3: bool tombstone,
+}
+
+// Entries of the asked leaves in key order, after `after_key`; `more`: the answer stopped at a
+// size limit and the next page starts after the last entry's key.
+struct LeafPage {
+  1: list<LeafEntry> entries,
+  2: bool more,
+}
+
+// What one repair run did (storectl repair).
+struct RepairReport {
+  1: string node,              // "host:port" of the node that ran it
+  2: i64 ranges_compared,      // ranges this node holds or a peer reported, compared with peers
+  3: i64 ranges_differing,     // of those, ranges where some replica differed
+  4: i64 keys_moved,           // records sent to or taken from a replica that lacked them
+  5: i64 hashes_exchanged,     // tree hashes received from peers (roots included)
+  6: i64 peers_skipped,        // replicas not compared (unreachable, or trees of another ring)
+  7: i64 tombstones_purged,    // by the tombstone GC pass that follows the repair
+  8: double seconds,
+}
+
 service Store extends locator.Locator {
   // `consistency` is a Consistency value, optional: a client that does not send it gets the
   // node's default. (An i32 on the wire exactly as an enum is; typed as i32 so that a value
@@ -102,7 +152,31 @@ service Store extends locator.Locator {
       throws (1: StoreError error, 2: locator.Unauthorized denied, 3: Unavailable unavailable,
               4: TimedOut timed_out),
 
-  // One batch of a key handoff (join, leave, repair): merged, newer wins.
+  // One batch of a key handoff (join, leave, hints): merged, newer wins. With --replicas > 1,
+  // records older than --gc-grace-s are dropped (counted), so that a delete whose tombstone
+  // was purged cannot come back from a late handoff.
   HandoffAck handoff(1: list<Record> records, 2: locator.Location sender)
       throws (1: StoreError error, 2: locator.Unauthorized denied),
+
+  // Anti-entropy, node to node. `ring_fingerprint`: the asker's; a call whose fingerprint is
+  // not this node's is refused with a StoreError (the two views differ; try later).
+  // The roots of this node's ranges whose replica set holds `asker`.
+  RangeRoots repair_roots(1: locator.Location asker, 2: i64 ring_fingerprint)
+      throws (1: StoreError error, 2: locator.Unauthorized denied),
+  // The hashes of nodes `indexes` at `level` (0..3) of range `range_id`'s tree (0 for a range
+  // this node holds nothing of). At most 4096 indexes.
+  list<i64> repair_tree(1: i64 range_id, 2: i32 level, 3: list<i32> indexes,
+                        4: i64 ring_fingerprint)
+      throws (1: StoreError error, 2: locator.Unauthorized denied),
+  // The records of the given leaves (at most 65536 refs), keys after `after_key`; one page
+  // holds at most 10000 entries or 4 MiB of keys.
+  LeafPage repair_leaves(1: list<LeafRef> leaves, 2: string after_key, 3: i64 ring_fingerprint)
+      throws (1: StoreError error, 2: locator.Unauthorized denied),
+
+  // ---- Operator ----
+  // Runs anti-entropy now for every range this node holds (compare with each other replica,
+  // move the differing records, newest wins), then the tombstone GC pass; answers when done.
+  // One run at a time per node: a call during a run waits for it and runs again. Any client may
+  // ask (it changes nothing replicas do not already agree should be there).
+  RepairReport repair() throws (1: StoreError error),
 }

@@ -1,4 +1,4 @@
-// storectl: the admin view of a cluster (members, ring ownership, status, stats).
+// storectl: the admin view of a cluster (members, ring ownership, status, stats) and repair.
 #include <algorithm>
 #include <future>
 #include <iostream>
@@ -371,6 +371,100 @@ int StatsCmd(Admin& admin, bool prometheus) {
   return 0;
 }
 
+// The repair report's numbers, by name, in the order they are printed.
+std::vector<std::pair<const char*, int64_t>> RepairNumbers(const diststore::wire::RepairReport& r) {
+  return {{"ranges_compared", r.ranges_compared}, {"ranges_differing", r.ranges_differing},
+          {"keys_moved", r.keys_moved},           {"hashes_exchanged", r.hashes_exchanged},
+          {"peers_skipped", r.peers_skipped},     {"tombstones_purged", r.tombstones_purged}};
+}
+
+std::string FormatSeconds(double seconds) {
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(2);
+  out << seconds << " s";
+  return out.str();
+}
+
+// Runs anti-entropy on the node --peer names, or on every ring member of the entry node's view
+// in turn; one row per node and a total.
+int RepairCmd(Admin& admin, bool one_node, int timeout_ms) {
+  std::vector<locator::wire::Location> nodes;
+  if (one_node) {
+    nodes.push_back(admin.entry);
+  } else {
+    for (const Member& m : admin.view().members) {
+      if (InRing(m)) nodes.push_back(m.location);
+    }
+  }
+  rpc::PoolOptions options;
+  options.call_timeout_ms = timeout_ms;
+  rpc::ConnectionPool<diststore::wire::StoreClient> pool(options);
+  std::vector<diststore::wire::RepairReport> reports;
+  std::vector<std::pair<std::string, std::string>> failures;  // node, why
+  for (const auto& node : nodes) {
+    try {
+      diststore::wire::RepairReport report;
+      pool.call(node, [&](diststore::wire::StoreClient& c) { c.repair(report); });
+      reports.push_back(std::move(report));
+    } catch (const diststore::wire::StoreError& e) {
+      failures.emplace_back(rpc::ToString(node), e.message);
+    } catch (const std::exception& e) {
+      failures.emplace_back(rpc::ToString(node), e.what());
+    }
+  }
+  diststore::wire::RepairReport total;
+  for (const auto& r : reports) {
+    total.ranges_compared += r.ranges_compared;
+    total.ranges_differing += r.ranges_differing;
+    total.keys_moved += r.keys_moved;
+    total.hashes_exchanged += r.hashes_exchanged;
+    total.peers_skipped += r.peers_skipped;
+    total.tombstones_purged += r.tombstones_purged;
+    total.seconds += r.seconds;
+  }
+  if (flags.json) {
+    Json out_nodes = Json::array();
+    for (const auto& r : reports) {
+      Json row = {{"node", r.node}};
+      for (const auto& [name, value] : RepairNumbers(r)) row[name] = value;
+      row["seconds"] = r.seconds;
+      out_nodes.push_back(std::move(row));
+    }
+    Json total_json = Json::object();
+    for (const auto& [name, value] : RepairNumbers(total)) total_json[name] = value;
+    total_json["seconds"] = total.seconds;
+    Json failed = Json::array();
+    for (const auto& [node, why] : failures) failed.push_back({{"node", node}, {"error", why}});
+    cli::PrintJson({{"nodes", out_nodes}, {"total", total_json}, {"failed", failed}});
+  } else {
+    Table table({{"NODE"},
+                 {"RANGES", Table::Align::kRight},
+                 {"DIFFERING", Table::Align::kRight},
+                 {"KEYS MOVED", Table::Align::kRight},
+                 {"HASHES", Table::Align::kRight},
+                 {"PEERS SKIPPED", Table::Align::kRight},
+                 {"PURGED", Table::Align::kRight},
+                 {"TIME", Table::Align::kRight}});
+    const auto add = [&](const std::string& name, const diststore::wire::RepairReport& r) {
+      std::vector<std::string> cells = {name};
+      for (const auto& entry : RepairNumbers(r)) cells.push_back(std::to_string(entry.second));
+      cells.push_back(FormatSeconds(r.seconds));
+      table.add(std::move(cells));
+    };
+    for (const auto& r : reports) add(r.node, r);
+    if (reports.size() > 1) add("total", total);
+    table.print(std::cout);
+    std::cout << "ranges compared: " << total.ranges_compared
+              << ", differing: " << total.ranges_differing
+              << ", keys moved: " << total.keys_moved << "\n";
+    for (const auto& [node, why] : failures) {
+      std::cerr << "storectl: repair on " << node << " failed: " << why << "\n";
+    }
+  }
+  return failures.empty() ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -383,6 +477,13 @@ int main(int argc, char** argv) {
       "  stats     the node's counters\n"
       "  metrics   the node's counters in Prometheus text format (--json: one object of\n"
       "            metric name -> number)\n"
+      "  repair    run anti-entropy now on the --peer node, or on every ring member in turn\n"
+      "            without --peer: compare each range with its other replicas, move the\n"
+      "            records that differ (newest wins), then purge the tombstones every replica\n"
+      "            has (--gc-grace-s); prints per node the ranges compared, the ranges that\n"
+      "            differed, the keys moved, the tree hashes exchanged, the peers skipped and the\n"
+      "            tombstones purged, and their total (exit 1 if a node failed; waits up to\n"
+      "            --repair-timeout-s per node)\n"
       "status columns (members that left cleanly are not listed; `members` shows them):\n"
       "  --        two letters. Status, in the view of the node asked (--peer): U up (ALIVE),\n"
       "            D down (SUSPECT: the failure detector cannot reach it, it keeps its place\n"
@@ -409,10 +510,15 @@ int main(int argc, char** argv) {
   cli::ClientFlags client_flags(command);
   command.flag("--json", flags.json, "print JSON instead of a table");
   command.option("--samples", flags.samples, "sample keys used to estimate ring ownership");
+  int repair_timeout_s = 3600;
+  command.option("--repair-timeout-s", repair_timeout_s, "how long repair waits for each node");
   const auto args = command.parse(argc, argv);
   if (args.size() != 1) cli::Fail(2, "expected one COMMAND (see --help)");
   cli::InitClientLogging(argv[0]);
   if (flags.samples < 1 || flags.samples > 10000000) cli::Fail(2, "--samples must be in 1..10000000");
+  if (repair_timeout_s < 1 || repair_timeout_s > 86400) {
+    cli::Fail(2, "--repair-timeout-s must be in 1..86400");
+  }
   rpc::PoolOptions pool;
   pool.call_timeout_ms = client_flags.TimeoutMs();
   pool.tls = client_flags.Tls();
@@ -424,6 +530,7 @@ int main(int argc, char** argv) {
     if (cmd == "status") return Status(admin);
     if (cmd == "stats") return StatsCmd(admin, false);
     if (cmd == "metrics") return StatsCmd(admin, true);
+    if (cmd == "repair") return RepairCmd(admin, client_flags.peer_given(), repair_timeout_s * 1000);
     cli::Fail(2, "unknown command '" + cmd + "' (see --help)");
   } catch (const std::exception& e) {
     cli::Fail(2, std::string("cannot reach ") + rpc::ToString(admin.entry) + ": " + e.what());

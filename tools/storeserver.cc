@@ -28,6 +28,8 @@ struct StoreFlags {
   bool no_read_repair = false;
   bool strict_quorum = false;
   int64_t max_hint_window_s = 3 * 3600;
+  int64_t anti_entropy_interval_s = 600;
+  int64_t gc_grace_s = 864000;
   int http_port = 0;
 
   explicit StoreFlags(thrifty::cli::CommandLine& command) {
@@ -55,6 +57,13 @@ struct StoreFlags {
                  "keep no hints for replicas that miss a write (no hinted handoff)");
     command.option("--max-hint-window-s", max_hint_window_s,
                    "hints older than this are dropped (the replica needs a repair then)");
+    command.option("--anti-entropy-interval-s", anti_entropy_interval_s,
+                   "with --replicas > 1, compare every range with its other replicas this often "
+                   "and move what differs (0..604800; 0: only on demand, storectl repair)");
+    command.option("--gc-grace-s", gc_grace_s,
+                   "purge a tombstone only once it is this old and every replica of its range "
+                   "agreed in a repair; hints and handoffs older than this are dropped "
+                   "(1..315360000; a node down longer than this must be wiped before it rejoins)");
     command.option("--http-port", http_port,
                    "serve /metrics, /health and a status page over HTTP on this port, at the --bind "
                    "address (0: no HTTP endpoint)");
@@ -92,6 +101,14 @@ int main(int argc, char** argv) {
   options.replication.read_repair = !flags.no_read_repair;
   options.hints.enabled = !flags.strict_quorum;
   options.hints.max_hint_window_ms = flags.max_hint_window_s * 1000;
+  if (flags.anti_entropy_interval_s < 0 || flags.anti_entropy_interval_s > 604800) {
+    cli::Fail(2, "--anti-entropy-interval-s must be in 0..604800 (0: only on demand)");
+  }
+  if (flags.gc_grace_s < 1 || flags.gc_grace_s > 315360000) {
+    cli::Fail(2, "--gc-grace-s must be in 1..315360000");
+  }
+  options.replication.anti_entropy_interval_ms = flags.anti_entropy_interval_s * 1000;
+  options.replication.gc_grace_ms = flags.gc_grace_s * 1000;
   try {
     options.replication.read = diststore::ParseConsistency(flags.read_consistency);
     options.replication.write = diststore::ParseConsistency(flags.write_consistency);

@@ -30,6 +30,20 @@ class TimedPeerClient : public PeerClient {
     metrics::ScopedLatency timer(latency_.of(PeerCall::kHandoff));
     return inner_->handoff(peer, records, sender);
   }
+  // Anti-entropy calls are rare and timed by their run (RepairReport::seconds): passed on.
+  wire::RangeRoots repair_roots(const Location& peer, const Location& asker,
+                                int64_t fingerprint) override {
+    return inner_->repair_roots(peer, asker, fingerprint);
+  }
+  std::vector<int64_t> repair_tree(const Location& peer, int64_t range, int32_t level,
+                                   const std::vector<int32_t>& indexes,
+                                   int64_t fingerprint) override {
+    return inner_->repair_tree(peer, range, level, indexes, fingerprint);
+  }
+  wire::LeafPage repair_leaves(const Location& peer, const std::vector<wire::LeafRef>& leaves,
+                               const std::string& after_key, int64_t fingerprint) override {
+    return inner_->repair_leaves(peer, leaves, after_key, fingerprint);
+  }
 
  private:
   std::unique_ptr<PeerClient> inner_;

@@ -6,6 +6,7 @@
 
 #include "diststore/service/durability.h"
 #include "diststore/service/owner_store.h"
+#include "diststore/service/tombstone_gc.h"
 #include "locator/membership/member_table.h"
 
 namespace thrifty::diststore {
@@ -120,7 +121,25 @@ int64_t HintedHandoff::replay_once() {
       if (batch.empty()) break;
       std::vector<wire::Record> records;
       records.reserve(batch.size());
-      for (const auto& hint : batch) records.push_back(ToRpc(hint.key, hint.record));
+      int64_t too_old = 0;
+      for (const auto& hint : batch) {
+        if (options_.gc_grace_ms > 0 &&
+            OlderThanGrace(hint.record.version, WallMs(), options_.gc_grace_ms)) {
+          ++too_old;
+          continue;
+        }
+        records.push_back(ToRpc(hint.key, hint.record));
+      }
+      if (too_old > 0) {
+        dropped_gc_grace_ += too_old;
+        LOG(WARNING) << "dropped " << too_old << " hints for " << MemberName(target->location)
+                     << " whose writes are older than --gc-grace-s ("
+                     << options_.gc_grace_ms / 1000 << " s); anti-entropy repairs what is live";
+      }
+      if (records.empty()) {
+        hints_.remove(host_id, batch);
+        continue;
+      }
       try {
         peers_.handoff(target->location, records, cluster_.self());
       } catch (const std::exception& e) {
@@ -129,7 +148,7 @@ int64_t HintedHandoff::replay_once() {
         break;  // next pass
       }
       hints_.remove(host_id, batch);
-      sent += static_cast<int64_t>(batch.size());
+      sent += static_cast<int64_t>(records.size());
       // Throttle: no faster than replay_records_per_s.
       const auto due = start + std::chrono::milliseconds(sent * 1000 / options_.replay_records_per_s);
       std::unique_lock<std::mutex> lock(mu_);
@@ -150,6 +169,7 @@ std::map<std::string, int64_t> HintedHandoff::stats() const {
   return {{"hints_stored", stored_.load()},
           {"hints_replayed", replayed_.load()},
           {"hints_dropped", dropped_.load()},
+          {"hints_dropped_gc_grace", dropped_gc_grace_.load()},
           {"hints_failed", failed_.load()},
           {"hints_pending", hints_.total()}};
 }

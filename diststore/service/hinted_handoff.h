@@ -7,7 +7,8 @@
 // member carrying that host ID, not DEAD) and sends their hints in batches with `handoff`
 // (merge, newer wins), at most replay_records_per_s, deleting each batch once acknowledged.
 // Hints older than max_hint_window_ms are dropped (counted): by then the replica is better
-// rebuilt. Hints never count toward W: a hint is one copy on a node that is not a replica. Thread-safe.
+// rebuilt. Hints whose record is older than gc_grace_ms are dropped too (counted apart). Hints
+// never count toward W: a hint is one copy on a node that is not a replica. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -31,6 +32,10 @@ struct HintOptions {
   int64_t replay_interval_ms = 1000;                   // how often targets are checked
   size_t replay_batch = 1000;                          // hints per handoff call
   int64_t replay_records_per_s = 20000;                // replay throttle, per node
+  // Hints whose record is older than this (by its version) are dropped, not replayed, so a
+  // delete whose tombstone was purged cannot come back (tombstone_gc.h); 0: none. StoreNode
+  // sets it from --gc-grace-s.
+  int64_t gc_grace_ms = 0;
 
   std::string validate() const;
 };
@@ -72,7 +77,7 @@ class HintedHandoff {
   bool stopping_ = false;
   std::mutex replay_mu_;  // one pass at a time
   std::thread thread_;
-  std::atomic<int64_t> stored_{0}, replayed_{0}, dropped_{0}, failed_{0};
+  std::atomic<int64_t> stored_{0}, replayed_{0}, dropped_{0}, failed_{0}, dropped_gc_grace_{0};
 };
 
 }  // namespace thrifty::diststore

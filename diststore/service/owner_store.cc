@@ -7,6 +7,7 @@
 
 #include "diststore/service/replica_set.h"
 #include "diststore/service/scatter.h"
+#include "diststore/service/tombstone_gc.h"
 #include "locator/membership/member_table.h"
 
 namespace thrifty::diststore {
@@ -321,6 +322,12 @@ wire::HandoffAck OwnerStore::handoff(const std::vector<wire::Record>& records,
   moving_.note_handoff_received();
   std::vector<std::pair<std::string, storage::Record>> batch;
   batch.reserve(records.size());
+  // With replicas, a record older than gc-grace may be one whose newer tombstone was purged:
+  // merged, it would bring the deleted key back. Anti-entropy restores any such record that
+  // is still live on a replica (tombstone_gc.h).
+  const bool drop_old = replication_.replicas > 1;
+  const int64_t now_ms = clock_.physical_now_ms();
+  int64_t dropped = 0;
   for (const auto& r : records) {
     CheckKey(limits_, r.key);
     if (r.version <= 0) {
@@ -328,7 +335,17 @@ wire::HandoffAck OwnerStore::handoff(const std::vector<wire::Record>& records,
                       ": record without a version for key '" + r.key + "'");
     }
     clock_.observe(r.version);
+    if (drop_old && OlderThanGrace(r.version, now_ms, replication_.gc_grace_ms)) {
+      ++dropped;
+      continue;
+    }
     batch.emplace_back(r.key, FromRpc(r));
+  }
+  if (dropped > 0) {
+    counters_.handoff_dropped_gc_grace += dropped;
+    LOG_EVERY_T(INFO, 10) << "handoff from " << rpc::ToString(sender) << ": dropped " << dropped
+                          << " records older than --gc-grace-s ("
+                          << replication_.gc_grace_ms / 1000 << " s)";
   }
   size_t applied = 0;
   try {
@@ -339,7 +356,7 @@ wire::HandoffAck OwnerStore::handoff(const std::vector<wire::Record>& records,
   counters_.handoff_records_in += static_cast<int64_t>(records.size());
   wire::HandoffAck ack;
   ack.applied = static_cast<int64_t>(applied);
-  ack.skipped = static_cast<int64_t>(records.size() - applied);
+  ack.skipped = static_cast<int64_t>(records.size() - applied);  // dropped ones too
   return ack;
 }
 

@@ -8,10 +8,12 @@
 // failed: the peer is unreachable, too slow, or not a member.
 #pragma once
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "Store.h"
+#include "locator/rpc/address.h"
 #include "locator/rpc/connection_pool.h"
 
 namespace thrifty::diststore {
@@ -30,6 +32,24 @@ class PeerClient {
                          wire::Consistency::type consistency) = 0;
   virtual wire::HandoffAck handoff(const Location& peer, const std::vector<wire::Record>& records,
                                   const Location& sender) = 0;
+  // Anti-entropy (anti_entropy.h). A client without them (a unit test's fake) throws
+  // std::runtime_error.
+  virtual wire::RangeRoots repair_roots(const Location& peer, const Location& asker,
+                                        int64_t fingerprint) {
+    (void)asker, (void)fingerprint;
+    throw std::runtime_error("repair_roots: not supported by this client of " + rpc::ToString(peer));
+  }
+  virtual std::vector<int64_t> repair_tree(const Location& peer, int64_t range, int32_t level,
+                                           const std::vector<int32_t>& indexes,
+                                           int64_t fingerprint) {
+    (void)range, (void)level, (void)indexes, (void)fingerprint;
+    throw std::runtime_error("repair_tree: not supported by this client of " + rpc::ToString(peer));
+  }
+  virtual wire::LeafPage repair_leaves(const Location& peer, const std::vector<wire::LeafRef>& leaves,
+                                       const std::string& after_key, int64_t fingerprint) {
+    (void)leaves, (void)after_key, (void)fingerprint;
+    throw std::runtime_error("repair_leaves: not supported by this client of " + rpc::ToString(peer));
+  }
 };
 
 class PooledPeerClient : public PeerClient {
@@ -51,6 +71,29 @@ class PooledPeerClient : public PeerClient {
     wire::HandoffAck ack;
     pool_.call(peer, [&](wire::StoreClient& c) { c.handoff(ack, records, sender); });
     return ack;
+  }
+  wire::RangeRoots repair_roots(const Location& peer, const Location& asker,
+                                int64_t fingerprint) override {
+    wire::RangeRoots roots;
+    pool_.call(peer, [&](wire::StoreClient& c) { c.repair_roots(roots, asker, fingerprint); });
+    return roots;
+  }
+  std::vector<int64_t> repair_tree(const Location& peer, int64_t range, int32_t level,
+                                   const std::vector<int32_t>& indexes,
+                                   int64_t fingerprint) override {
+    std::vector<int64_t> hashes;
+    pool_.call(peer, [&](wire::StoreClient& c) {
+      c.repair_tree(hashes, range, level, indexes, fingerprint);
+    });
+    return hashes;
+  }
+  wire::LeafPage repair_leaves(const Location& peer, const std::vector<wire::LeafRef>& leaves,
+                               const std::string& after_key, int64_t fingerprint) override {
+    wire::LeafPage page;
+    pool_.call(peer, [&](wire::StoreClient& c) {
+      c.repair_leaves(page, leaves, after_key, fingerprint);
+    });
+    return page;
   }
 
  private:

@@ -16,6 +16,12 @@ std::string ReplicationOptions::validate() const {
       return "--read-consistency and --write-consistency must be one, quorum or all";
     }
   }
+  if (anti_entropy_interval_ms < 0 || anti_entropy_interval_ms > 7LL * 86400 * 1000) {
+    return "--anti-entropy-interval-s must be in 0..604800 (0: only on demand)";
+  }
+  if (gc_grace_ms < 1000 || gc_grace_ms > 3650LL * 86400 * 1000) {
+    return "--gc-grace-s must be in 1..315360000";
+  }
   return {};
 }
 

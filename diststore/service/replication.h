@@ -30,6 +30,12 @@ struct ReplicationOptions {
   // Write the newest version to replicas a quorum read found stale before answering (ONE
   // reads repair in the background).
   bool read_repair = true;
+  // Anti-entropy (anti_entropy.h): how often every range is compared with its other replicas
+  // (--anti-entropy-interval-s; 0: only when asked, storectl repair).
+  int64_t anti_entropy_interval_ms = 600LL * 1000;
+  // --gc-grace-s: a tombstone younger than this is never purged, and with replicas a hint or a
+  // handoff carrying a record older than this is dropped (tombstone_gc.h).
+  int64_t gc_grace_ms = 864000LL * 1000;
 
   // Empty when usable, else what is wrong, naming the flag.
   std::string validate() const;

@@ -1,5 +1,6 @@
 #include "diststore/service/store_handler.h"
 
+#include "diststore/limits/store_limits.h"
 #include "diststore/service/replication.h"
 #include "diststore/service/store_node.h"
 #include "locator/metrics/latency_histogram.h"
@@ -55,6 +56,34 @@ void StoreHandler::handoff(wire::HandoffAck& out, const std::vector<wire::Record
                            const locator::wire::Location& sender) {
   require_peer("handoff");
   out = store_.owner().handoff(records, sender);
+}
+
+void StoreHandler::repair_roots(wire::RangeRoots& out, const locator::wire::Location& asker,
+                                int64_t ring_fingerprint) {
+  require_peer("repair_roots");
+  out = store_.anti_entropy().roots_for(asker, ring_fingerprint);
+}
+
+void StoreHandler::repair_tree(std::vector<int64_t>& out, int64_t range_id, int32_t level,
+                               const std::vector<int32_t>& indexes, int64_t ring_fingerprint) {
+  require_peer("repair_tree");
+  out = store_.anti_entropy().tree_hashes(range_id, level, indexes, ring_fingerprint);
+}
+
+void StoreHandler::repair_leaves(wire::LeafPage& out, const std::vector<wire::LeafRef>& leaves,
+                                 const std::string& after_key, int64_t ring_fingerprint) {
+  require_peer("repair_leaves");
+  out = store_.anti_entropy().leaf_page(leaves, after_key, ring_fingerprint);
+}
+
+void StoreHandler::repair(wire::RepairReport& out) {
+  try {
+    out = store_.anti_entropy().repair_now();
+  } catch (const wire::StoreError&) {
+    throw;
+  } catch (const std::exception& e) {
+    ThrowStoreError("repair on " + store_.node().self_name() + " failed: " + e.what());
+  }
 }
 
 void StoreHandler::stats(std::map<std::string, int64_t>& out) { out = store_.stats(); }

@@ -107,6 +107,7 @@ StoreNode::StoreNode(StoreOptions options) : options_(Validated(std::move(option
   hint_store_ = std::make_unique<storage::HintStore>(engine_->hints_table());
   HintOptions hint_options = options_.hints;
   hint_options.enabled = hint_options.enabled && options_.replication.replicas > 1;
+  hint_options.gc_grace_ms = options_.replication.gc_grace_ms;
   hinted_ = std::make_unique<HintedHandoff>(*cluster_, *hint_store_, *peers_, hint_options);
   moving_ = std::make_unique<MovingKeys>(options_.moving_keys, HoldsAnyRecord(*engine_));
   fan_out_ = std::make_unique<rpc::FanOut>(options_.fan_out_threads);
@@ -123,9 +124,12 @@ StoreNode::StoreNode(StoreOptions options) : options_(Validated(std::move(option
                                             options_.replication, counters_);
   handoff_ = std::make_unique<HandoffStream>(*cluster_, *engine_, *peers_, *moving_,
                                              options_.handoff, options_.replication.replicas);
+  anti_entropy_ = std::make_unique<AntiEntropy>(*cluster_, *engine_, *owner_, *peers_,
+                                                 options_.replication);
   node_->add_ring_listener([this](const auto&, const auto&) {
     moving_->on_ring_change();
     handoff_->request_sweep();
+    anti_entropy_->request_rebuild();
   });
   if (options_.http) http_ = std::make_unique<StoreHttp>(*this, *options_.http);
 }
@@ -147,6 +151,7 @@ std::string StoreNode::start() {
             return std::make_shared<StoreHandler>(*this, peer);
           }));
   handoff_->request_sweep();  // keys that moved while this node was away
+  anti_entropy_->start();     // builds the trees on the joined ring, then runs periodically
   phase_ = Phase::kServing;
   return outcome;
 }
@@ -175,6 +180,7 @@ void StoreNode::stop() {
   phase_ = Phase::kStopped;
   if (http_) http_->stop();  // its handlers read the parts below
   node_->stop();  // first: no request may reach the parts below once they go
+  anti_entropy_->stop();
 }
 
 std::map<std::string, int64_t> StoreNode::stats(KeyCount keys) {
@@ -182,6 +188,7 @@ std::map<std::string, int64_t> StoreNode::stats(KeyCount keys) {
   for (const auto& [k, v] : counters_.snapshot()) out[k] = v;
   for (const auto& [k, v] : handoff_->stats()) out[k] = v;
   for (const auto& [k, v] : hinted_->stats()) out[k] = v;
+  for (const auto& [k, v] : anti_entropy_->stats()) out[k] = v;
   out["replicas"] = options_.replication.replicas;
   if (http_) {
     for (const auto& [k, v] : http_->stats()) out[k] = v;

@@ -20,6 +20,7 @@
 
 #include "diststore/limits/store_limits.h"
 #include "diststore/ops/store_latency.h"
+#include "diststore/service/anti_entropy.h"
 #include "diststore/service/cluster_view.h"
 #include "diststore/service/handoff_stream.h"
 #include "diststore/service/hinted_handoff.h"
@@ -99,6 +100,7 @@ class StoreNode {
   RequestRouter& router() { return *router_; }
   OwnerStore& owner() { return *owner_; }
   HandoffStream& handoff() { return *handoff_; }
+  AntiEntropy& anti_entropy() { return *anti_entropy_; }
   const StoreOptions& options() const { return options_; }
   // "rocksdb <dir>" or "memory".
   std::string describe_engine() const;
@@ -151,6 +153,7 @@ class StoreNode {
   std::unique_ptr<ReplicaWriter> writer_;
   std::unique_ptr<RequestRouter> router_;
   std::unique_ptr<HandoffStream> handoff_;
+  std::unique_ptr<AntiEntropy> anti_entropy_;
   std::atomic<Phase> phase_{Phase::kJoining};
   // Last: stopped and destroyed before anything its handlers read.
   std::unique_ptr<StoreHttp> http_;

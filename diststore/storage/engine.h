@@ -14,11 +14,13 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "diststore/storage/change_observer.h"
 #include "diststore/storage/record.h"
 #include "diststore/storage/storage_error.h"
 
@@ -97,6 +99,16 @@ class Engine {
   virtual void scan(
       const std::function<bool(std::string_view key, const Record& record)>& visit) = 0;
 
+  // scan() of the records whose keys are >= `start` (byte-wise), for paging through the data.
+  // The default scans everything and skips the smaller keys; both engines seek instead.
+  virtual void scan_from(
+      std::string_view start,
+      const std::function<bool(std::string_view key, const Record& record)>& visit) {
+    scan([&](std::string_view key, const Record& record) {
+      return key < start || visit(key, record);
+    });
+  }
+
   // How many records are not tombstones. Exact. RocksDB: reads every record (a full scan,
   // without filling the block cache); memory: O(1).
   virtual uint64_t count_live() = 0;
@@ -110,6 +122,29 @@ class Engine {
   virtual std::optional<uint64_t> memory_bytes() { return std::nullopt; }
 
   virtual std::string name() const = 0;  // "rocksdb" or "memory"
+
+  // ---- change observation (the anti-entropy digests) ----
+  // Sets the observer every later write reports to (nullptr: none). It must outlive its use:
+  // set nullptr before destroying it. The default engine does not report changes and throws
+  // std::logic_error.
+  virtual void set_observer(ChangeObserver* observer) {
+    (void)observer;
+    throw std::logic_error("engine " + name() + " does not report changes");
+  }
+  // Calls at_cut(), then visits every record as of that moment, as scan() does, where the
+  // moment is a cut of the writes: a write reports to the observer after at_cut() returned
+  // exactly when the records visited do not include it. So a structure that at_cut() starts
+  // afresh, fed with the visited records and with every change reported afterwards, ends up
+  // equal to one built from the data at any later quiet moment. at_cut() runs while writes
+  // wait: keep it short, and it must not call this engine (not even set_observer). Same errors
+  // as scan(); the default throws std::logic_error.
+  virtual void scan_at_cut(const std::function<void()>& at_cut,
+                           const std::function<bool(std::string_view key, const Record& record)>&
+                               visit) {
+    (void)at_cut;
+    (void)visit;
+    throw std::logic_error("engine " + name() + " does not report changes");
+  }
 };
 
 // Opens (creating if allowed) the RocksDB database at options.path. Throws StorageError with

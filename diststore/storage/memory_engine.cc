@@ -1,6 +1,8 @@
 // The memory engine: a sorted map under one reader-writer lock. A merge holds the lock
 // exclusively for its read-compare-write, which makes it atomic per key (and per batch)
-// without the striped locks the RocksDB engine needs.
+// without the striped locks the RocksDB engine needs. The observer is told of each change under
+// that lock too, which makes scan_at_cut's copy a cut of the writes.
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -95,6 +97,9 @@ class MemoryEngine final : public Engine {
     std::unique_lock<std::shared_mutex> lock(mu_);
     auto it = records_.find(key);
     if (it == records_.end() || it->second.version != version) return false;
+    if (ChangeObserver* observer = observer_.load()) {
+      observer->on_change(key, RecordView(it->second), std::nullopt);
+    }
     if (!it->second.tombstone) --live_;
     bytes_ -= it->first.size() + it->second.value.size();
     records_.erase(it);
@@ -106,6 +111,36 @@ class MemoryEngine final : public Engine {
     std::vector<std::pair<std::string, Record>> snapshot;
     {
       std::shared_lock<std::shared_mutex> lock(mu_);
+      snapshot.assign(records_.begin(), records_.end());
+    }
+    for (const auto& [key, record] : snapshot) {
+      if (!visit(key, record)) return;
+    }
+  }
+
+  void scan_from(std::string_view start,
+                 const std::function<bool(std::string_view, const Record&)>& visit) override {
+    std::vector<std::pair<std::string, Record>> snapshot;
+    {
+      std::shared_lock<std::shared_mutex> lock(mu_);
+      snapshot.assign(records_.lower_bound(start), records_.end());
+    }
+    for (const auto& [key, record] : snapshot) {
+      if (!visit(key, record)) return;
+    }
+  }
+
+  void set_observer(ChangeObserver* observer) override {
+    std::unique_lock<std::shared_mutex> lock(mu_);
+    observer_.store(observer);
+  }
+
+  void scan_at_cut(const std::function<void()>& at_cut,
+                   const std::function<bool(std::string_view, const Record&)>& visit) override {
+    std::vector<std::pair<std::string, Record>> snapshot;
+    {
+      std::unique_lock<std::shared_mutex> lock(mu_);  // no write between at_cut and the copy
+      at_cut();
       snapshot.assign(records_.begin(), records_.end());
     }
     for (const auto& [key, record] : snapshot) {
@@ -132,6 +167,11 @@ class MemoryEngine final : public Engine {
     if (it != records_.end() && !Supersedes(record, it->second)) return false;
     Record stored{record.tombstone ? std::string() : record.value, record.version,
                   record.tombstone};
+    if (ChangeObserver* observer = observer_.load()) {
+      std::optional<RecordView> before;
+      if (it != records_.end()) before = RecordView(it->second);
+      observer->on_change(key, before, RecordView(stored));
+    }
     if (it == records_.end()) {
       if (!stored.tombstone) ++live_;
       bytes_ += key.size() + stored.value.size();
@@ -150,6 +190,7 @@ class MemoryEngine final : public Engine {
   uint64_t live_ = 0;  // records_ entries that are not tombstones
   uint64_t bytes_ = 0;  // the keys' and values' sizes of records_
   MemoryTable hints_;
+  std::atomic<ChangeObserver*> observer_{nullptr};
 };
 
 }  // namespace

@@ -1,9 +1,13 @@
 // The RocksDB engine: one database; records in the default column family, keys as they are,
 // values in the record_codec format; hints in the "hints" column family (SideTable). RocksDB has no conditional write, so every merge is a
 // read-compare-write under the key's stripe of KeyLocks; all writes of a key go through that
-// stripe, which makes the read and the write one atomic step against other writers.
+// stripe, which makes the read and the write one atomic step against other writers. Every write
+// also holds cut_mu_ shared from its read to its report to the observer; scan_at_cut takes it
+// exclusively to open its iterator, which makes that iterator's snapshot a cut of the writes.
+#include <atomic>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -163,14 +167,19 @@ class RocksDbEngine final : public Engine {
   bool merge(std::string_view key, const Record& record) override {
     CheckStorable(record);
     auto lock = locks_.lock(key);
+    std::shared_lock<std::shared_mutex> cut(cut_mu_);
     rocksdb::PinnableSlice data;
+    std::optional<RecordView> stored;
     if (read(key, &data)) {
-      std::optional<RecordView> stored = stored_for_merge(key, ToView(data));
+      stored = stored_for_merge(key, ToView(data));
       if (stored && !Supersedes(record, *stored)) return false;
     }
-    auto writing = one_writer();
-    rocksdb::Status status = db_->Put(write_options_, ToSlice(key), EncodeRecord(record));
-    if (!status.ok()) ThrowStatus("writing key " + QuoteKey(key), status);
+    {
+      auto writing = one_writer();
+      rocksdb::Status status = db_->Put(write_options_, ToSlice(key), EncodeRecord(record));
+      if (!status.ok()) ThrowStatus("writing key " + QuoteKey(key), status);
+    }
+    if (ChangeObserver* observer = observer_.load()) observer->on_change(key, stored, RecordView(record));
     return true;
   }
 
@@ -181,6 +190,7 @@ class RocksDbEngine final : public Engine {
     // Per distinct key, the winner so far: the stored record, then each entry that beat it.
     // Views only: they point into `values` below or into `records`, both alive to the end.
     struct Slot {
+      std::optional<RecordView> stored;   // before this batch
       std::optional<RecordView> current;
       bool dirty = false;
     };
@@ -191,11 +201,12 @@ class RocksDbEngine final : public Engine {
     for (const auto& slot : slots) keys.push_back(slot.first);
 
     auto held = locks_.lock_all(keys);
+    std::shared_lock<std::shared_mutex> cut(cut_mu_);
     auto [values, statuses] = read_sorted(keys);
     size_t i = 0;
     for (auto& [key, slot] : slots) {
       if (statuses[i].ok()) {
-        slot.current = stored_for_merge(key, ToView(values[i]));
+        slot.current = slot.stored = stored_for_merge(key, ToView(values[i]));
       } else if (!statuses[i].IsNotFound()) {
         ThrowStatus("reading key " + QuoteKey(key), statuses[i]);
       }
@@ -218,22 +229,34 @@ class RocksDbEngine final : public Engine {
       rocksdb::Status status = batch.Put(ToSlice(key), EncodeRecord(*slot.current));
       if (!status.ok()) ThrowStatus("batching key " + QuoteKey(key), status);
     }
-    auto writing = one_writer();
-    rocksdb::Status status = db_->Write(write_options_, &batch);
-    if (!status.ok()) {
-      ThrowStatus("writing a batch of " + std::to_string(slots.size()) + " keys", status);
+    {
+      auto writing = one_writer();
+      rocksdb::Status status = db_->Write(write_options_, &batch);
+      if (!status.ok()) {
+        ThrowStatus("writing a batch of " + std::to_string(slots.size()) + " keys", status);
+      }
+    }
+    if (ChangeObserver* observer = observer_.load()) {
+      for (const auto& [key, slot] : slots) {
+        if (slot.dirty) observer->on_change(key, slot.stored, slot.current);
+      }
     }
     return written;
   }
 
   bool erase_if_version(std::string_view key, int64_t version) override {
     auto lock = locks_.lock(key);
+    std::shared_lock<std::shared_mutex> cut(cut_mu_);
     rocksdb::PinnableSlice data;
     if (!read(key, &data)) return false;
-    if (DecodeStoredRecord(key, ToView(data)).version != version) return false;
-    auto writing = one_writer();
-    rocksdb::Status status = db_->Delete(write_options_, ToSlice(key));
-    if (!status.ok()) ThrowStatus("deleting key " + QuoteKey(key), status);
+    const RecordView stored = DecodeStoredRecord(key, ToView(data));
+    if (stored.version != version) return false;
+    {
+      auto writing = one_writer();
+      rocksdb::Status status = db_->Delete(write_options_, ToSlice(key));
+      if (!status.ok()) ThrowStatus("deleting key " + QuoteKey(key), status);
+    }
+    if (ChangeObserver* observer = observer_.load()) observer->on_change(key, stored, std::nullopt);
     return true;
   }
 
@@ -246,16 +269,20 @@ class RocksDbEngine final : public Engine {
     keys.reserve(wanted.size());
     for (const auto& entry : wanted) keys.push_back(entry.first);
     auto held = locks_.lock_all(keys);
+    std::shared_lock<std::shared_mutex> cut(cut_mu_);
     auto [values, statuses] = read_sorted(keys);
     rocksdb::WriteBatch batch;
+    std::vector<std::pair<std::string_view, RecordView>> deleted;
     size_t erased = 0;
     size_t i = 0;
     for (const auto& [key, version] : wanted) {
       const rocksdb::Status& got = statuses[i];
       if (got.ok()) {
-        if (DecodeStoredRecord(key, ToView(values[i])).version == version) {
+        const RecordView stored = DecodeStoredRecord(key, ToView(values[i]));
+        if (stored.version == version) {
           rocksdb::Status status = batch.Delete(ToSlice(key));
           if (!status.ok()) ThrowStatus("batching the delete of key " + QuoteKey(key), status);
+          deleted.emplace_back(key, stored);
           ++erased;
         }
       } else if (!got.IsNotFound()) {
@@ -264,10 +291,51 @@ class RocksDbEngine final : public Engine {
       ++i;
     }
     if (erased == 0) return 0;
-    auto writing = one_writer();
-    rocksdb::Status status = db_->Write(write_options_, &batch);
-    if (!status.ok()) ThrowStatus("deleting a batch of " + std::to_string(erased) + " keys", status);
+    {
+      auto writing = one_writer();
+      rocksdb::Status status = db_->Write(write_options_, &batch);
+      if (!status.ok()) {
+        ThrowStatus("deleting a batch of " + std::to_string(erased) + " keys", status);
+      }
+    }
+    if (ChangeObserver* observer = observer_.load()) {
+      for (const auto& [key, stored] : deleted) observer->on_change(key, stored, std::nullopt);
+    }
     return erased;
+  }
+
+  void scan_from(std::string_view start,
+                 const std::function<bool(std::string_view, const Record&)>& visit) override {
+    rocksdb::ReadOptions read_options;
+    read_options.fill_cache = false;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
+    for (it->Seek(ToSlice(start)); it->Valid(); it->Next()) {
+      const std::string_view key = ToView(it->key());
+      if (!visit(key, DecodeStoredRecord(key, ToView(it->value())).ToRecord())) return;
+    }
+    if (!it->status().ok()) ThrowStatus("scanning " + path_, it->status());
+  }
+
+  void set_observer(ChangeObserver* observer) override {
+    std::unique_lock<std::shared_mutex> cut(cut_mu_);  // no write is between read and report
+    observer_.store(observer);
+  }
+
+  void scan_at_cut(const std::function<void()>& at_cut,
+                   const std::function<bool(std::string_view, const Record&)>& visit) override {
+    rocksdb::ReadOptions read_options;
+    read_options.fill_cache = false;
+    std::unique_ptr<rocksdb::Iterator> it;
+    {
+      std::unique_lock<std::shared_mutex> cut(cut_mu_);
+      at_cut();
+      it.reset(db_->NewIterator(read_options));  // its implicit snapshot is the cut
+    }
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const std::string_view key = ToView(it->key());
+      if (!visit(key, DecodeStoredRecord(key, ToView(it->value())).ToRecord())) return;
+    }
+    if (!it->status().ok()) ThrowStatus("scanning " + path_, it->status());
   }
 
   void scan(const std::function<bool(std::string_view, const Record&)>& visit) override {
@@ -364,6 +432,8 @@ class RocksDbEngine final : public Engine {
   rocksdb::WriteOptions write_options_;
   KeyLocks locks_;
   ColumnFamilyTable hints_;
+  std::shared_mutex cut_mu_;  // writes shared, scan_at_cut's cut exclusive
+  std::atomic<ChangeObserver*> observer_{nullptr};
 };
 
 }  // namespace

@@ -232,7 +232,8 @@ const std::vector<ToolSpec>& Tools() {
       {"storeserver", true, ToolSpec::kDiscovery, {},
        {{{"--port=-1"}, "port"}, {{"--max-value-bytes=abc"}, "max"}, {{"--max-key-bytes=0"}, "max"},
         {{"--memory", "--data-dir=x"}, "memory"}, {{"--discovery=http://h:1/p"}, "discovery"},
-        {{"--discovery=etcd://h:1/p", "--peer=127.0.0.1:1"}, "discovery"}}},
+        {{"--discovery=etcd://h:1/p", "--peer=127.0.0.1:1"}, "discovery"},
+        {{"--gc-grace-s=abc"}, "gc-grace"}, {{"--anti-entropy-interval-s=-3"}, "anti-entropy"}}},
       {"storeput", true, ToolSpec::kDiscovery, {"k", "v"},
        {{{"--timeout-ms=abc"}, "timeout"}, {{"--timeout-ms=0"}, "timeout"}, {{"--peer=nohost"}, "peer"},
         {{"--peer=127.0.0.1:70000"}, "peer"}, {{"--discover-from=70000"}, "discover"}}},
@@ -243,7 +244,8 @@ const std::vector<ToolSpec>& Tools() {
        {{{"--count=abc"}, "count"}, {{"--batch=0"}, "batch"}, {{"--count=-5"}, "count"}}},
       {"storetest", true, ToolSpec::kDiscovery, {}, {{{"--count=abc"}, "count"}, {{"--batch=10001"}, "batch"}}},
       {"storectl", true, ToolSpec::kDiscovery, {"members"},
-       {{{"--samples=0"}, "samples"}, {{"--json=maybe"}, "json"}, {{"--peer=127.0.0.1:abc"}, "peer"}}},
+       {{{"--samples=0"}, "samples"}, {{"--json=maybe"}, "json"}, {{"--peer=127.0.0.1:abc"}, "peer"},
+        {{"--repair-timeout-s=0"}, "repair-timeout"}}},
       {"storeselect", false, ToolSpec::kNone, {}, {{{"--n=abc"}, "n"}}},
       {"storebench", false, ToolSpec::kPeer, {}, {{{"--threads=abc"}, "threads"}}},
   };
@@ -954,6 +956,10 @@ TEST(StoreserverReplicationFlags, BadValuesAreOneErrorLineAndExitTwo) {
       {{"--read-consistency=two"}, "unknown consistency level 'two'"},
       {{"--write-consistency=most"}, "unknown consistency level 'most'"},
       {{"--max-hint-window-s=-5"}, "--max-hint-window-s must be >= 0"},
+      {{"--anti-entropy-interval-s=-1"}, "--anti-entropy-interval-s must be in 0..604800"},
+      {{"--anti-entropy-interval-s=604801"}, "--anti-entropy-interval-s must be in 0..604800"},
+      {{"--gc-grace-s=0"}, "--gc-grace-s must be in 1..315360000"},
+      {{"--gc-grace-s=9223372036854775807"}, "--gc-grace-s must be in 1..315360000"},
   };
   for (const auto& [flags, expected] : cases) {
     std::vector<std::string> argv = {BinDir() + "/storeserver", "--memory"};

@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "diststore/storage/digest_tree.h"
 #include "tests/storage/temp_dir.h"
 
 namespace thrifty::storage {
@@ -378,6 +380,134 @@ TYPED_TEST(EngineTest, ConcurrentBatchesAndMergesKeepTheNewest) {
     ExpectRecord(e.get("key" + std::to_string(k)), Value(std::to_string(newest), newest));
   }
   EXPECT_EQ(e.count_live(), static_cast<uint64_t>(kKeys));
+}
+
+
+// Records every change an engine reports, and keeps a DigestTree of them.
+class RecordingObserver : public ChangeObserver {
+ public:
+  struct Change {
+    std::string key;
+    std::optional<int64_t> before, after;  // versions
+  };
+  void on_change(std::string_view key, const std::optional<RecordView>& before,
+                 const std::optional<RecordView>& after) override {
+    std::lock_guard<std::mutex> lock(mu);
+    Change c{std::string(key), {}, {}};
+    if (before) {
+      c.before = before->version;
+      tree.toggle(key, before->version, before->tombstone);
+    }
+    if (after) {
+      c.after = after->version;
+      tree.toggle(key, after->version, after->tombstone);
+    }
+    changes.push_back(std::move(c));
+  }
+  std::mutex mu;
+  std::vector<Change> changes;
+  DigestTree tree;
+};
+
+DigestTree TreeOf(Engine& e) {
+  DigestTree tree;
+  e.scan([&](std::string_view key, const Record& r) {
+    tree.toggle(key, r.version, r.tombstone);
+    return true;
+  });
+  return tree;
+}
+
+TYPED_TEST(EngineTest, ObserverHearsEveryChangeWithBeforeAndAfter) {
+  Engine& e = *this->engine_;
+  RecordingObserver seen;
+  e.set_observer(&seen);
+  EXPECT_TRUE(e.merge("a", Record{"1", 10, false}));
+  EXPECT_FALSE(e.merge("a", Record{"0", 5, false}));  // older: no change, no report
+  EXPECT_TRUE(e.merge("a", Record{"", 20, true}));
+  EXPECT_EQ(e.merge_batch({{"b", Record{"x", 3, false}}, {"b", Record{"y", 4, false}},
+                           {"c", Record{"z", 1, false}}}),
+            3u);
+  EXPECT_TRUE(e.erase_if_version("a", 20));
+  EXPECT_EQ(e.erase_batch_if_versions({{"b", 4}, {"c", 99}}), 1u);
+  EXPECT_EQ(seen.tree, TreeOf(e));  // the changes add up to the data
+  e.set_observer(nullptr);
+  EXPECT_TRUE(e.merge("d", Record{"w", 1, false}));  // not reported
+  EXPECT_NE(seen.tree, TreeOf(e));
+  const auto is = [](const RecordingObserver::Change& c, const char* key,
+                     std::optional<int64_t> before, std::optional<int64_t> after) {
+    return c.key == key && c.before == before && c.after == after;
+  };
+  ASSERT_GE(seen.changes.size(), 6u);
+  EXPECT_TRUE(is(seen.changes[0], "a", std::nullopt, 10));
+  EXPECT_TRUE(is(seen.changes[1], "a", 10, 20));
+  // A batch reports each key from what was stored to what the batch left, in one change or
+  // one per entry that won (b: 3 then 4).
+  const size_t n = seen.changes.size();
+  EXPECT_TRUE(n == 6 || n == 7) << n;
+  std::vector<RecordingObserver::Change> batch(seen.changes.begin() + 2, seen.changes.end() - 2);
+  std::optional<int64_t> b_from, b_to;
+  for (const auto& c : batch) {
+    if (c.key == "c") {
+      EXPECT_TRUE(is(c, "c", std::nullopt, 1));
+    }
+    if (c.key == "b" && !b_to) b_from = c.before;
+    if (c.key == "b") b_to = c.after;
+  }
+  EXPECT_EQ(b_from, std::nullopt);
+  EXPECT_EQ(b_to, 4);
+  EXPECT_TRUE(is(seen.changes[n - 2], "a", 20, std::nullopt));
+  EXPECT_TRUE(is(seen.changes[n - 1], "b", 4, std::nullopt));
+}
+
+// A tree started at scan_at_cut's cut, fed the scanned records and every change reported
+// after the cut, equals the data's tree, with writers running all along.
+TYPED_TEST(EngineTest, ScanAtCutPlusLaterChangesEqualsTheData) {
+  Engine& e = *this->engine_;
+  for (int i = 0; i < 2000; ++i) e.merge("k" + std::to_string(i), Record{"v", 1, false});
+  // Forwards to one recorder, switched at the cut as RangeDigests does (at_cut runs while
+  // writes wait: it must not call the engine).
+  struct Switching : ChangeObserver {
+    void on_change(std::string_view key, const std::optional<RecordView>& before,
+                   const std::optional<RecordView>& after) override {
+      target.load()->on_change(key, before, after);
+    }
+    std::atomic<RecordingObserver*> target{nullptr};
+  } switching;
+  RecordingObserver before_cut, after_cut;
+  switching.target = &before_cut;
+  e.set_observer(&switching);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 3; ++t) {
+    writers.emplace_back([&, t] {
+      for (int64_t v = 2; !stop; ++v) {
+        const std::string key = "k" + std::to_string((v * 7 + t * 131) % 2500);
+        if (v % 5 == 0) {
+          e.erase_if_version(key, v - 1);
+        } else {
+          e.merge(key, Record{"v", v, v % 3 == 0});
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  DigestTree scanned;
+  e.scan_at_cut([&] { switching.target = &after_cut; },
+                [&](std::string_view key, const Record& r) {
+                  scanned.toggle(key, r.version, r.tombstone);
+                  return true;
+                });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  stop = true;
+  for (auto& w : writers) w.join();
+  e.set_observer(nullptr);
+  DigestTree combined = scanned;
+  for (int leaf = 0; leaf < DigestTree::kLeaves; ++leaf) {
+    combined.toggle_leaf(leaf, after_cut.tree.hash(DigestTree::kLeafLevel, leaf));
+  }
+  EXPECT_FALSE(after_cut.changes.empty());
+  EXPECT_EQ(combined, TreeOf(e));
 }
 
 }  // namespace

@@ -25,6 +25,9 @@ class ClientFlags {
   // The node --peer names, or the one discovery finds (same exits as above).
   locator::wire::Location EntryNode() const;
 
+  // True if --peer was given (a command may then talk to that node alone).
+  bool peer_given() const { return !peer_.empty(); }
+
   // --timeout-ms (exits 2 unless it is >= 1).
   int TimeoutMs() const;
 

@@ -1,0 +1,139 @@
+// AntiEntropy: brings the replicas of every range back to agreement (Dynamo's Merkle-tree
+// anti-entropy, Cassandra's repair) and purges tombstones once that is safe.
+//
+// A repair run on this node, for every other live member P of its ring:
+//   1. repair_roots(P): P's tree roots of the ranges it holds with this node. Equal roots:
+//      that range is done (one hash exchanged per range when replicas agree).
+//   2. For a differing range, descend level by level (repair_tree) into the children whose
+//      hashes differ, down to the differing leaves (at most 4096 hashes per call).
+//   3. repair_leaves(P): the (key, version, tombstone) entries of those leaves, in pages; the
+//      same entries from this node's own data.
+//   4. Move only the differing records, newest wins: this node's newer ones to P (owner_put of
+//      versioned records: P merges, never over a newer version), P's newer ones here
+//      (owner_get, then merged through OwnerStore like any replica's copy). A tombstone older
+//      than --gc-grace-s is not sent to a replica that has no record of its key (it may have
+//      purged it already; nothing there to delete).
+// Then the tombstone GC pass (tombstone_gc.h): a range whose every other replica was compared
+// and brought level, without this node taking anything new, is "agreed" as of the run's start.
+// Runs every --anti-entropy-interval-s on a worker thread (0: only on demand), and on demand
+// (repair_now: the Store.repair RPC, storectl repair), one run at a time. Trees are rebuilt by
+// the worker when the ring changes (request_rebuild), and before a run if they are stale.
+// Peer calls that fail, or whose peer's trees follow another ring, skip that peer (counted,
+// logged); its ranges are then not agreed.
+//
+// The RPCs a peer serves (roots_for, tree_hashes, leaf_page) check their sizes against
+// AntiEntropyLimits and the asker's ring fingerprint, and throw wire::StoreError otherwise.
+// With --replicas 1 there are no trees and a run is the GC pass alone. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "Store.h"
+#include "diststore/service/cluster_view.h"
+#include "diststore/service/owner_store.h"
+#include "diststore/service/peer_client.h"
+#include "diststore/service/range_digests.h"
+#include "diststore/service/replication.h"
+#include "diststore/storage/engine.h"
+
+namespace thrifty::diststore {
+
+// Bounds of the anti-entropy RPCs (the limits diststore.thrift documents).
+struct AntiEntropyLimits {
+  size_t max_tree_indexes = 4096;     // hashes asked in one repair_tree
+  size_t max_leaf_refs = 65536;       // leaves asked in one repair_leaves
+  size_t max_page_entries = 10000;    // entries in one repair_leaves answer
+  size_t max_page_bytes = 4 << 20;    // key bytes (+ 16 per entry) in one answer
+  size_t move_batch = 1000;           // records per owner_get / owner_put of a repair
+};
+
+class AntiEntropy {
+ public:
+  // Every reference must outlive this object. With replication.replicas > 1 it keeps the
+  // trees (registering them as `engine`'s observer).
+  AntiEntropy(ClusterView& cluster, storage::Engine& engine, OwnerStore& owner, PeerClient& peers,
+              const ReplicationOptions& replication, AntiEntropyLimits limits = {});
+  ~AntiEntropy();  // stop()
+  AntiEntropy(const AntiEntropy&) = delete;
+  AntiEntropy& operator=(const AntiEntropy&) = delete;
+
+  // Starts the worker: tree rebuilds on request, periodic runs. Call once the node has joined.
+  void start();
+  void stop();
+  // The ring changed: rebuild the trees soon (on the worker; coalesced).
+  void request_rebuild();
+
+  // One repair run and GC pass now, on the caller's thread (waits for a run in progress).
+  wire::RepairReport repair_now();
+  // The GC pass alone; returns the tombstones purged.
+  int64_t collect_garbage();
+
+  // ---- served to peers ----
+  wire::RangeRoots roots_for(const locator::wire::Location& asker, int64_t fingerprint);
+  std::vector<int64_t> tree_hashes(int64_t range_id, int32_t level,
+                                   const std::vector<int32_t>& indexes, int64_t fingerprint);
+  wire::LeafPage leaf_page(const std::vector<wire::LeafRef>& leaves, const std::string& after_key,
+                           int64_t fingerprint);
+
+  // repair_runs, repair_ranges_compared, repair_ranges_differing, repair_keys_moved,
+  // repair_hashes_exchanged, repair_peers_skipped, tombstones_purged, digest_rebuilds,
+  // digest_ranges.
+  std::map<std::string, int64_t> stats() const;
+  // The trees (null with one replica).
+  RangeDigests* digests() { return digests_.get(); }
+
+ private:
+  struct RangeStatus;
+  struct Entry {
+    int64_t version = 0;
+    bool tombstone = false;
+  };
+  // Rebuilds the trees if they do not follow the current ring; returns their fingerprint.
+  uint64_t ensure_trees();
+  void check_fingerprint(int64_t fingerprint, const char* call) const;
+  // Compares every range shared with `peer`, moves what differs. False if the peer was skipped.
+  bool compare_with(const locator::wire::Location& peer, uint64_t fingerprint,
+                    const std::vector<RangeSummary>& mine,
+                    std::map<uint64_t, RangeStatus>& status, wire::RepairReport& report);
+  // This node's entries of the given leaves.
+  std::map<std::string, Entry> local_entries(const std::set<std::pair<uint64_t, int>>& leaves);
+  // The agreed time of `range_id` under the trees' current fingerprint.
+  std::optional<int64_t> agreed_ms(uint64_t range_id, uint64_t fingerprint) const;
+  int64_t now_ms() const;
+  void worker();
+
+  ClusterView& cluster_;
+  storage::Engine& engine_;
+  OwnerStore& owner_;
+  PeerClient& peers_;
+  const ReplicationOptions& replication_;
+  const AntiEntropyLimits limits_;
+  std::unique_ptr<RangeDigests> digests_;
+
+  std::mutex run_mu_;       // one repair run (and GC pass) at a time
+  std::mutex rebuild_mu_;   // one rebuild at a time
+  mutable std::mutex agreed_mu_;
+  uint64_t agreed_fingerprint_ = 0;
+  std::map<uint64_t, int64_t> agreed_;  // range id -> start of the last agreeing run (ms)
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool rebuild_requested_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+
+  std::atomic<int64_t> runs_{0}, ranges_compared_{0}, ranges_differing_{0}, keys_moved_{0},
+      hashes_exchanged_{0}, peers_skipped_{0}, purged_{0};
+};
+
+}  // namespace thrifty::diststore

@@ -1,0 +1,239 @@
+// Anti-entropy and tombstone GC with real storeservers (--replicas 3) on 127.0.0.1:
+// - precision: on 5 nodes, one replica misses exactly one write (the other nodes' failpoints
+//   block its Thrift port while the write runs; --strict-quorum keeps no hint, --no-read-repair
+//   no repair by reads); one `storectl repair` moves exactly that key, a second moves nothing
+//   and, the replicas being identical, exchanges only the roots of their trees;
+// - no zombies: a key deleted while one replica is down keeps its tombstone on the others past
+//   --gc-grace-s (that replica has not agreed); when it comes back with the old live value and
+//   repair runs, the key stays deleted, and the tombstone is then purged everywhere.
+// Every wait is bounded; every process is killed by pid when a test ends.
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "locator/membership/member_table.h"
+#include "locator/rpc/address.h"
+#include "tests/cluster/harness.h"
+#include "tests/cluster/store_checks.h"
+
+namespace thrifty::testing {
+namespace {
+
+using membership::MemberName;
+using Level = diststore::wire::Consistency::type;
+using Json = nlohmann::json;
+
+constexpr int kReplicas = 3;
+
+std::vector<std::string> Args(const Cluster& cluster, int i, std::vector<std::string> extra) {
+  extra.push_back("--replicas=3");
+  extra.push_back("--strict-quorum");
+  extra.push_back("--no-read-repair");
+  extra.push_back("--anti-entropy-interval-s=0");
+  extra.push_back("--probe-interval-ms=200");
+  extra.push_back("--probe-timeout-ms=100");
+  // Gossip on ports of their own: a failpoint that blocks a node's Thrift port then leaves the
+  // failure detector alone, so the blocked node stays ALIVE and keeps its place.
+  extra.push_back("--gossip-port=" + std::to_string(cluster.first_port() + 20 + i));
+  return extra;
+}
+
+// Node indexes of the key's replicas, in preference order, by node i's view.
+std::vector<int> ReplicasOf(Cluster& cluster, int i, const std::string& key) {
+  std::map<std::string, int> index;
+  for (int n = 0; n < cluster.size(); ++n) index[MemberName(cluster.location(n))] = n;
+  std::vector<int> out;
+  for (const auto& l : RingFromView(cluster, i)->preference_list(key, kReplicas)) {
+    out.push_back(index.at(MemberName(l)));
+  }
+  return out;
+}
+
+// Replaces the failpoint rules file atomically and waits until every node has read it (they
+// look at most every 100 ms: failpoints.h).
+void SetRules(const std::string& path, const std::string& text) {
+  { std::ofstream(path + ".new") << text; }
+  std::filesystem::rename(path + ".new", path);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+}
+
+// storectl repair (on every node in turn, or on `only`), as JSON; fails the test on a failure.
+Json Repair(Cluster& cluster, int entry, bool only_entry = false) {
+  std::vector<std::string> argv = {BinDir() + "/storectl",
+                                   "--peer=" + rpc::ToString(cluster.location(entry)), "--json",
+                                   "repair"};
+  if (!only_entry) {
+    argv = {BinDir() + "/storectl", "--json", "repair"};
+    for (const auto& a : cluster.discovery_args()) argv.insert(argv.begin() + 1, a);
+  }
+  const auto result = RunCommand(argv, "", 120000);
+  EXPECT_EQ(result.status, 0) << result.out << result.err;
+  try {
+    return Json::parse(result.out);
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "storectl repair printed no JSON: " << result.out << result.err;
+    return Json::object();
+  }
+}
+
+int64_t Total(const Json& report, const char* field) {
+  return report.contains("total") ? report["total"][field].get<int64_t>() : -1;
+}
+
+TEST(AntiEntropy, OneRepairMovesExactlyTheKeyAReplicaMissedAndASecondMovesNothing) {
+  Cluster cluster;
+  const std::string rules = cluster.dir() + "/failpoints";
+  { std::ofstream(rules) << "# nothing blocked yet\n"; }
+  constexpr int kNodes = 5;
+  constexpr int kVictim = 4;
+  const int base = cluster.first_port();
+  for (int i = 0; i < kNodes; ++i) {
+    if (i != kVictim) setenv("THRIFTY_FAILPOINTS", rules.c_str(), 1);
+    ASSERT_EQ(cluster.start(Args(cluster, i, {"--memory"}), base + i), i);
+    unsetenv("THRIFTY_FAILPOINTS");
+  }
+  std::vector<int> all;
+  for (int i = 0; i < kNodes; ++i) all.push_back(i);
+  ASSERT_TRUE(WaitFor([&] { return RingsAre(cluster, all, all); }, 20000, 100));
+
+  // Keys in every range, on all their replicas.
+  const auto keys = KeyRange(500);
+  for (const auto& key : keys) {
+    cluster.client_pool().call(cluster.location(0), [&](diststore::wire::StoreClient& c) {
+      c.put(key, "v-" + key, diststore::wire::Consistency::ALL);
+    });
+  }
+  // The one the victim will miss: it keeps a copy but does not lead its writes.
+  std::string missed;
+  for (int i = 0; missed.empty(); ++i) {
+    const std::string key = "missed-" + std::to_string(i);
+    const auto replicas = ReplicasOf(cluster, 0, key);
+    if (replicas[0] != kVictim && (replicas[1] == kVictim || replicas[2] == kVictim)) missed = key;
+  }
+  // Trees are built and level: a repair now moves nothing.
+  const Json before = Repair(cluster, 0);
+  EXPECT_EQ(Total(before, "keys_moved"), 0) << before.dump();
+
+  SetRules(rules, "block " + rpc::ToString(cluster.location(kVictim)) + "\n");
+  cluster.client_pool().call(cluster.location(0), [&](diststore::wire::StoreClient& c) {
+    c.put(missed, "late", diststore::wire::Consistency::QUORUM);
+  });
+  SetRules(rules, "# unblocked\n");
+  EXPECT_TRUE(Held(cluster, kVictim, {missed}).empty()) << "the victim should have missed it";
+  EXPECT_EQ(SumOfStat(cluster, all, "hints_stored"), 0);
+
+  const auto start = std::chrono::steady_clock::now();
+  const Json first = Repair(cluster, 0);
+  const double first_s = Seconds(start);
+  EXPECT_EQ(Total(first, "keys_moved"), 1) << first.dump();
+  EXPECT_GE(Total(first, "ranges_differing"), 1) << first.dump();
+  EXPECT_EQ(Total(first, "peers_skipped"), 0) << first.dump();
+  EXPECT_EQ(SumOfStat(cluster, all, "repair_keys_moved"), 1);
+  const auto held = Held(cluster, kVictim, {missed});
+  ASSERT_EQ(held.count(missed), 1u);
+  EXPECT_EQ(held.at(missed).value, "late");
+  EXPECT_EQ(held.at(missed).version, Held(cluster, ReplicasOf(cluster, 0, missed)[0], {missed}).at(missed).version);
+
+  const Json second = Repair(cluster, 0);
+  EXPECT_EQ(Total(second, "keys_moved"), 0) << second.dump();
+  EXPECT_EQ(Total(second, "ranges_differing"), 0) << second.dump();
+  // Identical replicas exchange only roots: one hash per range from each of its 2 other
+  // replicas, on every node.
+  for (const auto& node : second["nodes"]) {
+    EXPECT_GT(node["ranges_compared"].get<int64_t>(), 0) << node.dump();
+    EXPECT_EQ(node["hashes_exchanged"].get<int64_t>(), 2 * node["ranges_compared"].get<int64_t>())
+        << node.dump();
+  }
+  EXPECT_EQ(SumOfStat(cluster, all, "repair_keys_moved"), 1);
+  EXPECT_EQ(SumOfStat(cluster, all, "repair_runs"), 3 * kNodes);
+  std::cout << "repair of " << kNodes << " nodes (" << keys.size() + 1
+            << " keys, one missing on one replica): " << first_s << " s; ranges compared "
+            << Total(first, "ranges_compared") << ", hashes " << Total(first, "hashes_exchanged")
+            << " (then " << Total(second, "hashes_exchanged") << " when level)" << std::endl;
+}
+
+TEST(AntiEntropy, ADeleteMissedByADownReplicaStaysDeletedAndItsTombstoneIsPurgedAfterRepair) {
+  Cluster cluster;
+  constexpr int kGraceS = 2;
+  std::vector<int> nodes;
+  for (int i = 0; i < 3; ++i) {
+    auto args = RocksArgs(cluster, "node" + std::to_string(i));
+    for (auto& a : Args(cluster, i, {"--gc-grace-s=" + std::to_string(kGraceS)})) args.push_back(a);
+    ASSERT_EQ(cluster.start(args, cluster.first_port() + i), i);
+    nodes.push_back(i);
+  }
+  ASSERT_TRUE(WaitFor([&] { return RingsAre(cluster, nodes, nodes); }, 20000, 100));
+  const std::string key = "deleted-key";
+  cluster.client_pool().call(cluster.location(0), [&](diststore::wire::StoreClient& c) {
+    c.put(key, "old", diststore::wire::Consistency::ALL);
+  });
+  const int down = 2;
+  cluster.kill9(down);
+  ASSERT_TRUE(WaitFor([&] { return RingsAre(cluster, {0, 1}, {0, 1}); }, 20000, 100));
+  cluster.client_pool().call(cluster.location(0), [&](diststore::wire::StoreClient& c) {
+    c.erase(key, diststore::wire::Consistency::QUORUM);
+  });
+  // Past gc-grace, with the replica still down: repairs purge nothing.
+  std::this_thread::sleep_for(std::chrono::seconds(kGraceS + 1));
+  for (int i : {0, 1}) {
+    const Json r = Repair(cluster, i, true);
+    EXPECT_EQ(Total(r, "tombstones_purged"), 0) << r.dump();
+    const auto held = Held(cluster, i, {key});
+    ASSERT_EQ(held.count(key), 1u) << "node " << i << " purged a tombstone a replica lacks";
+    EXPECT_TRUE(held.at(key).tombstone);
+  }
+  EXPECT_EQ(SumOfStat(cluster, {0, 1}, "tombstones_purged"), 0);
+
+  // It comes back with the old live value.
+  cluster.restart(down);
+  ASSERT_TRUE(WaitFor([&] { return RingsAre(cluster, nodes, nodes); }, 20000, 100));
+  const auto stale = Held(cluster, down, {key});
+  const bool had_old = stale.count(key) && !stale.at(key).tombstone;
+  // Repair rounds until every node purged; the key never reads back meanwhile.
+  const auto deleted_everywhere = [&] {
+    for (int i : nodes) {
+      const auto held = Held(cluster, i, {key});
+      if (held.count(key) && !held.at(key).tombstone) return false;
+    }
+    return true;
+  };
+  int rounds = 0;
+  bool purged_everywhere = false;
+  while (rounds < 3 && !purged_everywhere) {
+    ++rounds;
+    const Json r = Repair(cluster, 0);
+    EXPECT_EQ(Total(r, "peers_skipped"), 0) << r.dump();
+    EXPECT_TRUE(deleted_everywhere()) << "round " << rounds << ": " << r.dump();
+    purged_everywhere = true;
+    for (int i : nodes) purged_everywhere = purged_everywhere && Held(cluster, i, {key}).empty();
+  }
+  EXPECT_TRUE(purged_everywhere) << "after " << rounds << " repair rounds";
+  for (int i : nodes) {
+    EXPECT_GE(Stats(cluster, i).at("tombstones_purged"), 1) << "node " << i;
+    EXPECT_THROW(cluster.client_pool().call(cluster.location(i),
+                                            [&](diststore::wire::StoreClient& c) {
+                                              std::string value;
+                                              c.get(value, key, diststore::wire::Consistency::ALL);
+                                            }),
+                 diststore::wire::NotFound)
+        << "node " << i;
+  }
+  // And once more: nothing comes back, nothing moves.
+  const Json again = Repair(cluster, 0);
+  EXPECT_EQ(Total(again, "keys_moved"), 0) << again.dump();
+  EXPECT_TRUE(deleted_everywhere());
+  std::cout << "the returning replica " << (had_old ? "had" : "no longer had")
+            << " the old value; tombstone purged everywhere after " << rounds
+            << " repair rounds" << std::endl;
+}
+
+}  // namespace
+}  // namespace thrifty::testing
