@@ -157,6 +157,13 @@ const StatMetric kStats[] = {
     {"digest_rebuilds", "thrifty_digest_rebuilds_total", kCounter,
      "Rebuilds of the anti-entropy trees from the data (start, ring changes)."},
     {"digest_ranges", "thrifty_digest_ranges", kGauge, "Ranges this node keeps an anti-entropy tree for."},
+    {"rebuilding", "thrifty_rebuilding", kGauge,
+     "1 while this node, back with a new host ID, rebuilds its ranges from the other replicas "
+     "(it does not count toward R meanwhile), else 0."},
+    {"rebuilds", "thrifty_rebuilds_total", kCounter,
+     "Rebuilds of this node's ranges from the other replicas that finished."},
+    {"rebuild_keys", "thrifty_rebuild_keys_total", kCounter,
+     "Records this node took from other replicas while it rebuilt its ranges."},
     // Gossip (SWIM).
     {"swim_packets_sent", "thrifty_swim_sent_packets_total", kCounter, "Gossip packets sent."},
     {"swim_packets_received", "thrifty_swim_received_packets_total", kCounter, "Gossip packets received."},

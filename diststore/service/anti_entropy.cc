@@ -9,6 +9,7 @@
 #include "diststore/service/tombstone_gc.h"
 #include "locator/membership/member_table.h"
 #include "locator/rpc/address.h"
+#include "locator/rpc/failpoints.h"
 
 namespace thrifty::diststore {
 
@@ -23,6 +24,13 @@ struct AntiEntropy::RangeStatus {
   bool compared = false;
   bool differing = false;
   bool took = false;                  // this node took a newer record from a peer
+};
+
+struct AntiEntropy::RunResult {
+  wire::RepairReport report;
+  uint64_t fingerprint = 0;
+  int64_t pulled = 0;                      // records taken from peers
+  std::map<uint64_t, RangeStatus> status;  // per range id
 };
 
 AntiEntropy::AntiEntropy(ClusterView& cluster, storage::Engine& engine, OwnerStore& owner,
@@ -41,10 +49,18 @@ AntiEntropy::AntiEntropy(ClusterView& cluster, storage::Engine& engine, OwnerSto
 
 AntiEntropy::~AntiEntropy() { stop(); }
 
-void AntiEntropy::start() {
+void AntiEntropy::start(bool rebuild) {
   std::lock_guard<std::mutex> lock(mu_);
   if (thread_.joinable() || stopping_) return;
   rebuild_requested_ = digests_ != nullptr;
+  rebuild_pending_ = rebuild && digests_ != nullptr;
+  if (rebuild_pending_) {
+    owner_.set_rebuilding(true);
+    LOG(INFO) << "rebuild: this node has a new host ID; it takes its ranges from the other "
+                 "replicas before it counts toward R";
+  } else {
+    owner_.set_rebuilding(false);
+  }
   thread_ = std::thread([this] { worker(); });
 }
 
@@ -69,12 +85,18 @@ void AntiEntropy::request_rebuild() {
 int64_t AntiEntropy::now_ms() const { return owner_.clock().physical_now_ms(); }
 
 void AntiEntropy::worker() {
+  using Clock = std::chrono::steady_clock;
   const int64_t interval = replication_.anti_entropy_interval_ms;
-  auto next_run = std::chrono::steady_clock::now() + std::chrono::milliseconds(interval);
+  auto next_run = Clock::now() + std::chrono::milliseconds(interval);
+  auto next_attempt = Clock::now();  // of the replica rebuild, while rebuild_pending_
+  int64_t backoff_ms = 200;
+  bool first = true;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     const auto woken = [this] { return stopping_ || rebuild_requested_; };
-    if (interval > 0) {
+    if (rebuild_pending_) {
+      cv_.wait_until(lock, interval > 0 ? std::min(next_run, next_attempt) : next_attempt, woken);
+    } else if (interval > 0) {
       cv_.wait_until(lock, next_run, woken);
     } else {
       cv_.wait(lock, woken);
@@ -82,12 +104,32 @@ void AntiEntropy::worker() {
     if (stopping_) return;
     const bool rebuild = rebuild_requested_;
     rebuild_requested_ = false;
+    const bool pending = rebuild_pending_;
     lock.unlock();
     try {
       if (rebuild) {
-        // Ring changes come in bursts (a join, then gossip): one rebuild for a burst.
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        // Ring changes come in bursts (a join, then gossip): one rebuild for a burst. The
+        // first, at start, at once: a node rebuilding its replicas waits for it.
+        if (!first) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        first = false;
         ensure_trees();
+      }
+      if (pending && Clock::now() >= next_attempt) {
+        bool done = false;
+        try {
+          done = rebuild_once();
+        } catch (const std::exception& e) {
+          LOG(WARNING) << "rebuild: " << e.what();
+        }
+        if (done) {
+          lock.lock();
+          rebuild_pending_ = false;
+          lock.unlock();
+        } else {
+          LOG(WARNING) << "rebuild: trying again in " << backoff_ms << " ms";
+          next_attempt = Clock::now() + std::chrono::milliseconds(backoff_ms);
+          backoff_ms = std::min<int64_t>(backoff_ms * 2, 5000);
+        }
       }
       if (interval > 0 && std::chrono::steady_clock::now() >= next_run) {
         const wire::RepairReport report = repair_now();
@@ -240,7 +282,7 @@ std::optional<int64_t> AntiEntropy::agreed_ms(uint64_t range_id, uint64_t finger
 bool AntiEntropy::compare_with(const locator::wire::Location& peer, uint64_t fingerprint,
                                const std::vector<RangeSummary>& mine,
                                std::map<uint64_t, RangeStatus>& status,
-                               wire::RepairReport& report) {
+                               wire::RepairReport& report, int64_t& pulled) {
   const std::string name = MemberName(peer);
   const auto fp = static_cast<int64_t>(fingerprint);
   wire::RangeRoots roots = peers_.repair_roots(peer, cluster_.self(), fp);
@@ -381,7 +423,9 @@ bool AntiEntropy::compare_with(const locator::wire::Location& peer, uint64_t fin
       const std::vector<std::string> keys(
           pull.begin() + static_cast<long>(from),
           pull.begin() + static_cast<long>(std::min(pull.size(), from + limits_.move_batch)));
-      std::vector<wire::Record> records = peers_.owner_get(peer, keys, false);
+      // fallback=true: the same read on a replicated node (it ignores fallback), and one a
+      // peer that is rebuilding its replicas serves (OwnerStore::set_rebuilding).
+      std::vector<wire::Record> records = peers_.owner_get(peer, keys, true);
       if (records.empty()) continue;
       for (const auto& r : records) {
         if (const auto where = digests_->range_of(r.key)) status[where->range_id].took = true;
@@ -389,6 +433,7 @@ bool AntiEntropy::compare_with(const locator::wire::Location& peer, uint64_t fin
       const auto moved = static_cast<int64_t>(records.size());
       owner_.owner_put(std::move(records));
       report.keys_moved += moved;
+      pulled += moved;
     }
     if (!push.empty() || !pull.empty()) {
       LOG(INFO) << "anti-entropy with " << name << ": " << differing.size()
@@ -400,17 +445,17 @@ bool AntiEntropy::compare_with(const locator::wire::Location& peer, uint64_t fin
   return true;
 }
 
-wire::RepairReport AntiEntropy::repair_now() {
-  std::lock_guard<std::mutex> run(run_mu_);
-  const auto start = std::chrono::steady_clock::now();
+AntiEntropy::RunResult AntiEntropy::run() {
   const int64_t start_ms = now_ms();
-  wire::RepairReport report;
+  RunResult result;
+  wire::RepairReport& report = result.report;
   report.node = cluster_.self_name();
   if (digests_) {
     const uint64_t fingerprint = ensure_trees();
+    result.fingerprint = fingerprint;
     const auto snapshot = cluster_.snapshot();
     const std::string self = cluster_.self_name();
-    std::map<uint64_t, RangeStatus> status;
+    std::map<uint64_t, RangeStatus>& status = result.status;
     for (const RangeSummary& range : digests_->ranges_with(self)) {
       status[range.range_id].names = range.names;
     }
@@ -419,7 +464,8 @@ wire::RepairReport AntiEntropy::repair_now() {
       bool compared = false;
       try {
         // The trees as they are now: what earlier peers of this run moved here is in them.
-        compared = compare_with(peer, fingerprint, digests_->ranges_with(self), status, report);
+        compared = compare_with(peer, fingerprint, digests_->ranges_with(self), status, report,
+                                result.pulled);
       } catch (const std::exception& e) {
         LOG(WARNING) << "anti-entropy with " << MemberName(peer) << " failed: " << e.what();
       }
@@ -448,6 +494,67 @@ wire::RepairReport AntiEntropy::repair_now() {
     }
     VLOG(1) << agreed << " ranges agreed";
   }
+  return result;
+}
+
+bool AntiEntropy::rebuild_once() {
+  const auto start = std::chrono::steady_clock::now();
+  RunResult result;
+  {
+    std::lock_guard<std::mutex> lock(run_mu_);
+    result = run();
+  }
+  rebuild_keys_ += result.pulled;
+  const std::string self = cluster_.self_name();
+  // Per replica not yet level, the ranges that wait for it.
+  std::map<std::string, int> waiting;
+  size_t short_ranges = 0;
+  for (const auto& [id, st] : result.status) {
+    if (std::find(st.names.begin(), st.names.end(), self) == st.names.end()) continue;
+    const size_t n = st.names.size();
+    const size_t others = n - 1;
+    const size_t need = std::min(others, n - RequiredReplies(wire::Consistency::QUORUM, n) + 1);
+    size_t level = 0;
+    for (const std::string& name : st.names) {
+      if (name != self && st.level_with.count(name)) ++level;
+    }
+    if (level >= need) continue;
+    ++short_ranges;
+    for (const std::string& name : st.names) {
+      if (name != self && !st.level_with.count(name)) ++waiting[name];
+    }
+  }
+  const bool ring_changed =
+      result.fingerprint != digests_->FingerprintOf(*cluster_.snapshot());
+  if (short_ranges > 0 || ring_changed) {
+    std::string names;
+    for (const auto& [name, ranges] : waiting) {
+      names += (names.empty() ? "" : ", ") + name + " (" + std::to_string(ranges) + " ranges)";
+    }
+    LOG(WARNING) << "rebuild: took " << result.pulled << " records; "
+                 << (ring_changed ? "the ring changed during the run; " : "") << short_ranges
+                 << " ranges lack enough level replicas"
+                 << (names.empty() ? std::string() : ", waiting for " + names);
+    return false;
+  }
+  if (rpc::failpoints::HoldRebuild()) {
+    LOG_EVERY_T(WARNING, 1) << "rebuild: held by a failpoint (hold_rebuild)";
+    return false;
+  }
+  owner_.set_rebuilding(false);
+  ++rebuilds_;
+  LOG(INFO) << "rebuild done: took " << rebuild_keys_.load() << " records from the other replicas of "
+            << result.status.size() << " ranges (last run "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
+            << " s); this node now counts toward R";
+  return true;
+}
+
+wire::RepairReport AntiEntropy::repair_now() {
+  std::lock_guard<std::mutex> lock(run_mu_);
+  const auto start = std::chrono::steady_clock::now();
+  RunResult result = run();
+  wire::RepairReport& report = result.report;
   report.tombstones_purged = collect_garbage();
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ++runs_;
@@ -514,7 +621,10 @@ std::map<std::string, int64_t> AntiEntropy::stats() const {
                                         {"repair_keys_moved", keys_moved_.load()},
                                         {"repair_hashes_exchanged", hashes_exchanged_.load()},
                                         {"repair_peers_skipped", peers_skipped_.load()},
-                                        {"tombstones_purged", purged_.load()}};
+                                        {"tombstones_purged", purged_.load()},
+                                        {"rebuilding", owner_.rebuilding() ? 1 : 0},
+                                        {"rebuilds", rebuilds_.load()},
+                                        {"rebuild_keys", rebuild_keys_.load()}};
   if (digests_) {
     for (const auto& [k, v] : digests_->stats()) out[k] = v;
   } else {

@@ -23,7 +23,16 @@
 //
 // The RPCs a peer serves (roots_for, tree_hashes, leaf_page) check their sizes against
 // AntiEntropyLimits and the asker's ring fingerprint, and throw wire::StoreError otherwise.
-// With --replicas 1 there are no trees and a run is the GC pass alone. Thread-safe.
+// With --replicas 1 there are no trees and a run is the GC pass alone.
+//
+// Rebuild (start(rebuild=true): a node that joined a cluster with a new host ID, so a wiped
+// data dir or a --memory restart): the worker runs repair runs (not counted as repair_runs,
+// no GC pass) until, for every range this node holds, enough other replicas were compared and
+// brought level to see every QUORUM write: all of them for N <= 3, N - QUORUM + 1 of the N-1
+// others in general (a write acknowledged by QUORUM replicas, this node among them, is on at
+// least QUORUM-1 of the others). Until then OwnerStore::rebuilding() is true (no replica for
+// reads); a run that falls short is retried after 200 ms, doubling up to 5 s, with a log of
+// the replicas it waits for. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -68,7 +77,9 @@ class AntiEntropy {
   AntiEntropy& operator=(const AntiEntropy&) = delete;
 
   // Starts the worker: tree rebuilds on request, periodic runs. Call once the node has joined.
-  void start();
+  // With `rebuild` (and replicas), first rebuilds this node's ranges from the other replicas
+  // and then clears OwnerStore::rebuilding(); without, clears it at once.
+  void start(bool rebuild = false);
   void stop();
   // The ring changed: rebuild the trees soon (on the worker; coalesced).
   void request_rebuild();
@@ -87,7 +98,8 @@ class AntiEntropy {
 
   // repair_runs, repair_ranges_compared, repair_ranges_differing, repair_keys_moved,
   // repair_hashes_exchanged, repair_peers_skipped, tombstones_purged, digest_rebuilds,
-  // digest_ranges.
+  // digest_ranges; rebuilding (0/1), rebuilds (rebuilds finished), rebuild_keys (records
+  // taken from other replicas by rebuild runs).
   std::map<std::string, int64_t> stats() const;
   // The trees (null with one replica).
   RangeDigests* digests() { return digests_.get(); }
@@ -98,13 +110,20 @@ class AntiEntropy {
     int64_t version = 0;
     bool tombstone = false;
   };
+  // What one run did (repair_now counts it in the stats; a rebuild run does not).
+  struct RunResult;
+  RunResult run();
+  // One rebuild attempt: a run, then whether every range of this node has enough replicas
+  // level (see above). True when the rebuild is done.
+  bool rebuild_once();
   // Rebuilds the trees if they do not follow the current ring; returns their fingerprint.
   uint64_t ensure_trees();
   void check_fingerprint(int64_t fingerprint, const char* call) const;
   // Compares every range shared with `peer`, moves what differs. False if the peer was skipped.
   bool compare_with(const locator::wire::Location& peer, uint64_t fingerprint,
                     const std::vector<RangeSummary>& mine,
-                    std::map<uint64_t, RangeStatus>& status, wire::RepairReport& report);
+                    std::map<uint64_t, RangeStatus>& status, wire::RepairReport& report,
+                    int64_t& pulled);
   // This node's entries of the given leaves.
   std::map<std::string, Entry> local_entries(const std::set<std::pair<uint64_t, int>>& leaves);
   // The agreed time of `range_id` under the trees' current fingerprint.
@@ -129,11 +148,12 @@ class AntiEntropy {
   std::mutex mu_;
   std::condition_variable cv_;
   bool rebuild_requested_ = false;
+  bool rebuild_pending_ = false;  // the worker's: this node's ranges still to rebuild
   bool stopping_ = false;
   std::thread thread_;
 
   std::atomic<int64_t> runs_{0}, ranges_compared_{0}, ranges_differing_{0}, keys_moved_{0},
-      hashes_exchanged_{0}, peers_skipped_{0}, purged_{0};
+      hashes_exchanged_{0}, peers_skipped_{0}, purged_{0}, rebuilds_{0}, rebuild_keys_{0};
 };
 
 }  // namespace thrifty::diststore

@@ -188,6 +188,10 @@ void OwnerStore::check_unavailable(const locator::ClusterSnapshot& snapshot,
 std::vector<wire::Record> OwnerStore::owner_get(const std::vector<std::string>& keys,
                                                bool fallback) {
   CheckBatch(limits_, keys.size());
+  if (!fallback && rebuilding_.load()) {
+    ThrowStoreError(self_name_ + " is rebuilding its replicas (it came back with a new host ID): "
+                    "not a replica for reads until anti-entropy brought its ranges level");
+  }
   auto found = read(*cluster_.snapshot(), keys, fallback);
   std::vector<wire::Record> out;
   for (size_t i = 0; i < keys.size(); ++i) {

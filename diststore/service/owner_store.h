@@ -9,6 +9,7 @@
 // HybridLogicalClock::check). Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <optional>
 #include <set>
@@ -52,6 +53,16 @@ class OwnerStore {
                                                    bool fallback);
   void write(const locator::ClusterSnapshot& snapshot, std::vector<wire::Record> records);
 
+  // A node that came back with a new host ID (wiped data dir, --memory restart) lacks what its
+  // replicas hold until anti-entropy rebuilt its ranges (AntiEntropy::start). Meanwhile it is
+  // no replica for reads: owner_get(fallback=false), the replica read of ReplicaReader, throws
+  // a StoreError that says so (the reader counts it like a replica that did not answer), and
+  // ReplicaReader does not count this node's own share. Writes go through as always. With
+  // --replicas > 1 a replicated node ignores `fallback`, so anti-entropy pulls ask with
+  // fallback=true and are served.
+  void set_rebuilding(bool rebuilding) { rebuilding_.store(rebuilding); }
+  bool rebuilding() const { return rebuilding_.load(); }
+
   storage::Engine& engine() { return engine_; }
   storage::HybridLogicalClock& clock() { return clock_; }
 
@@ -92,6 +103,7 @@ class OwnerStore {
   StoreCounters& counters_;
   storage::HybridLogicalClock clock_;
   const std::string self_name_;
+  std::atomic<bool> rebuilding_{false};
 };
 
 // The Thrift/engine record conversions.

@@ -112,6 +112,12 @@ std::vector<std::optional<storage::Record>> ReplicaReader::read(
   std::function<void()> local;
   if (local_share) {
     local = [&] {
+      if (paths_.owner.rebuilding()) {
+        // This node came back with a new host ID and has not rebuilt its ranges yet: its
+        // "nothing" is no answer (OwnerStore::set_rebuilding).
+        failure = self_name_ + " is rebuilding its replicas";
+        return;
+      }
       std::vector<std::optional<storage::Record>> found;
       try {
         found = paths_.owner.read(snapshot, local_share->keys, false);

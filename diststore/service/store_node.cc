@@ -83,6 +83,7 @@ StoreNode::StoreNode(StoreOptions options) : options_(Validated(std::move(option
   if (options_.memory) {
     engine_ = storage::NewMemoryEngine();
     host_id_ = storage::NewHostId();
+    new_host_id_ = true;
   } else {
     data_path_ = options_.data_dir.empty()
                      ? "data/" + std::to_string(node_->self_location().port)
@@ -93,7 +94,7 @@ StoreNode::StoreNode(StoreOptions options) : options_(Validated(std::move(option
     engine_options.sync = options_.sync;
     engine_ = storage::OpenRocksDbEngine(engine_options);
     // Who this node is: kept with its data, so a wiped data dir makes a new node.
-    host_id_ = storage::LoadOrCreateHostId(data_path_);
+    host_id_ = storage::LoadOrCreateHostId(data_path_, &new_host_id_);
   }
   node_->members().set_self_metadata(kHostIdKey, host_id_);
   LOG(INFO) << "data: " << describe_engine() << "; host ID " << host_id_;
@@ -132,6 +133,9 @@ StoreNode::StoreNode(StoreOptions options) : options_(Validated(std::move(option
     anti_entropy_->request_rebuild();
   });
   if (options_.http) http_ = std::make_unique<StoreHttp>(*this, *options_.http);
+  // A new host ID holds none of its ranges' data: no replica for reads from the first request
+  // on, until start() knows whether it joined a cluster to rebuild from (AntiEntropy).
+  if (new_host_id_ && options_.replication.replicas > 1) owner_->set_rebuilding(true);
 }
 
 StoreNode::~StoreNode() { stop(); }
@@ -151,7 +155,11 @@ std::string StoreNode::start() {
             return std::make_shared<StoreHandler>(*this, peer);
           }));
   handoff_->request_sweep();  // keys that moved while this node was away
-  anti_entropy_->start();     // builds the trees on the joined ring, then runs periodically
+  // Builds the trees on the joined ring (a node with a new host ID that joined others then
+  // rebuilds its ranges from them), then runs periodically.
+  const auto ring = node_->snapshot()->ring();
+  const bool joined = ring && ring->size() > 1;
+  anti_entropy_->start(owner_->rebuilding() && joined);
   phase_ = Phase::kServing;
   return outcome;
 }

@@ -134,6 +134,7 @@ class StoreNode {
   std::unique_ptr<locator::LocatorNode> node_;
   std::string data_path_;
   std::string host_id_;
+  bool new_host_id_ = false;  // made at this start (a new data dir, or --memory)
   std::unique_ptr<storage::Engine> engine_;
   std::unique_ptr<NodeClusterView> cluster_;
   StoreLatency latency_;

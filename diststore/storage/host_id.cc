@@ -60,8 +60,9 @@ std::string NewHostId() {
   return id;
 }
 
-std::string LoadOrCreateHostId(const std::string& data_dir) {
+std::string LoadOrCreateHostId(const std::string& data_dir, bool* created) {
   const std::string path = data_dir + "/" + kFileName;
+  if (created) *created = false;
   std::error_code error;
   if (std::filesystem::exists(path, error)) {
     std::ifstream in(path);
@@ -73,6 +74,7 @@ std::string LoadOrCreateHostId(const std::string& data_dir) {
   if (error) Fail(path, error.message());
   const std::string id = NewHostId();
   WriteDurably(path, id + "\n");
+  if (created) *created = true;
   return id;
 }
 

@@ -15,8 +15,10 @@ namespace thrifty::storage {
 std::string NewHostId();
 
 // The host ID stored in `data_dir`/HOST_ID, created (written to a temporary file, synced, then
-// renamed) when missing. `data_dir` must exist. Throws std::runtime_error naming the file if it
-// cannot be read or written, or holds something that is not a host ID.
-std::string LoadOrCreateHostId(const std::string& data_dir);
+// renamed) when missing; `created` (if given) tells whether it was (a new data dir: the node
+// holds none of the data an earlier node at its address had). `data_dir` must exist. Throws
+// std::runtime_error naming the file if it cannot be read or written, or holds something that
+// is not a host ID.
+std::string LoadOrCreateHostId(const std::string& data_dir, bool* created = nullptr);
 
 }  // namespace thrifty::storage

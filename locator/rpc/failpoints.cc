@@ -28,6 +28,7 @@ RulesFile& Global() {
 
 bool BlockedSlow(const std::string& host, int port) { return Global().blocked(host, port); }
 int64_t ClockOffsetSlow() { return Global().clock_offset_ms(); }
+bool HoldRebuildSlow() { return Global().hold_rebuild(); }
 
 }  // namespace internal
 
@@ -43,7 +44,10 @@ Rules Parse(const std::string& text, std::vector<std::string>* errors) {
     if (!(words >> verb) || verb[0] == '#') continue;
     const bool one_arg = static_cast<bool>(words >> arg) && !(words >> extra);
     bool ok = false;
-    if (one_arg && verb == "block") {
+    if (verb == "hold_rebuild") {
+      ok = arg.empty();
+      if (ok) rules.hold_rebuild = true;
+    } else if (one_arg && verb == "block") {
       const auto colon = arg.rfind(':');
       ok = colon != std::string::npos && colon > 0 && colon + 1 < arg.size() &&
            arg.find_first_not_of("0123456789", colon + 1) == std::string::npos;
@@ -72,6 +76,12 @@ int64_t RulesFile::clock_offset_ms() {
   std::lock_guard<std::mutex> lock(mu_);
   refresh_locked();
   return rules_.clock_offset_ms;
+}
+
+bool RulesFile::hold_rebuild() {
+  std::lock_guard<std::mutex> lock(mu_);
+  refresh_locked();
+  return rules_.hold_rebuild;
 }
 
 void RulesFile::refresh_locked() {
@@ -103,7 +113,7 @@ void RulesFile::refresh_locked() {
   rules_ = Parse(text, &errors);
   for (const auto& e : errors) LOG(WARNING) << "failpoints: " << path_ << ": ignored " << e;
   LOG(INFO) << "failpoints: " << rules_.blocked.size() << " blocked peer(s), clock offset "
-            << rules_.clock_offset_ms << " ms";
+            << rules_.clock_offset_ms << " ms" << (rules_.hold_rebuild ? ", rebuild held" : "");
 }
 
 }  // namespace thrifty::rpc::failpoints

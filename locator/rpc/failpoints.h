@@ -15,6 +15,8 @@
 //                       A and B is the symmetric pair of rules, one in each node's file.
 //   clock_offset_ms N   N (may be negative) is added to the wall clock read by the hybrid
 //                       logical clock (write versions) and by gossip (sent_ms and its checks).
+//   hold_rebuild        a store node rebuilding its replicas (a new host ID) does not finish
+//                       the rebuild while the rule is there (its repair runs still move data).
 // A line that does not parse is logged and ignored; a missing or unreadable file means no
 // rules; the last clock_offset_ms wins. HOST is compared as written (use the same literal
 // address the nodes advertise, e.g. 127.0.0.1).
@@ -35,6 +37,7 @@ namespace internal {
 extern const bool kEnabled;
 bool BlockedSlow(const std::string& host, int port);
 int64_t ClockOffsetSlow();
+bool HoldRebuildSlow();
 }  // namespace internal
 
 // True in a process started with THRIFTY_FAILPOINTS.
@@ -48,9 +51,13 @@ inline bool Blocked(const std::string& host, int port) {
 // Milliseconds to add to this node's wall clock; 0 when off.
 inline int64_t ClockOffsetMs() { return internal::kEnabled ? internal::ClockOffsetSlow() : 0; }
 
+// True when the current rules hold a replica rebuild back (hold_rebuild).
+inline bool HoldRebuild() { return internal::kEnabled && internal::HoldRebuildSlow(); }
+
 struct Rules {
   std::set<std::string> blocked;  // "HOST:PORT"
   int64_t clock_offset_ms = 0;
+  bool hold_rebuild = false;
 };
 
 // Parses FILE's text. Lines that do not parse are skipped and described in `errors`.
@@ -65,6 +72,7 @@ class RulesFile {
   // The rules as of the last check (re-reading FILE first when it is due and changed).
   bool blocked(const std::string& host, int port);
   int64_t clock_offset_ms();
+  bool hold_rebuild();
 
  private:
   void refresh_locked();

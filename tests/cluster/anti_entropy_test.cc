@@ -235,5 +235,129 @@ TEST(AntiEntropy, ADeleteMissedByADownReplicaStaysDeletedAndItsTombstoneIsPurged
             << " repair rounds" << std::endl;
 }
 
+// A replica that comes back with a wiped data dir (a new host ID) rebuilds its ranges from the
+// other two before it counts toward R. Failpoints: nodes 0 and 2 can be kept from reaching
+// node 1 (so one write reaches only 0 and 2), and the returning node 2 can be held in its
+// rebuild (hold_rebuild) and kept from reaching node 0.
+TEST(AntiEntropy, AWipedReplicaRebuildsItsRangesBeforeItCountsTowardR) {
+  Cluster cluster;
+  const std::string rules = cluster.dir() + "/failpoints";
+  const std::string rules2 = cluster.dir() + "/failpoints-returning";
+  { std::ofstream(rules) << "# nothing blocked yet\n"; }
+  std::vector<int> nodes;
+  for (int i = 0; i < 3; ++i) {
+    auto args = RocksArgs(cluster, "node" + std::to_string(i));
+    for (auto& a : Args(cluster, i, {})) args.push_back(a);
+    if (i != 1) setenv("THRIFTY_FAILPOINTS", rules.c_str(), 1);
+    ASSERT_EQ(cluster.start(args, cluster.first_port() + i), i);
+    unsetenv("THRIFTY_FAILPOINTS");
+    nodes.push_back(i);
+  }
+  ASSERT_TRUE(WaitFor([&] { return RingsAre(cluster, nodes, nodes); }, 20000, 100));
+  ASSERT_TRUE(WaitFor([&] { return SumOfStat(cluster, nodes, "rebuilding") == 0; }, 20000, 100));
+  auto put = [&](int via, const std::string& key, const std::string& value, Level level) {
+    cluster.client_pool().call(cluster.location(via), [&](diststore::wire::StoreClient& c) {
+      c.put(key, value, level);
+    });
+  };
+  auto get = [&](int via, const std::string& key, Level level) {
+    std::string value;
+    cluster.client_pool().call(cluster.location(via), [&](diststore::wire::StoreClient& c) {
+      c.get(value, key, level);
+    });
+    return value;
+  };
+  const auto keys = KeyRange(300);
+  for (const auto& key : keys) put(0, key, "v-" + key, diststore::wire::Consistency::QUORUM);
+  const std::string hot = "hot-key";
+  put(0, hot, "v1", diststore::wire::Consistency::ALL);
+  // v2 reaches nodes 0 and 2 only (--strict-quorum: no hint for node 1).
+  SetRules(rules, "block " + rpc::ToString(cluster.location(1)) + "\n");
+  put(0, hot, "v2", diststore::wire::Consistency::QUORUM);
+  SetRules(rules, "# unblocked\n");
+  ASSERT_EQ(Held(cluster, 1, {hot}).at(hot).value, "v1");
+  ASSERT_EQ(Held(cluster, 2, {hot}).at(hot).value, "v2");
+
+  // Node 2 goes, its data dir is wiped; keys written meanwhile are on 0 and 1 only.
+  cluster.kill9(2);
+  std::filesystem::remove_all(cluster.dir() + "/node2");
+  const auto later = KeyRange(100, [](int i) { return "later-" + std::to_string(i); });
+  for (const auto& key : later) put(0, key, "v-" + key, diststore::wire::Consistency::QUORUM);
+  { std::ofstream(rules2) << "hold_rebuild\n"; }
+  setenv("THRIFTY_FAILPOINTS", rules2.c_str(), 1);
+  cluster.restart(2);
+  unsetenv("THRIFTY_FAILPOINTS");
+  ASSERT_TRUE(WaitFor([&] { return RingsAre(cluster, nodes, nodes); }, 20000, 100));
+  EXPECT_EQ(Stats(cluster, 2).at("rebuilding"), 1);
+
+  // Rebuilding: a replica read of node 2 is refused ...
+  try {
+    Held(cluster, 2, {hot});
+    ADD_FAILURE() << "a rebuilding node answered a replica read";
+  } catch (const diststore::wire::StoreError& e) {
+    EXPECT_NE(e.message.find("rebuilding"), std::string::npos) << e.message;
+  }
+  // ... and its own share does not count: with node 0 out of its reach, a QUORUM read through
+  // it has node 1 (v1) alone, which is no quorum (counting itself it would answer v1).
+  SetRules(rules2, "hold_rebuild\nblock " + rpc::ToString(cluster.location(0)) + "\n");
+  try {
+    const std::string value = get(2, hot, diststore::wire::Consistency::QUORUM);
+    ADD_FAILURE() << "a QUORUM read counted the rebuilding node and answered " << value;
+  } catch (const diststore::wire::StoreError&) {
+  } catch (const diststore::wire::Unavailable&) {
+  }
+  SetRules(rules2, "hold_rebuild\n");
+  // With node 0 reachable: nodes 0 and 1 make the quorum, the newest wins.
+  std::string through2, through1;
+  EXPECT_TRUE(WaitFor([&] {
+    try {
+      through2 = get(2, hot, diststore::wire::Consistency::QUORUM);
+      through1 = get(1, hot, diststore::wire::Consistency::QUORUM);
+      return true;
+    } catch (const std::exception&) {
+      return false;
+    }
+  }, 10000, 200));
+  EXPECT_EQ(through2, "v2");
+  EXPECT_EQ(through1, "v2");
+  EXPECT_EQ(Stats(cluster, 2).at("rebuilding"), 1);
+  EXPECT_EQ(Stats(cluster, 2).at("rebuilds"), 0);
+
+  // Released: the rebuild finishes.
+  const auto start = std::chrono::steady_clock::now();
+  SetRules(rules2, "# released\n");
+  ASSERT_TRUE(WaitFor([&] { return Stats(cluster, 2).at("rebuilding") == 0; }, 30000, 100))
+      << cluster.log(2);
+  const double rebuild_s = Seconds(start);
+  const auto stats = Stats(cluster, 2);
+  EXPECT_EQ(stats.at("rebuilds"), 1);
+  EXPECT_GE(stats.at("rebuild_keys"), static_cast<int64_t>(keys.size() + later.size() + 1));
+
+  // Node 2 alone has everything, at ONE.
+  cluster.kill9(0);
+  cluster.kill9(1);
+  int right = 0;
+  std::string wrong;
+  auto check = [&](const std::string& key, const std::string& want) {
+    try {
+      const std::string value = get(2, key, diststore::wire::Consistency::ONE);
+      if (value == want) {
+        ++right;
+      } else if (wrong.empty()) {
+        wrong = key + " = " + value;
+      }
+    } catch (const std::exception& e) {
+      if (wrong.empty()) wrong = key + ": " + e.what();
+    }
+  };
+  for (const auto& key : keys) check(key, "v-" + key);
+  for (const auto& key : later) check(key, "v-" + key);
+  check(hot, "v2");
+  EXPECT_EQ(right, static_cast<int>(keys.size() + later.size() + 1)) << "first wrong: " << wrong;
+  std::cout << "rebuild of a wiped replica (" << stats.at("rebuild_keys")
+            << " records taken) finished " << rebuild_s << " s after its hold was released"
+            << std::endl;
+}
+
 }  // namespace
 }  // namespace thrifty::testing

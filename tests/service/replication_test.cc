@@ -193,6 +193,46 @@ TEST_F(Replicated, AValueOnOneReplicaOnlyIsNeverReadThenUnread) {
   EXPECT_EQ(node.router->get(key, wire::Consistency::QUORUM), "lonely");  // self + B
 }
 
+TEST_F(Replicated, ARebuildingNodeDoesNotCountTowardRButTakesWrites) {
+  // This node came back with a new host ID and holds nothing yet; B has an old copy, C the
+  // newest. Were its "nothing" an answer, QUORUM could be self + B: the old value.
+  const std::string key = KeyLedBy(*node.cluster.snapshot(), kSelf);
+  node.peers.store(kB, key, "old", 100);
+  node.peers.store(kC, key, "new", 200);
+  node.owner->set_rebuilding(true);
+  node.peers.set_down(kC, true);
+  try {
+    node.router->get(key, wire::Consistency::QUORUM);
+    FAIL() << "a quorum read must not count a rebuilding node";
+  } catch (const wire::StoreError& e) {
+    EXPECT_NE(e.message.find("1 of 2 replicas answered"), std::string::npos) << e.message;
+  }
+  node.peers.set_down(kC, false);
+  EXPECT_EQ(node.router->get(key, wire::Consistency::QUORUM), "new");  // B + C
+  // As a peer: a replica read is refused, an anti-entropy pull (fallback=true) served.
+  EXPECT_THROW(node.owner->owner_get({key}, false), wire::StoreError);
+  EXPECT_NO_THROW(node.owner->owner_get({key}, true));
+  // Writes go through.
+  node.router->put(key, "newest", wire::Consistency::ALL);
+  EXPECT_EQ(node.engine->get(key)->value, "newest");
+  node.owner->set_rebuilding(false);
+  EXPECT_EQ(node.owner->owner_get({key}, false).at(0).value, "newest");
+}
+
+TEST_F(Replicated, AReplicaThatRefusesAsRebuildingCountsLikeOneThatDidNotAnswer) {
+  const std::string key = KeyLedBy(*node.cluster.snapshot(), kSelf);
+  node.peers.store(kB, key, "old", 100);
+  node.peers.store(kC, key, "new", 200);
+  node.peers.set_refusing(kC, "127.0.0.1:C is rebuilding its replicas");
+  // Self (nothing) + B (old) make a quorum without C: the newest there is B's.
+  EXPECT_EQ(node.router->get(key, wire::Consistency::QUORUM), "old");
+  node.peers.set_down(kB, true);
+  EXPECT_THROW(node.router->get(key, wire::Consistency::QUORUM), wire::StoreError)
+      << "self alone is no quorum";
+  EXPECT_EQ(node.cluster.failures().count("127.0.0.1:" + std::to_string(kC)), 0u)
+      << "a refusal is no failure of the node";
+}
+
 TEST_F(Replicated, MultiPutAndMultiGetSpanLeaders) {
   std::vector<wire::Entry> entries;
   std::vector<std::string> keys;

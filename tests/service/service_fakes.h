@@ -140,6 +140,12 @@ class FakePeers : public PeerClient {
       down_.erase("127.0.0.1:" + std::to_string(port));
     }
   }
+  // The peer answers every call with a StoreError carrying `message` (it is up but refuses,
+  // as a replica that is rebuilding); empty: it answers again.
+  void set_refusing(int port, const std::string& message) {
+    std::lock_guard<std::mutex> lock(mu_);
+    refusing_["127.0.0.1:" + std::to_string(port)] = message;
+  }
   int calls(int port) {
     std::lock_guard<std::mutex> lock(mu_);
     return calls_["127.0.0.1:" + std::to_string(port)];
@@ -156,10 +162,16 @@ class FakePeers : public PeerClient {
       throw apache::thrift::transport::TTransportException(
           apache::thrift::transport::TTransportException::NOT_OPEN, "connection refused");
     }
+    if (auto it = refusing_.find(MemberName(peer)); it != refusing_.end() && !it->second.empty()) {
+      wire::StoreError error;
+      error.message = it->second;
+      throw error;
+    }
   }
   std::mutex mu_;
   std::map<std::string, std::map<std::string, wire::Record>> data_;
   std::set<std::string> down_;
+  std::map<std::string, std::string> refusing_;
   std::map<std::string, int> calls_;
   int64_t clock_ = 1000;
 };
