@@ -138,7 +138,9 @@ service Store extends locator.Locator {
   // cluster key (Base.auth_begin/auth_finish); otherwise `denied`. ----
 
   // Records this node holds for `keys` (tombstones included). With `fallback`, a key this
-  // node lacks is looked up on its previous owner while data is moving.
+  // node lacks is looked up on its previous owner while data is moving. With replicas,
+  // `fallback` false is a replica read: refused (StoreError) while this node rebuilds its
+  // ranges after a new host ID; `fallback` true reads the same records (anti-entropy pulls).
   list<Record> owner_get(1: list<string> keys, 2: bool fallback)
       throws (1: StoreError error, 2: locator.Unauthorized denied),
 
