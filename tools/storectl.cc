@@ -533,6 +533,7 @@ int main(int argc, char** argv) {
     if (cmd == "repair") return RepairCmd(admin, client_flags.peer_given(), repair_timeout_s * 1000);
     cli::Fail(2, "unknown command '" + cmd + "' (see --help)");
   } catch (const std::exception& e) {
-    cli::Fail(2, std::string("cannot reach ") + rpc::ToString(admin.entry) + ": " + e.what());
+    cli::Fail(2, client_flags.Explain(std::string("cannot reach ") + rpc::ToString(admin.entry) + ": " +
+                                      e.what()));
   }
 }

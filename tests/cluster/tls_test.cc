@@ -185,7 +185,11 @@ TEST_F(Tls, NodesClusterOverMutualTlsAndServeTlsClientsOnly) {
   // Plaintext to a TLS port: refused in the handshake, counted; the tool fails.
   const int64_t refused = Stats(cluster, b).at("rpc_tls_handshake_failures");
   auto plain = RunCommand({Bin("storeget"), peer, "cli-key"});
-  EXPECT_NE(plain.status, 0);
+  EXPECT_EQ(plain.status, 2);
+  EXPECT_NE(plain.err.find("give --tls-ca"), std::string::npos) << plain.err;
+  auto plain_ctl = RunCommand({Bin("storectl"), peer, "stats"});
+  EXPECT_EQ(plain_ctl.status, 2);
+  EXPECT_NE(plain_ctl.err.find("give --tls-ca"), std::string::npos) << plain_ctl.err;
   EXPECT_GT(Stats(cluster, b).at("rpc_tls_handshake_failures"), refused);
 }
 

@@ -48,7 +48,7 @@ std::unique_ptr<client::ClusterClient> ClientFlags::Connect() const {
   try {
     return std::make_unique<client::ClusterClient>(options);
   } catch (const std::exception& e) {
-    Fail(2, e.what());
+    Fail(2, tls_.explain(e.what()));
   }
 }
 

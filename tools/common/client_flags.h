@@ -35,6 +35,8 @@ class ClientFlags {
   std::shared_ptr<apache::thrift::transport::TSSLSocketFactory> Tls() const {
     return tls_.client_factory();
   }
+  // A connection error, with a hint if it looks like TLS was needed (TlsFlags::explain).
+  std::string Explain(const std::string& error) const { return tls_.explain(error); }
 
  private:
   std::string peer_;

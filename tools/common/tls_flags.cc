@@ -17,6 +17,17 @@ TlsFlags::TlsFlags(CommandLine& command, bool server) : server_(server) {
       .type_name("FILE");
 }
 
+std::string TlsFlags::explain(const std::string& error) const {
+  if (enabled()) return error;
+  // What a plain Thrift socket reports when the server closes it after a failed handshake.
+  for (const char* sign : {"No more data to read", "Connection reset by peer"}) {
+    if (error.find(sign) != std::string::npos) {
+      return error + " (if the node serves TLS, give --tls-ca and, to be a peer, --tls-cert/--tls-key)";
+    }
+  }
+  return error;
+}
+
 void TlsFlags::check() const {
   if (const std::string problem = options_.problem(server_); !problem.empty()) Fail(2, problem);
 }

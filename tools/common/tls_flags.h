@@ -25,6 +25,9 @@ class TlsFlags {
   TlsFlags& operator=(const TlsFlags&) = delete;
 
   bool enabled() const { return options_.enabled(); }
+  // `error` of a failed connection, with a hint when it looks like a plaintext client cut off
+  // by a TLS node's handshake (and this command has no TLS flags).
+  std::string explain(const std::string& error) const;
   // Exits 2 with one line if the combination is wrong or a file cannot be used.
   std::shared_ptr<boost::asio::ssl::context> server_context() const;
   // The client side (null without TLS); made once. Exits 2 as above.
