@@ -166,19 +166,18 @@ void ServerConnection::after_read(std::vector<std::string>& frames, size_t bytes
   bool finished = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& frame : frames) {
-      queued_bytes_ += frame.size();
-      queued_.push_back(std::move(frame));
+    if (!close_after_write_) {  // after a refused request nothing more is run
+      for (auto& frame : frames) {
+        queued_bytes_ += frame.size();
+        queued_.push_back(std::move(frame));
+      }
+      server_.counters->calls_in_progress() += static_cast<int64_t>(frames.size());
     }
-    server_.counters->calls_in_progress() += static_cast<int64_t>(frames.size());
     if (ended) peer_done_ = true;
-    if (!running_ && !queued_.empty() && unsent_.size() < kMaxUnsentBytes) {
-      running_ = true;
-      server_.workers->submit([self = shared_from_this()] { self->run_queued(); });
-    }
+    run_queue_locked();
     read_paused_ = queued_bytes_ > kMaxQueuedBytes || queued_.size() > kMaxQueuedRequests;
     arm = !peer_done_ && !read_paused_;
-    finished = peer_done_ && !running_ && queued_.empty() && unsent_.empty() && !write_armed_;
+    finished = finished_locked();
   }
   if (finished) return close();
   if (arm) arm_read();
@@ -192,9 +191,7 @@ void ServerConnection::refuse_oversized() {
   bool finished = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    server_.counters->calls_in_progress() -= static_cast<int64_t>(queued_.size());
-    queued_.clear();
-    queued_bytes_ = 0;
+    drop_queued_locked();
     peer_done_ = true;
     close_after_write_ = true;
     // Answered when it names its call (a Thrift client sent too much), so the caller learns
@@ -204,9 +201,29 @@ void ServerConnection::refuse_oversized() {
       send_locked(ExceptionFrame(head->name, head->seqid,
                                  "request refused: " + what + " (the server's frame limit)"));
     }
-    finished = !running_ && unsent_.empty() && !write_armed_;
+    finished = finished_locked();
   }
   if (finished) close();
+}
+
+void ServerConnection::drop_queued_locked() {
+  server_.counters->calls_in_progress() -= static_cast<int64_t>(queued_.size());
+  queued_.clear();
+  queued_bytes_ = 0;
+}
+
+void ServerConnection::run_queue_locked() {
+  if (running_ || closed_ || close_after_write_ || queued_.empty() ||
+      unsent_.size() >= kMaxUnsentBytes) {
+    return;
+  }
+  running_ = true;
+  server_.workers->submit([self = shared_from_this()] { self->run_queued(); });
+}
+
+bool ServerConnection::finished_locked() const {
+  return (peer_done_ || close_after_write_) && !running_ && queued_.empty() && unsent_.empty() &&
+         !write_armed_;
 }
 
 void ServerConnection::run_queued() {
@@ -236,14 +253,11 @@ void ServerConnection::run_queued() {
     if (!reply_storage_.empty()) send_locked(reply_storage_);
     if (!keep) {
       close_after_write_ = true;
-      server_.counters->calls_in_progress() -= static_cast<int64_t>(queued_.size());
-      queued_.clear();
-      queued_bytes_ = 0;
+      drop_queued_locked();
     }
   }
   running_ = false;
-  const bool finished = (peer_done_ || close_after_write_ || closed_) && queued_.empty() &&
-                        unsent_.empty() && !write_armed_;
+  const bool finished = finished_locked();
   lock.unlock();
   if (finished) post_close();
 }
@@ -293,12 +307,8 @@ void ServerConnection::write_unsent() {
       more = !self->unsent_.empty();
       if (!more) {
         self->write_armed_ = false;
-        if (!self->running_ && !self->queued_.empty() && !self->close_after_write_) {
-          self->running_ = true;
-          self->server_.workers->submit([self] { self->run_queued(); });
-        }
-        finished = (self->peer_done_ || self->close_after_write_) && !self->running_ &&
-                   self->queued_.empty();
+        self->run_queue_locked();
+        finished = self->finished_locked();
       }
     }
     if (more) return self->write_unsent();
@@ -320,9 +330,7 @@ void ServerConnection::close() {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return;
     closed_ = true;
-    server_.counters->calls_in_progress() -= static_cast<int64_t>(queued_.size());
-    queued_.clear();
-    queued_bytes_ = 0;
+    drop_queued_locked();
     unsent_.clear();
   }
   server_.counters->buffered_bytes() -= counted_buffered_;

@@ -95,6 +95,13 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   void refuse_oversized();
   void run_queued();  // worker
   bool send_locked(const std::string& reply);
+  // Under mu_: forgets the requests not yet run (they are no longer in progress).
+  void drop_queued_locked();
+  // Under mu_: hands the queue to a worker unless one has it, there is nothing to run, a
+  // refused request ended the connection, or the client has too many replies unread.
+  void run_queue_locked();
+  // Under mu_: everything asked is answered and sent, and nothing more will come.
+  bool finished_locked() const;
   void write_unsent();  // loop
   void post_close();
 
