@@ -18,6 +18,19 @@ using apache::thrift::protocol::TProtocolException;
 using apache::thrift::transport::TBufferBase;
 using apache::thrift::transport::TTransportException;
 
+namespace {
+
+// The frame header: the payload's size, big-endian, in the 4 bytes at `out`.
+void PutFrameSize(char* out, size_t size) {
+  const auto n = static_cast<uint32_t>(size);
+  out[0] = static_cast<char>(n >> 24);
+  out[1] = static_cast<char>(n >> 16);
+  out[2] = static_cast<char>(n >> 8);
+  out[3] = static_cast<char>(n);
+}
+
+}  // namespace
+
 // A transport over memory: reads one request frame (borrowed, not copied), writes one reply
 // into a string that starts with room for the frame header.
 class CallBuffer : public apache::thrift::transport::TVirtualTransport<CallBuffer, TBufferBase> {
@@ -52,11 +65,7 @@ class CallBuffer : public apache::thrift::transport::TVirtualTransport<CallBuffe
       reply_.clear();
     } else {
       reply_.resize(size + 4);
-      const auto n = static_cast<uint32_t>(size);
-      reply_[0] = static_cast<char>(n >> 24);
-      reply_[1] = static_cast<char>(n >> 16);
-      reply_[2] = static_cast<char>(n >> 8);
-      reply_[3] = static_cast<char>(n);
+      PutFrameSize(reply_.data(), size);
     }
     setWriteBuffer(nullptr, 0);
     return std::move(reply_);
@@ -138,14 +147,10 @@ std::string ExceptionFrame(const std::string& name, int32_t seqid, const std::st
   protocol.writeMessageBegin(name, apache::thrift::protocol::T_EXCEPTION, seqid);
   TApplicationException(TApplicationException::PROTOCOL_ERROR, message).write(&protocol);
   protocol.writeMessageEnd();
-  std::string body = buffer->getBufferAsString();
   std::string out(4, '\0');
-  const auto n = static_cast<uint32_t>(body.size());
-  out[0] = static_cast<char>(n >> 24);
-  out[1] = static_cast<char>(n >> 16);
-  out[2] = static_cast<char>(n >> 8);
-  out[3] = static_cast<char>(n);
-  return out + body;
+  buffer->appendBufferToString(out);
+  PutFrameSize(out.data(), out.size() - 4);
+  return out;
 }
 
 }  // namespace thrifty::rpc

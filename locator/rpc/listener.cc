@@ -53,7 +53,8 @@ Listener::Listener(const std::string& address, int port) : address_(address) {
     sockaddr_storage bound{};
     socklen_t size = sizeof bound;
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &size);
-    port_ = bound.ss_family == AF_INET6
+    ipv6_ = bound.ss_family == AF_INET6;
+    port_ = ipv6_
                 ? ntohs(reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port)
                 : ntohs(reinterpret_cast<const sockaddr_in*>(&bound)->sin_port);
     fd_ = fd;

@@ -26,6 +26,7 @@ class Listener {
   Listener& operator=(const Listener&) = delete;
 
   int port() const { return port_; }
+  bool ipv6() const { return ipv6_; }
   const std::string& address() const { return address_; }
 
   // Hands the listening descriptor to the caller, who closes it. -1 once taken.
@@ -34,6 +35,7 @@ class Listener {
  private:
   std::string address_;
   int port_ = 0;
+  bool ipv6_ = false;
   int fd_ = -1;
 };
 

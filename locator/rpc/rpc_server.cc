@@ -1,7 +1,5 @@
 #include "locator/rpc/rpc_server.h"
 
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <thread>
 #include <unordered_map>
@@ -82,12 +80,9 @@ class RpcServer::Impl {
     context_.workers = workers_.get();
     for (int i = 0; i < loop_count_; ++i) loops_.push_back(std::make_unique<Loop>());
     acceptor_ = std::make_unique<tcp::acceptor>(loops_[0]->context);
-    const int fd = listener_->release();
     boost::system::error_code ec;
-    struct sockaddr_storage bound {};
-    socklen_t size = sizeof bound;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &size);
-    acceptor_->assign(bound.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), fd, ec);
+    const tcp protocol = listener_->ipv6() ? tcp::v6() : tcp::v4();
+    acceptor_->assign(protocol, listener_->release(), ec);
     if (ec) throw BindError("cannot serve the listening socket: " + ec.message());
     for (auto& loop : loops_) schedule_sweep(*loop);
     accept();
