@@ -39,15 +39,6 @@ constexpr bool kAddressSanitizer = false;
 constexpr bool kAddressSanitizer = false;
 #endif
 
-long ProcStatus(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field, 0) == 0) return std::strtol(line.c_str() + field.size(), nullptr, 10);
-  }
-  return -1;
-}
-
 // Raises this process's descriptor limit to `wanted` if the hard limit allows; false if not.
 bool EnsureDescriptors(rlim_t wanted) {
   rlimit limit{};
@@ -167,7 +158,7 @@ TEST_F(ConnectionLimits, RefusedHugePutsGiveTheirMemoryBack) {
   options.call_timeout_ms = 30000;
   auto connection = rpc::Connect<wire::StoreClient>(cluster_.location(node_), options);
   connection.client->put("small", "v", wire::Consistency::DEFAULT);
-  const long baseline_kb = ProcStatus(pid(), "VmRSS:");
+  const long baseline_kb = RssKb(pid());
   const std::string huge(60 << 20, 'h');
   for (int i = 0; i < 20; ++i) {
     try {
@@ -182,7 +173,7 @@ TEST_F(ConnectionLimits, RefusedHugePutsGiveTheirMemoryBack) {
   EXPECT_EQ(value, "v");
   if (kAddressSanitizer) return;  // ASan keeps freed memory in its quarantine: RSS says nothing
   long rss_kb = 0;
-  EXPECT_TRUE(WaitFor([&] { return (rss_kb = ProcStatus(pid(), "VmRSS:")) < baseline_kb + 50 * 1024; },
+  EXPECT_TRUE(WaitFor([&] { return (rss_kb = RssKb(pid())) < baseline_kb + 50 * 1024; },
                       10000))
       << "RSS " << rss_kb << " KiB after 20 refused 60 MB puts, from " << baseline_kb << " KiB";
 }

@@ -48,15 +48,6 @@ constexpr long kMaxGrowthKb = 100 * 1024;  // the node's RSS may grow by less th
 
 // ---- /proc helpers ----
 
-long StatusKb(pid_t pid, const std::string& field) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(field, 0) == 0) return std::strtol(line.c_str() + field.size(), nullptr, 10);
-  }
-  return 0;
-}
-
 int OpenFds(pid_t pid) {
   std::error_code ec;
   int n = 0;
@@ -244,7 +235,7 @@ class HardeningRaw : public ::testing::Test {
     EXPECT_EQ(prober_->failures(), 0) << "the other client failed: " << prober_->first_failure();
     EXPECT_GT(prober_->calls(), 0);
     ASSERT_TRUE(cluster_->running(node_)) << "the node died; log:\n" << cluster_->log(node_);
-    const long peak = std::max({prober_->max_rss_kb(), RssKb(pid()), StatusKb(pid(), "VmHWM:")});
+    const long peak = std::max({prober_->max_rss_kb(), RssKb(pid()), ProcStatus(pid(), "VmHWM:")});
     EXPECT_LT(peak - baseline_rss_kb_, kMaxGrowthKb)
         << "RSS went from " << baseline_rss_kb_ << " KiB to " << peak << " KiB";
   }

@@ -155,14 +155,16 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
   return result;
 }
 
-long RssKb(pid_t pid) {
+long ProcStatus(pid_t pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+    if (line.rfind(field, 0) == 0) return std::strtol(line.c_str() + field.size(), nullptr, 10);
   }
   return 0;
 }
+
+long RssKb(pid_t pid) { return ProcStatus(pid, "VmRSS:"); }
 
 pid_t StartProcess(const std::vector<std::string>& argv, const std::string& log_path) {
   return Spawn(argv, log_path, log_path);

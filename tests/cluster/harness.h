@@ -45,6 +45,8 @@ struct CommandResult {
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::string& input = "",
                          int timeout_ms = 60000);
 
+// The number after `field` ("VmHWM:", "Threads:", ...) in /proc/PID/status (0 if it is gone).
+long ProcStatus(pid_t pid, const std::string& field);
 // The resident set size of a process in KiB (0 if it is gone).
 long RssKb(pid_t pid);
 

@@ -9,20 +9,13 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/net/wait_for.h"
+
 namespace thrifty::rpc {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
-template <typename Fn>
-bool WaitFor(Fn done, int timeout_ms) {
-  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
+using thrifty::testing::PollUntil;
 
 // Tasks that block until released.
 class Gate {
@@ -62,17 +55,17 @@ TEST(CallWorkers, GrowsWithBlockedCallsUpToTheLimitAndRunsTheRestAfter) {
     });
   }
   // Eight run (and block) at once; no more threads than that.
-  ASSERT_TRUE(WaitFor([&] { return gate.waiting() == 8; }, 5000)) << gate.waiting();
+  ASSERT_TRUE(PollUntil([&] { return gate.waiting() == 8; }, 5000)) << gate.waiting();
   EXPECT_EQ(workers.threads(), 8);
   EXPECT_EQ(workers.busy(), 8);
   gate.open();
-  ASSERT_TRUE(WaitFor([&] { return done.load() == 20; }, 5000));
+  ASSERT_TRUE(PollUntil([&] { return done.load() == 20; }, 5000));
   // Idle past the retirement time: back to the minimum.
-  EXPECT_TRUE(WaitFor([&] { return workers.threads() == 2; }, 5000)) << workers.threads();
+  EXPECT_TRUE(PollUntil([&] { return workers.threads() == 2; }, 5000)) << workers.threads();
   // And still working after threads retired.
   std::atomic<bool> ran{false};
   workers.submit([&] { ran = true; });
-  EXPECT_TRUE(WaitFor([&] { return ran.load(); }, 5000));
+  EXPECT_TRUE(PollUntil([&] { return ran.load(); }, 5000));
 }
 
 TEST(CallWorkers, ABurstOfQuickCallsDoesNotGrowThePool) {
@@ -83,7 +76,7 @@ TEST(CallWorkers, ABurstOfQuickCallsDoesNotGrowThePool) {
   std::atomic<int> done{0};
   for (int round = 0; round < 5; ++round) {
     for (int i = 0; i < 1000; ++i) workers.submit([&] { ++done; });
-    ASSERT_TRUE(WaitFor([&] { return done.load() == 1000 * (round + 1); }, 5000));
+    ASSERT_TRUE(PollUntil([&] { return done.load() == 1000 * (round + 1); }, 5000));
   }
   EXPECT_LE(workers.threads(), 4);
 }

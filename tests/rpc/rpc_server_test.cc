@@ -27,6 +27,7 @@
 #include "locator/rpc/frame_parser.h"
 #include "locator/rpc/server_connection.h"
 #include "tests/net/raw_conn.h"
+#include "tests/net/wait_for.h"
 
 namespace thrifty::rpc {
 namespace {
@@ -35,15 +36,7 @@ namespace wire = locator::wire;
 using thrifty::testing::RawConn;
 using Clock = std::chrono::steady_clock;
 
-template <typename Fn>
-bool WaitFor(Fn done, int timeout_ms) {
-  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
+using thrifty::testing::PollUntil;
 
 int ThreadsOfThisProcess() {
   std::ifstream in("/proc/self/status");
@@ -145,7 +138,7 @@ TEST(RpcServer, IdleAndHalfSentConnectionsHoldNoThreadAndDoNotDelayOthers) {
         // Every other one sends half a request and stops.
     if (i % 2) conns.back()->send_all(Call("ping", 1).substr(0, 7));
   }
-  ASSERT_TRUE(WaitFor([&] { return server.counters().open_connections() == 1000; }, 10000))
+  ASSERT_TRUE(PollUntil([&] { return server.counters().open_connections() == 1000; }, 10000))
       << server.counters().open_connections();
   for (int i = 0; i < 20; ++i) {
     const auto start = Clock::now();
@@ -156,7 +149,7 @@ TEST(RpcServer, IdleAndHalfSentConnectionsHoldNoThreadAndDoNotDelayOthers) {
   EXPECT_LE(ThreadsOfThisProcess(), threads_before + 4);
   EXPECT_GT(server.counters().buffered_bytes(), 0);
   conns.clear();
-  EXPECT_TRUE(WaitFor([&] { return server.counters().open_connections() == 0; }, 10000));
+  EXPECT_TRUE(PollUntil([&] { return server.counters().open_connections() == 0; }, 10000));
   EXPECT_EQ(server.counters().buffered_bytes(), 0);
 }
 
@@ -211,7 +204,7 @@ TEST(RpcServer, ConnectionsOverTheLimitAreClosedAtOnceAndCounted) {
   Server server(options);
   std::vector<std::unique_ptr<RawConn>> conns;
   for (int i = 0; i < 5; ++i) conns.push_back(std::make_unique<RawConn>(server.port()));
-  ASSERT_TRUE(WaitFor([&] { return server.counters().open_connections() == 5; }, 5000));
+  ASSERT_TRUE(PollUntil([&] { return server.counters().open_connections() == 5; }, 5000));
   RawConn over(server.port());
   EXPECT_TRUE(over.read_until_closed(2000));
   EXPECT_EQ(server.counters().count(RpcCounters::kOverConnectionLimit), 1);
@@ -221,7 +214,7 @@ TEST(RpcServer, ConnectionsOverTheLimitAreClosedAtOnceAndCounted) {
   EXPECT_TRUE(conns[0]->read_frame(&reply));
   // One closed: room for another.
   conns.pop_back();
-  ASSERT_TRUE(WaitFor([&] { return server.counters().open_connections() == 4; }, 5000));
+  ASSERT_TRUE(PollUntil([&] { return server.counters().open_connections() == 4; }, 5000));
   EXPECT_TRUE(server.serves());
 }
 
@@ -259,14 +252,14 @@ TEST(RpcServer, IncompleteRequestsOverTheBufferLimitCloseTheConnectionThatGrewTh
   RawConn first(server.port()), second(server.port()), third(server.port());
   ASSERT_TRUE(first.send_all(partial));
   ASSERT_TRUE(second.send_all(partial));
-  ASSERT_TRUE(WaitFor([&] { return server.counters().buffered_bytes() == 60008; }, 5000))
+  ASSERT_TRUE(PollUntil([&] { return server.counters().buffered_bytes() == 60008; }, 5000))
       << server.counters().buffered_bytes();
   third.send_all(partial + std::string(5000, 'x'));  // 95,012 buffered in all: over
   EXPECT_TRUE(third.read_until_closed(3000));
   EXPECT_EQ(server.counters().count(RpcCounters::kBufferLimit), 1);
   EXPECT_TRUE(first.still_open());
   EXPECT_TRUE(second.still_open());
-  EXPECT_TRUE(WaitFor([&] { return server.counters().buffered_bytes() == 60008; }, 5000));
+  EXPECT_TRUE(PollUntil([&] { return server.counters().buffered_bytes() == 60008; }, 5000));
   EXPECT_TRUE(server.serves());
 }
 
@@ -288,7 +281,7 @@ TEST(RpcServer, AClientThatNeverReadsItsRepliesIsHeldBackAndCostsBoundedMemory) 
   EXPECT_TRUE(server.serves());
   // The client goes away: so does its connection.
   greedy.reset();
-  EXPECT_TRUE(WaitFor([&] { return server.counters().open_connections() == 0; }, 10000))
+  EXPECT_TRUE(PollUntil([&] { return server.counters().open_connections() == 0; }, 10000))
       << server.counters().open_connections();
   EXPECT_EQ(server.counters().calls_in_progress(), 0);
 }
