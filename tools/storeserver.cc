@@ -22,7 +22,7 @@ struct StoreFlags {
   int64_t max_clock_drift_ms = 60000;
   bool sync = false;
   int drain_timeout_s = 300;
-  int replicas = 1;
+  int replicas = 3;
   std::string read_consistency = "quorum";
   std::string write_consistency = "quorum";
   bool no_read_repair = false;

@@ -24,7 +24,7 @@ namespace thrifty::diststore {
 using Consistency = wire::Consistency::type;
 
 struct ReplicationOptions {
-  int replicas = 1;                                 // --replicas: copies of each key (1..7)
+  int replicas = 3;                                 // --replicas: copies of each key (1..7)
   Consistency read = wire::Consistency::QUORUM;     // --read-consistency
   Consistency write = wire::Consistency::QUORUM;    // --write-consistency
   // Write the newest version to replicas a quorum read found stale before answering (ONE

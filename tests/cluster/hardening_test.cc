@@ -766,7 +766,7 @@ class HardeningLimits : public ::testing::Test {
     }
   }
 
-  Cluster cluster_{"storeserver"};
+  SingleCopyCluster cluster_;
   int a_ = -1, b_ = -1;
   std::unique_ptr<client::ClusterClient> client_;
 };

@@ -181,8 +181,11 @@ int StopProcess(pid_t pid, int signal, int timeout_ms) {
   return status;
 }
 
-Cluster::Cluster(std::string binary, int ports)
-    : binary_(std::move(binary)), ports_(ports), first_port_(FreePortRange(ports)) {
+Cluster::Cluster(std::string binary, int ports, std::vector<std::string> node_args)
+    : binary_(std::move(binary)),
+      node_args_(std::move(node_args)),
+      ports_(ports),
+      first_port_(FreePortRange(ports)) {
   use_tls(nullptr);
 }
 
@@ -216,6 +219,7 @@ void Cluster::spawn(Node& node) {
   std::vector<std::string> argv = {BinDir() + "/" + binary_};
   for (const auto& a : discovery_args()) argv.push_back(a);
   if (node.port) argv.push_back("--port=" + std::to_string(node.port));
+  for (const auto& a : node_args_) argv.push_back(a);
   for (const auto& a : node.args) argv.push_back(a);
   ++node.generation;
   node.log_path = dir() + "/node-" + std::to_string(&node - nodes_.data()) + "-" +

@@ -62,7 +62,9 @@ int StopProcess(pid_t pid, int signal, int timeout_ms = 10000);
 class Cluster {
  public:
   // `binary`: "storeserver" or "locator". Reserves `ports` ports for its nodes' discovery range.
-  explicit Cluster(std::string binary = "storeserver", int ports = 40);
+  // Every node starts with `node_args` before its own arguments.
+  explicit Cluster(std::string binary = "storeserver", int ports = 40,
+                   std::vector<std::string> node_args = {});
   ~Cluster();  // SIGKILL and reap every node still running
 
   Cluster(const Cluster&) = delete;
@@ -116,6 +118,7 @@ class Cluster {
   bool wait_ready(Node& node, int timeout_ms);
 
   std::string binary_;
+  std::vector<std::string> node_args_;
   int ports_;
   int first_port_;
   TempDir dir_;
@@ -123,6 +126,14 @@ class Cluster {
   std::unique_ptr<locator::PeerAuth> peer_auth_;
   std::unique_ptr<rpc::ConnectionPool<diststore::wire::StoreClient>> pool_;
   std::unique_ptr<rpc::ConnectionPool<diststore::wire::StoreClient>> client_pool_;
+};
+
+// A storeserver cluster whose nodes keep one copy of each key (--replicas=1): for the tests of
+// where that copy lives (placement, handoff on a join or leave, routing to the owner, one
+// node's limits), which count keys per node. Replication has its own tests.
+class SingleCopyCluster : public Cluster {
+ public:
+  explicit SingleCopyCluster(int ports = 40) : Cluster("storeserver", ports, {"--replicas=1"}) {}
 };
 
 }  // namespace thrifty::testing

@@ -73,7 +73,7 @@ class HttpEndpoint : public ::testing::Test {
     return true;
   }
 
-  Cluster cluster_{"storeserver"};
+  SingleCopyCluster cluster_;
   std::map<int, int> http_ports_;
 };
 

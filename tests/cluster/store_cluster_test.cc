@@ -283,7 +283,7 @@ std::vector<Location> Locations(Cluster& cluster, const std::vector<int>& nodes)
 // ---------------------------------------------------------------------------------------------
 
 TEST(StoreCluster, JoinMovesAQuarterOfTheKeys) {
-  Cluster cluster;
+  SingleCopyCluster cluster;
   std::vector<int> live = StartNodes(cluster, 3);
   ASSERT_EQ(live.size(), 3u);
   const auto keys = KeyRange(kKeys);
@@ -320,7 +320,7 @@ TEST(StoreCluster, JoinMovesAQuarterOfTheKeys) {
 // ring-aware client, from before a fourth node starts until the handoff is done: no key that
 // exists may ever be reported missing.
 TEST(StoreCluster, ReadsNeverMissDuringAJoin) {
-  Cluster cluster;
+  SingleCopyCluster cluster;
   std::vector<int> live = StartNodes(cluster, 3);
   ASSERT_EQ(live.size(), 3u);
   const auto keys = KeyRange(kKeys);
@@ -349,7 +349,7 @@ TEST(StoreCluster, ReadsNeverMissDuringAJoin) {
 // The same with a joiner of weight 2 (ketama, libmemcached's weighted continuum): it should end
 // up with about 2/5 of the keys, and reads must not miss while they move.
 TEST(StoreCluster, WeightedJoinReadsNeverMiss) {
-  Cluster cluster;
+  SingleCopyCluster cluster;
   std::vector<int> live = StartNodes(cluster, 3);
   ASSERT_EQ(live.size(), 3u);
   const auto keys = KeyRange(kKeys);
@@ -399,7 +399,7 @@ TEST(StoreCluster, WeightedJoinReadsNeverMiss) {
 }
 
 TEST(StoreCluster, CleanLeaveHandsEveryKeyOffAndReadsNeverMiss) {
-  Cluster cluster;
+  SingleCopyCluster cluster;
   std::vector<int> live = StartNodes(cluster, 3);
   ASSERT_EQ(live.size(), 3u);
   const auto keys = KeyRange(kKeys);
@@ -461,7 +461,7 @@ TEST(StoreCluster, CleanLeaveHandsEveryKeyOffAndReadsNeverMiss) {
 
 TEST(StoreCluster, EraseThroughANonOwnerAndItsTombstoneMovesOnAJoin) {
   constexpr int kN = 4000;
-  Cluster cluster;
+  SingleCopyCluster cluster;
   std::vector<int> live = StartNodes(cluster, 3);
   ASSERT_EQ(live.size(), 3u);
   Prime(*RingAwareClient(cluster, live), kN);
@@ -532,7 +532,7 @@ TEST(StoreCluster, EraseThroughANonOwnerAndItsTombstoneMovesOnAJoin) {
 
 TEST(StoreCluster, BatchesAcrossOwnersThroughANonOwner) {
   constexpr int kN = 3000;
-  Cluster cluster;
+  SingleCopyCluster cluster;
   std::vector<int> live = StartNodes(cluster, 3);
   ASSERT_EQ(live.size(), 3u);
   const auto keys = KeyRange(kN);
@@ -600,7 +600,7 @@ TEST(StoreCluster, BatchesAcrossOwnersThroughANonOwner) {
 }
 
 TEST(StoreCluster, OversizedKeysAndValuesAreRefusedWithAClearErrorAndNothingIsStored) {
-  Cluster cluster;
+  SingleCopyCluster cluster;
   std::vector<int> live = StartNodes(cluster, 3);
   ASSERT_EQ(live.size(), 3u);
   auto ring_client = RingAwareClient(cluster, live);
@@ -646,7 +646,7 @@ TEST(StoreCluster, OversizedKeysAndValuesAreRefusedWithAClearErrorAndNothingIsSt
 // A value far over the limit (more than twice it, past what the node's Thrift protocol reads
 // into memory) must still get an error that names the limit, not a dropped connection.
 TEST(StoreCluster, AValueFarOverTheLimitGetsAClearErrorToo) {
-  Cluster cluster;
+  SingleCopyCluster cluster;
   std::vector<int> live = StartNodes(cluster, 3);
   ASSERT_EQ(live.size(), 3u);
   auto client = RingAwareClient(cluster, live);
@@ -665,7 +665,7 @@ TEST(StoreCluster, AValueFarOverTheLimitGetsAClearErrorToo) {
 // A batch with one oversized value among keys of several owners fails whole: nothing of it is
 // stored, whichever client sends it.
 TEST(StoreCluster, OversizedValueInABatchStoresNothingOfTheBatch) {
-  Cluster cluster;
+  SingleCopyCluster cluster;
   std::vector<int> live = StartNodes(cluster, 3);
   ASSERT_EQ(live.size(), 3u);
   std::vector<diststore::wire::Entry> entries;

@@ -88,7 +88,7 @@ std::vector<std::string> OwnedBy(const locator::Ring& ring, const Location& node
 // of them must say so (a StoreError), never answer NotFound as if they had been erased: before
 // the survivors notice the crash, and after they have dropped the node from their rings.
 TEST(StoreRestart, KeysOfACrashedNodeAreUnavailableNotMissing) {
-  Cluster cluster;
+  SingleCopyCluster cluster;
   std::vector<int> live = StartNodes(cluster, 3);
   ASSERT_EQ(live.size(), 3u);
   const auto keys = KeyRange(3000);
@@ -164,7 +164,7 @@ TEST(StoreRestart, KeysOfACrashedNodeAreUnavailableNotMissing) {
 }
 
 TEST(StoreRestart, CrashedNodeRestartsOnItsDataAndServesEveryKey) {
-  Cluster cluster;
+  SingleCopyCluster cluster;
   std::vector<int> live = StartNodes(cluster, 3);
   ASSERT_EQ(live.size(), 3u);
   const auto keys = KeyRange(kKeys);
@@ -277,7 +277,7 @@ class StaleReader {
 // watches the rewritten and erased keys through every node while the writes come back to it;
 // without, the end state is checked: every write where it belongs, the newest version winning.
 void WritesWhileDownScenario(bool watch_reads) {
-  Cluster cluster;
+  SingleCopyCluster cluster;
   std::vector<int> live = StartNodes(cluster, 3);
   ASSERT_EQ(live.size(), 3u);
   const auto old_keys = KeyRange(kKeys);
