@@ -77,6 +77,11 @@ std::string StoreOptions::validate() const {
 StoreNode::StoreNode(StoreOptions options) : options_(Validated(std::move(options))) {
   // A given data dir is checked before anything else happens (the default one needs the port).
   if (!options_.memory && !options_.data_dir.empty()) storage::MakeDataDir(options_.data_dir);
+  // Quick calls that stay on this node run on the event loops (inline_calls.h); made below,
+  // used once the server starts.
+  options_.node.server.runs_inline = [this](const std::string& frame) {
+    return inline_calls_->runs_inline(frame);
+  };
   node_ = std::make_unique<locator::LocatorNode>(
       options_.node, std::vector<std::string>{"locator.Base", "locator.Locator", "diststore.Store"});
   node_->bind();
@@ -123,6 +128,8 @@ StoreNode::StoreNode(StoreOptions options) : options_(Validated(std::move(option
   router_ = std::make_unique<RequestRouter>(*cluster_, *owner_, *peers_, *moving_, *reader_,
                                             *writer_, *fan_out_, options_.limits,
                                             options_.replication, counters_);
+  inline_calls_ = std::make_unique<InlineCalls>(*cluster_, *moving_, options_.replication,
+                                                options_.node.server.limits, options_.sync);
   handoff_ = std::make_unique<HandoffStream>(*cluster_, *engine_, *peers_, *moving_,
                                              options_.handoff, options_.replication.replicas);
   anti_entropy_ = std::make_unique<AntiEntropy>(*cluster_, *engine_, *owner_, *peers_,

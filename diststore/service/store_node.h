@@ -24,6 +24,7 @@
 #include "diststore/service/cluster_view.h"
 #include "diststore/service/handoff_stream.h"
 #include "diststore/service/hinted_handoff.h"
+#include "diststore/service/inline_calls.h"
 #include "diststore/service/moving_keys.h"
 #include "diststore/service/owner_store.h"
 #include "diststore/service/peer_client.h"
@@ -153,6 +154,7 @@ class StoreNode {
   std::unique_ptr<ReplicaReader> reader_;
   std::unique_ptr<ReplicaWriter> writer_;
   std::unique_ptr<RequestRouter> router_;
+  std::unique_ptr<InlineCalls> inline_calls_;
   std::unique_ptr<HandoffStream> handoff_;
   std::unique_ptr<AntiEntropy> anti_entropy_;
   std::atomic<Phase> phase_{Phase::kJoining};

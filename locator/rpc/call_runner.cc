@@ -141,6 +141,39 @@ bool CallRunner::run(const std::string& frame, std::string* reply) {
   return keep;
 }
 
+CallArgsReader::CallArgsReader(const RpcLimits& limits)
+    : in_(std::make_shared<CallBuffer>(MakeConfiguration(limits))) {
+  protocol_ = std::make_shared<CheckedBinaryProtocol<TBufferBase>>(
+      in_, limits.max_string_bytes, limits.max_container_elements, Receives::kCalls);
+}
+
+CallArgsReader::~CallArgsReader() = default;
+
+bool CallArgsReader::begin(const std::string& frame, const std::string& method) {
+  in_->set_request(frame);
+  try {
+    std::string name;
+    apache::thrift::protocol::TMessageType type;
+    int32_t seqid = 0;
+    protocol_->readMessageBegin(name, type, seqid);
+    if (name == method) return true;
+  } catch (const std::exception&) {
+  }
+  in_->clear_request();
+  return false;
+}
+
+bool CallArgsReader::finish(bool ok) {
+  try {
+    if (ok) protocol_->readMessageEnd();
+    if (ok) in_->readEnd();
+  } catch (const std::exception&) {
+    ok = false;
+  }
+  in_->clear_request();
+  return ok;
+}
+
 std::string ExceptionFrame(const std::string& name, int32_t seqid, const std::string& message) {
   auto buffer = std::make_shared<apache::thrift::transport::TMemoryBuffer>();
   apache::thrift::protocol::TBinaryProtocol protocol(buffer);

@@ -51,6 +51,40 @@ class CallRunner {
   std::shared_ptr<apache::thrift::protocol::TProtocol> out_protocol_;
 };
 
+// Reads the arguments of a request frame before it runs, with the checks and limits a
+// CallRunner applies: for deciding where a request runs (ServerOptions::runs_inline). Not
+// thread-safe: one per thread.
+class CallArgsReader {
+ public:
+  explicit CallArgsReader(const RpcLimits& limits);
+  ~CallArgsReader();
+
+  CallArgsReader(const CallArgsReader&) = delete;
+  CallArgsReader& operator=(const CallArgsReader&) = delete;
+
+  // Reads the call in `frame` (payload, no length header) into `args`, a generated *_args
+  // struct of the method `method`. False, with `args` in an unspecified state, if the frame is
+  // not a well-formed call of that method (a worker running it refuses it properly).
+  template <class Args>
+  bool read(const std::string& frame, const std::string& method, Args* args) {
+    if (!begin(frame, method)) return false;
+    bool ok = false;
+    try {
+      args->read(protocol_.get());
+      ok = true;
+    } catch (const std::exception&) {
+    }
+    return finish(ok);
+  }
+
+ private:
+  bool begin(const std::string& frame, const std::string& method);
+  bool finish(bool ok);
+
+  std::shared_ptr<CallBuffer> in_;
+  std::shared_ptr<apache::thrift::protocol::TProtocol> protocol_;
+};
+
 // A reply frame carrying a TApplicationException for `name`/`seqid`: how a request refused
 // before it could be read (an oversized frame) is answered.
 std::string ExceptionFrame(const std::string& name, int32_t seqid, const std::string& message);

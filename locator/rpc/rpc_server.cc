@@ -66,6 +66,7 @@ class RpcServer::Impl {
         std::max<int64_t>(options_.max_buffered_bytes, options_.limits.max_frame_bytes);
     context_.counters = options_.counters;
     context_.tls = options_.tls;
+    context_.runs_inline = options_.runs_inline;
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     loop_count_ = options_.loops > 0 ? options_.loops : cores;
     sweep_every_ = std::chrono::milliseconds(std::clamp(

@@ -164,6 +164,7 @@ void ServerConnection::after_read(std::vector<std::string>& frames, size_t bytes
 
   bool arm = false;
   bool finished = false;
+  bool inline_run = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!close_after_write_) {  // after a refused request nothing more is run
@@ -174,13 +175,30 @@ void ServerConnection::after_read(std::vector<std::string>& frames, size_t bytes
       server_.counters->calls_in_progress() += static_cast<int64_t>(frames.size());
     }
     if (ended) peer_done_ = true;
-    run_queue_locked();
+    inline_run = next_runs_inline_locked();
+    if (inline_run) {
+      running_ = true;
+    } else {
+      run_queue_locked();
+    }
     read_paused_ = queued_bytes_ > kMaxQueuedBytes || queued_.size() > kMaxQueuedRequests;
+    arm = !peer_done_ && !read_paused_;
+    finished = finished_locked();
+  }
+  if (inline_run) {
+    run_queued(/*on_loop=*/true);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
     arm = !peer_done_ && !read_paused_;
     finished = finished_locked();
   }
   if (finished) return close();
   if (arm) arm_read();
+}
+
+bool ServerConnection::next_runs_inline_locked() const {
+  return server_.runs_inline && !running_ && !closed_ && !close_after_write_ && !queued_.empty() &&
+         unsent_.size() < kMaxUnsentBytes && server_.runs_inline(queued_.front());
 }
 
 void ServerConnection::refuse_oversized() {
@@ -226,9 +244,16 @@ bool ServerConnection::finished_locked() const {
          !write_armed_;
 }
 
-void ServerConnection::run_queued() {
+void ServerConnection::run_queued(bool on_loop) {
   std::unique_lock<std::mutex> lock(mu_);
+  size_t inline_runs = 0;
   while (!closed_ && !close_after_write_ && !queued_.empty() && unsent_.size() < kMaxUnsentBytes) {
+    // The first was checked by the caller; the rest goes to a worker (below).
+    if (on_loop && inline_runs > 0 &&
+        (inline_runs == kMaxInlineRuns || !server_.runs_inline(queued_.front()))) {
+      break;
+    }
+    ++inline_runs;
     std::string frame = std::move(queued_.front());
     queued_.pop_front();
     queued_bytes_ -= frame.size();
@@ -257,6 +282,10 @@ void ServerConnection::run_queued() {
     }
   }
   running_ = false;
+  if (on_loop) {
+    run_queue_locked();  // what the loop did not run
+    return;              // the loop checks whether the connection is finished
+  }
   const bool finished = finished_locked();
   lock.unlock();
   if (finished) post_close();

@@ -4,7 +4,9 @@
 // The loop reads whatever the socket has into a FrameParser (frame_parser.h) and queues each
 // complete request; a worker (call_workers.h) runs the queue, one request after another, through
 // the connection's CallRunner (call_runner.h), so a connection's requests are answered in the
-// order they came (pipelining works for any Thrift client). A reply is written straight from
+// order they came (pipelining works for any Thrift client). Requests the server's runs_inline
+// accepts (quick calls that stay on this node) are run by the loop itself while no worker has
+// the queue, at most kMaxInlineRuns per read, so a loop serves its other connections soon. A reply is written straight from
 // the worker with a non-blocking send; only what the socket buffer does not take waits for the
 // loop's async write.
 //
@@ -50,6 +52,8 @@ struct ServerContext {
   CallWorkers* workers = nullptr;
   // TLS on every connection (tls.h); null: plain TCP.
   std::shared_ptr<boost::asio::ssl::context> tls;
+  // ServerOptions::runs_inline: requests the loop runs itself (empty: none).
+  std::function<bool(const std::string& frame)> runs_inline;
 };
 
 // Makes the processor of a connection, once it is known who is on it.
@@ -61,6 +65,7 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   static constexpr size_t kMaxQueuedBytes = 8 << 20;
   static constexpr size_t kMaxQueuedRequests = 256;
   static constexpr size_t kMaxUnsentBytes = 8 << 20;
+  static constexpr size_t kMaxInlineRuns = 32;
 
   // `make_processor` runs on the loop before the first request (with TLS, after the
   // handshake); `on_closed` runs on the loop once the connection is closed (the loop drops it
@@ -93,7 +98,13 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   void read_tls();
   void after_read(std::vector<std::string>& frames, size_t bytes, bool ended);
   void refuse_oversized();
-  void run_queued();  // worker
+  // Runs the queue, one request after another, until it is empty or must wait (the client's
+  // unread replies, a refused request). On a worker: everything. On the loop (`on_loop`): only
+  // while the next request may run inline, at most kMaxInlineRuns; then hands the rest to a
+  // worker. The caller set running_.
+  void run_queued(bool on_loop = false);
+  // Under mu_ on the loop, with running_ clear: whether the next request may run inline.
+  bool next_runs_inline_locked() const;
   bool send_locked(const std::string& reply);
   // Under mu_: forgets the requests not yet run (they are no longer in progress).
   void drop_queued_locked();

@@ -15,6 +15,8 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,14 +51,24 @@ int ThreadsOfThisProcess() {
 
 class FakeLocator : public wire::LocatorNull {
  public:
-  void ping() override { ++pings; }
-  void service_type(std::string& out) override { out = "fake.Locator"; }
+  void ping() override {
+    ++pings;
+    std::lock_guard<std::mutex> lock(mu);
+    ping_threads.insert(std::this_thread::get_id());
+  }
+  void service_type(std::string& out) override {
+    out = "fake.Locator";
+    std::lock_guard<std::mutex> lock(mu);
+    other_threads.insert(std::this_thread::get_id());
+  }
   // Slower than the short timeouts below.
   void debug(std::string& out) override {
     std::this_thread::sleep_for(std::chrono::milliseconds(600));
     out = "slow answer";
   }
   std::atomic<int> pings{0};
+  std::mutex mu;
+  std::set<std::thread::id> ping_threads, other_threads;
 };
 
 // ---- raw bytes ----
@@ -86,6 +98,7 @@ class Server {
   wire::Location location() const { return MakeLocation("127.0.0.1", port()); }
   RpcCounters& counters() { return *counters_; }
   int pings() const { return handler_->pings.load(); }
+  FakeLocator& handler() { return *handler_; }
   // A new connection, one ping: true if it was answered.
   bool serves(int timeout_ms = 2000) {
     PoolOptions options;
@@ -124,6 +137,55 @@ TEST(RpcServer, PipelinedRequestsAreAnsweredInTheOrderTheyCame) {
     EXPECT_EQ(head->name, seqid == 0 ? "debug" : seqid % 3 == 0 ? "service_type" : "ping");
   }
   EXPECT_EQ(server.pings(), 200);
+}
+
+TEST(RpcServer, CallsTheServerRunsInlineRunOnTheLoopAndKeepTheirPlaceInLine) {
+  ServerOptions options;
+  options.loops = 1;
+  std::mutex mu;
+  std::set<std::thread::id> loop_threads;
+  options.runs_inline = [&](const std::string& frame) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      loop_threads.insert(std::this_thread::get_id());
+    }
+    const auto head = PeekMessageHead(frame);
+    return head && head->name == "ping";
+  };
+  Server server(options);
+  // Two pipelining connections: a slow call, then pings (inline) mixed with calls that are not.
+  RawConn a(server.port()), b(server.port());
+  for (RawConn* conn : {&a, &b}) {
+    std::string requests = Call("debug", 0);
+    for (uint32_t seqid = 1; seqid <= 200; ++seqid) {
+      requests += Call(seqid % 4 == 0 ? "service_type" : "ping", seqid);
+    }
+    ASSERT_TRUE(conn->send_all(requests));
+  }
+  for (RawConn* conn : {&a, &b}) {
+    for (uint32_t seqid = 0; seqid <= 200; ++seqid) {
+      std::string reply;
+      ASSERT_TRUE(conn->read_frame(&reply)) << "no reply " << seqid;
+      const auto head = PeekMessageHead(reply);
+      ASSERT_TRUE(head.has_value());
+      EXPECT_EQ(head->seqid, static_cast<int32_t>(seqid)) << "a ping overtook the call before it";
+    }
+  }
+  // One at a time: each is first in line when it arrives.
+  for (uint32_t seqid = 1000; seqid < 1010; ++seqid) {
+    ASSERT_TRUE(a.send_all(Call("ping", seqid)));
+    std::string reply;
+    ASSERT_TRUE(a.read_frame(&reply));
+  }
+  EXPECT_EQ(server.pings(), 310);
+  std::lock_guard<std::mutex> lock(mu);
+  std::lock_guard<std::mutex> handler_lock(server.handler().mu);
+  ASSERT_EQ(loop_threads.size(), 1u) << "one loop asks";
+  const std::thread::id loop = *loop_threads.begin();
+  // Pings that arrived behind a call a worker ran are run by that worker (they keep their
+  // place); pings the loop found first in line are run by the loop itself.
+  EXPECT_TRUE(server.handler().ping_threads.count(loop)) << "no ping ran on the loop";
+  EXPECT_FALSE(server.handler().other_threads.count(loop)) << "a call not accepted ran on the loop";
 }
 
 TEST(RpcServer, IdleAndHalfSentConnectionsHoldNoThreadAndDoNotDelayOthers) {
