@@ -48,6 +48,8 @@ struct Flags {
   std::string peer;
   std::string target;
   bool ring_aware = false;
+  std::string consistency = "default";
+  int redis_wait = 0;
   int threads = 1;
   int connections = 0;
   int64_t requests = 0;
@@ -79,6 +81,14 @@ struct Flags {
     command.flag("--ring-aware", ring_aware, "thrifty: send each key straight to its owner (one connection per "
                                              "node per benchmark connection); default: everything to --peer, "
                                              "which forwards what it does not own");
+    command.option("--consistency", consistency, "thrifty: the consistency level every request names: one, "
+                                                 "quorum, all, or default (the node's --read-consistency / "
+                                                 "--write-consistency)")
+        .type_name("LEVEL");
+    command.option("--redis-wait", redis_wait, "Redis: follow every PUT (its SETs) with WAIT N 0 in the same "
+                                               "pipeline, so a PUT is done once N replicas acknowledged it "
+                                               "(0: no WAIT)")
+        .type_name("N");
     command.option("--timeout-ms", timeout_ms, "deadline of each request");
     group("Load");
     command.option("--threads", threads, "load-generating threads");
@@ -509,12 +519,15 @@ Target ParseTarget(const cli::TlsFlags& tls) {
     const std::string& scheme = redis ? redis_scheme : memcached_scheme;
     if (!flags.peer.empty()) cli::Fail(2, "--peer and --target " + scheme + "... exclude each other");
     if (flags.ring_aware) cli::Fail(2, "--ring-aware applies to thrifty only");
+    if (flags.consistency != "default") cli::Fail(2, "--consistency applies to thrifty only");
+    if (flags.redis_wait > 0 && !redis) cli::Fail(2, "--redis-wait applies to Redis only");
     const locator::wire::Location where = ParseServerUrl(target, scheme, redis ? 6379 : 11211);
     if (redis) {
       t.kind = Target::kRedis;
       t.redis_target.host = where.address;
       t.redis_target.port = where.port;
       t.redis_target.call_timeout_ms = flags.timeout_ms;
+      t.redis_target.wait_replicas = flags.redis_wait;
       t.name = "redis";
     } else {
       t.kind = Target::kMemcached;
@@ -540,6 +553,12 @@ Target ParseTarget(const cli::TlsFlags& tls) {
     t.thrift.entry = *found;
   } else {
     t.thrift.entry = ParseNode("peer", peer);
+  }
+  if (flags.redis_wait > 0) cli::Fail(2, "--redis-wait applies to Redis only");
+  try {
+    t.thrift.consistency = ParseConsistencyName(flags.consistency);
+  } catch (const FatalError& e) {
+    cli::Fail(2, std::string("--consistency: ") + e.what());
   }
   t.thrift.ring_aware = flags.ring_aware;
   t.thrift.call_timeout_ms = flags.timeout_ms;
@@ -597,8 +616,8 @@ int HandoffModes(const Target& target) {
 
 int main(int argc, char** argv) {
   cli::CommandLine command(
-      "usage: storebench [--peer HOST:PORT [--ring-aware] | --target redis://HOST:PORT\n"
-      "                  | --target memcached://HOST:PORT]\n"
+      "usage: storebench [--peer HOST:PORT [--ring-aware] [--consistency LEVEL]\n"
+      "                  | --target redis://HOST:PORT [--redis-wait N] | --target memcached://HOST:PORT]\n"
       "                  [--threads N] [--connections N] [--seconds S | --requests N]\n"
       "                  [--ratio GET:PUT] [--batch N] [--value-bytes N] [--keyspace N] [--prefill]\n"
       "                  [--json] [--progress]\n"
@@ -607,6 +626,8 @@ int main(int argc, char** argv) {
       "requests/s, keys/s and latency percentiles (p50, p99, p99.9).\n"
       "  storebench --peer 127.0.0.1:9900 --connections 50 --threads 2 --prefill --seconds 5\n"
       "  storebench --target redis://127.0.0.1:6379 --connections 50 --threads 2 --ratio 0:1\n"
+      "  storebench --target redis://127.0.0.1:6379 --redis-wait 1 --ratio 0:1   (SET, then WAIT 1 0)\n"
+      "  storebench --peer 127.0.0.1:9900 --ring-aware --consistency quorum --ratio 0:1\n"
       "  storebench --target memcached://127.0.0.1:11211 --prefill --connections 50 --threads 2\n"
       "Handoff baseline: storebench --peer NODE --count-owned NEW | --per-key-copy NEW --keyspace N");
   flags.add_to(command);
@@ -627,6 +648,7 @@ int main(int argc, char** argv) {
   if (flags.batch < 1 || flags.batch > 10000) cli::Fail(2, "--batch must be in 1..10000");
   if (flags.prefill_batch < 1 || flags.prefill_batch > 10000) cli::Fail(2, "--prefill-batch must be in 1..10000");
   if (flags.timeout_ms < 1) cli::Fail(2, "--timeout-ms must be >= 1");
+  if (flags.redis_wait < 0 || flags.redis_wait > 1000) cli::Fail(2, "--redis-wait must be in 0..1000");
   if (!flags.count_owned.empty() && !flags.per_key_copy.empty()) {
     cli::Fail(2, "--count-owned and --per-key-copy exclude each other");
   }
@@ -705,6 +727,8 @@ int main(int argc, char** argv) {
                 {"address", target.address},
                 {"routing", routing},
                 {"cluster_nodes", target.thrifty() ? target.thrift.cluster_nodes : 1},
+                {"consistency", target.thrifty() ? flags.consistency : std::string("-")},
+                {"redis_wait", target.kind == Target::kRedis ? flags.redis_wait : 0},
                 {"ratio", flags.ratio},
                 {"batch", flags.batch},
                 {"threads", threads},

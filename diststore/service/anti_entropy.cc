@@ -39,7 +39,8 @@ AntiEntropy::AntiEntropy(ClusterView& cluster, storage::Engine& engine, OwnerSto
     : cluster_(cluster),
       engine_(engine),
       owner_(owner),
-      peers_(peers),
+      metered_peers_(peers),
+      peers_(metered_peers_),
       replication_(replication),
       limits_(limits) {
   if (replication_.replicas > 1) {
@@ -620,6 +621,8 @@ std::map<std::string, int64_t> AntiEntropy::stats() const {
                                         {"repair_ranges_differing", ranges_differing_.load()},
                                         {"repair_keys_moved", keys_moved_.load()},
                                         {"repair_hashes_exchanged", hashes_exchanged_.load()},
+                                        {"repair_bytes_sent", metered_peers_.bytes_sent()},
+                                        {"repair_bytes_received", metered_peers_.bytes_received()},
                                         {"repair_peers_skipped", peers_skipped_.load()},
                                         {"tombstones_purged", purged_.load()},
                                         {"rebuilding", owner_.rebuilding() ? 1 : 0},

@@ -49,6 +49,7 @@
 
 #include "Store.h"
 #include "diststore/service/cluster_view.h"
+#include "diststore/service/metered_peer_client.h"
 #include "diststore/service/owner_store.h"
 #include "diststore/service/peer_client.h"
 #include "diststore/service/range_digests.h"
@@ -97,7 +98,9 @@ class AntiEntropy {
                            int64_t fingerprint);
 
   // repair_runs, repair_ranges_compared, repair_ranges_differing, repair_keys_moved,
-  // repair_hashes_exchanged, repair_peers_skipped, tombstones_purged, digest_rebuilds,
+  // repair_hashes_exchanged, repair_bytes_sent, repair_bytes_received (the framed Thrift
+  // messages of this node's anti-entropy calls to peers, repair and rebuild runs alike:
+  // metered_peer_client.h), repair_peers_skipped, tombstones_purged, digest_rebuilds,
   // digest_ranges; rebuilding (0/1), rebuilds (rebuilds finished), rebuild_keys (records
   // taken from other replicas by rebuild runs).
   std::map<std::string, int64_t> stats() const;
@@ -134,6 +137,7 @@ class AntiEntropy {
   ClusterView& cluster_;
   storage::Engine& engine_;
   OwnerStore& owner_;
+  MeteredPeerClient metered_peers_;  // every peer call of anti-entropy goes through it
   PeerClient& peers_;
   const ReplicationOptions& replication_;
   const AntiEntropyLimits limits_;

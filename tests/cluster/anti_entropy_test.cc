@@ -2,7 +2,8 @@
 // - precision: on 5 nodes, one replica misses exactly one write (the other nodes' failpoints
 //   block its Thrift port while the write runs; --strict-quorum keeps no hint, --no-read-repair
 //   no repair by reads); one `storectl repair` moves exactly that key, a second moves nothing
-//   and, the replicas being identical, exchanges only the roots of their trees;
+//   and, the replicas being identical, exchanges only the roots of their trees (counted in
+//   hashes and in bytes: repair_bytes_sent / repair_bytes_received);
 // - no zombies: a key deleted while one replica is down keeps its tombstone on the others past
 //   --gc-grace-s (that replica has not agreed); when it comes back with the old live value and
 //   repair runs, the key stays deleted, and the tombstone is then purged everywhere.
@@ -142,7 +143,12 @@ TEST(AntiEntropy, OneRepairMovesExactlyTheKeyAReplicaMissedAndASecondMovesNothin
   EXPECT_EQ(held.at(missed).value, "late");
   EXPECT_EQ(held.at(missed).version, Held(cluster, ReplicasOf(cluster, 0, missed)[0], {missed}).at(missed).version);
 
+  const int64_t sent_before = SumOfStat(cluster, all, "repair_bytes_sent");
+  const int64_t received_before = SumOfStat(cluster, all, "repair_bytes_received");
+  EXPECT_GT(received_before, 0);
   const Json second = Repair(cluster, 0);
+  const int64_t sent = SumOfStat(cluster, all, "repair_bytes_sent") - sent_before;
+  const int64_t received = SumOfStat(cluster, all, "repair_bytes_received") - received_before;
   EXPECT_EQ(Total(second, "keys_moved"), 0) << second.dump();
   EXPECT_EQ(Total(second, "ranges_differing"), 0) << second.dump();
   // Identical replicas exchange only roots: one hash per range from each of its 2 other
@@ -152,12 +158,20 @@ TEST(AntiEntropy, OneRepairMovesExactlyTheKeyAReplicaMissedAndASecondMovesNothin
     EXPECT_EQ(node["hashes_exchanged"].get<int64_t>(), 2 * node["ranges_compared"].get<int64_t>())
         << node.dump();
   }
+  // Bytes: one repair_roots call to each other node (its asker and ring fingerprint, under
+  // 100 bytes), and roots of about 100 bytes each (a range id, a hash, 3 replica addresses).
+  const int64_t calls = kNodes * (kNodes - 1);
+  EXPECT_GT(sent, 0);
+  EXPECT_LE(sent, 100 * calls) << calls << " repair_roots calls";
+  EXPECT_GT(received, 0);
+  EXPECT_LE(received, 100 * calls + 120 * Total(second, "hashes_exchanged")) << second.dump();
   EXPECT_EQ(SumOfStat(cluster, all, "repair_keys_moved"), 1);
   EXPECT_EQ(SumOfStat(cluster, all, "repair_runs"), 3 * kNodes);
   std::cout << "repair of " << kNodes << " nodes (" << keys.size() + 1
             << " keys, one missing on one replica): " << first_s << " s; ranges compared "
             << Total(first, "ranges_compared") << ", hashes " << Total(first, "hashes_exchanged")
-            << " (then " << Total(second, "hashes_exchanged") << " when level)" << std::endl;
+            << " (then " << Total(second, "hashes_exchanged") << " when level: " << sent
+            << " bytes sent, " << received << " received)" << std::endl;
 }
 
 TEST(AntiEntropy, ADeleteMissedByADownReplicaStaysDeletedAndItsTombstoneIsPurgedAfterRepair) {

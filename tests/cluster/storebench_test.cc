@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -67,6 +68,14 @@ bool EndsWith(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
 bool LineDone(const std::string& s) { return EndsWith(s, "\r\n"); }
+// A whole RESP bulk string: "$LEN\r\n" and LEN bytes and "\r\n" (or an error line).
+bool BulkDone(const std::string& s) {
+  const size_t eol = s.find("\r\n");
+  if (eol == std::string::npos) return false;
+  if (s[0] != '$') return true;
+  const long len = std::strtol(s.c_str() + 1, nullptr, 10);
+  return len < 0 || s.size() >= eol + 2 + static_cast<size_t>(len) + 2;
+}
 bool GetDone(const std::string& s) { return EndsWith(s, "END\r\n") || EndsWith(s, "ERROR\r\n"); }
 
 // A server started on a free loopback port, stopped by pid on destruction.
@@ -113,14 +122,20 @@ bool StartMemcached(Server& server, const TempDir& dir) {
   return up;
 }
 
-bool StartRedis(Server& server, const TempDir& dir) {
+// A Redis server without persistence; with `primary_port`, a replica of the Redis there.
+bool StartRedis(Server& server, const TempDir& dir, int primary_port = 0) {
   const std::string binary = FindProgram("redis-server");
   EXPECT_FALSE(binary.empty()) << "redis-server is not installed (not on PATH): scripts/deps installs it "
                                   "(Debian package redis-server); this test needs a real Redis";
   if (binary.empty()) return false;
-  const bool up = server.start({binary, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
-                                dir.path(), "--daemonize", "no"},
-                               "--port", dir.path() + "/redis.log", RedisAnswers);
+  const std::string name = primary_port ? "redis-replica-of-" + std::to_string(primary_port) : "redis";
+  std::filesystem::create_directories(dir.path() + "/" + name);
+  std::vector<std::string> argv = {binary, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
+                                   dir.path() + "/" + name, "--daemonize", "no"};
+  if (primary_port) {
+    argv.insert(argv.end(), {"--replicaof", "127.0.0.1", std::to_string(primary_port)});
+  }
+  const bool up = server.start(argv, "--port", dir.path() + "/" + name + ".log", RedisAnswers);
   EXPECT_TRUE(up) << "redis-server did not answer on 127.0.0.1:" << server.port();
   return up;
 }
@@ -214,6 +229,51 @@ TEST(Storebench, DrivesMemcachedWithTheSameLoadAndOutputAsRedis) {
   EXPECT_EQ(Fields(m), Fields(r));
 }
 
+// Redis with one replica: with --redis-wait 1 every PUT is a SET and then WAIT 1 0, so it is
+// done once the replica has it; asking for 2 replicas of a Redis that has 1 never completes
+// (WAIT with timeout 0 blocks) and the run fails at the request deadline, which a PUT without
+// WAIT would not.
+TEST(Storebench, RedisWaitMakesEveryPutWaitForItsReplicas) {
+  TempDir dir;
+  Server primary, replica;
+  ASSERT_TRUE(StartRedis(primary, dir)) << "log: " << primary.log();
+  ASSERT_TRUE(StartRedis(replica, dir, primary.port())) << "log: " << replica.log();
+  const auto linked = [&] {
+    return Exchange(primary.port(), "INFO replication\r\n", BulkDone).find("connected_slaves:1") !=
+               std::string::npos &&
+           Exchange(replica.port(), "INFO replication\r\n", BulkDone).find("master_link_status:up") !=
+               std::string::npos;
+  };
+  ASSERT_TRUE(WaitFor(linked, 20000, 50)) << "the replica did not link up; log: " << replica.log();
+  const std::string url = "redis://127.0.0.1:" + std::to_string(primary.port());
+
+  const Json r = RunStorebench({"--target", url, "--redis-wait", "1", "--prefill", "--keyspace",
+                                std::to_string(kKeyspace), "--ratio", "0:1", "--seconds", "0.5", "--warmup", "0",
+                                "--connections", "4", "--threads", "2"});
+  ASSERT_FALSE(r.is_null());
+  EXPECT_EQ(r["redis_wait"], 1) << r.dump();
+  EXPECT_EQ(r["prefill"]["keys"], kKeyspace) << r.dump();
+  EXPECT_GT(r["puts"].get<uint64_t>(), 10u) << r.dump();
+  EXPECT_EQ(r["errors"], 0) << r.dump();
+  // Acknowledged by the replica: it holds the last key of the prefill now.
+  const std::string last = "key:" + std::string(12 - std::to_string(kKeyspace - 1).size(), '0') +
+                           std::to_string(kKeyspace - 1);
+  EXPECT_EQ(Exchange(replica.port(), "GET " + last + "\r\n", BulkDone).rfind("$100\r\n", 0), 0u) << last;
+
+  const std::vector<std::string> too_many = {BinDir() + "/storebench", "--target", url, "--redis-wait", "2",
+                                             "--ratio", "0:1", "--seconds", "0.3", "--warmup", "0",
+                                             "--timeout-ms", "300"};
+  const CommandResult blocked = RunCommand(too_many, "", 20000);
+  EXPECT_EQ(blocked.status, 2) << Describe(too_many, blocked);
+  EXPECT_NE(blocked.err.find("reading a reply failed"), std::string::npos) << Describe(too_many, blocked);
+  // The same run without WAIT completes: the failure above is the WAIT's.
+  const Json plain = RunStorebench({"--target", url, "--ratio", "0:1", "--seconds", "0.3", "--warmup", "0",
+                                    "--timeout-ms", "300"});
+  ASSERT_FALSE(plain.is_null());
+  EXPECT_EQ(plain["errors"], 0) << plain.dump();
+  EXPECT_EQ(plain["redis_wait"], 0) << plain.dump();
+}
+
 TEST(Storebench, BadTargetsExitTwoWithOneLine) {
   const int nowhere = FreePortRange(1);  // nothing listens there
   const std::vector<std::pair<std::string, std::string>> cases = {
@@ -234,13 +294,23 @@ TEST(Storebench, BadTargetsExitTwoWithOneLine) {
     EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line\n" << Describe(argv, r);
     EXPECT_NE(r.err.find(says), std::string::npos) << Describe(argv, r);
   }
-  // Exclusive with the thrifty-only flags.
-  for (const auto& extra : std::vector<std::vector<std::string>>{{"--peer", "127.0.0.1:1"}, {"--ring-aware"}}) {
+  // Exclusive with the thrifty-only flags, and --redis-wait with everything but Redis.
+  for (const auto& extra : std::vector<std::vector<std::string>>{
+           {"--peer", "127.0.0.1:1"}, {"--ring-aware"}, {"--consistency", "quorum"}, {"--redis-wait", "1"}}) {
     std::vector<std::string> argv = {BinDir() + "/storebench", "--target", "memcached://127.0.0.1:1"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     const CommandResult r = RunCommand(argv, "", 20000);
     EXPECT_EQ(r.status, 2) << Describe(argv, r);
     EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "one line\n" << Describe(argv, r);
+  }
+  for (const auto& [extra, says] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"--consistency", "most"}, "unknown consistency level 'most' (expected default, one, quorum, all)"},
+           {{"--redis-wait", "1"}, "--redis-wait applies to Redis only"}}) {
+    std::vector<std::string> argv = {BinDir() + "/storebench", "--peer", "127.0.0.1:1"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    const CommandResult r = RunCommand(argv, "", 20000);
+    EXPECT_EQ(r.status, 2) << Describe(argv, r);
+    EXPECT_NE(r.err.find(says), std::string::npos) << Describe(argv, r);
   }
 }
 

@@ -5,9 +5,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -29,6 +31,17 @@
 namespace thrifty::bench {
 
 using apache::thrift::TException;
+
+diststore::wire::Consistency::type ParseConsistencyName(const std::string& text) {
+  std::string names;
+  for (const auto& [value, name] : diststore::wire::_Consistency_VALUES_TO_NAMES) {
+    if (strcasecmp(text.c_str(), name) == 0) return static_cast<diststore::wire::Consistency::type>(value);
+    std::string lower = name;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    names += (names.empty() ? "" : ", ") + lower;
+  }
+  throw FatalError("unknown consistency level '" + text + "' (expected " + names + ")");
+}
 
 void FormatKey(uint64_t index, std::string* out) {
   char buf[32];
@@ -137,12 +150,11 @@ class ThriftSlot : public Slot {
       if (ch.keys.empty() && ch.entries.empty()) continue;
       try {
         if (kind_ == OpKind::kGet) {
-          if (batch_) ch.conn.client->send_multi_get(ch.keys, thrifty::diststore::wire::Consistency::DEFAULT);
-          else ch.conn.client->send_get(ch.keys.front(), thrifty::diststore::wire::Consistency::DEFAULT);
+          if (batch_) ch.conn.client->send_multi_get(ch.keys, target_.consistency);
+          else ch.conn.client->send_get(ch.keys.front(), target_.consistency);
         } else {
-          if (batch_) ch.conn.client->send_multi_put(ch.entries, thrifty::diststore::wire::Consistency::DEFAULT);
-          else ch.conn.client->send_put(ch.entries.front().key, ch.entries.front().value,
-                                          thrifty::diststore::wire::Consistency::DEFAULT);
+          if (batch_) ch.conn.client->send_multi_put(ch.entries, target_.consistency);
+          else ch.conn.client->send_put(ch.entries.front().key, ch.entries.front().value, target_.consistency);
         }
       } catch (const TException& e) {
         throw FatalError("sending to " + rpc::ToString(ch.node) + " failed: " + e.what());
@@ -240,7 +252,10 @@ namespace {
 class RedisSlot : public Slot {
  public:
   RedisSlot(const RedisTarget& target, const std::string* value)
-      : name_(target.host + ":" + std::to_string(target.port)), value_(value) {
+      : name_(target.host + ":" + std::to_string(target.port)),
+        value_(value),
+        wait_replicas_(target.wait_replicas),
+        wait_count_(std::to_string(target.wait_replicas)) {
     timeval connect_timeout{target.connect_timeout_ms / 1000, (target.connect_timeout_ms % 1000) * 1000};
     ctx_ = redisConnectWithTimeout(target.host.c_str(), target.port, connect_timeout);
     if (ctx_ == nullptr) throw FatalError("cannot connect to Redis " + name_ + ": out of memory");
@@ -280,11 +295,18 @@ class RedisSlot : public Slot {
       }
       if (rc != REDIS_OK) fail("formatting a command");
     }
+    // The SETs are acknowledged once `wait_replicas_` replicas have them.
+    waiting_ = request.kind == OpKind::kPut && wait_replicas_ > 0;
+    if (waiting_) {
+      const char* argv[3] = {"WAIT", wait_count_.data(), "0"};
+      const size_t len[3] = {4, wait_count_.size(), 1};
+      if (redisAppendCommandArgv(ctx_, 3, argv, len) != REDIS_OK) fail("formatting a command");
+    }
     int done = 0;
     while (!done) {
       if (redisBufferWrite(ctx_, &done) != REDIS_OK) fail("sending");
     }
-    outstanding_ = request.count;
+    outstanding_ = request.count + (waiting_ ? 1 : 0);
     pending_.assign(1, 0);
   }
 
@@ -296,7 +318,17 @@ class RedisSlot : public Slot {
       void* raw = nullptr;
       if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) fail("reading a reply");
       auto* reply = static_cast<redisReply*>(raw);
-      if (reply->type == REDIS_REPLY_NIL) {
+      if (waiting_ && outstanding_ == 1) {  // WAIT's reply: how many replicas acknowledged
+        if (reply->type != REDIS_REPLY_INTEGER || reply->integer < wait_replicas_) {
+          ++outcome->errors;
+          if (!warned_) {
+            warned_ = true;
+            std::fprintf(stderr, "storebench: Redis %s: WAIT %d 0 answered %s\n", name_.c_str(), wait_replicas_,
+                         reply->type == REDIS_REPLY_INTEGER ? std::to_string(reply->integer).c_str()
+                                                            : "something other than a count");
+          }
+        }
+      } else if (reply->type == REDIS_REPLY_NIL) {
         ++outcome->misses;
       } else if (reply->type == REDIS_REPLY_ERROR) {
         ++outcome->errors;
@@ -320,8 +352,11 @@ class RedisSlot : public Slot {
 
   std::string name_;
   const std::string* value_;
+  const int wait_replicas_;
+  const std::string wait_count_;  // wait_replicas_ as WAIT's argument
   redisContext* ctx_ = nullptr;
   size_t outstanding_ = 0;
+  bool waiting_ = false;  // the request ends with a WAIT
   std::vector<int> pending_;
   std::string key_;
   bool warned_ = false;

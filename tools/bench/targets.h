@@ -31,6 +31,10 @@ class FatalError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The Consistency named `text` ("one", "quorum", "all", "default"; any case). Throws
+// FatalError naming the levels.
+diststore::wire::Consistency::type ParseConsistencyName(const std::string& text);
+
 // Key i of the benchmark keyspace: "key:" + 12 decimal digits (16 bytes, like
 // redis-benchmark's key:__rand_int__). Writes into `out`, reusing its capacity.
 void FormatKey(uint64_t index, std::string* out);
@@ -69,6 +73,8 @@ class Slot {
 struct ThriftTarget {
   locator::wire::Location entry;            // --peer
   bool ring_aware = false;
+  // Sent with every get/put/multi_get/multi_put (--consistency); DEFAULT: the node's default.
+  diststore::wire::Consistency::type consistency = diststore::wire::Consistency::DEFAULT;
   int connect_timeout_ms = 2000;
   int call_timeout_ms = 10000;
   rpc::RpcLimits limits;
@@ -101,10 +107,16 @@ struct RedisTarget {
   int port = 6379;
   int connect_timeout_ms = 2000;
   int call_timeout_ms = 10000;
+  // > 0: every PUT request (its SETs) is followed by `WAIT wait_replicas 0` in the same
+  // pipeline, so a PUT is done once that many replicas acknowledged it (--redis-wait).
+  int wait_replicas = 0;
 };
 
 bool RedisSupported();  // false when built without hiredis
-// Throws FatalError when Redis cannot be reached.
+// Throws FatalError when Redis cannot be reached. With wait_replicas, a WAIT that answers fewer
+// replicas than asked counts as an error of its request (WAIT with timeout 0 blocks until
+// enough replicas acknowledged, so a Redis with too few replicas fails the run at
+// call_timeout_ms instead).
 std::unique_ptr<Slot> MakeRedisSlot(const RedisTarget& target, const std::string* value);
 
 // ---- memcached (text protocol, no client library: see MakeMemcachedSlot) ----
