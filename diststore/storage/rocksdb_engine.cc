@@ -327,7 +327,7 @@ class RocksDbEngine final : public Engine {
   // What a group knows of one key. Views point into the group's MultiGet results or into
   // the callers' records, both alive until the group is done.
   struct Slot {
-    bool read = false;             // looked up (else: the first entry is newer than all data)
+    bool read = false;             // looked up (else: every entry is newer than all data)
     rocksdb::Status read_status;   // of the lookup, when read
     std::string_view stored_bytes;  // what the lookup found, when read and found
     std::optional<RecordView> stored;   // before the group (known when read)
@@ -365,15 +365,16 @@ class RocksDbEngine final : public Engine {
     ChangeObserver* const observer = observer_.load();
 
     // Which stored records the group must know: every key, for an observer (it is told what
-    // a write replaced); else a key whose first entry is a delete, or a record that is not
-    // newer than every version stored.
+    // a write replaced); else a key with a delete, or with a record that is not newer than
+    // every version stored, among its entries. Any entry of an unread key beats the stored
+    // record, so it may be decided against the group's entries alone, whichever of them
+    // are undone (decide).
     std::map<std::string_view, Slot> slots;  // sorted: MultiGet's sorted_input
     for (const PendingWrite* w : group) {
       for (const Entry& e : w->entries) {
-        auto [it, first] = slots.try_emplace(e.key);
-        if (!first) continue;
-        it->second.read = observer != nullptr || e.record == nullptr ||
-                          e.record->version <= stored_max_;
+        Slot& slot = slots[e.key];
+        slot.read = slot.read || observer != nullptr || e.record == nullptr ||
+                    e.record->version <= stored_max_;
       }
     }
     std::vector<std::string_view> to_read;

@@ -4,12 +4,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 #include "tests/net/wait_for.h"
+#include "tests/storage/gate.h"
 
 namespace thrifty::storage {
 namespace {
@@ -18,31 +18,6 @@ struct Write {
   int id = 0;
   bool committed = false;
   std::thread::id committed_on;
-};
-
-// Holds the first group's commit until release(), so that the test knows who is queued.
-class Gate {
- public:
-  void wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    entered_ = true;
-    open_cv_.wait(lock, [&] { return open_; });
-  }
-  bool entered() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return entered_;
-  }
-  void release() {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ = true;
-    open_cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable open_cv_;
-  bool entered_ = false;
-  bool open_ = false;
 };
 
 TEST(GroupCommitTest, ALoneWriteIsCommittedOnItsOwnThreadAtOnce) {
@@ -68,7 +43,7 @@ TEST(GroupCommitTest, ALoneWriteIsCommittedOnItsOwnThreadAtOnce) {
 TEST(GroupCommitTest, WritesThatArriveDuringACommitFormTheNextGroups) {
   constexpr int kQueued = 5;
   GroupCommit<Write> committer(/*max_group_weight=*/25);  // weight 10 each: two per group
-  Gate gate;
+  testutil::Gate gate;
   std::mutex mu;
   std::vector<std::vector<int>> groups;
   const auto commit = [&](const std::vector<Write*>& group) {
@@ -80,7 +55,7 @@ TEST(GroupCommitTest, WritesThatArriveDuringACommitFormTheNextGroups) {
       first = groups.empty();
       groups.push_back(ids);
     }
-    if (first) gate.wait();
+    if (first) gate.pass();  // holds the first group until released
     for (Write* w : group) {
       w->committed = true;
       w->committed_on = std::this_thread::get_id();

@@ -4,9 +4,7 @@
 #include <rocksdb/db.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <fstream>
-#include <mutex>
 #include <thread>
 #include <functional>
 #include <memory>
@@ -18,6 +16,7 @@
 #include "diststore/storage/engine.h"
 #include "diststore/storage/record_codec.h"
 #include "tests/net/wait_for.h"
+#include "tests/storage/gate.h"
 #include "tests/storage/temp_dir.h"
 
 namespace thrifty::storage {
@@ -323,44 +322,23 @@ TEST_F(RocksDbEngineTest, ADatabaseWithoutTheBoundIsScannedOnFirstOpen) {
   EXPECT_EQ(engine->get("old")->version, 5000);
 }
 
-// Holds the first change report (and with it the first group's commit) until released.
+// Holds every change report (and with it the group that makes it) until the gate opens.
 class GatedObserver : public ChangeObserver {
  public:
   void on_change(std::string_view, const std::optional<RecordView>&,
                  const std::optional<RecordView>&) override {
-    std::unique_lock<std::mutex> lock(mu_);
-    ++changes_;
-    entered_ = true;
-    open_cv_.wait(lock, [&] { return open_; });
+    gate.pass();
   }
-  bool entered() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return entered_;
-  }
-  int changes() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return changes_;
-  }
-  void release() {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ = true;
-    open_cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable open_cv_;
-  bool entered_ = false;
-  bool open_ = false;
-  int changes_ = 0;
+  testutil::Gate gate;
 };
 
 // Writes that arrive while a group commits are committed together as the next group: one
 // read, one RocksDB write, each caller answered with its own outcome.
 TEST_F(RocksDbEngineTest, WritesThatArriveTogetherAreCommittedAsOneGroup) {
   auto engine = OpenRocksDbEngine(Options());
-  GatedObserver gate;
-  engine->set_observer(&gate);
+  GatedObserver gated;
+  testutil::Gate& gate = gated.gate;
+  engine->set_observer(&gated);
   std::thread first([&] { EXPECT_TRUE(engine->merge("a", Value("a", 1))); });
   ASSERT_TRUE(thrifty::testing::PollUntil([&] { return gate.entered(); }, 10000));
   std::atomic<int> x_written{0};
@@ -388,7 +366,7 @@ TEST_F(RocksDbEngineTest, WritesThatArriveTogetherAreCommittedAsOneGroup) {
   EXPECT_TRUE(erased);  // the first group's write was stored before the second was decided
   EXPECT_FALSE(engine->get("a").has_value());
   // One report per key of the second group (x once, from absent to 3), one for the first.
-  EXPECT_EQ(gate.changes(), 5);
+  EXPECT_EQ(gate.arrivals(), 5);
 }
 
 }  // namespace
