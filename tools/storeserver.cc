@@ -40,7 +40,7 @@ struct StoreFlags {
     command.option("--max-value-bytes", max_value_bytes, "largest value accepted, in bytes");
     command.option("--max-clock-drift-ms", max_clock_drift_ms,
                    "refuse a version written by a peer that is further ahead of this node's clock");
-    command.flag("--sync", sync, "fsync the write-ahead log on every write (slower, survives power loss)");
+    command.flag("--sync", sync, "fsync the write-ahead log before a write is acknowledged, once per group of concurrent writes (slower, survives power loss)");
     command.option("--drain-timeout-s", drain_timeout_s, "how long a clean leave may take to hand off its keys");
     command.option("--replicas", replicas,
                    "copies of each key, on distinct nodes (1..7; the same on every node)")

@@ -112,6 +112,15 @@ const StatMetric kStats[] = {
     {"keys_estimate", "thrifty_records_estimated", kGauge,
      "Records stored on this node as the engine estimates them (RocksDB: tombstones and "
      "overwritten keys count until compaction)."},
+    // The engine's write path (RocksDB).
+    {"engine_write_groups", "thrifty_engine_write_groups_total", kCounter,
+     "Groups of writes the engine committed, each one RocksDB write."},
+    {"engine_writes_grouped", "thrifty_engine_writes_grouped_total", kCounter,
+     "Writes (merges, batches, conditional deletes) committed in those groups."},
+    {"engine_merge_reads_skipped", "thrifty_engine_merge_reads_skipped_total", kCounter,
+     "Keys written without reading the stored record: newer than every version stored."},
+    {"engine_writes_waiting", "thrifty_engine_writes_waiting", kGauge,
+     "Writes queued for the engine's next group."},
     // Moving keys.
     {"handoff_sweeps", "thrifty_handoff_sweeps_total", kCounter, "Handoff sweeps over this node's data."},
     {"handoff_records_out", "thrifty_handoff_sent_records_total", kCounter,

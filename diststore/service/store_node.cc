@@ -204,6 +204,7 @@ std::map<std::string, int64_t> StoreNode::stats(KeyCount keys) {
   for (const auto& [k, v] : handoff_->stats()) out[k] = v;
   for (const auto& [k, v] : hinted_->stats()) out[k] = v;
   for (const auto& [k, v] : anti_entropy_->stats()) out[k] = v;
+  for (const auto& [k, v] : engine_->stats()) out[k] = v;
   out["replicas"] = options_.replication.replicas;
   if (http_) {
     for (const auto& [k, v] : http_->stats()) out[k] = v;

@@ -4,6 +4,10 @@
 // Every operation is safe to call from many threads at once. Writes are merges: a record
 // replaces the stored one only if it is newer (Supersedes in record.h), so replicas, hints,
 // handoffs and repairs can deliver the same write any number of times, in any order.
+// A write returns once it is in the engine's write-ahead log (RocksDB; fsynced with
+// EngineOptions::sync) or map (memory). The RocksDB engine commits the writes of concurrent
+// callers together, as one batch, on one of the callers' threads (rocksdb_engine.cc), so a
+// write may wait for the group before it; nothing in a write waits on anything but the disk.
 //
 // Failures below the engine (I/O errors, corrupt stored records) raise StorageError; a record
 // with version <= 0 raises std::invalid_argument and changes nothing.
@@ -12,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -28,12 +33,11 @@ namespace thrifty::storage {
 
 struct EngineOptions {
   std::string path;                          // RocksDB data directory; created if missing
-  bool sync = false;                         // fsync the WAL on every write (else WAL only)
+  bool sync = false;                         // fsync the WAL once per group of writes
   size_t block_cache_bytes = 64 << 20;       // shared LRU cache of data, index and filter blocks
   size_t write_buffer_bytes = 64 << 20;      // memtable size before a flush
   bool create_if_missing = true;             // false: fail when `path` holds no database
   int background_jobs = 4;                   // RocksDB flush + compaction threads
-  size_t lock_stripes = 1024;                // mutexes that serialize merges (KeyLocks)
 };
 
 // A sorted table of opaque keys and values kept beside the records, as durable as they are
@@ -123,6 +127,13 @@ class Engine {
 
   virtual std::string name() const = 0;  // "rocksdb" or "memory"
 
+  // Counters and gauges of the engine's write path, for the node's stats (names start with
+  // "engine_"); none by default. RocksDB: engine_write_groups (groups committed),
+  // engine_writes_grouped (the callers' writes in them), engine_merge_reads_skipped (keys a
+  // group wrote without reading, their record being newer than every version stored),
+  // engine_writes_waiting (writes queued for the next group, now).
+  virtual std::map<std::string, int64_t> stats() { return {}; }
+
   // ---- change observation (the anti-entropy digests) ----
   // Sets the observer every later write reports to (nullptr: none). It must outlive its use:
   // set nullptr before destroying it. The default engine does not report changes and throws
@@ -150,7 +161,7 @@ class Engine {
 // Opens (creating if allowed) the RocksDB database at options.path. Throws StorageError with
 // RocksDB's own message when it cannot: the directory is in use by another engine or process,
 // is not writable, holds no database and create_if_missing is false, is corrupt ...
-// Throws std::invalid_argument if options.path is empty or options.lock_stripes is 0.
+// Throws std::invalid_argument if options.path is empty.
 std::unique_ptr<Engine> OpenRocksDbEngine(const EngineOptions& options);
 
 // An engine that keeps everything in memory and loses it on destruction.

@@ -1,10 +1,29 @@
 // The RocksDB engine: one database; records in the default column family, keys as they are,
-// values in the record_codec format; hints in the "hints" column family (SideTable). RocksDB has no conditional write, so every merge is a
-// read-compare-write under the key's stripe of KeyLocks; all writes of a key go through that
-// stripe, which makes the read and the write one atomic step against other writers. Every write
-// also holds cut_mu_ shared from its read to its report to the observer; scan_at_cut takes it
-// exclusively to open its iterator, which makes that iterator's snapshot a cut of the writes.
+// values in the record_codec format; hints in the "hints" column family (SideTable); in the
+// "meta" family, the version mark (below).
+//
+// Writes go through one committer (GroupCommit): every merge, merge_batch and erase queues its
+// entries, and the caller at the head of the queue commits everything queued as one group:
+// one MultiGet of the stored records the group must know, the decisions entry by entry in
+// arrival order, one WriteBatch (one WAL append; one fsync with `sync`), then the reports to
+// the observer. Only the committer writes records, one group at a time, so each key's
+// read-compare-write is atomic without key locks, and a group's entries of one key see each
+// other in order. Every group holds cut_mu_ shared from its read to its last report;
+// scan_at_cut takes it exclusively to open its iterator, which makes that iterator's snapshot
+// a cut of the writes.
+//
+// The version mark: every version stored is <= stored_max_, which starts at the mark kept in
+// the "meta" family and rises with each group. A merge whose record is newer than stored_max_
+// wins against whatever the key holds, so with no observer (which needs the record it
+// replaces) the committer decides it without reading the key. The mark is written in the
+// same WriteBatch as any record above it (raised with headroom, so about once a second under
+// clock-stamped writes), so it is an upper bound of the data after a crash too. A database
+// from before the mark has none: the first open scans it once for its greatest version.
+#include <algorithm>
 #include <atomic>
+#include <cstring>
+#include <exception>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
@@ -21,7 +40,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "diststore/storage/engine.h"
-#include "diststore/storage/key_locks.h"
+#include "diststore/storage/group_commit.h"
 #include "diststore/storage/record_codec.h"
 
 #if defined(__has_feature)
@@ -67,6 +86,33 @@ rocksdb::Options MakeOptions(const EngineOptions& options) {
 }
 
 constexpr char kHintsFamily[] = "hints";
+constexpr char kMetaFamily[] = "meta";
+constexpr char kVersionMarkKey[] = "version_mark";
+// How far above the greatest version written a new mark is put: one second of hybrid logical
+// clock time, so clock-stamped writes rewrite the mark about once a second.
+constexpr int64_t kMarkHeadroom = int64_t{1000} << 16;
+// A group takes writes while their keys and values add up to at most this.
+constexpr size_t kMaxGroupBytes = 4 << 20;
+
+std::string EncodeMark(int64_t mark) {
+  std::string out(sizeof(mark), '\0');
+  for (size_t i = 0; i < sizeof(mark); ++i) out[i] = static_cast<char>(uint64_t(mark) >> (8 * i));
+  return out;
+}
+
+bool DecodeMark(std::string_view data, int64_t* mark) {
+  if (data.size() != sizeof(*mark)) return false;
+  uint64_t bits = 0;
+  for (size_t i = 0; i < sizeof(*mark); ++i) bits |= uint64_t(uint8_t(data[i])) << (8 * i);
+  *mark = static_cast<int64_t>(bits);
+  return true;
+}
+
+int64_t MarkAbove(int64_t version) {
+  return version > std::numeric_limits<int64_t>::max() - kMarkHeadroom
+             ? std::numeric_limits<int64_t>::max()
+             : version + kMarkHeadroom;
+}
 
 // A column family of the engine's database as a SideTable.
 class ColumnFamilyTable final : public SideTable {
@@ -124,9 +170,10 @@ class RocksDbEngine final : public Engine {
       : db_(std::move(db)),
         families_(std::move(families)),
         path_(options.path),
-        locks_(options.lock_stripes),
-        hints_(db_.get(), families_.at(1), write_options_, &tsan_write_mu_) {
+        hints_(db_.get(), families_.at(1), write_options_, &tsan_write_mu_),
+        committer_(kMaxGroupBytes) {
     write_options_.sync = options.sync;
+    load_version_mark();
   }
 
   SideTable& hints_table() override { return hints_; }
@@ -166,142 +213,35 @@ class RocksDbEngine final : public Engine {
 
   bool merge(std::string_view key, const Record& record) override {
     CheckStorable(record);
-    auto lock = locks_.lock(key);
-    std::shared_lock<std::shared_mutex> cut(cut_mu_);
-    rocksdb::PinnableSlice data;
-    std::optional<RecordView> stored;
-    if (read(key, &data)) {
-      stored = stored_for_merge(key, ToView(data));
-      if (stored && !Supersedes(record, *stored)) return false;
-    }
-    {
-      auto writing = one_writer();
-      rocksdb::Status status = db_->Put(write_options_, ToSlice(key), EncodeRecord(record));
-      if (!status.ok()) ThrowStatus("writing key " + QuoteKey(key), status);
-    }
-    if (ChangeObserver* observer = observer_.load()) observer->on_change(key, stored, RecordView(record));
-    return true;
+    PendingWrite write;
+    write.entries.push_back(Entry{key, &record, 0});
+    return commit(write) > 0;
   }
 
   size_t merge_batch(const std::vector<std::pair<std::string, Record>>& records) override {
     for (const auto& entry : records) CheckStorable(entry.second);
     if (records.empty()) return 0;
-
-    // Per distinct key, the winner so far: the stored record, then each entry that beat it.
-    // Views only: they point into `values` below or into `records`, both alive to the end.
-    struct Slot {
-      std::optional<RecordView> stored;   // before this batch
-      std::optional<RecordView> current;
-      bool dirty = false;
-    };
-    std::map<std::string_view, Slot> slots;
-    for (const auto& entry : records) slots.try_emplace(entry.first);
-    std::vector<std::string_view> keys;
-    keys.reserve(slots.size());
-    for (const auto& slot : slots) keys.push_back(slot.first);
-
-    auto held = locks_.lock_all(keys);
-    std::shared_lock<std::shared_mutex> cut(cut_mu_);
-    auto [values, statuses] = read_sorted(keys);
-    size_t i = 0;
-    for (auto& [key, slot] : slots) {
-      if (statuses[i].ok()) {
-        slot.current = slot.stored = stored_for_merge(key, ToView(values[i]));
-      } else if (!statuses[i].IsNotFound()) {
-        ThrowStatus("reading key " + QuoteKey(key), statuses[i]);
-      }
-      ++i;
-    }
-
-    size_t written = 0;
-    for (const auto& [key, record] : records) {
-      Slot& slot = slots.find(key)->second;
-      if (slot.current && !Supersedes(record, *slot.current)) continue;
-      slot.current = RecordView(record);
-      slot.dirty = true;
-      ++written;
-    }
-    if (written == 0) return 0;
-
-    rocksdb::WriteBatch batch;
-    for (const auto& [key, slot] : slots) {
-      if (!slot.dirty) continue;
-      rocksdb::Status status = batch.Put(ToSlice(key), EncodeRecord(*slot.current));
-      if (!status.ok()) ThrowStatus("batching key " + QuoteKey(key), status);
-    }
-    {
-      auto writing = one_writer();
-      rocksdb::Status status = db_->Write(write_options_, &batch);
-      if (!status.ok()) {
-        ThrowStatus("writing a batch of " + std::to_string(slots.size()) + " keys", status);
-      }
-    }
-    if (ChangeObserver* observer = observer_.load()) {
-      for (const auto& [key, slot] : slots) {
-        if (slot.dirty) observer->on_change(key, slot.stored, slot.current);
-      }
-    }
-    return written;
+    PendingWrite write;
+    write.entries.reserve(records.size());
+    for (const auto& [key, record] : records) write.entries.push_back(Entry{key, &record, 0});
+    return commit(write);
   }
 
   bool erase_if_version(std::string_view key, int64_t version) override {
-    auto lock = locks_.lock(key);
-    std::shared_lock<std::shared_mutex> cut(cut_mu_);
-    rocksdb::PinnableSlice data;
-    if (!read(key, &data)) return false;
-    const RecordView stored = DecodeStoredRecord(key, ToView(data));
-    if (stored.version != version) return false;
-    {
-      auto writing = one_writer();
-      rocksdb::Status status = db_->Delete(write_options_, ToSlice(key));
-      if (!status.ok()) ThrowStatus("deleting key " + QuoteKey(key), status);
-    }
-    if (ChangeObserver* observer = observer_.load()) observer->on_change(key, stored, std::nullopt);
-    return true;
+    PendingWrite write;
+    write.entries.push_back(Entry{key, nullptr, version});
+    return commit(write) > 0;
   }
 
   size_t erase_batch_if_versions(
       const std::vector<std::pair<std::string, int64_t>>& keys_versions) override {
     if (keys_versions.empty()) return 0;
-    std::map<std::string_view, int64_t> wanted;  // sorted: MultiGet's sorted_input
+    std::map<std::string_view, int64_t> wanted;  // a key named twice: its last version
     for (const auto& [key, version] : keys_versions) wanted[key] = version;
-    std::vector<std::string_view> keys;
-    keys.reserve(wanted.size());
-    for (const auto& entry : wanted) keys.push_back(entry.first);
-    auto held = locks_.lock_all(keys);
-    std::shared_lock<std::shared_mutex> cut(cut_mu_);
-    auto [values, statuses] = read_sorted(keys);
-    rocksdb::WriteBatch batch;
-    std::vector<std::pair<std::string_view, RecordView>> deleted;
-    size_t erased = 0;
-    size_t i = 0;
-    for (const auto& [key, version] : wanted) {
-      const rocksdb::Status& got = statuses[i];
-      if (got.ok()) {
-        const RecordView stored = DecodeStoredRecord(key, ToView(values[i]));
-        if (stored.version == version) {
-          rocksdb::Status status = batch.Delete(ToSlice(key));
-          if (!status.ok()) ThrowStatus("batching the delete of key " + QuoteKey(key), status);
-          deleted.emplace_back(key, stored);
-          ++erased;
-        }
-      } else if (!got.IsNotFound()) {
-        ThrowStatus("reading key " + QuoteKey(key), got);
-      }
-      ++i;
-    }
-    if (erased == 0) return 0;
-    {
-      auto writing = one_writer();
-      rocksdb::Status status = db_->Write(write_options_, &batch);
-      if (!status.ok()) {
-        ThrowStatus("deleting a batch of " + std::to_string(erased) + " keys", status);
-      }
-    }
-    if (ChangeObserver* observer = observer_.load()) {
-      for (const auto& [key, stored] : deleted) observer->on_change(key, stored, std::nullopt);
-    }
-    return erased;
+    PendingWrite write;
+    write.entries.reserve(wanted.size());
+    for (const auto& [key, version] : wanted) write.entries.push_back(Entry{key, nullptr, version});
+    return commit(write);
   }
 
   void scan_from(std::string_view start,
@@ -317,7 +257,7 @@ class RocksDbEngine final : public Engine {
   }
 
   void set_observer(ChangeObserver* observer) override {
-    std::unique_lock<std::shared_mutex> cut(cut_mu_);  // no write is between read and report
+    std::unique_lock<std::shared_mutex> cut(cut_mu_);  // no group is between read and report
     observer_.store(observer);
   }
 
@@ -359,9 +299,233 @@ class RocksDbEngine final : public Engine {
     return estimate;
   }
 
+  std::map<std::string, int64_t> stats() override {
+    return {{"engine_write_groups", write_groups_.load()},
+            {"engine_writes_grouped", writes_grouped_.load()},
+            {"engine_merge_reads_skipped", reads_skipped_.load()},
+            {"engine_writes_waiting", static_cast<int64_t>(committer_.waiting())}};
+  }
+
   std::string name() const override { return "rocksdb"; }
 
  private:
+  // One entry of a caller's write: a merge of *record, or (record == nullptr) the delete of
+  // `key` if its stored version is erase_version.
+  struct Entry {
+    std::string_view key;
+    const Record* record;
+    int64_t erase_version;
+  };
+  // A caller's write, while it waits in the committer: its entries (views of the caller's
+  // arguments, alive until it returns), then what the group did with them.
+  struct PendingWrite {
+    std::vector<Entry> entries;
+    size_t applied = 0;          // entries that changed the key (merges won, deletes done)
+    std::exception_ptr error;    // set: nothing of this write was applied
+  };
+
+  // What a group knows of one key. Views point into the group's MultiGet results or into
+  // the callers' records, both alive until the group is done.
+  struct Slot {
+    bool read = false;             // looked up (else: every entry is newer than all data)
+    rocksdb::Status read_status;   // of the lookup, when read
+    std::string_view stored_bytes;  // what the lookup found, when read and found
+    std::optional<RecordView> stored;   // before the group (known when read)
+    std::optional<RecordView> current;  // after the entries decided so far
+    bool current_corrupt = false;  // current is stored_bytes, which do not decode
+    bool dirty = false;            // current differs from what is stored
+  };
+
+  // Hands `write` to the committer; returns how many of its entries were applied or throws
+  // what its group's commit found.
+  size_t commit(PendingWrite& write) {
+    size_t weight = 0;
+    for (const Entry& e : write.entries) {
+      weight += e.key.size() + (e.record ? e.record->value.size() : 0) + kRecordHeaderSize;
+    }
+    committer_.run(&write, weight, [this](const std::vector<PendingWrite*>& group) {
+      try {
+        commit_group(group);
+      } catch (...) {
+        const std::exception_ptr error = std::current_exception();
+        for (PendingWrite* w : group) {
+          if (!w->error) w->error = error;
+        }
+      }
+    });
+    if (write.error) std::rethrow_exception(write.error);
+    return write.applied;
+  }
+
+  // The committer's work for one group; on the leader's thread, one group at a time.
+  void commit_group(const std::vector<PendingWrite*>& group) {
+    ++write_groups_;
+    writes_grouped_ += static_cast<int64_t>(group.size());
+    std::shared_lock<std::shared_mutex> cut(cut_mu_);
+    ChangeObserver* const observer = observer_.load();
+
+    // Which stored records the group must know: every key, for an observer (it is told what
+    // a write replaced); else a key with a delete, or with a record that is not newer than
+    // every version stored, among its entries. Any entry of an unread key beats the stored
+    // record, so it may be decided against the group's entries alone, whichever of them
+    // are undone (decide).
+    std::map<std::string_view, Slot> slots;  // sorted: MultiGet's sorted_input
+    for (const PendingWrite* w : group) {
+      for (const Entry& e : w->entries) {
+        Slot& slot = slots[e.key];
+        slot.read = slot.read || observer != nullptr || e.record == nullptr ||
+                    e.record->version <= stored_max_;
+      }
+    }
+    std::vector<std::string_view> to_read;
+    for (const auto& [key, slot] : slots) {
+      if (slot.read) to_read.push_back(key);
+    }
+    reads_skipped_ += static_cast<int64_t>(slots.size() - to_read.size());
+    StoredValues found = read_sorted(to_read);
+    size_t i = 0;
+    for (auto& [key, slot] : slots) {
+      if (!slot.read) continue;
+      const rocksdb::Status& status = found.statuses[i];
+      if (status.ok()) {
+        slot.stored_bytes = ToView(found.values[i]);
+        RecordView view;
+        if (DecodeRecord(slot.stored_bytes, &view, nullptr)) {
+          slot.stored = slot.current = view;
+        } else {
+          slot.current_corrupt = true;  // compares as absent for a merge (stored_for_merge)
+        }
+      } else if (!status.IsNotFound()) {
+        slot.read_status = status;
+      }
+      ++i;
+    }
+
+    for (PendingWrite* w : group) decide(*w, slots);
+
+    rocksdb::WriteBatch batch;
+    int64_t max_written = 0;
+    for (const auto& [key, slot] : slots) {
+      if (!slot.dirty) continue;
+      rocksdb::Status status;
+      if (slot.current) {
+        status = batch.Put(ToSlice(key), EncodeRecord(*slot.current));
+        max_written = std::max(max_written, slot.current->version);
+      } else {
+        status = batch.Delete(ToSlice(key));
+      }
+      if (!status.ok()) ThrowStatus("batching key " + QuoteKey(key), status);
+    }
+    if (batch.Count() == 0) return;
+    const bool raise_mark = max_written > persisted_mark_;
+    const int64_t new_mark = MarkAbove(max_written);
+    if (raise_mark) {
+      rocksdb::Status status =
+          batch.Put(families_.at(2), kVersionMarkKey, EncodeMark(new_mark));
+      if (!status.ok()) ThrowStatus("batching the version mark", status);
+    }
+    // Whether or not the write below succeeds: an upper bound may only be too high.
+    stored_max_ = std::max(stored_max_, max_written);
+    {
+      auto writing = one_writer();
+      rocksdb::Status status = db_->Write(write_options_, &batch);
+      if (!status.ok()) {
+        const std::exception_ptr error = std::make_exception_ptr(StorageError(
+            "writing a batch of " + std::to_string(batch.Count()) + " keys: " +
+            status.ToString()));
+        for (PendingWrite* w : group) {
+          if (!w->error && w->applied > 0) w->error = error;
+        }
+        return;
+      }
+    }
+    if (raise_mark) persisted_mark_ = new_mark;
+    if (observer == nullptr) return;
+    for (const auto& [key, slot] : slots) {
+      if (slot.dirty && (slot.stored || slot.current)) {
+        observer->on_change(key, slot.stored, slot.current);
+      }
+    }
+  }
+
+  // Applies w's entries to `slots` in order, all or none: an entry that cannot be decided
+  // (its key failed to read; a delete of a key whose stored record does not decode) sets
+  // w.error and puts every slot w touched back as it was.
+  static void decide(PendingWrite& w, std::map<std::string_view, Slot>& slots) {
+    std::vector<std::pair<Slot*, Slot>> undo;
+    size_t applied = 0;
+    try {
+      for (const Entry& e : w.entries) {
+        Slot& slot = slots.find(e.key)->second;
+        if (std::none_of(undo.begin(), undo.end(),
+                         [&](const auto& saved) { return saved.first == &slot; })) {
+          undo.emplace_back(&slot, slot);
+        }
+        if (!slot.read_status.ok()) ThrowStatus("reading key " + QuoteKey(e.key), slot.read_status);
+        if (e.record != nullptr) {
+          if (slot.current && !Supersedes(*e.record, *slot.current)) continue;
+          if (slot.current_corrupt) {
+            std::string why;
+            RecordView ignored;
+            DecodeRecord(slot.stored_bytes, &ignored, &why);
+            LOG(WARNING) << "replacing corrupt record for key " << QuoteKey(e.key) << ": " << why;
+            slot.current_corrupt = false;
+          }
+          slot.current = RecordView(*e.record);
+        } else {
+          // Throws StorageError naming the key when the stored record does not decode.
+          if (slot.current_corrupt) DecodeStoredRecord(e.key, slot.stored_bytes);
+          if (!slot.current || slot.current->version != e.erase_version) continue;
+          slot.current.reset();
+        }
+        slot.dirty = true;
+        ++applied;
+      }
+    } catch (...) {
+      for (auto& [slot, before] : undo) *slot = before;
+      w.error = std::current_exception();
+      return;
+    }
+    w.applied = applied;
+  }
+
+  // Sets stored_max_ and persisted_mark_ from the mark in the meta family; a database without
+  // one is scanned for its greatest version, and the mark written.
+  void load_version_mark() {
+    std::string data;
+    rocksdb::Status status =
+        db_->Get(rocksdb::ReadOptions(), families_.at(2), kVersionMarkKey, &data);
+    if (status.ok()) {
+      if (!DecodeMark(data, &persisted_mark_)) {
+        throw StorageError("corrupt version mark in " + path_ + " (" +
+                           std::to_string(data.size()) + " bytes)");
+      }
+      stored_max_ = persisted_mark_;
+      return;
+    }
+    if (!status.IsNotFound()) ThrowStatus("reading the version mark in " + path_, status);
+    rocksdb::ReadOptions read_options;
+    read_options.fill_cache = false;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options));
+    int64_t greatest = 0;
+    uint64_t records = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      RecordView view;
+      if (DecodeRecord(ToView(it->value()), &view, nullptr)) greatest = std::max(greatest, view.version);
+      ++records;
+    }
+    if (!it->status().ok()) ThrowStatus("scanning " + path_ + " for its versions", it->status());
+    if (records > 0) {
+      LOG(INFO) << "no version mark in " << path_ << ": scanned " << records
+                << " records, greatest version " << greatest;
+    }
+    stored_max_ = greatest;
+    persisted_mark_ = MarkAbove(greatest);
+    auto writing = one_writer();
+    status = db_->Put(write_options_, families_.at(2), kVersionMarkKey, EncodeMark(persisted_mark_));
+    if (!status.ok()) ThrowStatus("writing the version mark in " + path_, status);
+  }
+
   struct StoredValues {
     std::vector<rocksdb::PinnableSlice> values;
     std::vector<rocksdb::Status> statuses;
@@ -370,10 +534,11 @@ class RocksDbEngine final : public Engine {
   // order (RocksDB's default comparator; callers take them from a std::map).
   StoredValues read_sorted(const std::vector<std::string_view>& keys) {
     const size_t n = keys.size();
+    StoredValues out{std::vector<rocksdb::PinnableSlice>(n), std::vector<rocksdb::Status>(n)};
+    if (n == 0) return out;
     std::vector<rocksdb::Slice> slices;
     slices.reserve(n);
     for (std::string_view key : keys) slices.push_back(ToSlice(key));
-    StoredValues out{std::vector<rocksdb::PinnableSlice>(n), std::vector<rocksdb::Status>(n)};
     db_->MultiGet(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), n, slices.data(),
                   out.values.data(), out.statuses.data(), /*sorted_input=*/true);
     return out;
@@ -386,16 +551,6 @@ class RocksDbEngine final : public Engine {
     if (status.IsNotFound()) return false;
     if (!status.ok()) ThrowStatus("reading key " + QuoteKey(key), status);
     return true;
-  }
-
-  // The stored record a merge compares against. A record that does not decode compares as
-  // absent, so the incoming one replaces it: refusing would leave the key unrepairable.
-  static std::optional<RecordView> stored_for_merge(std::string_view key, std::string_view data) {
-    RecordView view;
-    std::string why;
-    if (DecodeRecord(data, &view, &why)) return view;
-    LOG(WARNING) << "replacing corrupt record for key " << QuoteKey(key) << ": " << why;
-    return std::nullopt;
   }
 
   // Visits every decoded record in key order through one iterator, whose implicit snapshot
@@ -416,7 +571,7 @@ class RocksDbEngine final : public Engine {
   // group whose leader copies the others' batches, ordered by atomics inside the
   // uninstrumented library: TSan would report every concurrent write, with no RocksDB frame on
   // the stack to suppress it by. TSan checks none of RocksDB's code anyway, so serialising its
-  // writes hides nothing of thrifty's (KeyLocks and all callers stay concurrent).
+  // writes hides nothing of thrifty's (the committer and all callers stay concurrent).
   std::unique_lock<std::mutex> one_writer() {
 #ifdef THRIFTY_STORAGE_TSAN
     return std::unique_lock<std::mutex>(tsan_write_mu_);
@@ -426,27 +581,36 @@ class RocksDbEngine final : public Engine {
   }
 
   std::unique_ptr<rocksdb::DB> db_;
-  std::vector<rocksdb::ColumnFamilyHandle*> families_;  // default, hints
+  std::vector<rocksdb::ColumnFamilyHandle*> families_;  // default, hints, meta
   const std::string path_;
   std::mutex tsan_write_mu_;  // see one_writer()
   rocksdb::WriteOptions write_options_;
-  KeyLocks locks_;
   ColumnFamilyTable hints_;
-  std::shared_mutex cut_mu_;  // writes shared, scan_at_cut's cut exclusive
+  std::shared_mutex cut_mu_;  // groups shared, scan_at_cut's cut exclusive
   std::atomic<ChangeObserver*> observer_{nullptr};
+  GroupCommit<PendingWrite> committer_;
+  // Written by the committing group only (GroupCommit runs one at a time, and its mutex
+  // orders one group's writes before the next's reads), and by the constructor.
+  int64_t stored_max_ = 0;      // >= every version stored
+  int64_t persisted_mark_ = 0;  // the mark on disk; >= stored_max_ once a group's write is done
+  std::atomic<int64_t> write_groups_{0};
+  std::atomic<int64_t> writes_grouped_{0};
+  std::atomic<int64_t> reads_skipped_{0};
 };
 
 }  // namespace
 
 std::unique_ptr<Engine> OpenRocksDbEngine(const EngineOptions& options) {
   if (options.path.empty()) throw std::invalid_argument("RocksDB engine needs a data directory");
-  if (options.lock_stripes == 0) throw std::invalid_argument("lock_stripes must be > 0");
   rocksdb::Options db_options = MakeOptions(options);
-  // A database made before hints existed gets the family on its first open.
+  // A database made before hints (or the version mark) existed gets the family on its first
+  // open. A release before the mark cannot open a database that has it (RocksDB refuses an
+  // open that does not name every family), so no older writer can put a version above it.
   db_options.create_missing_column_families = true;
   const std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions(db_options)},
-      {kHintsFamily, rocksdb::ColumnFamilyOptions()}};
+      {kHintsFamily, rocksdb::ColumnFamilyOptions()},
+      {kMetaFamily, rocksdb::ColumnFamilyOptions()}};
   std::vector<rocksdb::ColumnFamilyHandle*> families;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status status =

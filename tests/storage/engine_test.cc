@@ -8,12 +8,14 @@
 #include <map>
 #include <mutex>
 #include <memory>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "diststore/storage/digest_tree.h"
+#include "diststore/storage/hlc.h"
 #include "tests/storage/temp_dir.h"
 
 namespace thrifty::storage {
@@ -458,6 +460,159 @@ TYPED_TEST(EngineTest, ObserverHearsEveryChangeWithBeforeAndAfter) {
   EXPECT_EQ(b_to, 4);
   EXPECT_TRUE(is(seen.changes[n - 2], "a", 20, std::nullopt));
   EXPECT_TRUE(is(seen.changes[n - 1], "b", 4, std::nullopt));
+}
+
+// Checks each report against what it has heard of the key before (an exact observer must
+// name the record a write replaced), and keeps the result: at the end it must equal the data.
+class ExactObserver : public ChangeObserver {
+ public:
+  void on_change(std::string_view key, const std::optional<RecordView>& before,
+                 const std::optional<RecordView>& after) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = state_.find(key);
+    const bool had = it != state_.end();
+    if (had != before.has_value() ||
+        (had && (it->second.first != before->version || it->second.second != before->tombstone))) {
+      ++mismatches_;
+    }
+    if (after) {
+      state_[std::string(key)] = {after->version, after->tombstone};
+    } else if (had) {
+      state_.erase(it);
+    }
+  }
+  int mismatches() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return mismatches_;
+  }
+  std::map<std::string, std::pair<int64_t, bool>, std::less<>> state() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return state_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::pair<int64_t, bool>, std::less<>> state_;
+  int mismatches_ = 0;
+};
+
+std::map<std::string, std::pair<int64_t, bool>, std::less<>> VersionsOf(Engine& e) {
+  std::map<std::string, std::pair<int64_t, bool>, std::less<>> out;
+  e.scan([&](std::string_view key, const Record& r) {
+    out[std::string(key)] = {r.version, r.tombstone};
+    return true;
+  });
+  return out;
+}
+
+// The writers of a node at once: "stamped" ones take versions from this node's clock (newer
+// than anything the node stored, unless a foreign write from a clock ahead came first);
+// "foreign" ones (replica writes, hints, handoffs, repairs) bring versions from around that
+// clock, older and newer, without the clock observing them. Singles and batches, with and
+// without an observer. Every key must end at the newest record written to it, and an
+// observer must have heard exactly what each write replaced.
+TYPED_TEST(EngineTest, StampedAndForeignWritersKeepTheNewest) {
+  Engine& e = *this->engine_;
+  for (const bool observed : {false, true}) {
+    SCOPED_TRACE(observed ? "with an observer" : "without an observer");
+    const std::string prefix = observed ? "o" : "n";
+    ExactObserver observer;
+    if (observed) e.set_observer(&observer);
+    HybridLogicalClock clock;
+    constexpr int kKeys = 24;
+    constexpr int kRounds = 600;
+    const auto key_of = [&](uint64_t n) { return prefix + std::to_string(n % kKeys); };
+    std::mutex mu;
+    std::map<std::string, Record> newest;  // what each key must end at
+    const auto wrote = [&](const std::string& key, const Record& r) {
+      std::lock_guard<std::mutex> lock(mu);
+      auto it = newest.find(key);
+      if (it == newest.end() || Supersedes(r, it->second)) newest[key] = r;
+    };
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        std::mt19937_64 random(1234 + t);
+        const bool stamped = t < 2;
+        for (int i = 0; i < kRounds; ++i) {
+          const auto version = [&]() -> int64_t {
+            if (stamped) return clock.now();
+            // Up to 1 s of clock time either side of this node's latest stamp.
+            const int64_t spread = int64_t{1000} << HybridLogicalClock::kLogicalBits;
+            const int64_t around = std::max<int64_t>(clock.last(), 2 * spread);
+            return around - spread + static_cast<int64_t>(random() % (2 * spread));
+          };
+          const bool tombstone = random() % 7 == 0;
+          if (i % 3 == 0) {
+            std::vector<std::pair<std::string, Record>> batch;
+            for (int k = 0; k < 4; ++k) {
+              const int64_t v = version();
+              batch.emplace_back(key_of(random()), Record{tombstone ? "" : std::to_string(v), v,
+                                                           tombstone});
+            }
+            e.merge_batch(batch);
+            for (const auto& [key, r] : batch) wrote(key, r);
+          } else {
+            const int64_t v = version();
+            const Record r{tombstone ? "" : std::to_string(v) + "-" + std::to_string(t), v,
+                           tombstone};
+            const std::string key = key_of(random());
+            e.merge(key, r);
+            wrote(key, r);
+          }
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    if (observed) e.set_observer(nullptr);
+    for (const auto& [key, want] : newest) {
+      SCOPED_TRACE(key);
+      ExpectRecord(e.get(key), want);
+    }
+    if (observed) {
+      EXPECT_EQ(observer.mismatches(), 0);
+      auto data = VersionsOf(e);
+      for (auto it = data.begin(); it != data.end();) {
+        it = it->first.rfind(prefix, 0) == 0 ? std::next(it) : data.erase(it);
+      }
+      EXPECT_EQ(observer.state(), data);
+    }
+  }
+}
+
+// Merges racing conditional deletes (a handoff's, tombstone GC's) with an observer on: each
+// report names the record the write replaced, and the reports add up to the data.
+TYPED_TEST(EngineTest, MergesAndDeletesRacingReportExactly) {
+  Engine& e = *this->engine_;
+  ExactObserver observer;
+  e.set_observer(&observer);
+  HybridLogicalClock clock;
+  constexpr int kKeys = 16;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 random(99 + t);
+      for (int i = 0; i < 500; ++i) {
+        const std::string key = "k" + std::to_string(random() % kKeys);
+        if (t == 3) {
+          if (const auto got = e.get(key)) {
+            if (i % 2 == 0) {
+              e.erase_if_version(key, got->version);
+            } else {
+              e.erase_batch_if_versions({{key, got->version}, {"k0", got->version}});
+            }
+          }
+        } else {
+          const int64_t v = t == 0 ? clock.now() : std::max<int64_t>(1, clock.last() - (random() % 4096));
+          e.merge(key, Record{"v", v, false});
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  e.set_observer(nullptr);
+  EXPECT_EQ(observer.mismatches(), 0);
+  EXPECT_EQ(observer.state(), VersionsOf(e));
 }
 
 // A tree started at scan_at_cut's cut, fed the scanned records and every change reported

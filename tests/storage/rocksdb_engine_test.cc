@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
 
+#include <atomic>
 #include <fstream>
+#include <thread>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -13,6 +15,8 @@
 
 #include "diststore/storage/engine.h"
 #include "diststore/storage/record_codec.h"
+#include "tests/net/wait_for.h"
+#include "tests/storage/gate.h"
 #include "tests/storage/temp_dir.h"
 
 namespace thrifty::storage {
@@ -31,8 +35,10 @@ class RocksDbEngineTest : public ::testing::Test {
     return options;
   }
 
-  // The engine's database opened directly, with its column families (default, hints): RocksDB
-  // refuses an open that does not list every family a database has.
+  // The engine's database opened directly, with its column families (default, hints, meta):
+  // RocksDB refuses an open that does not list every family a database has. Without the
+  // meta family: a database as a release before the version mark made it (created if
+  // missing).
   struct RawDb {
     std::unique_ptr<rocksdb::DB> db;
     std::vector<rocksdb::ColumnFamilyHandle*> families;
@@ -40,14 +46,17 @@ class RocksDbEngineTest : public ::testing::Test {
       for (auto* family : families) db->DestroyColumnFamilyHandle(family);
     }
   };
-  std::unique_ptr<RawDb> OpenRaw() {
+  std::unique_ptr<RawDb> OpenRaw(bool with_meta = true) {
     auto raw_db = std::make_unique<RawDb>();
     rocksdb::DB* raw = nullptr;
-    const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+    std::vector<rocksdb::ColumnFamilyDescriptor> families = {
         {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
         {"hints", rocksdb::ColumnFamilyOptions()}};
-    EXPECT_TRUE(rocksdb::DB::Open(rocksdb::DBOptions(), Options().path, families,
-                                  &raw_db->families, &raw)
+    if (with_meta) families.emplace_back("meta", rocksdb::ColumnFamilyOptions());
+    rocksdb::DBOptions options;
+    options.create_if_missing = !with_meta;
+    options.create_missing_column_families = !with_meta;
+    EXPECT_TRUE(rocksdb::DB::Open(options, Options().path, families, &raw_db->families, &raw)
                     .ok());
     raw_db->db.reset(raw);
     return raw_db;
@@ -110,8 +119,6 @@ TEST_F(RocksDbEngineTest, DataSurvivesReopening) {
 TEST_F(RocksDbEngineTest, EstimatesItsRecordsCheaply) {
   auto engine = OpenRocksDbEngine(Options());
   EXPECT_EQ(engine->estimate_records(), 0u);
-  // Batches of 50: a batch holds a lock stripe per key, and ThreadSanitizer's deadlock
-  // detector (on in the TSan unit leg) fails on a thread holding more than 64 locks.
   for (int from = 0; from < 500; from += 50) {
     std::vector<std::pair<std::string, Record>> batch;
     for (int i = from; i < from + 50; ++i) {
@@ -223,6 +230,143 @@ TEST_F(RocksDbEngineTest, CorruptRecordsRaiseStorageErrorNamingTheKey) {
                                  {std::string("bin\x01", 4), Tombstone(1)}}),
             2u);
   EXPECT_EQ(engine->count_live(), 4u);
+}
+
+int64_t Stat(Engine& engine, const std::string& name) { return engine.stats().at(name); }
+
+// A version above everything stored cannot lose, so without an observer the engine writes it
+// without reading the key; anything else is read and compared.
+TEST_F(RocksDbEngineTest, ARecordNewerThanEverythingStoredIsWrittenWithoutReading) {
+  auto engine = OpenRocksDbEngine(Options());
+  const auto skipped = [&] { return Stat(*engine, "engine_merge_reads_skipped"); };
+  const int64_t base = int64_t{1} << 40;
+  EXPECT_TRUE(engine->merge("a", Value("1", base)));
+  EXPECT_TRUE(engine->merge("a", Value("2", base + 1)));
+  EXPECT_EQ(skipped(), 2);
+  EXPECT_FALSE(engine->merge("a", Value("old", base - 5)));  // read, and it loses
+  EXPECT_FALSE(engine->merge("a", Value("2", base + 1)));    // equal: read, not written
+  EXPECT_EQ(skipped(), 2);
+  EXPECT_EQ(engine->get("a")->version, base + 1);
+  // In a batch, a key's later entries compare with its earlier ones (b: 10 stays).
+  EXPECT_EQ(engine->merge_batch({{"b", Value("10", base + 10)},
+                                 {"a", Value("3", base + 2)},
+                                 {"b", Value("9", base + 9)}}),
+            2u);
+  EXPECT_EQ(skipped(), 4);
+  EXPECT_EQ(engine->get("b")->value, "10");
+  EXPECT_EQ(engine->get("a")->value, "3");
+  // A version between the stored record's and the greatest stored is read: it loses to b's.
+  EXPECT_FALSE(engine->merge("b", Value("5", base + 5)));
+  EXPECT_TRUE(engine->merge("c", Value("5", base + 5)));  // absent: read, and written
+  EXPECT_EQ(skipped(), 4);
+
+  // A delete is always decided on the stored version; what it removed stays below the bound.
+  EXPECT_TRUE(engine->erase_if_version("b", base + 10));
+  EXPECT_TRUE(engine->merge("b", Value("8", base + 8)));  // read: the key is gone
+  EXPECT_EQ(skipped(), 4);
+  EXPECT_EQ(engine->get("b")->version, base + 8);
+
+  // With an observer every key is read: it must hear what each write replaced.
+  struct Last : ChangeObserver {
+    void on_change(std::string_view, const std::optional<RecordView>& before,
+                   const std::optional<RecordView>& after) override {
+      this->before = before ? before->version : 0;
+      this->after = after ? after->version : 0;
+    }
+    int64_t before = -1, after = -1;
+  } last;
+  engine->set_observer(&last);
+  const int64_t skipped_before = skipped();
+  EXPECT_TRUE(engine->merge("a", Value("4", base + 100)));
+  EXPECT_EQ(last.before, base + 2);
+  EXPECT_EQ(last.after, base + 100);
+  EXPECT_EQ(skipped(), skipped_before);
+  engine->set_observer(nullptr);
+}
+
+// The bound outlives the engine: after reopening, an older record is still read and loses.
+TEST_F(RocksDbEngineTest, TheVersionBoundSurvivesReopening) {
+  const int64_t stored = int64_t{1} << 40;
+  {
+    auto engine = OpenRocksDbEngine(Options());
+    ASSERT_TRUE(engine->merge("k", Value("newest", stored)));
+  }
+  auto engine = OpenRocksDbEngine(Options());
+  EXPECT_FALSE(engine->merge("k", Value("older", stored - 1)));
+  EXPECT_EQ(Stat(*engine, "engine_merge_reads_skipped"), 0);
+  EXPECT_EQ(engine->get("k")->value, "newest");
+  // Far above the bound: written unread.
+  EXPECT_TRUE(engine->merge("k", Value("later", stored + (int64_t{1} << 36))));
+  EXPECT_EQ(Stat(*engine, "engine_merge_reads_skipped"), 1);
+  EXPECT_EQ(engine->get("k")->value, "later");
+}
+
+// A database written before the bound existed has none: the first open scans it, so a record
+// older than what is stored still loses, and the bound is kept from then on.
+TEST_F(RocksDbEngineTest, ADatabaseWithoutTheBoundIsScannedOnFirstOpen) {
+  {
+    auto raw = OpenRaw(/*with_meta=*/false);
+    ASSERT_TRUE(raw->db);
+    ASSERT_TRUE(raw->db->Put(rocksdb::WriteOptions(), "old", EncodeRecord(Value("v", 5000))).ok());
+    ASSERT_TRUE(raw->db->Put(rocksdb::WriteOptions(), "damaged", "xx").ok());
+  }
+  {
+    auto engine = OpenRocksDbEngine(Options());
+    EXPECT_FALSE(engine->merge("old", Value("older", 4999)));
+    EXPECT_TRUE(engine->merge("new", Value("n", 4000)));
+    EXPECT_EQ(Stat(*engine, "engine_merge_reads_skipped"), 0);
+    EXPECT_EQ(engine->get("old")->version, 5000);
+  }
+  auto engine = OpenRocksDbEngine(Options());
+  EXPECT_FALSE(engine->merge("old", Value("older", 4998)));
+  EXPECT_EQ(engine->get("old")->version, 5000);
+}
+
+// Holds every change report (and with it the group that makes it) until the gate opens.
+class GatedObserver : public ChangeObserver {
+ public:
+  void on_change(std::string_view, const std::optional<RecordView>&,
+                 const std::optional<RecordView>&) override {
+    gate.pass();
+  }
+  testutil::Gate gate;
+};
+
+// Writes that arrive while a group commits are committed together as the next group: one
+// read, one RocksDB write, each caller answered with its own outcome.
+TEST_F(RocksDbEngineTest, WritesThatArriveTogetherAreCommittedAsOneGroup) {
+  auto engine = OpenRocksDbEngine(Options());
+  GatedObserver gated;
+  testutil::Gate& gate = gated.gate;
+  engine->set_observer(&gated);
+  std::thread first([&] { EXPECT_TRUE(engine->merge("a", Value("a", 1))); });
+  ASSERT_TRUE(thrifty::testing::PollUntil([&] { return gate.entered(); }, 10000));
+  std::atomic<int> x_written{0};
+  size_t batch_written = 0;
+  bool erased = false;
+  std::vector<std::thread> queued;
+  queued.emplace_back([&] { x_written += engine->merge("x", Value("2", 2)); });
+  queued.emplace_back([&] { x_written += engine->merge("x", Value("3", 3)); });
+  queued.emplace_back([&] {
+    batch_written = engine->merge_batch({{"y", Value("y", 1)}, {"z", Value("z", 1)}});
+  });
+  queued.emplace_back([&] { erased = engine->erase_if_version("a", 1); });
+  ASSERT_TRUE(thrifty::testing::PollUntil(
+      [&] { return Stat(*engine, "engine_writes_waiting") == 4; }, 10000));
+  gate.release();
+  first.join();
+  for (auto& t : queued) t.join();
+  engine->set_observer(nullptr);
+
+  EXPECT_EQ(Stat(*engine, "engine_write_groups"), 2);
+  EXPECT_EQ(Stat(*engine, "engine_writes_grouped"), 5);
+  EXPECT_GE(x_written.load(), 1);  // 3 won; 2 too if it came first
+  EXPECT_EQ(engine->get("x")->value, "3");
+  EXPECT_EQ(batch_written, 2u);
+  EXPECT_TRUE(erased);  // the first group's write was stored before the second was decided
+  EXPECT_FALSE(engine->get("a").has_value());
+  // One report per key of the second group (x once, from absent to 3), one for the first.
+  EXPECT_EQ(gate.arrivals(), 5);
 }
 
 }  // namespace
