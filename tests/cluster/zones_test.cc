@@ -79,18 +79,6 @@ bool AllSeeDead(Cluster& cluster, const std::vector<int>& asked, const std::vect
   return true;
 }
 
-void Put(Cluster& cluster, int via, const std::string& key, const std::string& value, Level level) {
-  cluster.client_pool().call(cluster.location(via),
-                             [&](diststore::wire::StoreClient& c) { c.put(key, value, level); });
-}
-
-std::string Get(Cluster& cluster, int via, const std::string& key, Level level) {
-  std::string value;
-  cluster.client_pool().call(cluster.location(via),
-                             [&](diststore::wire::StoreClient& c) { c.get(value, key, level); });
-  return value;
-}
-
 TEST(Zones, ReplicasSpanThreeZonesAndAQuorumSurvivesALostZone) {
   Cluster cluster;
   const std::vector<std::string> zones = {"zone-a", "zone-a", "zone-b", "zone-b", "zone-c", "zone-c"};
@@ -105,7 +93,7 @@ TEST(Zones, ReplicasSpanThreeZonesAndAQuorumSurvivesALostZone) {
   // Every key lands on three nodes, one in each zone (read from the nodes' own engines).
   const std::vector<std::string> keys = KeyRange(300);
   for (size_t k = 0; k < keys.size(); ++k) {
-    Put(cluster, nodes[k % nodes.size()], keys[k], "v1-" + keys[k], Consistency::ALL);
+    PutAtLevel(cluster, nodes[k % nodes.size()], keys[k], "v1-" + keys[k], Consistency::ALL);
   }
   std::map<std::string, std::set<std::string>> zones_of_key;
   std::map<std::string, int> copies;
@@ -139,11 +127,11 @@ TEST(Zones, ReplicasSpanThreeZonesAndAQuorumSurvivesALostZone) {
   for (size_t k = 0; k < keys.size(); ++k) {
     const int via = survivors[k % survivors.size()];
     try {
-      const std::string before = Get(cluster, via, keys[k], Consistency::QUORUM);
+      const std::string before = GetAtLevel(cluster, via, keys[k], Consistency::QUORUM);
       if (before != "v1-" + keys[k]) failures.push_back(keys[k] + " read '" + before + "'");
-      Put(cluster, via, keys[k], "v2-" + keys[k], Consistency::QUORUM);
+      PutAtLevel(cluster, via, keys[k], "v2-" + keys[k], Consistency::QUORUM);
       const std::string after =
-          Get(cluster, survivors[(k + 1) % survivors.size()], keys[k], Consistency::QUORUM);
+          GetAtLevel(cluster, survivors[(k + 1) % survivors.size()], keys[k], Consistency::QUORUM);
       if (after != "v2-" + keys[k]) failures.push_back(keys[k] + " read '" + after + "' after v2");
     } catch (const std::exception& e) {
       failures.push_back(keys[k] + ": " + e.what());
@@ -179,7 +167,7 @@ void SloppyQuorumRun(bool hints_count_for_w) {
   ASSERT_FALSE(key.empty());
   const auto replicas = ReplicasOf(cluster, coordinator, key);
   ASSERT_EQ(replicas.size(), 3u);
-  Put(cluster, coordinator, key, "before", Consistency::ALL);
+  PutAtLevel(cluster, coordinator, key, "before", Consistency::ALL);
 
   const std::vector<int> down = {replicas[1], replicas[2]};
   for (int d : down) cluster.kill9(d);
@@ -192,20 +180,20 @@ void SloppyQuorumRun(bool hints_count_for_w) {
   if (!hints_count_for_w) {
     for (Level level : {Consistency::QUORUM, Consistency::ALL}) {
       try {
-        Put(cluster, coordinator, key, "during", level);
+        PutAtLevel(cluster, coordinator, key, "during", level);
         ADD_FAILURE() << "a write at level " << level << " with one live replica succeeded";
       } catch (const diststore::wire::Unavailable& e) {
         EXPECT_EQ(e.replicas_required, level == Consistency::QUORUM ? 2 : 3);
         EXPECT_EQ(e.replicas_alive, 1);
       }
     }
-    EXPECT_EQ(Get(cluster, coordinator, key, Consistency::ONE), "before");
+    EXPECT_EQ(GetAtLevel(cluster, coordinator, key, Consistency::ONE), "before");
     return;
   }
 
   // With the flag both levels succeed: the live replica and two hint holders acknowledged.
-  ASSERT_NO_THROW(Put(cluster, coordinator, key, "quorum", Consistency::QUORUM));
-  ASSERT_NO_THROW(Put(cluster, coordinator, key, "all", Consistency::ALL));
+  ASSERT_NO_THROW(PutAtLevel(cluster, coordinator, key, "quorum", Consistency::QUORUM));
+  ASSERT_NO_THROW(PutAtLevel(cluster, coordinator, key, "all", Consistency::ALL));
   // The replicas come back on their data: the holders replay the hints to them.
   const int64_t replayed_before = SumOfStat(cluster, survivors, "hints_replayed");
   for (int d : down) cluster.restart(d);

@@ -32,6 +32,12 @@ locator::wire::Member InZone(int port, const std::string& zone,
   return m;
 }
 
+// 7001 and 7002 in zone "a", 7003 and 7004 in "b", 7005 and 7006 in "c".
+std::vector<locator::wire::Member> SixNodesInThreeZones() {
+  return {InZone(kSelf, "a"), InZone(kB, "a"), InZone(kC, "b"),
+          InZone(kD, "b"),    InZone(kE, "c"), InZone(kF, "c")};
+}
+
 std::string Key(int i) { return "key-" + std::to_string(i); }
 
 std::vector<std::string> ZonesOf(const ClusterSnapshot& snapshot, const ReplicaSet& set) {
@@ -56,8 +62,7 @@ std::vector<size_t> Positions(const ClusterSnapshot& snapshot, const std::string
 
 TEST(Zones, ReplicasGoToDistinctZonesFirstInPreferenceOrder) {
   FakeCluster cluster(kSelf);
-  cluster.set({InZone(kSelf, "a"), InZone(kB, "a"), InZone(kC, "b"), InZone(kD, "b"),
-               InZone(kE, "c"), InZone(kF, "c")});
+  cluster.set(SixNodesInThreeZones());
   const auto snapshot = cluster.snapshot();
   const ReplicaPlacement placement(*snapshot, 3, false);
   size_t differs_from_plain = 0;
@@ -156,9 +161,7 @@ TEST(Zones, EveryNodeComputesTheSameSetsAndRanges) {
 
 TEST(Zones, ADeadMemberKeepsItsZoneAndItsPlace) {
   FakeCluster cluster(kSelf);
-  std::vector<locator::wire::Member> members = {InZone(kSelf, "a"), InZone(kB, "a"),
-                                                InZone(kC, "b"), InZone(kD, "b"),
-                                                InZone(kE, "c"), InZone(kF, "c")};
+  std::vector<locator::wire::Member> members = SixNodesInThreeZones();
   cluster.set(members);
   const auto before = cluster.snapshot();
   members[2].state = MemberState::DEAD;  // 7003, zone "b"
@@ -180,8 +183,7 @@ TEST(Zones, ADeadMemberKeepsItsZoneAndItsPlace) {
 
 TEST(Zones, DrainingLeavesSelfOutAndKeepsZonesDistinct) {
   FakeCluster cluster(kSelf);
-  cluster.set({InZone(kSelf, "a"), InZone(kB, "a"), InZone(kC, "b"), InZone(kD, "b"),
-               InZone(kE, "c"), InZone(kF, "c")});
+  cluster.set(SixNodesInThreeZones());
   const auto snapshot = cluster.snapshot();
   const ReplicaPlacement draining(*snapshot, 3, true);
   for (int i = 0; i < 200; ++i) {
