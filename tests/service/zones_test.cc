@@ -267,7 +267,7 @@ struct SloppyNode {
     options.replay_interval_ms = 3600 * 1000;  // no replay during the test
     hints = std::make_unique<HintedHandoff>(node.cluster, hint_store, node.peers, options);
     const ReplicaPaths paths{node.cluster, *node.owner, node.peers, *node.moving,
-                             node.fan_out, node.replication, node.counters};
+                             replica_calls, node.replication, node.counters};
     writer = std::make_unique<ReplicaWriter>(paths, hints.get());
   }
   wire::Record Unversioned(const std::string& key, const std::string& value) {
@@ -279,6 +279,8 @@ struct SloppyNode {
   Node node;
   storage::HintStore hint_store{node.engine->hints_table()};
   std::unique_ptr<HintedHandoff> hints;
+  // Calls that finish after a write answered keep hints: the pool goes first.
+  rpc::FanOut replica_calls{4};
   std::unique_ptr<ReplicaWriter> writer;
 };
 
