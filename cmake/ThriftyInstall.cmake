@@ -111,7 +111,7 @@ add_library(thrifty::client ALIAS thrifty_client)
 add_library(thrifty::locator ALIAS thrifty_locator_client)
 
 # The project headers of the installed libraries: cluster_client.h, the locator library's
-# ring.h, cluster_snapshot.h and discovery.h, and every project header they include. The
+# ring.h, cluster_snapshot.h, discovery.h and zone.h, and every project header they include. The
 # install test compiles all of them against the installed tree alone, so an include added to
 # one of these without adding the file here fails it.
 set(THRIFTY_INSTALLED_HEADERS
@@ -128,7 +128,8 @@ set(THRIFTY_INSTALLED_HEADERS
   locator/rpc/limits.h
   locator/service/cluster_snapshot.h
   locator/service/discovery.h
-  locator/service/ring.h)
+  locator/service/ring.h
+  locator/service/zone.h)
 foreach(header IN LISTS THRIFTY_INSTALLED_HEADERS)
   get_filename_component(dir ${header} DIRECTORY)
   install(FILES ${PROJECT_SOURCE_DIR}/${header} DESTINATION ${THRIFTY_INSTALL_INCLUDEDIR}/${dir})

@@ -160,6 +160,15 @@ service Store extends locator.Locator {
   HandoffAck handoff(1: list<Record> records, 2: locator.Location sender)
       throws (1: StoreError error, 2: locator.Unauthorized denied),
 
+  // A replicated write's copy for `target`, a replica the leader's view holds DEAD, kept here as
+  // a hint because this node is the key's next live non-replica (--hints-count-for-w: Dynamo's
+  // sloppy quorum). The records (versioned) are stored durably for the member with host ID
+  // `target_host_id` and handed to it (`handoff`) once it is ALIVE again. Refused (StoreError,
+  // nothing kept) when this node keeps no hints (--strict-quorum, --replicas 1), for a
+  // record without a version, or for a version out of bounds (as owner_put).
+  void keep_hints(1: list<Record> records, 2: string target_host_id, 3: locator.Location target)
+      throws (1: StoreError error, 2: locator.Unauthorized denied),
+
   // Anti-entropy, node to node. `ring_fingerprint`: the asker's; a call whose fingerprint is
   // not this node's is refused with a StoreError (the two views differ; try later).
   // The roots of this node's ranges whose replica set holds `asker`.

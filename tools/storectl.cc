@@ -9,6 +9,7 @@
 
 #include "Store.h"
 #include "diststore/service/durability.h"
+#include "diststore/service/replica_set.h"
 #include "diststore/service/replication.h"
 #include "locator/membership/member_table.h"
 #include "locator/rpc/address.h"
@@ -82,11 +83,10 @@ int Replicas(const locator::wire::View& view) {
 // Each node's share of the keys, as fractions, estimated by placing sample keys:
 // - primary: the keys it owns (the first node of their preference lists on the ring of ALIVE
 //   and SUSPECT members);
-// - effective: the keys it keeps a copy of. With one copy the same; with N copies the first N
-//   nodes of each key's preference list on the ring that keeps DEAD members in (a DEAD replica
-//   stays a replica, it is skipped, not replaced: diststore/service/replica_set.h), so the
-//   effective shares sum to N (if there are at least N nodes), like nodetool's "Owns
-//   (effective)".
+// - effective: the keys it keeps a copy of. With one copy the same; with N copies each key's
+//   replica set as the nodes compute it (diststore/service/replica_set.h: the ring that keeps
+//   DEAD members in, distinct zones first), so the effective shares sum to N (if there are at
+//   least N nodes), like nodetool's "Owns (effective)".
 struct Shares {
   std::map<std::string, double> primary, effective;
 };
@@ -107,11 +107,11 @@ Shares Ownership(const locator::wire::View& view, int replicas) {
   if (replicas <= 1) {
     kept = owned;
   } else if (!with_dead.empty()) {
-    locator::Ring ring(with_dead, view.placement);
+    const auto snapshot =
+        locator::ClusterSnapshot::Build(0, view.members, "", view.placement, nullptr);
+    const diststore::ReplicaPlacement placement(*snapshot, static_cast<size_t>(replicas), false);
     for (int i = 0; i < flags.samples; ++i) {
-      for (const auto& node : ring.preference_list("sample-" + std::to_string(i), replicas)) {
-        ++kept[membership::MemberName(node)];
-      }
+      for (const auto& name : placement.of("sample-" + std::to_string(i)).names) ++kept[name];
     }
   }
   Shares shares;

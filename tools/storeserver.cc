@@ -27,6 +27,8 @@ struct StoreFlags {
   std::string write_consistency = "quorum";
   bool no_read_repair = false;
   bool strict_quorum = false;
+  bool hints_count_for_w = false;
+  std::string zone;
   int64_t max_hint_window_s = 3 * 3600;
   int64_t anti_entropy_interval_s = 600;
   int64_t gc_grace_s = 864000;
@@ -55,6 +57,14 @@ struct StoreFlags {
                  "do not write the newest version to replicas a read found stale");
     command.flag("--strict-quorum", strict_quorum,
                  "keep no hints for replicas that miss a write (no hinted handoff)");
+    command.flag("--hints-count-for-w", hints_count_for_w,
+                 "a hint kept for a DEAD replica on a live non-replica counts toward W (sloppy "
+                 "quorum: writes stay available, but a read may miss a write until the hint is "
+                 "replayed)");
+    command.option("--zone", zone,
+                   "this node's failure domain (rack, host, zone): a key's replicas go to distinct "
+                   "zones first (up to 64 of A-Z a-z 0-9 . _ -; none: the zone \"\")")
+        .type_name("NAME");
     command.option("--max-hint-window-s", max_hint_window_s,
                    "hints older than this are dropped (the replica needs a repair then)");
     command.option("--anti-entropy-interval-s", anti_entropy_interval_s,
@@ -77,7 +87,7 @@ int main(int argc, char** argv) {
   cli::CommandLine command(
       "usage: storeserver [--port N] [--peer HOST:PORT,... | --discovery etcd://HOST:PORT/PREFIX]\n"
       "                   [--data-dir DIR | --memory]\n"
-      "                   [--max-key-bytes N] [--max-value-bytes N] [--replicas N]\n"
+      "                   [--max-key-bytes N] [--max-value-bytes N] [--replicas N] [--zone NAME]\n"
       "                   [--http-port N] [node options]\n"
       "Runs a diststore node: a key-value store on a flat peer-to-peer ring. Without --peer it\n"
       "joins a node found on 127.0.0.1 (ports 9900-9939) or starts a new cluster; with\n"
@@ -100,6 +110,8 @@ int main(int argc, char** argv) {
   options.replication.replicas = flags.replicas;
   options.replication.read_repair = !flags.no_read_repair;
   options.hints.enabled = !flags.strict_quorum;
+  options.replication.hints_count_for_w = flags.hints_count_for_w;
+  options.zone = flags.zone;
   options.hints.max_hint_window_ms = flags.max_hint_window_s * 1000;
   if (flags.anti_entropy_interval_s < 0 || flags.anti_entropy_interval_s > 604800) {
     cli::Fail(2, "--anti-entropy-interval-s must be in 0..604800 (0: only on demand)");

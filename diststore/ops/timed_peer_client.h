@@ -30,6 +30,12 @@ class TimedPeerClient : public PeerClient {
     metrics::ScopedLatency timer(latency_.of(PeerCall::kHandoff));
     return inner_->handoff(peer, records, sender);
   }
+  // A hint is a replica write's stand-in: timed as one.
+  void keep_hints(const Location& peer, const std::vector<wire::Record>& records,
+                  const std::string& target_host_id, const Location& target) override {
+    metrics::ScopedLatency timer(latency_.of(PeerCall::kOwnerPut));
+    inner_->keep_hints(peer, records, target_host_id, target);
+  }
   // Anti-entropy calls are rare and timed by their run (RepairReport::seconds): passed on.
   wire::RangeRoots repair_roots(const Location& peer, const Location& asker,
                                 int64_t fingerprint) override {

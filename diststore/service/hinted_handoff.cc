@@ -63,14 +63,31 @@ void HintedHandoff::keep(const std::string& host_id, const std::string& target,
                          const std::vector<wire::Record>& records) {
   if (!options_.enabled || records.empty() || host_id.empty()) return;
   try {
+    hold(host_id, target, records);
+  } catch (const wire::StoreError&) {
+    // Logged and counted by hold(): the write's outcome does not depend on the leader's hints.
+  }
+}
+
+void HintedHandoff::hold(const std::string& host_id, const std::string& target,
+                         const std::vector<wire::Record>& records) {
+  if (!options_.enabled) {
+    ThrowStoreError("this node keeps no hints (--strict-quorum or --replicas 1); the write for " +
+                    target + " was not kept");
+  }
+  if (host_id.empty()) {
+    ThrowStoreError("a hint for " + target + " needs its host ID; nothing was kept");
+  }
+  try {
     const int64_t now = WallMs();
     for (const auto& r : records) hints_.add(host_id, r.key, FromRpc(r), now);
-    stored_ += static_cast<int64_t>(records.size());
   } catch (const std::exception& e) {
     ++failed_;
-    LOG_EVERY_T(ERROR, 1) << "cannot keep " << records.size() << " hints for " << target << ": "
+    LOG_EVERY_T(ERROR, 1) << "cannot hold " << records.size() << " hints for " << target << ": "
                           << e.what();
+    ThrowStoreError("cannot keep hints for " + target + ": " + e.what());
   }
+  stored_ += static_cast<int64_t>(records.size());
 }
 
 void HintedHandoff::worker() {

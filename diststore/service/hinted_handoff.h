@@ -7,8 +7,12 @@
 // member carrying that host ID, not DEAD) and sends their hints in batches with `handoff`
 // (merge, newer wins), at most replay_records_per_s, deleting each batch once acknowledged.
 // Hints older than max_hint_window_ms are dropped (counted): by then the replica is better
-// rebuilt. Hints whose record is older than gc_grace_ms are dropped too (counted apart). Hints
-// never count toward W: a hint is one copy on a node that is not a replica. Thread-safe.
+// rebuilt. Hints whose record is older than gc_grace_ms are dropped too (counted apart). A
+// leader's own hints never count toward W (it is a replica already). With --hints-count-for-w
+// a leader sends the write for a DEAD replica to the key's next live non-replica instead
+// (ReplicaPlacement::hint_holders_of), whose hold() keeps it here and whose acknowledgement
+// counts toward W (replica_writer.h); it keeps the hint itself when that call fails. Either
+// way the holder's worker replays it. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -57,6 +61,11 @@ class HintedHandoff {
   // host_id is empty. Never throws: a hint that cannot be stored is logged and counted (the
   // write's outcome does not depend on it). May be called from any thread until destruction.
   void keep(const std::string& host_id, const std::string& name,
+            const std::vector<wire::Record>& records);
+  // keep() for a write whose acknowledgement counts on it (keep_hints, --hints-count-for-w):
+  // returns once the hints are stored. Throws StoreError, nothing kept, when disabled, when
+  // host_id is empty, or when the store fails.
+  void hold(const std::string& host_id, const std::string& name,
             const std::vector<wire::Record>& records);
   bool enabled() const { return options_.enabled; }
 

@@ -63,6 +63,11 @@ class OwnerStore {
   void set_rebuilding(bool rebuilding) { rebuilding_.store(rebuilding); }
   bool rebuilding() const { return rebuilding_.load(); }
 
+  // Throws StoreError (versions_refused + 1) naming `call` if a versioned record of `records`
+  // is out of the clock's range or more than --max-clock-drift-ms ahead of it: a peer is
+  // trusted with the key, not with its clock.
+  void check_versions(const std::vector<wire::Record>& records, const std::string& call);
+
   storage::Engine& engine() { return engine_; }
   storage::HybridLogicalClock& clock() { return clock_; }
 
@@ -83,7 +88,6 @@ class OwnerStore {
   void check_unavailable(const locator::ClusterSnapshot& snapshot,
                          const std::vector<std::string>& keys,
                          const std::vector<std::optional<storage::Record>>& found) const;
-  void check_versions(const std::vector<wire::Record>& records, const std::string& call);
   void write_local(std::vector<std::pair<std::string, storage::Record>> records);
   // Stamps `records`, stores the ones the routing ring gives this node (with --replicas > 1:
   // the ones whose replica set holds it) and returns the rest by owner (by each live

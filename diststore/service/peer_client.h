@@ -32,6 +32,13 @@ class PeerClient {
                          wire::Consistency::type consistency) = 0;
   virtual wire::HandoffAck handoff(const Location& peer, const std::vector<wire::Record>& records,
                                   const Location& sender) = 0;
+  // Keeps `records` here as hints for the DEAD replica `target` (--hints-count-for-w). A client
+  // without it (a unit test's fake) throws std::runtime_error.
+  virtual void keep_hints(const Location& peer, const std::vector<wire::Record>& records,
+                          const std::string& target_host_id, const Location& target) {
+    (void)records, (void)target_host_id, (void)target;
+    throw std::runtime_error("keep_hints: not supported by this client of " + rpc::ToString(peer));
+  }
   // Anti-entropy (anti_entropy.h). A client without them (a unit test's fake) throws
   // std::runtime_error.
   virtual wire::RangeRoots repair_roots(const Location& peer, const Location& asker,
@@ -71,6 +78,10 @@ class PooledPeerClient : public PeerClient {
     wire::HandoffAck ack;
     pool_.call(peer, [&](wire::StoreClient& c) { c.handoff(ack, records, sender); });
     return ack;
+  }
+  void keep_hints(const Location& peer, const std::vector<wire::Record>& records,
+                  const std::string& target_host_id, const Location& target) override {
+    pool_.call(peer, [&](wire::StoreClient& c) { c.keep_hints(records, target_host_id, target); });
   }
   wire::RangeRoots repair_roots(const Location& peer, const Location& asker,
                                 int64_t fingerprint) override {

@@ -34,7 +34,8 @@ uint64_t RangeDigests::FingerprintOf(const locator::ClusterSnapshot& snapshot) c
       snapshot.ring_with_dead() ? *snapshot.ring_with_dead() : *snapshot.ring();
   std::string text = ring.placement_spec() + "\n" + std::to_string(replicas_) + "\n";
   for (const auto& [name, weight] : ring.signature()) {
-    text += name + "=" + std::to_string(weight) + "\n";
+    // Zones move replicas as weights move owners (replica_set.h).
+    text += name + "=" + std::to_string(weight) + " " + snapshot.zone_of(name) + "\n";
   }
   const uint64_t fingerprint = XXH3_64bits(text.data(), text.size());
   return fingerprint == 0 ? 1 : fingerprint;

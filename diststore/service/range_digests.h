@@ -8,8 +8,8 @@
 // rebuild() (at start and after each ring change) takes a cut of the engine's writes
 // (Engine::scan_at_cut), installs empty trees for the new ring at the cut and hashes the scanned
 // records into them while later writes go on updating them, so no write is lost or counted
-// twice. Until the scan ends the trees are not ready(). fingerprint() names the ring (its nodes
-// and weights, the placement and N): trees of two fingerprints are never compared.
+// twice. Until the scan ends the trees are not ready(). fingerprint() names the ring (its nodes,
+// their weights and zones, the placement and N): trees of two fingerprints are never compared.
 //
 // Thread-safe: on_change from any writing thread; the queries from RPC threads; rebuild from
 // one thread at a time.

@@ -2,10 +2,18 @@
 //
 // A key's replicas are the first N distinct nodes of its preference list on the ring with
 // DEAD members kept in (a DEAD replica stays a replica: it is skipped, not replaced, so a
-// request needing more replicas than are alive fails at once with Unavailable). A node that
-// is draining before a clean leave is left out of its own sets, so its keys' sets already
-// name the nodes that keep them after it left. ReplicaPlacement computes the sets of one
-// ClusterSnapshot; it is immutable and thread-safe.
+// request needing more replicas than are alive fails at once with Unavailable). With zones
+// (locator/service/zone.h; a node without one is in the zone ""), replicas go to distinct
+// zones first, as Cassandra's NetworkTopologyStrategy does within one data centre: walk the
+// preference list and take the first node of each zone not used yet until N are taken; with
+// fewer zones than N, fill up with the nodes skipped, in preference order. A DEAD member keeps
+// its zone. The set is kept in preference order, so the key's first node on the ring (its
+// owner, where the ring-aware client sends it) is always its first replica. A node that is
+// draining before a clean leave is left out of its own sets, so its keys' sets already name
+// the nodes that keep them after it left. ReplicaPlacement computes the sets of one
+// ClusterSnapshot, the same on every node that holds the same members; every path that needs
+// a key's replicas (reads, writes, hints, handoff, anti-entropy ranges, storectl) asks it. It
+// is immutable and thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -42,6 +50,12 @@ class ReplicaPlacement {
   ReplicaSet previous_of(const std::string& key) const;
   // min(n, nodes in the ring): the N the consistency levels count against.
   size_t effective_n() const;
+  // Where writes for the DEAD replicas of `set` (the key's, from of()) may be kept as hints
+  // (a sloppy quorum's stand-ins): the live nodes of the key's preference list that are not in
+  // the set, in preference order, at most one per DEAD replica. Without this node while it
+  // drains.
+  std::vector<locator::wire::Location> hint_holders_of(const std::string& key,
+                                                      const ReplicaSet& set) const;
 
  private:
   ReplicaSet collect(const locator::Ring& ring, const std::string& key) const;

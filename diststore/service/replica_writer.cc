@@ -6,8 +6,11 @@
 
 #include "diststore/service/quorum_call.h"
 #include "diststore/service/replica_set.h"
+#include "locator/membership/member_table.h"
 
 namespace thrifty::diststore {
+
+using membership::MemberName;
 
 ReplicaWriter::ReplicaWriter(ReplicaPaths paths, HintedHandoff* hints)
     : paths_(paths),
@@ -16,11 +19,14 @@ ReplicaWriter::ReplicaWriter(ReplicaPaths paths, HintedHandoff* hints)
 
 namespace {
 
-// The records one replica is sent, and their positions in the request.
+// The records one replica is sent, and their positions in the request. A hint share goes to
+// a hint holder instead (--hints-count-for-w), for the DEAD replica `hint_for`.
 struct ReplicaShare {
   locator::wire::Location replica;
   std::vector<wire::Record> records;
   std::vector<size_t> indexes;
+  std::string hint_for;  // name of the DEAD replica; empty: a replica's own share
+  locator::wire::Location hint_target;
 };
 
 }  // namespace
@@ -35,23 +41,44 @@ void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
   const std::string what = "write at " + ConsistencyName(level);
 
   // Every key's set first: a request that cannot succeed sends nothing.
+  const bool hints_count = hints_ && paths_.options.hints_count_for_w;
+  // By replica name, or (hint shares) by "holder name\nDEAD replica name".
   std::map<std::string, ReplicaShare> shares;
   std::map<std::string, std::vector<wire::Record>> for_dead;  // replica name -> its hints
   for (size_t i = 0; i < records.size(); ++i) {
     const ReplicaSet set = placement.of(records[i].key);
     const size_t alive = set.alive_count();
-    if (alive < required) {
+    std::vector<locator::wire::Location> holders;
+    if (hints_count && alive > 0 && alive < set.size()) {
+      holders = placement.hint_holders_of(records[i].key, set);
+    }
+    if (alive == 0 || alive + holders.size() < required) {
       ++paths_.counters.unavailable;
-      ThrowUnavailable(what + " of key '" + records[i].key + "'", required, alive);
+      ThrowUnavailable(what + " of key '" + records[i].key + "'" +
+                           (hints_count ? " (" + std::to_string(holders.size()) +
+                                              " live hint holders count too)"
+                                        : std::string()),
+                       required, alive);
     }
     if (records[i].version != 0) {
       ThrowStoreError("a replicated write to lead must be unversioned (key '" + records[i].key +
                       "')");
     }
     records[i].version = paths_.owner.clock().now();
+    size_t next_holder = 0;
     for (size_t r = 0; r < set.size(); ++r) {
       if (!set.alive[r]) {
-        if (hints_) for_dead[set.names[r]].push_back(records[i]);
+        if (next_holder < holders.size()) {  // a stand-in keeps it, and its ack counts
+          const locator::wire::Location& holder = holders[next_holder++];
+          ReplicaShare& share = shares[MemberName(holder) + "\n" + set.names[r]];
+          share.replica = holder;
+          share.hint_for = set.names[r];
+          share.hint_target = set.replicas[r];
+          share.records.push_back(records[i]);
+          share.indexes.push_back(i);
+        } else if (hints_) {
+          for_dead[set.names[r]].push_back(records[i]);
+        }
         continue;
       }
       ReplicaShare& share = shares[set.names[r]];
@@ -73,6 +100,28 @@ void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
     }
     remote_shares.push_back(&share);
     ++paths_.counters.replica_writes;
+    if (!share.hint_for.empty()) {
+      // A hint holder: if it cannot keep the hint, this node keeps it (it does not count).
+      const std::string host_id = HintedHandoff::HostIdOf(snapshot, share.hint_for);
+      // Copies: the call may outlive this request (quorum_call.h).
+      calls.emplace_back(share.replica, [peers = &paths_.peers, cluster = &paths_.cluster,
+                                         hints = hints_, host_id, holder = share.replica,
+                                         dead = share.hint_for, target = share.hint_target,
+                                         batch = share.records] {
+        try {
+          peers->keep_hints(holder, batch, host_id, target);
+        } catch (const wire::StoreError&) {
+          hints->keep(host_id, dead, batch);
+          throw;
+        } catch (...) {
+          cluster->report_failure(holder);
+          hints->keep(host_id, dead, batch);
+          throw;
+        }
+        return true;
+      });
+      continue;
+    }
     const std::string host_id =
         hints_ ? HintedHandoff::HostIdOf(snapshot, name) : std::string();
     calls.emplace_back(share.replica, [peers = &paths_.peers, cluster = &paths_.cluster, hints = hints_,

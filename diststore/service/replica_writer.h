@@ -5,9 +5,15 @@
 // it, sends the stamped record to every other live replica at once, and acknowledges once W
 // replicas (itself included) stored it. The replicas that answer later still store it; a
 // replica that is DEAD in the leader's view is not waited on; it gets a hint instead
-// (HintedHandoff), as does one whose call failed.
+// (HintedHandoff), as does one whose call failed. The leader keeps those hints itself, and
+// they do not count toward W. With --hints-count-for-w (ReplicationOptions::hints_count_for_w)
+// the write for each DEAD replica goes instead to one of the key's live non-replicas
+// (ReplicaPlacement::hint_holders_of) with keep_hints, and that holder's acknowledgement (the
+// hint is stored durably there) counts toward W like a replica's; a holder that fails leaves
+// the hint with the leader. At least one real replica must be alive (it leads the write).
 //
-// Failures say what is known: fewer live replicas than W is Unavailable (nothing sent); fewer
+// Failures say what is known: fewer live replicas (with the flag: live replicas plus hint
+// holders) than W, or no live replica at all, is Unavailable (nothing sent); fewer
 // than W acknowledgements with at least one, or a call that failed without an answer, is
 // TimedOut (the write may survive); only when every replica refused it (StoreError answers)
 // is it a StoreError (nothing written). Thread-safe.

@@ -30,6 +30,11 @@ struct ReplicationOptions {
   // Write the newest version to replicas a quorum read found stale before answering (ONE
   // reads repair in the background).
   bool read_repair = true;
+  // --hints-count-for-w (off): a write's hint for a DEAD replica, stored durably on a live node
+  // that is not a replica (ReplicaPlacement::hint_holders_of), counts toward W, as in Dynamo's
+  // sloppy quorum. Off by default: a hint is not seen by reads until it is replayed, so with
+  // it R + W > N no longer promises that a read sees every acknowledged write.
+  bool hints_count_for_w = false;
   // Anti-entropy (anti_entropy.h): how often every range is compared with its other replicas
   // (--anti-entropy-interval-s; 0: only when asked, storectl repair).
   int64_t anti_entropy_interval_ms = 600LL * 1000;

@@ -58,6 +58,18 @@ void StoreHandler::handoff(wire::HandoffAck& out, const std::vector<wire::Record
   out = store_.owner().handoff(records, sender);
 }
 
+void StoreHandler::keep_hints(const std::vector<wire::Record>& records,
+                              const std::string& target_host_id,
+                              const locator::wire::Location& target) {
+  require_peer("keep_hints");
+  const std::string call = "keep_hints for " + rpc::ToString(target);
+  for (const auto& r : records) {
+    if (r.version == 0) ThrowStoreError(call + ": the key '" + r.key + "' has no version");
+  }
+  store_.owner().check_versions(records, call);
+  store_.hints().hold(target_host_id, rpc::ToString(target), records);
+}
+
 void StoreHandler::repair_roots(wire::RangeRoots& out, const locator::wire::Location& asker,
                                 int64_t ring_fingerprint) {
   require_peer("repair_roots");

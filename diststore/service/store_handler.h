@@ -1,7 +1,7 @@
 // StoreHandler: the Store service (diststore.thrift) of a StoreNode, for one connection (the
 // node serves it with rpc::PerConnection). Locator calls go to the LocatorHandler it extends;
 // client calls to the RequestRouter; node-to-node calls (owner_get, owner_put, handoff) to the
-// OwnerStore and the repair_* calls to AntiEntropy, and only on a connection that proved the cluster key (else locator::wire::Unauthorized).
+// OwnerStore, keep_hints to HintedHandoff and the repair_* calls to AntiEntropy, and only on a connection that proved the cluster key (else locator::wire::Unauthorized).
 #pragma once
 
 #include <cstdint>
@@ -30,6 +30,8 @@ class StoreHandler : public locator::LocatorHandler, virtual public wire::StoreI
   void owner_put(const std::vector<wire::Record>& records, int32_t level) override;
   void handoff(wire::HandoffAck& out, const std::vector<wire::Record>& records,
                const locator::wire::Location& sender) override;
+  void keep_hints(const std::vector<wire::Record>& records, const std::string& target_host_id,
+                  const locator::wire::Location& target) override;
   void repair_roots(wire::RangeRoots& out, const locator::wire::Location& asker,
                     int64_t ring_fingerprint) override;
   void repair_tree(std::vector<int64_t>& out, int64_t range_id, int32_t level,

@@ -10,6 +10,7 @@
 #include "diststore/storage/host_id.h"
 #include "locator/rpc/limits.h"
 #include "locator/rpc/per_connection.h"
+#include "locator/service/zone.h"
 #include "thrifty/version.h"
 
 namespace thrifty::diststore {
@@ -35,10 +36,17 @@ StoreOptions Validated(StoreOptions options) {
   options.node.metadata[kDurableKey] = options.memory ? "false" : "true";
   // ... and keeps one number of copies per key (replication.h).
   options.node.metadata[kReplicasKey] = std::to_string(options.replication.replicas);
+  // ... and where it stands (zone.h).
+  if (!options.zone.empty()) options.node.metadata[locator::kZoneKey] = options.zone;
   options.node.admit = [](const locator::wire::Location& location, const locator::wire::JoinInfo& joiner,
                           const std::vector<locator::wire::Member>& members) {
     std::string why = DurabilityMismatch(location, joiner, members);
-    return why.empty() ? ReplicationMismatch(location, joiner, members) : why;
+    if (why.empty()) why = ReplicationMismatch(location, joiner, members);
+    if (const auto zone = joiner.metadata.find(locator::kZoneKey);
+        why.empty() && zone != joiner.metadata.end()) {
+      why = locator::ZoneProblem(zone->second);
+    }
+    return why;
   };
   if (options.http) options.http->bind_address = options.node.bind_address;
   return options;
@@ -58,8 +66,12 @@ std::string StoreOptions::validate() const {
   if (limits.max_clock_drift_ms < 1 || limits.max_clock_drift_ms > 86400000) {
     return "--max-clock-drift-ms must be in 1..86400000";
   }
+  if (const std::string m = locator::ZoneProblem(zone); !m.empty()) return "--zone: " + m;
   if (const std::string m = replication.validate(); !m.empty()) return m;
   if (const std::string m = hints.validate(); !m.empty()) return m;
+  if (replication.hints_count_for_w && !hints.enabled) {
+    return "--hints-count-for-w counts hints, and --strict-quorum keeps none: give one of them";
+  }
   if (const std::string m = moving_keys.validate(); !m.empty()) return "moving keys: " + m;
   if (handoff.batch_records < 1 || handoff.batch_bytes < 1 || handoff.parallel_owners < 1) {
     return "handoff batches and parallel owners must be >= 1";

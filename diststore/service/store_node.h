@@ -52,6 +52,9 @@ struct StoreOptions {
   std::string data_dir;
   bool memory = false;  // keep data in memory only (lost on exit); excludes data_dir
   bool sync = false;    // fsync the write-ahead log on every write
+  // --zone: this node's failure domain (locator/service/zone.h), in its member metadata; with
+  // replicas a key's copies go to distinct zones first (replica_set.h). Empty: the zone "".
+  std::string zone;
   StoreLimits limits;
   // Copies per key and the default consistency levels (replication.h).
   ReplicationOptions replication;
@@ -100,6 +103,7 @@ class StoreNode {
   storage::Engine& engine() { return *engine_; }
   RequestRouter& router() { return *router_; }
   OwnerStore& owner() { return *owner_; }
+  HintedHandoff& hints() { return *hinted_; }
   HandoffStream& handoff() { return *handoff_; }
   AntiEntropy& anti_entropy() { return *anti_entropy_; }
   const StoreOptions& options() const { return options_; }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -45,10 +46,15 @@ class ClusterSnapshot {
   const std::shared_ptr<const Ring>& ring_with_dead() const { return with_dead_; }
   // Names of the DEAD members.
   const std::set<std::string>& dead() const { return dead_; }
-  // True if the ring differs from the one of `other` (a different placement of some key).
-  bool ring_differs(const ClusterSnapshot& other) const {
-    return ring_->signature() != other.ring_->signature();
-  }
+  // The zone of the member named `name` ("host:port"; locator/service/zone.h): its "zone"
+  // metadata, "" for a member without one. Members of every state keep their zone (a DEAD one
+  // too); a node of previous_ring() that is no member any more keeps the zone it had then.
+  const std::string& zone_of(const std::string& name) const;
+  // True when some member (of any state) names a zone.
+  bool has_zones() const { return !zones_.empty(); }
+  // True if the ring differs from the one of `other` (a different placement of some key): other
+  // nodes or weights, or a ring node in another zone (zones move replicas).
+  bool ring_differs(const ClusterSnapshot& other) const;
 
  private:
   ClusterSnapshot() = default;
@@ -58,6 +64,7 @@ class ClusterSnapshot {
   std::string self_name_;
   std::shared_ptr<const Ring> ring_, previous_ring_, without_self_, with_dead_;
   std::set<std::string> dead_;
+  std::map<std::string, std::string> zones_;  // name -> zone, members with a zone only
 };
 
 }  // namespace thrifty::locator

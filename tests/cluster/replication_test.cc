@@ -81,18 +81,6 @@ std::map<int, locator::wire::MemberState::type> StatesSeenBy(Cluster& cluster, i
   return out;
 }
 
-void Put(Cluster& cluster, int via, const std::string& key, const std::string& value, Level level) {
-  cluster.client_pool().call(cluster.location(via),
-                             [&](diststore::wire::StoreClient& c) { c.put(key, value, level); });
-}
-
-std::string Get(Cluster& cluster, int via, const std::string& key, Level level) {
-  std::string value;
-  cluster.client_pool().call(cluster.location(via),
-                             [&](diststore::wire::StoreClient& c) { c.get(value, key, level); });
-  return value;
-}
-
 const char* Name(Level level) {
   return level == diststore::wire::Consistency::ONE ? "ONE" : level == diststore::wire::Consistency::QUORUM ? "QUORUM" : "ALL";
 }
@@ -109,7 +97,7 @@ TEST(Replication, EachLevelSucceedsExactlyWhileEnoughReplicasLive) {
     if (std::find(replicas.begin(), replicas.end(), n) == replicas.end()) coordinator = n;
   }
   ASSERT_GE(coordinator, 0);
-  Put(cluster, coordinator, key, "v0", diststore::wire::Consistency::ALL);
+  PutAtLevel(cluster, coordinator, key, "v0", diststore::wire::Consistency::ALL);
 
   int version = 0;
   std::string last = "v0";
@@ -137,25 +125,25 @@ TEST(Replication, EachLevelSucceedsExactlyWhileEnoughReplicasLive) {
       SCOPED_TRACE(std::string(Name(level)) + " with " + std::to_string(alive) + " replicas alive");
       const auto start = std::chrono::steady_clock::now();
       if (alive >= required) {
-        ASSERT_NO_THROW(Put(cluster, coordinator, key, value, level));
+        ASSERT_NO_THROW(PutAtLevel(cluster, coordinator, key, value, level));
         last = value;
         if (level == diststore::wire::Consistency::ONE) {
           // R + W <= N: a read may miss it for a moment, never for long.
-          EXPECT_TRUE(WaitFor([&] { return Get(cluster, coordinator, key, level) == last; }, 5000));
+          EXPECT_TRUE(WaitFor([&] { return GetAtLevel(cluster, coordinator, key, level) == last; }, 5000));
         } else {
           // R + W > N: a read at the same level sees it at once.
-          EXPECT_EQ(Get(cluster, coordinator, key, level), last);
+          EXPECT_EQ(GetAtLevel(cluster, coordinator, key, level), last);
         }
       } else {
         try {
-          Put(cluster, coordinator, key, value, level);
+          PutAtLevel(cluster, coordinator, key, value, level);
           FAIL() << "the write must be refused";
         } catch (const diststore::wire::Unavailable& e) {
           EXPECT_EQ(e.replicas_required, required);
           EXPECT_EQ(e.replicas_alive, alive);
         }
         const double put_s = Seconds(start);
-        EXPECT_THROW(Get(cluster, coordinator, key, level), diststore::wire::Unavailable);
+        EXPECT_THROW(GetAtLevel(cluster, coordinator, key, level), diststore::wire::Unavailable);
         // Refused from the view at once, not after a call timed out.
         EXPECT_LT(put_s, 1.0) << "Unavailable took " << put_s << " s";
       }
@@ -180,7 +168,7 @@ TEST(Replication, KillNineUnderQuorumLoadFailsNothingAndLosesNothing) {
     for (int i = 0; !stop; ++i) {
       const std::string key = "load-" + std::to_string(i);
       try {
-        Put(cluster, coordinator, key, "value-" + key, diststore::wire::Consistency::QUORUM);
+        PutAtLevel(cluster, coordinator, key, "value-" + key, diststore::wire::Consistency::QUORUM);
         std::lock_guard<std::mutex> lock(mu);
         acked.push_back(key);
       } catch (const std::exception& e) {
@@ -198,7 +186,7 @@ TEST(Replication, KillNineUnderQuorumLoadFailsNothingAndLosesNothing) {
         key = acked[(n * 7919) % acked.size()];
       }
       try {
-        const std::string value = Get(cluster, coordinator, key, diststore::wire::Consistency::QUORUM);
+        const std::string value = GetAtLevel(cluster, coordinator, key, diststore::wire::Consistency::QUORUM);
         if (value != "value-" + key) {
           std::lock_guard<std::mutex> lock(mu);
           failures.push_back("get " + key + " read '" + value + "'");
@@ -376,7 +364,7 @@ TEST(Replication, HintsDeliverEveryWriteAReplicaMissedWhileDown) {
   cluster.kill9(live[0]);
   cluster.kill9(live[1]);
   for (int i = 0; i < kKeys; i += 997) {
-    EXPECT_EQ(Get(cluster, victim, keys[static_cast<size_t>(i)], diststore::wire::Consistency::ONE),
+    EXPECT_EQ(GetAtLevel(cluster, victim, keys[static_cast<size_t>(i)], diststore::wire::Consistency::ONE),
               "v-" + keys[static_cast<size_t>(i)]);
   }
 }
@@ -388,7 +376,7 @@ TEST(Replication, StrictQuorumKeepsNoHints) {
   cluster.kill9(live[2]);
   ASSERT_TRUE(WaitFor([&] { return RingsAre(cluster, {live[0], live[1]}, {live[0], live[1]}); },
                       20000, 100));
-  for (int i = 0; i < 50; ++i) Put(cluster, live[0], Key(i), "v", diststore::wire::Consistency::QUORUM);
+  for (int i = 0; i < 50; ++i) PutAtLevel(cluster, live[0], Key(i), "v", diststore::wire::Consistency::QUORUM);
   EXPECT_EQ(SumOfStat(cluster, {live[0], live[1]}, "hints_pending"), 0);
   EXPECT_EQ(SumOfStat(cluster, {live[0], live[1]}, "hints_stored"), 0);
 }

@@ -166,4 +166,18 @@ bool Settled(Cluster& cluster, const std::vector<int>& live, const std::vector<s
   }
 }
 
+void PutAtLevel(Cluster& cluster, int via, const std::string& key, const std::string& value,
+                diststore::wire::Consistency::type level) {
+  cluster.client_pool().call(cluster.location(via),
+                             [&](diststore::wire::StoreClient& c) { c.put(key, value, level); });
+}
+
+std::string GetAtLevel(Cluster& cluster, int via, const std::string& key,
+                       diststore::wire::Consistency::type level) {
+  std::string value;
+  cluster.client_pool().call(cluster.location(via),
+                             [&](diststore::wire::StoreClient& c) { c.get(value, key, level); });
+  return value;
+}
+
 }  // namespace thrifty::testing

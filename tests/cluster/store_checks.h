@@ -85,4 +85,11 @@ Layout Inspect(Cluster& cluster, const std::vector<int>& live, const std::vector
 bool Settled(Cluster& cluster, const std::vector<int>& live, const std::vector<std::string>& keys,
              int64_t live_keys);
 
+// put and get of one key sent to node `via` as a client, at `level` (replicated clusters).
+// Throw what the node answers (Unavailable, TimedOut, NotFound, ...).
+void PutAtLevel(Cluster& cluster, int via, const std::string& key, const std::string& value,
+                diststore::wire::Consistency::type level);
+std::string GetAtLevel(Cluster& cluster, int via, const std::string& key,
+                       diststore::wire::Consistency::type level);
+
 }  // namespace thrifty::testing

@@ -27,6 +27,7 @@
 #include "locator/rpc/address.h"
 #include "locator/rpc/per_connection.h"
 #include "locator/service/locator_handler.h"
+#include "locator/service/zone.h"
 
 namespace thrifty::locator {
 namespace {
@@ -601,23 +602,29 @@ TEST(LocatorNode, RingListenersFireOncePerRingChange) {
   // News that changes a member but not the ring: no call.
   wire::Member b_again = *Find(*a, b.at());
   b_again.incarnation += 1;
-  b_again.metadata["zone"] = "z1";
+  b_again.metadata["rack-note"] = "r1";
   a->handle_sync({b_again}, SyncProof({b_again}));
   a->handle_sync({b_again}, SyncProof({b_again}));
   EXPECT_EQ(count(), 1u);
 
-  // A weight change is a ring change; so are a join and a leave.
+  // A weight change is a ring change; so is a zone change (zones move replicas), once; and so
+  // are a join and a leave.
   b_again.incarnation += 1;
   b_again.metadata[kWeightKey] = "2";
   a->handle_sync({b_again}, SyncProof({b_again}));
   EXPECT_EQ(count(), 2u);
+  b_again.incarnation += 1;
+  b_again.metadata[kZoneKey] = "z1";
+  a->handle_sync({b_again}, SyncProof({b_again}));
+  a->handle_sync({b_again}, SyncProof({b_again}));
+  EXPECT_EQ(count(), 3u);
   Node c(Options({a.at()}));
   c.start();
-  EXPECT_EQ(count(), 3u);
+  EXPECT_EQ(count(), 4u);
   c->leave();
-  ASSERT_EQ(count(), 4u);
-  EXPECT_EQ(calls[3].before, 3u);
-  EXPECT_EQ(calls[3].after, 2u);
+  ASSERT_EQ(count(), 5u);
+  EXPECT_EQ(calls[4].before, 3u);
+  EXPECT_EQ(calls[4].after, 2u);
 }
 
 // Membership news arriving on many threads at once (Thrift workers, the detector) used to

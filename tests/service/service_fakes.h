@@ -109,6 +109,21 @@ class FakePeers : public PeerClient {
     ack.applied = static_cast<int64_t>(records.size());
     return ack;
   }
+  // Hints kept on `peer` for the member with `target_host_id` (--hints-count-for-w).
+  void keep_hints(const locator::wire::Location& peer, const std::vector<wire::Record>& records,
+                  const std::string& target_host_id, const locator::wire::Location&) override {
+    before(peer, "keep_hints");
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& r : records) hints_[MemberName(peer)][target_host_id][r.key] = r;
+  }
+  // The hint `port` keeps of `key` for the member with `host_id`.
+  std::optional<wire::Record> hint(int port, const std::string& host_id, const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& held = hints_["127.0.0.1:" + std::to_string(port)][host_id];
+    auto it = held.find(key);
+    if (it == held.end()) return std::nullopt;
+    return it->second;
+  }
 
   void store(int port, const std::string& key, const std::string& value, int64_t version) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -170,6 +185,8 @@ class FakePeers : public PeerClient {
   }
   std::mutex mu_;
   std::map<std::string, std::map<std::string, wire::Record>> data_;
+  // holder -> target host ID -> key -> hint
+  std::map<std::string, std::map<std::string, std::map<std::string, wire::Record>>> hints_;
   std::set<std::string> down_;
   std::map<std::string, std::string> refusing_;
   std::map<std::string, int> calls_;
