@@ -3,8 +3,13 @@
 //   their keys with rising sequence numbers, readers that check each value against the newest
 //   one acknowledged before the read began): no request fails, no read is stale, and every
 //   acknowledged write is readable at QUORUM through every node afterwards.
+// - a first join and a wiped return are told apart: with a DEAD member, a node that joins anew
+//   takes its ranges and serves; one that comes back wiped at a known address waits for the
+//   DEAD replica, until `storectl removenode` forgets it (refused for a live member) or
+//   `storectl finish-rebuild` lets it finish with the live replicas.
 // Every wait is bounded; every process is killed by pid when a test ends.
 #include <algorithm>
+#include <filesystem>
 #include <atomic>
 #include <iostream>
 #include <map>
@@ -16,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include "locator/membership/member_table.h"
+#include "locator/rpc/address.h"
 #include "tests/cluster/harness.h"
 #include "tests/cluster/store_checks.h"
 
@@ -239,6 +245,166 @@ TEST(MembershipChange, TwoJoinsAndTwoLeavesUnderQuorumLoadLoseNothingAndReadNoth
     EXPECT_EQ(bulk_lost, 0u) << "via " << MemberName(cluster.location(via)) << " of "
                              << bulk.size() << " keys written before the changes";
   }
+}
+
+
+// storectl COMMAND... against node `via`; its result.
+CommandResult Storectl(Cluster& cluster, int via, std::vector<std::string> command) {
+  std::vector<std::string> argv = {BinDir() + "/storectl",
+                                   "--peer=" + rpc::ToString(cluster.location(via))};
+  argv.insert(argv.end(), command.begin(), command.end());
+  return RunCommand(argv, "", 60000);
+}
+
+// Node i's stat `name`, or -1 if it does not answer.
+int64_t StatOr(Cluster& cluster, int i, const std::string& name) {
+  try {
+    return Stats(cluster, i).at(name);
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+// Node i's member states by node index (members it does not list are absent).
+std::map<int, locator::wire::MemberState::type> StatesSeenBy(Cluster& cluster, int i) {
+  locator::wire::View view;
+  cluster.pool().call(cluster.location(i), [&](diststore::wire::StoreClient& c) { c.get_view(view); });
+  std::map<int, locator::wire::MemberState::type> out;
+  for (const auto& m : view.members) {
+    for (int n = 0; n < cluster.size(); ++n) {
+      if (MemberName(cluster.location(n)) == MemberName(m.location)) out[n] = m.state;
+    }
+  }
+  return out;
+}
+
+// Reads every key at QUORUM through each node of `via`; the first key that is not "v-" + key.
+std::string FirstWrongRead(Cluster& cluster, const std::vector<int>& via,
+                           const std::vector<std::string>& keys) {
+  for (int n : via) {
+    std::map<std::string, std::string> got;
+    try {
+      got = ReadThrough(cluster, n, keys);
+    } catch (const std::exception& e) {
+      return "via node " + std::to_string(n) + ": " + e.what();
+    }
+    for (const auto& key : keys) {
+      const auto it = got.find(key);
+      if (it == got.end() || it->second != "v-" + key) {
+        return key + " via node " + std::to_string(n) + ": " + (it == got.end() ? "missing" : it->second);
+      }
+    }
+  }
+  return "";
+}
+
+// Four nodes with keys written at QUORUM, then node 3 killed and declared DEAD by the others.
+class WithADeadMember : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < 4; ++i) {
+      ASSERT_EQ(cluster_.start(ReplicatedArgs(cluster_, "node" + std::to_string(i))), i);
+      live_.push_back(i);
+    }
+    ASSERT_TRUE(WaitFor([&] { return RingsAre(cluster_, live_, live_); }, 20000, 100));
+    ASSERT_TRUE(WaitFor([&] { return SumOfStat(cluster_, live_, "rebuilding") == 0; }, 30000, 100));
+    for (size_t from = 0; from < keys_.size(); from += 500) {
+      std::vector<diststore::wire::Entry> batch;
+      for (size_t i = from; i < std::min(keys_.size(), from + 500); ++i) {
+        diststore::wire::Entry e;
+        e.key = keys_[i];
+        e.value = "v-" + keys_[i];
+        batch.push_back(std::move(e));
+      }
+      cluster_.client_pool().call(cluster_.location(0), [&](diststore::wire::StoreClient& c) {
+        c.multi_put(batch, Consistency::QUORUM);
+      });
+    }
+    cluster_.kill9(kDead);
+    live_.pop_back();
+    ASSERT_TRUE(WaitFor([&] { return RingsAre(cluster_, live_, live_); }, 20000, 100));
+  }
+
+  // Wipes node 2's data dir and restarts it (a new host ID at a known address), held from
+  // nothing; returns once it answers.
+  void WipeAndRestartNode2() {
+    cluster_.kill9(2);
+    std::filesystem::remove_all(cluster_.dir() + "/node2");
+    cluster_.restart(2);
+    ASSERT_TRUE(WaitFor([&] { return RingsAre(cluster_, live_, live_); }, 20000, 100));
+  }
+
+  // Node 2 waits for the DEAD node: still rebuilding after its log says so.
+  void ExpectNode2WaitsForTheDeadNode() {
+    const std::string dead = MemberName(cluster_.location(kDead));
+    EXPECT_TRUE(WaitFor([&] { return cluster_.log(2).find("waiting for " + dead) != std::string::npos; },
+                        30000, 100))
+        << cluster_.log(2);
+    EXPECT_EQ(StatOr(cluster_, 2, "rebuilding"), 1);
+    EXPECT_EQ(StatOr(cluster_, 2, "rebuild_kind"), 2);  // a wiped return
+  }
+
+  static constexpr int kDead = 3;
+  Cluster cluster_;
+  std::vector<int> live_;
+  const std::vector<std::string> keys_ = KeyRange(3000);
+};
+
+TEST_F(WithADeadMember, AFirstJoinServesWithoutItAndAWipedReturnWaitsUntilItIsRemoved) {
+  // A node the cluster never had: not held back by the DEAD replica of its ranges.
+  // (On a port of its own: at the DEAD node's address it would replace that node.)
+  const int joiner = cluster_.start(ReplicatedArgs(cluster_, "joiner"), cluster_.first_port() + 30);
+  ASSERT_EQ(joiner, 4);
+  live_.push_back(joiner);
+  ASSERT_TRUE(WaitFor([&] { return RingsAre(cluster_, live_, live_); }, 20000, 100));
+  EXPECT_EQ(StatOr(cluster_, joiner, "rebuild_kind"), 1);  // a first join
+  EXPECT_TRUE(WaitFor([&] { return StatOr(cluster_, joiner, "rebuilding") == 0; }, 30000, 100))
+      << cluster_.log(joiner);
+  EXPECT_EQ(FirstWrongRead(cluster_, live_, keys_), "");
+
+  // A wiped node at a known address: it waits for the DEAD replica of its ranges.
+  WipeAndRestartNode2();
+  ExpectNode2WaitsForTheDeadNode();
+  // removenode of a live member, or of an address the cluster never had, is refused.
+  auto refused = Storectl(cluster_, 0, {"removenode", rpc::ToString(cluster_.location(1))});
+  EXPECT_EQ(refused.status, 1) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("only a DEAD member can be removed"), std::string::npos) << refused.err;
+  refused = Storectl(cluster_, 0, {"removenode", "127.0.0.1:1"});
+  EXPECT_EQ(refused.status, 1) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("no member of this cluster"), std::string::npos) << refused.err;
+  EXPECT_TRUE(RingsAre(cluster_, live_, live_));
+  EXPECT_EQ(StatOr(cluster_, 2, "rebuilding"), 1);
+
+  // removenode of the DEAD one: its ranges move on, the wiped node's rebuild finishes.
+  const auto removed = Storectl(cluster_, 0, {"removenode", rpc::ToString(cluster_.location(kDead))});
+  EXPECT_EQ(removed.status, 0) << removed.out << removed.err;
+  EXPECT_NE(removed.out.find("removed " + MemberName(cluster_.location(kDead))), std::string::npos)
+      << removed.out;
+  EXPECT_TRUE(WaitFor([&] { return StatOr(cluster_, 2, "rebuilding") == 0; }, 60000, 100))
+      << cluster_.log(2);
+  EXPECT_EQ(StatOr(cluster_, 2, "rebuilds_with_live"), 0);
+  for (int n : live_) {
+    const auto view = StatesSeenBy(cluster_, n);
+    const auto it = view.find(kDead);
+    EXPECT_TRUE(it != view.end() && it->second == locator::wire::MemberState::LEFT)
+        << "node " << n << " does not hold the removed node LEFT";
+  }
+  EXPECT_EQ(FirstWrongRead(cluster_, live_, keys_), "");
+}
+
+TEST_F(WithADeadMember, FinishRebuildLetsAWipedReturnServeWithTheLiveReplicas) {
+  const auto idle = Storectl(cluster_, 0, {"finish-rebuild"});
+  EXPECT_EQ(idle.status, 0) << idle.out << idle.err;
+  EXPECT_NE(idle.out.find("is not rebuilding"), std::string::npos) << idle.out;
+  WipeAndRestartNode2();
+  ExpectNode2WaitsForTheDeadNode();
+  const auto finish = Storectl(cluster_, 2, {"finish-rebuild"});
+  EXPECT_EQ(finish.status, 0) << finish.out << finish.err;
+  EXPECT_TRUE(WaitFor([&] { return StatOr(cluster_, 2, "rebuilding") == 0; }, 30000, 100))
+      << cluster_.log(2);
+  EXPECT_EQ(StatOr(cluster_, 2, "rebuilds_with_live"), 1);
+  // Its ranges came from nodes 0 and 1, which had every key: reads stay right.
+  EXPECT_EQ(FirstWrongRead(cluster_, live_, keys_), "");
 }
 
 }  // namespace
