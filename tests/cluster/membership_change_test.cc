@@ -92,6 +92,22 @@ class LoadHistory {
   std::atomic<int64_t> acks_{0}, reads_{0};
 };
 
+// Writes key -> "v-" + key for every key through node `via` at QUORUM, 500 to a batch.
+void PutAllAtQuorum(Cluster& cluster, int via, const std::vector<std::string>& keys) {
+  for (size_t from = 0; from < keys.size(); from += 500) {
+    std::vector<diststore::wire::Entry> batch;
+    for (size_t i = from; i < std::min(keys.size(), from + 500); ++i) {
+      diststore::wire::Entry e;
+      e.key = keys[i];
+      e.value = "v-" + keys[i];
+      batch.push_back(std::move(e));
+    }
+    cluster.client_pool().call(cluster.location(via), [&](diststore::wire::StoreClient& c) {
+      c.multi_put(batch, Consistency::QUORUM);
+    });
+  }
+}
+
 // The value a writer puts for sequence number `seq`, and the number back from one.
 std::string ValueOf(int64_t seq) { return "seq-" + std::to_string(seq); }
 int64_t SeqOf(const std::string& value) {
@@ -116,18 +132,7 @@ TEST(MembershipChange, TwoJoinsAndTwoLeavesUnderQuorumLoadLoseNothingAndReadNoth
   // Keys written once before the changes, so that the joiners have ranges to take while the
   // load runs.
   const auto bulk = KeyRange(20000);
-  for (size_t from = 0; from < bulk.size(); from += 500) {
-    std::vector<diststore::wire::Entry> batch;
-    for (size_t i = from; i < from + 500; ++i) {
-      diststore::wire::Entry e;
-      e.key = bulk[i];
-      e.value = "v-" + bulk[i];
-      batch.push_back(std::move(e));
-    }
-    cluster.client_pool().call(cluster.location(0), [&](diststore::wire::StoreClient& c) {
-      c.multi_put(batch, Consistency::QUORUM);
-    });
-  }
+  PutAllAtQuorum(cluster, 0, bulk);
 
   // Two writers, each overwriting its own 1000 keys in turn, and two readers, each through one
   // of the nodes that stay (0 and 1): every request at QUORUM.
@@ -265,19 +270,6 @@ int64_t StatOr(Cluster& cluster, int i, const std::string& name) {
   }
 }
 
-// Node i's member states by node index (members it does not list are absent).
-std::map<int, locator::wire::MemberState::type> StatesSeenBy(Cluster& cluster, int i) {
-  locator::wire::View view;
-  cluster.pool().call(cluster.location(i), [&](diststore::wire::StoreClient& c) { c.get_view(view); });
-  std::map<int, locator::wire::MemberState::type> out;
-  for (const auto& m : view.members) {
-    for (int n = 0; n < cluster.size(); ++n) {
-      if (MemberName(cluster.location(n)) == MemberName(m.location)) out[n] = m.state;
-    }
-  }
-  return out;
-}
-
 // Reads every key at QUORUM through each node of `via`; the first key that is not "v-" + key.
 std::string FirstWrongRead(Cluster& cluster, const std::vector<int>& via,
                            const std::vector<std::string>& keys) {
@@ -308,18 +300,7 @@ class WithADeadMember : public ::testing::Test {
     }
     ASSERT_TRUE(WaitFor([&] { return RingsAre(cluster_, live_, live_); }, 20000, 100));
     ASSERT_TRUE(WaitFor([&] { return SumOfStat(cluster_, live_, "rebuilding") == 0; }, 30000, 100));
-    for (size_t from = 0; from < keys_.size(); from += 500) {
-      std::vector<diststore::wire::Entry> batch;
-      for (size_t i = from; i < std::min(keys_.size(), from + 500); ++i) {
-        diststore::wire::Entry e;
-        e.key = keys_[i];
-        e.value = "v-" + keys_[i];
-        batch.push_back(std::move(e));
-      }
-      cluster_.client_pool().call(cluster_.location(0), [&](diststore::wire::StoreClient& c) {
-        c.multi_put(batch, Consistency::QUORUM);
-      });
-    }
+    PutAllAtQuorum(cluster_, 0, keys_);
     cluster_.kill9(kDead);
     live_.pop_back();
     ASSERT_TRUE(WaitFor([&] { return RingsAre(cluster_, live_, live_); }, 20000, 100));

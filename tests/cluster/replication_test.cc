@@ -68,19 +68,6 @@ std::vector<int> ReplicasOf(Cluster& cluster, int i, const std::string& key) {
   return out;
 }
 
-// Node i's member states by node index (members it does not list are absent).
-std::map<int, locator::wire::MemberState::type> StatesSeenBy(Cluster& cluster, int i) {
-  locator::wire::View view;
-  cluster.pool().call(cluster.location(i), [&](diststore::wire::StoreClient& c) { c.get_view(view); });
-  std::map<int, locator::wire::MemberState::type> out;
-  for (const auto& m : view.members) {
-    for (int n = 0; n < cluster.size(); ++n) {
-      if (MemberName(cluster.location(n)) == MemberName(m.location)) out[n] = m.state;
-    }
-  }
-  return out;
-}
-
 void Put(Cluster& cluster, int via, const std::string& key, const std::string& value, Level level) {
   cluster.client_pool().call(cluster.location(via),
                              [&](diststore::wire::StoreClient& c) { c.put(key, value, level); });
