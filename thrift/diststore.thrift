@@ -190,4 +190,20 @@ service Store extends locator.Locator {
   // One run at a time per node: a call during a run waits for it and runs again. Any client may
   // ask (it changes nothing replicas do not already agree should be there).
   RepairReport repair() throws (1: StoreError error),
+
+  // Forgets the DEAD member at `node` for good (storectl removenode; Cassandra's removenode):
+  // it is marked LEFT here and on every ring member, leaves every ring, and its ranges move
+  // to the next nodes, which take them from the remaining replicas (handoff). Refused
+  // (StoreError, nothing changed) for a member that is not DEAD in this node's view (a live
+  // node leaves cleanly by itself), for this node, and for an unknown address. Node-to-node:
+  // a connection that proved the cluster key (it changes who is a member). Answers the
+  // members told.
+  i32 remove_node(1: locator.Location node)
+      throws (1: StoreError error, 2: locator.Unauthorized denied),
+  // Lets this node's rebuild finish with the live replicas it has (storectl finish-rebuild):
+  // a range counts once every live other replica is level, DEAD ones left out. The risk: a
+  // write acknowledged by QUORUM whose other copies are only on the DEAD replicas is missing
+  // here, and a QUORUM read may miss it. Answers false if no rebuild was running.
+  // Node-to-node, like remove_node.
+  bool finish_rebuild() throws (1: StoreError error, 2: locator.Unauthorized denied),
 }

@@ -14,6 +14,8 @@
 #include "locator/membership/member_table.h"
 #include "locator/rpc/address.h"
 #include "locator/rpc/connection_pool.h"
+#include "locator/membership/key_ring.h"
+#include "locator/service/peer_auth.h"
 #include "locator/service/ring.h"
 #include "tools/common/cli.h"
 #include "tools/common/client_flags.h"
@@ -465,6 +467,68 @@ int RepairCmd(Admin& admin, bool one_node, int timeout_ms) {
   return failures.empty() ? 0 : 1;
 }
 
+// The cluster key a peer proves (the calls that change membership or what reads count are
+// node-to-node): --cluster-key-file, else the development key (loopback clusters only).
+std::shared_ptr<const membership::KeyRing> ClusterKeys(const std::string& key_file) {
+  return std::make_shared<const membership::KeyRing>(
+      key_file.empty() ? membership::KeyRing::DevelopmentKey()
+                       : membership::KeyRing::FromFile(key_file));
+}
+
+int RemoveNodeCmd(const locator::wire::Location& entry, const std::string& target,
+                  rpc::ConnectionPool<diststore::wire::StoreClient>& pool) {
+  locator::wire::Location node;
+  try {
+    node = rpc::ParseLocation(target);
+  } catch (const std::exception& e) {
+    cli::Fail(2, "removenode: " + std::string(e.what()));
+  }
+  try {
+    int32_t told = 0;
+    pool.call(entry, [&](diststore::wire::StoreClient& c) { told = c.remove_node(node); });
+    if (flags.json) {
+      cli::PrintJson({{"removed", rpc::ToString(node)}, {"via", rpc::ToString(entry)},
+                      {"members_told", told}});
+    } else {
+      std::cout << "removed " << rpc::ToString(node) << " for good (via " << rpc::ToString(entry)
+                << ", " << told << " other members told); its ranges move to the next nodes\n";
+    }
+    return 0;
+  } catch (const diststore::wire::StoreError& e) {
+    std::cerr << "storectl: removenode refused: " << e.message << "\n";
+    return 1;
+  } catch (const locator::wire::Unauthorized& e) {
+    std::cerr << "storectl: removenode refused: " << e.message
+              << " (give the cluster's --cluster-key-file)\n";
+    return 1;
+  }
+}
+
+int FinishRebuildCmd(const locator::wire::Location& entry,
+                     rpc::ConnectionPool<diststore::wire::StoreClient>& pool) {
+  try {
+    bool running = false;
+    pool.call(entry, [&](diststore::wire::StoreClient& c) { running = c.finish_rebuild(); });
+    if (flags.json) {
+      cli::PrintJson({{"node", rpc::ToString(entry)}, {"rebuild_running", running}});
+    } else if (running) {
+      std::cout << rpc::ToString(entry)
+                << ": its rebuild finishes with the live replicas it has (storectl stats: "
+                   "rebuilding 0 once done)\n";
+    } else {
+      std::cout << rpc::ToString(entry) << " is not rebuilding; nothing changed\n";
+    }
+    return 0;
+  } catch (const diststore::wire::StoreError& e) {
+    std::cerr << "storectl: finish-rebuild failed: " << e.message << "\n";
+    return 1;
+  } catch (const locator::wire::Unauthorized& e) {
+    std::cerr << "storectl: finish-rebuild refused: " << e.message
+              << " (give the cluster's --cluster-key-file)\n";
+    return 1;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -484,6 +548,21 @@ int main(int argc, char** argv) {
       "            differed, the keys moved, the tree hashes exchanged, the peers skipped and the\n"
       "            tombstones purged, and their total (exit 1 if a node failed; waits up to\n"
       "            --repair-timeout-s per node)\n"
+      "  removenode HOST:PORT  forget a DEAD member for good (as Cassandra's removenode): it\n"
+      "            leaves every ring and its ranges move to the next nodes, which take them\n"
+      "            from the remaining replicas by handoff. Refused for a member that is not\n"
+      "            DEAD in the --peer node's view (stop it first; a live node leaves cleanly\n"
+      "            with SIGTERM). If the removed node comes back on its data it rejoins. Until\n"
+      "            the handoff ends, a QUORUM read may miss a write whose only live copy is on\n"
+      "            one old replica (storectl status: Hints, and the nodes' handoff counters).\n"
+      "  finish-rebuild  let the --peer node's rebuild (after a wiped return) finish with the\n"
+      "            live replicas it has: a range counts once every live other replica is level,\n"
+      "            DEAD ones left out. RISK: a write acknowledged by QUORUM whose other copies\n"
+      "            are only on the DEAD replicas is missing there, and QUORUM reads may miss it\n"
+      "            (they are correct again once the DEAD replica returns and repair ran, or\n"
+      "            after removenode of it). Prefer removenode of a node that will not return.\n"
+      "  removenode and finish-rebuild are node-to-node calls: they prove the cluster key\n"
+      "  (--cluster-key-file; without it the development key, enough on loopback only).\n"
       "status columns (members that left cleanly are not listed; `members` shows them):\n"
       "  --        two letters. Status, in the view of the node asked (--peer): U up (ALIVE),\n"
       "            D down (SUSPECT: the failure detector cannot reach it, it keeps its place\n"
@@ -510,10 +589,17 @@ int main(int argc, char** argv) {
   cli::ClientFlags client_flags(command);
   command.flag("--json", flags.json, "print JSON instead of a table");
   command.option("--samples", flags.samples, "sample keys used to estimate ring ownership");
+  std::string cluster_key_file;
+  command.option("--cluster-key-file", cluster_key_file,
+                 "the cluster key (hex keys, one per line), for removenode and finish-rebuild");
   int repair_timeout_s = 3600;
   command.option("--repair-timeout-s", repair_timeout_s, "how long repair waits for each node");
   const auto args = command.parse(argc, argv);
-  if (args.size() != 1) cli::Fail(2, "expected one COMMAND (see --help)");
+  const bool takes_node = !args.empty() && args[0] == "removenode";
+  if (args.size() != (takes_node ? 2u : 1u)) {
+    cli::Fail(2, takes_node ? "removenode takes one HOST:PORT (see --help)"
+                            : "expected one COMMAND (see --help)");
+  }
   cli::InitClientLogging(argv[0]);
   if (flags.samples < 1 || flags.samples > 10000000) cli::Fail(2, "--samples must be in 1..10000000");
   if (repair_timeout_s < 1 || repair_timeout_s > 86400) {
@@ -531,6 +617,12 @@ int main(int argc, char** argv) {
     if (cmd == "stats") return StatsCmd(admin, false);
     if (cmd == "metrics") return StatsCmd(admin, true);
     if (cmd == "repair") return RepairCmd(admin, client_flags.peer_given(), repair_timeout_s * 1000);
+    if (cmd == "removenode" || cmd == "finish-rebuild") {
+      const locator::PeerAuth auth(ClusterKeys(cluster_key_file));
+      rpc::ConnectionPool<diststore::wire::StoreClient> peer_pool(auth.pool_options(pool));
+      return cmd == "removenode" ? RemoveNodeCmd(admin.entry, args[1], peer_pool)
+                                 : FinishRebuildCmd(admin.entry, peer_pool);
+    }
     cli::Fail(2, "unknown command '" + cmd + "' (see --help)");
   } catch (const std::exception& e) {
     cli::Fail(2, client_flags.Explain(std::string("cannot reach ") + rpc::ToString(admin.entry) + ": " +

@@ -1,1 +1,1 @@
-thrifty_add_tool(storectl ${CMAKE_CURRENT_LIST_DIR}/storectl.cc thrifty_client_cli thrifty_replica_placement)
+thrifty_add_tool(storectl ${CMAKE_CURRENT_LIST_DIR}/storectl.cc thrifty_client_cli thrifty_replica_placement thrifty_locator)

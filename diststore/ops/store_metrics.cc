@@ -128,6 +128,9 @@ const StatMetric kStats[] = {
     {"handoff_batches_out", "thrifty_handoff_sent_batches_total", kCounter, "Handoff batches acknowledged."},
     {"handoff_failures", "thrifty_handoff_failures_total", kCounter, "Handoff batches that failed (retried later)."},
     {"handoff_records_in", "thrifty_handoff_received_records_total", kCounter, "Records received by handoff."},
+    {"handoff_settled_ring", "thrifty_handoff_settled_ring", kGauge,
+     "Fingerprint of the ring on which this node's last handoff sweep handed off everything "
+     "(0: none yet); a node that joins anew waits for every member to reach its ring."},
     // Replication.
     {"unavailable", "thrifty_unavailable_total", kCounter,
      "Requests refused at once: fewer live replicas than their consistency level needs."},
@@ -171,10 +174,16 @@ const StatMetric kStats[] = {
      "Rebuilds of the anti-entropy trees from the data (start, ring changes)."},
     {"digest_ranges", "thrifty_digest_ranges", kGauge, "Ranges this node keeps an anti-entropy tree for."},
     {"rebuilding", "thrifty_rebuilding", kGauge,
-     "1 while this node, back with a new host ID, rebuilds its ranges from the other replicas "
-     "(it does not count toward R meanwhile), else 0."},
+     "1 while this node, new or back with a new host ID, takes its ranges from the other "
+     "replicas (it does not count toward R meanwhile), else 0."},
+    {"rebuild_kind", "thrifty_rebuild_kind", kGauge,
+     "How this node took its ranges when it started: 0 it had them (or nothing to take), 1 a "
+     "first join, 2 a wiped return (a new host ID at an address the cluster knew)."},
     {"rebuilds", "thrifty_rebuilds_total", kCounter,
      "Rebuilds of this node's ranges from the other replicas that finished."},
+    {"rebuilds_with_live", "thrifty_rebuilds_with_live_total", kCounter,
+     "Rebuilds finished with the live replicas only, by the operator's override "
+     "(storectl finish-rebuild)."},
     {"rebuild_keys", "thrifty_rebuild_keys_total", kCounter,
      "Records this node took from other replicas while it rebuilt its ranges."},
     // Gossip (SWIM).

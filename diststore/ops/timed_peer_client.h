@@ -50,6 +50,9 @@ class TimedPeerClient : public PeerClient {
                                const std::string& after_key, int64_t fingerprint) override {
     return inner_->repair_leaves(peer, leaves, after_key, fingerprint);
   }
+  std::map<std::string, int64_t> stats(const Location& peer) override {
+    return inner_->stats(peer);
+  }
 
  private:
   std::unique_ptr<PeerClient> inner_;

@@ -50,19 +50,37 @@ AntiEntropy::AntiEntropy(ClusterView& cluster, storage::Engine& engine, OwnerSto
 
 AntiEntropy::~AntiEntropy() { stop(); }
 
-void AntiEntropy::start(bool rebuild) {
+void AntiEntropy::start(RebuildKind rebuild) {
   std::lock_guard<std::mutex> lock(mu_);
   if (thread_.joinable() || stopping_) return;
   rebuild_requested_ = digests_ != nullptr;
-  rebuild_pending_ = rebuild && digests_ != nullptr;
+  rebuild_pending_ = rebuild != RebuildKind::kNone && digests_ != nullptr;
   if (rebuild_pending_) {
+    rebuild_kind_ = rebuild;
     owner_.set_rebuilding(true);
-    LOG(INFO) << "rebuild: this node has a new host ID; it takes its ranges from the other "
-                 "replicas before it counts toward R";
+    LOG(INFO) << (rebuild == RebuildKind::kWipedReturn
+                      ? "rebuild: this node replaces one the cluster had at its address (a new "
+                        "host ID); it takes its ranges from the other replicas before it counts "
+                        "toward R"
+                      : "rebuild: this node joins anew; it counts toward R once the previous "
+                        "replicas handed its ranges over and it is level with the live replicas");
   } else {
     owner_.set_rebuilding(false);
   }
   thread_ = std::thread([this] { worker(); });
+}
+
+bool AntiEntropy::finish_rebuild_with_live() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!rebuild_pending_) return false;
+    accept_live_ = true;
+    attempt_now_ = true;
+  }
+  LOG(WARNING) << "rebuild: told to finish with the live replicas it has; DEAD replicas no longer "
+                  "hold it back (a write whose other copies are only on them may be missed)";
+  cv_.notify_all();
+  return true;
 }
 
 void AntiEntropy::stop() {
@@ -94,7 +112,7 @@ void AntiEntropy::worker() {
   bool first = true;
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
-    const auto woken = [this] { return stopping_ || rebuild_requested_; };
+    const auto woken = [this] { return stopping_ || rebuild_requested_ || attempt_now_; };
     if (rebuild_pending_) {
       cv_.wait_until(lock, interval > 0 ? std::min(next_run, next_attempt) : next_attempt, woken);
     } else if (interval > 0) {
@@ -106,6 +124,8 @@ void AntiEntropy::worker() {
     const bool rebuild = rebuild_requested_;
     rebuild_requested_ = false;
     const bool pending = rebuild_pending_;
+    const bool attempt_now = attempt_now_;
+    attempt_now_ = false;
     lock.unlock();
     try {
       if (rebuild) {
@@ -115,7 +135,7 @@ void AntiEntropy::worker() {
         first = false;
         ensure_trees();
       }
-      if (pending && Clock::now() >= next_attempt) {
+      if (pending && (Clock::now() >= next_attempt || attempt_now)) {
         bool done = false;
         try {
           done = rebuild_once();
@@ -498,8 +518,33 @@ AntiEntropy::RunResult AntiEntropy::run() {
   return result;
 }
 
+std::vector<std::string> AntiEntropy::unsettled_handoffs(uint64_t fingerprint) {
+  std::vector<std::string> out;
+  const auto snapshot = cluster_.snapshot();
+  for (const locator::wire::Location& peer : snapshot->ring()->nodes()) {
+    if (cluster_.is_self(peer)) continue;
+    try {
+      const auto stats = peers_.stats(peer);
+      const auto it = stats.find("handoff_settled_ring");
+      if (it != stats.end() && static_cast<uint64_t>(it->second) == fingerprint) continue;
+    } catch (const std::exception& e) {
+      VLOG(1) << "rebuild: stats of " << MemberName(peer) << " failed: " << e.what();
+    }
+    out.push_back(MemberName(peer));
+  }
+  return out;
+}
+
 bool AntiEntropy::rebuild_once() {
   const auto start = std::chrono::steady_clock::now();
+  const RebuildKind kind = rebuild_kind_.load();
+  const bool accept_live = accept_live_.load();
+  // A first join: what the previous replicas pushed must be here before the run that levels it
+  // with the live replicas (which took the rest after their sweeps).
+  std::vector<std::string> unsettled;
+  if (kind == RebuildKind::kFirstJoin && !accept_live) {
+    unsettled = unsettled_handoffs(ensure_trees());
+  }
   RunResult result;
   {
     std::lock_guard<std::mutex> lock(run_mu_);
@@ -507,14 +552,20 @@ bool AntiEntropy::rebuild_once() {
   }
   rebuild_keys_ += result.pulled;
   const std::string self = cluster_.self_name();
+  const auto snapshot = cluster_.snapshot();
   // Per replica not yet level, the ranges that wait for it.
   std::map<std::string, int> waiting;
   size_t short_ranges = 0;
   for (const auto& [id, st] : result.status) {
     if (std::find(st.names.begin(), st.names.end(), self) == st.names.end()) continue;
     const size_t n = st.names.size();
-    const size_t others = n - 1;
-    const size_t need = std::min(others, n - RequiredReplies(wire::Consistency::QUORUM, n) + 1);
+    size_t need = std::min(n - 1, n - RequiredReplies(wire::Consistency::QUORUM, n) + 1);
+    if (kind == RebuildKind::kFirstJoin || accept_live) {
+      need = 0;  // every live other replica, however many that is
+      for (const std::string& name : st.names) {
+        if (name != self && !snapshot->dead().count(name)) ++need;
+      }
+    }
     size_t level = 0;
     for (const std::string& name : st.names) {
       if (name != self && st.level_with.count(name)) ++level;
@@ -525,17 +576,24 @@ bool AntiEntropy::rebuild_once() {
       if (name != self && !st.level_with.count(name)) ++waiting[name];
     }
   }
-  const bool ring_changed =
-      result.fingerprint != digests_->FingerprintOf(*cluster_.snapshot());
-  if (short_ranges > 0 || ring_changed) {
+  const bool ring_changed = result.fingerprint != digests_->FingerprintOf(*snapshot);
+  // A node without data holds no range until a peer names one: a live peer that was skipped
+  // (unreachable, or trees of another ring) may hold ranges with this node that the run never
+  // saw, so no range count above can clear it.
+  const int64_t skipped = result.report.peers_skipped;
+  if (short_ranges > 0 || ring_changed || skipped > 0 || !unsettled.empty()) {
     std::string names;
     for (const auto& [name, ranges] : waiting) {
       names += (names.empty() ? "" : ", ") + name + " (" + std::to_string(ranges) + " ranges)";
     }
-    LOG(WARNING) << "rebuild: took " << result.pulled << " records; "
-                 << (ring_changed ? "the ring changed during the run; " : "") << short_ranges
-                 << " ranges lack enough level replicas"
-                 << (names.empty() ? std::string() : ", waiting for " + names);
+    std::string handoffs;
+    for (const std::string& name : unsettled) handoffs += (handoffs.empty() ? "" : ", ") + name;
+    LOG(WARNING) << "rebuild (" << RebuildKindName(kind) << "): took " << result.pulled
+                 << " records; " << (ring_changed ? "the ring changed during the run; " : "")
+                 << short_ranges << " ranges lack enough level replicas"
+                 << (names.empty() ? std::string() : ", waiting for " + names)
+                 << (handoffs.empty() ? std::string()
+                                      : "; handoff not yet settled on " + handoffs);
     return false;
   }
   if (rpc::failpoints::HoldRebuild()) {
@@ -544,7 +602,10 @@ bool AntiEntropy::rebuild_once() {
   }
   owner_.set_rebuilding(false);
   ++rebuilds_;
-  LOG(INFO) << "rebuild done: took " << rebuild_keys_.load() << " records from the other replicas of "
+  if (accept_live) ++rebuilds_with_live_;
+  LOG(INFO) << "rebuild (" << RebuildKindName(kind) << ") done"
+            << (accept_live ? " with the live replicas only (operator override)" : "")
+            << ": took " << rebuild_keys_.load() << " records from the other replicas of "
             << result.status.size() << " ranges (last run "
             << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
             << " s); this node now counts toward R";
@@ -626,7 +687,9 @@ std::map<std::string, int64_t> AntiEntropy::stats() const {
                                         {"repair_peers_skipped", peers_skipped_.load()},
                                         {"tombstones_purged", purged_.load()},
                                         {"rebuilding", owner_.rebuilding() ? 1 : 0},
+                                        {"rebuild_kind", static_cast<int64_t>(rebuild_kind_.load())},
                                         {"rebuilds", rebuilds_.load()},
+                                        {"rebuilds_with_live", rebuilds_with_live_.load()},
                                         {"rebuild_keys", rebuild_keys_.load()}};
   if (digests_) {
     for (const auto& [k, v] : digests_->stats()) out[k] = v;

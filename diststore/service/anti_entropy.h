@@ -25,14 +25,25 @@
 // AntiEntropyLimits and the asker's ring fingerprint, and throw wire::StoreError otherwise.
 // With --replicas 1 there are no trees and a run is the GC pass alone.
 //
-// Rebuild (start(rebuild=true): a node that joined a cluster with a new host ID, so a wiped
-// data dir or a --memory restart): the worker runs repair runs (not counted as repair_runs,
-// no GC pass) until, for every range this node holds, enough other replicas were compared and
-// brought level to see every QUORUM write: all of them for N <= 3, N - QUORUM + 1 of the N-1
-// others in general (a write acknowledged by QUORUM replicas, this node among them, is on at
-// least QUORUM-1 of the others). Until then OwnerStore::rebuilding() is true (no replica for
-// reads); a run that falls short is retried after 200 ms, doubling up to 5 s, with a log of
-// the replicas it waits for. Thread-safe.
+// Rebuild: a node whose host ID was made at this start holds none of its ranges' data, and is
+// no replica for reads (OwnerStore::rebuilding()) until it took them. Two cases (StoreNode
+// tells them apart by the cluster's member table, see RebuildKind):
+// - a wiped return (the cluster knew this address with another host ID): the cluster counted
+//   the old node's acknowledgements, so a QUORUM write may be on this address and QUORUM-1
+//   others only. The worker runs repair runs (not counted as repair_runs, no GC pass) until,
+//   for every range this node holds, enough other replicas were compared and brought level to
+//   see every QUORUM write: all of them for N <= 3, N - QUORUM + 1 of the N-1 others in
+//   general. A DEAD replica can keep it waiting: see finish_rebuild_with_live().
+// - a first join (an address the cluster never had, or one that left cleanly): it never
+//   acknowledged anything; its ranges were on their previous replicas, which push them to it
+//   (HandoffStream: every holder sends each record to the replicas its set gained). It is
+//   done when every live ring member has settled its handoff on the current ring
+//   (handoff_settled_ring in its stats: everything it held for this node was acknowledged)
+//   and a repair run brought it level with every live other replica of each of its ranges
+//   (what a holder took after its sweep). DEAD members do not hold it back: a write whose
+//   every copy is on DEAD nodes is unavailable to readers whether or not it waits.
+// Short of that, a run is retried after 200 ms, doubling up to 5 s, with a log of what it
+// waits for. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -53,6 +64,7 @@
 #include "diststore/service/owner_store.h"
 #include "diststore/service/peer_client.h"
 #include "diststore/service/range_digests.h"
+#include "diststore/service/rebuild_kind.h"
 #include "diststore/service/replication.h"
 #include "diststore/storage/engine.h"
 
@@ -78,9 +90,16 @@ class AntiEntropy {
   AntiEntropy& operator=(const AntiEntropy&) = delete;
 
   // Starts the worker: tree rebuilds on request, periodic runs. Call once the node has joined.
-  // With `rebuild` (and replicas), first rebuilds this node's ranges from the other replicas
-  // and then clears OwnerStore::rebuilding(); without, clears it at once.
-  void start(bool rebuild = false);
+  // With a `rebuild` kind (and replicas), first takes this node's ranges (see above) and then
+  // clears OwnerStore::rebuilding(); with kNone, clears it at once.
+  void start(RebuildKind rebuild = RebuildKind::kNone);
+  // The operator's override (storectl finish-rebuild): from the next attempt on, a range
+  // counts as rebuilt once every live other replica of it is level, DEAD ones left out.
+  // The risk: a write acknowledged by QUORUM whose other copies are on the DEAD replicas only
+  // is missing here, and a QUORUM read that counts this node can miss it (read it at ALL, or
+  // bring the DEAD replica back, to be sure). Returns false (nothing changed) if no rebuild
+  // is running. Thread-safe.
+  bool finish_rebuild_with_live();
   void stop();
   // The ring changed: rebuild the trees soon (on the worker; coalesced).
   void request_rebuild();
@@ -101,8 +120,9 @@ class AntiEntropy {
   // repair_hashes_exchanged, repair_bytes_sent, repair_bytes_received (the framed Thrift
   // messages of this node's anti-entropy calls to peers, repair and rebuild runs alike:
   // metered_peer_client.h), repair_peers_skipped, tombstones_purged, digest_rebuilds,
-  // digest_ranges; rebuilding (0/1), rebuilds (rebuilds finished), rebuild_keys (records
-  // taken from other replicas by rebuild runs).
+  // digest_ranges; rebuilding (0/1), rebuild_kind (0 none, 1 first join, 2 wiped return: the
+  // kind this node started with), rebuilds (rebuilds finished), rebuild_keys (records taken
+  // from other replicas by rebuild runs), rebuilds_with_live (finished under the override).
   std::map<std::string, int64_t> stats() const;
   // The trees (null with one replica).
   RangeDigests* digests() { return digests_.get(); }
@@ -119,6 +139,9 @@ class AntiEntropy {
   // One rebuild attempt: a run, then whether every range of this node has enough replicas
   // level (see above). True when the rebuild is done.
   bool rebuild_once();
+  // For a first join: the live ring members (but this node) whose handoff has not settled on
+  // the ring of `fingerprint` (or that did not answer).
+  std::vector<std::string> unsettled_handoffs(uint64_t fingerprint);
   // Rebuilds the trees if they do not follow the current ring; returns their fingerprint.
   uint64_t ensure_trees();
   void check_fingerprint(int64_t fingerprint, const char* call) const;
@@ -153,11 +176,15 @@ class AntiEntropy {
   std::condition_variable cv_;
   bool rebuild_requested_ = false;
   bool rebuild_pending_ = false;  // the worker's: this node's ranges still to rebuild
+  std::atomic<RebuildKind> rebuild_kind_{RebuildKind::kNone};
+  std::atomic<bool> accept_live_{false};  // finish_rebuild_with_live()
+  bool attempt_now_ = false;  // guarded by mu_: the next rebuild attempt without waiting
   bool stopping_ = false;
   std::thread thread_;
 
   std::atomic<int64_t> runs_{0}, ranges_compared_{0}, ranges_differing_{0}, keys_moved_{0},
-      hashes_exchanged_{0}, peers_skipped_{0}, purged_{0}, rebuilds_{0}, rebuild_keys_{0};
+      hashes_exchanged_{0}, peers_skipped_{0}, purged_{0}, rebuilds_{0}, rebuild_keys_{0},
+      rebuilds_with_live_{0};
 };
 
 }  // namespace thrifty::diststore

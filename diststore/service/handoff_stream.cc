@@ -7,6 +7,7 @@
 #include <glog/logging.h>
 
 #include "diststore/service/owner_store.h"
+#include "diststore/service/range_digests.h"
 #include "diststore/service/replica_set.h"
 #include "locator/membership/member_table.h"
 
@@ -202,6 +203,12 @@ SweepResult HandoffStream::sweep_once() {
 
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (replicas_ > 1 && result.failed == 0 && !moving_.draining()) {
+    const uint64_t ring_fingerprint = ReplicaRingFingerprint(*snapshot, static_cast<size_t>(replicas_));
+    if (ReplicaRingFingerprint(*cluster_.snapshot(), static_cast<size_t>(replicas_)) == ring_fingerprint) {
+      settled_ring_ = static_cast<int64_t>(ring_fingerprint);
+    }
+  }
   if (result.sent > 0 || result.failed > 0) {
     for (const auto& [name, count] : sent_to) {
       LOG(INFO) << "handoff: " << count << " records to " << name;
@@ -219,7 +226,8 @@ std::map<std::string, int64_t> HandoffStream::stats() const {
   return {{"handoff_sweeps", sweeps_.load()},
           {"handoff_records_out", records_out_.load()},
           {"handoff_batches_out", batches_out_.load()},
-          {"handoff_failures", failures_.load()}};
+          {"handoff_failures", failures_.load()},
+          {"handoff_settled_ring", settled_ring_.load()}};
 }
 
 }  // namespace thrifty::diststore

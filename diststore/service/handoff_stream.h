@@ -64,6 +64,10 @@ class HandoffStream {
   // One sweep now, on the caller's thread.
   SweepResult sweep_once();
 
+  // handoff_sweeps, handoff_records_out, handoff_batches_out, handoff_failures; and
+  // handoff_settled_ring: the ReplicaRingFingerprint of the ring of the last sweep that began
+  // on that ring, handed off everything it found and ended on the same ring (0: none yet). A
+  // node that joins anew waits for every live member to report its ring here (AntiEntropy).
   std::map<std::string, int64_t> stats() const;
 
  private:
@@ -82,7 +86,8 @@ class HandoffStream {
   std::mutex sweep_mu_;  // one sweep at a time
   std::thread thread_;
 
-  std::atomic<int64_t> sweeps_{0}, records_out_{0}, batches_out_{0}, failures_{0};
+  std::atomic<int64_t> sweeps_{0}, records_out_{0}, batches_out_{0}, failures_{0},
+      settled_ring_{0};
 };
 
 }  // namespace thrifty::diststore

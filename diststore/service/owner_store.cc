@@ -189,8 +189,9 @@ std::vector<wire::Record> OwnerStore::owner_get(const std::vector<std::string>& 
                                                bool fallback) {
   CheckBatch(limits_, keys.size());
   if (!fallback && rebuilding_.load()) {
-    ThrowStoreError(self_name_ + " is rebuilding its replicas (it came back with a new host ID): "
-                    "not a replica for reads until anti-entropy brought its ranges level");
+    ThrowStoreError(self_name_ +
+                    " is rebuilding its replicas (it started with a new host ID: a first join "
+                    "or a wiped return): not a replica for reads until it took its ranges");
   }
   auto found = read(*cluster_.snapshot(), keys, fallback);
   std::vector<wire::Record> out;

@@ -53,7 +53,7 @@ class OwnerStore {
                                                    bool fallback);
   void write(const locator::ClusterSnapshot& snapshot, std::vector<wire::Record> records);
 
-  // A node that came back with a new host ID (wiped data dir, --memory restart) lacks what its
+  // A node that started with a new host ID (a first join, a wiped data dir, a --memory restart) lacks what its
   // replicas hold until anti-entropy rebuilt its ranges (AntiEntropy::start). Meanwhile it is
   // no replica for reads: owner_get(fallback=false), the replica read of ReplicaReader, throws
   // a StoreError that says so (the reader counts it like a replica that did not answer), and

@@ -8,6 +8,7 @@
 // failed: the peer is unreachable, too slow, or not a member.
 #pragma once
 
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -57,6 +58,10 @@ class PeerClient {
     (void)leaves, (void)after_key, (void)fingerprint;
     throw std::runtime_error("repair_leaves: not supported by this client of " + rpc::ToString(peer));
   }
+  // The peer's counters (Locator.stats): a joining node reads handoff_settled_ring there.
+  virtual std::map<std::string, int64_t> stats(const Location& peer) {
+    throw std::runtime_error("stats: not supported by this client of " + rpc::ToString(peer));
+  }
 };
 
 class PooledPeerClient : public PeerClient {
@@ -105,6 +110,11 @@ class PooledPeerClient : public PeerClient {
       c.repair_leaves(page, leaves, after_key, fingerprint);
     });
     return page;
+  }
+  std::map<std::string, int64_t> stats(const Location& peer) override {
+    std::map<std::string, int64_t> out;
+    pool_.call(peer, [&](wire::StoreClient& c) { c.stats(out); });
+    return out;
   }
 
  private:

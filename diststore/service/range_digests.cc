@@ -30,9 +30,13 @@ RangeDigests::RangeDigests(storage::Engine& engine, size_t replicas)
 RangeDigests::~RangeDigests() { engine_.set_observer(nullptr); }
 
 uint64_t RangeDigests::FingerprintOf(const locator::ClusterSnapshot& snapshot) const {
+  return ReplicaRingFingerprint(snapshot, replicas_);
+}
+
+uint64_t ReplicaRingFingerprint(const locator::ClusterSnapshot& snapshot, size_t replicas) {
   const locator::Ring& ring =
       snapshot.ring_with_dead() ? *snapshot.ring_with_dead() : *snapshot.ring();
-  std::string text = ring.placement_spec() + "\n" + std::to_string(replicas_) + "\n";
+  std::string text = ring.placement_spec() + "\n" + std::to_string(replicas) + "\n";
   for (const auto& [name, weight] : ring.signature()) {
     // Zones move replicas as weights move owners (replica_set.h).
     text += name + "=" + std::to_string(weight) + " " + snapshot.zone_of(name) + "\n";

@@ -47,6 +47,11 @@ struct RangeSummary {
   storage::DigestTree tree;
 };
 
+// The fingerprint of the ring `snapshot` places `replicas` copies on (the ring with DEAD
+// members: its nodes and weights, the placement and N; never 0). The same on every node that
+// sees the same ring.
+uint64_t ReplicaRingFingerprint(const locator::ClusterSnapshot& snapshot, size_t replicas);
+
 // The id of the range of the replica set `sorted_names`.
 uint64_t RangeIdOf(const std::vector<std::string>& sorted_names);
 

@@ -113,7 +113,7 @@ std::vector<std::optional<storage::Record>> ReplicaReader::read(
   if (local_share) {
     local = [&] {
       if (paths_.owner.rebuilding()) {
-        // This node came back with a new host ID and has not rebuilt its ranges yet: its
+        // This node started with a new host ID and has not taken its ranges yet: its
         // "nothing" is no answer (OwnerStore::set_rebuilding).
         failure = self_name_ + " is rebuilding its replicas";
         return;

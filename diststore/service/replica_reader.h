@@ -7,7 +7,7 @@
 // Read repair: the replicas that answered with an older copy, or none, are sent the newest
 // before the read answers (at QUORUM and ALL; in the background at ONE), so a value once read
 // is read again by every later quorum read (monotonic reads). A replica that is rebuilding
-// (it came back with a new host ID: OwnerStore::set_rebuilding) counts like one that did not
+// (it started with a new host ID: OwnerStore::set_rebuilding) counts like one that did not
 // answer: it refuses owner_get, and this node's own share is skipped while it rebuilds.
 // Thread-safe.
 #pragma once

@@ -1,5 +1,7 @@
 #include "diststore/service/store_handler.h"
 
+#include <glog/logging.h>
+
 #include "diststore/limits/store_limits.h"
 #include "diststore/service/replication.h"
 #include "diststore/service/store_node.h"
@@ -96,6 +98,25 @@ void StoreHandler::repair(wire::RepairReport& out) {
   } catch (const std::exception& e) {
     ThrowStoreError("repair on " + store_.node().self_name() + " failed: " + e.what());
   }
+}
+
+int32_t StoreHandler::remove_node(const locator::wire::Location& node) {
+  require_peer("remove_node");
+  std::vector<std::string> untold;
+  try {
+    const int told = store_.node().remove_dead_member(node, &untold);
+    if (!untold.empty()) {
+      LOG(WARNING) << "remove_node: " << untold.size() << " members not told at once";
+    }
+    return told;
+  } catch (const locator::wire::LocatorError& e) {
+    ThrowStoreError(e.message);
+  }
+}
+
+bool StoreHandler::finish_rebuild() {
+  require_peer("finish_rebuild");
+  return store_.anti_entropy().finish_rebuild_with_live();
 }
 
 void StoreHandler::stats(std::map<std::string, int64_t>& out) { out = store_.stats(); }

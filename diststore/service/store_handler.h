@@ -40,6 +40,9 @@ class StoreHandler : public locator::LocatorHandler, virtual public wire::StoreI
                      const std::string& after_key, int64_t ring_fingerprint) override;
   // Any client may ask (storectl repair).
   void repair(wire::RepairReport& out) override;
+  // Peers only (they change membership, or what reads count): storectl with the cluster key.
+  int32_t remove_node(const locator::wire::Location& node) override;
+  bool finish_rebuild() override;
   // Locator stats plus the store's (keys, requests, handoff).
   void stats(std::map<std::string, int64_t>& out) override;
 

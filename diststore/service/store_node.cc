@@ -175,10 +175,14 @@ std::string StoreNode::start() {
           }));
   handoff_->request_sweep();  // keys that moved while this node was away
   // Builds the trees on the joined ring (a node with a new host ID that joined others then
-  // rebuilds its ranges from them), then runs periodically.
+  // takes its ranges: rebuild_kind.h), then runs periodically.
   const auto ring = node_->snapshot()->ring();
   const bool joined = ring && ring->size() > 1;
-  anti_entropy_->start(owner_->rebuilding() && joined);
+  const RebuildKind kind =
+      RebuildKindOf(options_.replication.replicas > 1, joined, new_host_id_, host_id_,
+                    node_->self_before_join());
+  if (kind != RebuildKind::kNone) LOG(INFO) << "start: " << RebuildKindName(kind);
+  anti_entropy_->start(kind);
   phase_ = Phase::kServing;
   return outcome;
 }

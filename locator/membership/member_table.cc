@@ -62,7 +62,19 @@ bool MemberTable::apply(const Member& statement) {
   return changed;
 }
 
-bool MemberTable::apply_locked(const Member& statement, std::vector<Notification>* out) {
+bool MemberTable::learn(const Member& statement) {
+  std::vector<Notification> changes;
+  bool changed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    changed = apply_locked(statement, &changes, true);
+  }
+  notify(changes);
+  return changed;
+}
+
+bool MemberTable::apply_locked(const Member& statement, std::vector<Notification>* out,
+                               bool learn_dead) {
   const std::string name = MemberName(statement.location);
   auto it = members_.find(name);
   if (name == self_name_) {
@@ -83,7 +95,8 @@ bool MemberTable::apply_locked(const Member& statement, std::vector<Notification
     return true;
   }
   if (it == members_.end()) {
-    if (statement.state == MemberState::DEAD || statement.state == MemberState::LEFT) return false;
+    if (statement.state == MemberState::LEFT) return false;
+    if (statement.state == MemberState::DEAD && !learn_dead) return false;
     members_[name] = Entry{statement, clock_()};
     ++generation_;
     out->emplace_back(std::nullopt, statement);

@@ -56,6 +56,11 @@ class MemberTable {
   //   gossip port (left over from a previous run at this address), since it would otherwise
   //   override what this node says about itself. Not while this node is leaving (LEFT).
   bool apply(const Member& statement);
+  // apply(), except that a DEAD member this table does not know is added (as DEAD), which
+  // apply() ignores (so that gossip does not bring back members reaped here). For a view a
+  // node learns when it joins: a DEAD member still holds its place among the replicas on the
+  // other nodes, and a joiner that left it out would place replicas differently.
+  bool learn(const Member& statement);
 
   // Changes about this node itself; each bumps self's incarnation so it overrides older news.
   Member set_self_metadata(const std::string& key, const std::string& value);
@@ -105,7 +110,8 @@ class MemberTable {
   };
   using Notification = std::pair<std::optional<Member>, Member>;
 
-  bool apply_locked(const Member& statement, std::vector<Notification>* out);
+  bool apply_locked(const Member& statement, std::vector<Notification>* out,
+                    bool learn_dead = false);
   void notify(const std::vector<Notification>& changes);
 
   mutable std::mutex mu_;

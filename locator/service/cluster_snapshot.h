@@ -55,6 +55,13 @@ class ClusterSnapshot {
   // True if the ring differs from the one of `other` (a different placement of some key): other
   // nodes or weights, or a ring node in another zone (zones move replicas).
   bool ring_differs(const ClusterSnapshot& other) const;
+  // True if the ring or the ring with DEAD members differs from `other`'s: a DEAD member that
+  // is removed for good (LEFT) changes only the latter, and moves replica ranges all the same.
+  bool placement_differs(const ClusterSnapshot& other) const {
+    const auto& mine = with_dead_ ? with_dead_ : ring_;
+    const auto& theirs = other.with_dead_ ? other.with_dead_ : other.ring_;
+    return ring_differs(other) || mine->signature() != theirs->signature();
+  }
 
  private:
   ClusterSnapshot() = default;

@@ -126,6 +126,17 @@ class LocatorNode {
   // Stops serving and background work without telling anyone (an etcd registration expires
   // with its lease).
   void stop();
+  // Forgets a DEAD member for good (an operator's "removenode"): marks it LEFT here and tells
+  // every ring member (`remove`, in parallel, bounded), so it leaves every ring, DEAD ones
+  // included, and its ranges move to the next nodes. Throws wire::LocatorError, changing
+  // nothing, if `location` is no member, is this node, or is not DEAD (a live member leaves by
+  // itself, cleanly). Returns the members told, and appends those that failed to `untold`.
+  int remove_dead_member(const wire::Location& location, std::vector<std::string>* untold);
+  // The entry the cluster had for this node's own address when this node joined (the seed's
+  // view before the join), if it had one: with another host ID in its metadata, this node
+  // replaces an earlier one at its address (a wiped return) rather than joining anew.
+  std::optional<wire::Member> self_before_join() const;
+
   // Revokes this node's etcd registration at once (nothing without one), so no joiner picks a
   // node that is about to leave. leave() does it first; a store calls it before it drains.
   void withdraw_from_discovery();
@@ -227,8 +238,9 @@ class LocatorNode {
 
   std::atomic<int64_t> joins_handled_{0}, joins_refused_{0}, syncs_sent_{0}, syncs_failed_{0},
       peer_failures_{0}, host_id_changes_{0};
-  std::mutex join_error_mu_;
+  mutable std::mutex join_error_mu_;
   std::string last_join_error_;  // why the last join_through failed, for start()'s error
+  std::optional<wire::Member> self_before_join_;  // guarded by join_error_mu_
 
   // Last, so it is destroyed first: joining its threads lets queued calls finish while every
   // member they use still exists.

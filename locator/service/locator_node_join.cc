@@ -34,11 +34,18 @@ bool LocatorNode::join_through(const Location& seed) {
                  << ", this node " << options_.placement;
       return false;
     }
-    for (const Member& member : view.members) table_->apply(member);
+    for (const Member& member : view.members) {
+      if (MemberName(member.location) == self_name()) {
+        std::lock_guard<std::mutex> lock(join_error_mu_);
+        self_before_join_ = member;
+      }
+    }
+    // learn: DEAD members too, which keep their place among the replicas on the others.
+    for (const Member& member : view.members) table_->learn(member);
     JoinInfo info = self_join_info();
     info.proof = make_proof(membership::JoinProof::kJoin, self_name());
     pool_.call(seed, [&](wire::LocatorClient& client) { client.join(view, self_, info); });
-    for (const Member& member : view.members) table_->apply(member);
+    for (const Member& member : view.members) table_->learn(member);
     publish();
     LOG(INFO) << "joined through " << rpc::ToString(seed) << ": " << view.members.size()
               << " members";
@@ -200,6 +207,57 @@ void LocatorNode::admit_member(const Location& location, const JoinInfo& info) {
   note_peer_success(location);
 }
 
+std::optional<Member> LocatorNode::self_before_join() const {
+  std::lock_guard<std::mutex> lock(join_error_mu_);
+  return self_before_join_;
+}
+
+int LocatorNode::remove_dead_member(const Location& location, std::vector<std::string>* untold) {
+  RefuseBadLocation("remove", location);
+  const std::string name = MemberName(location);
+  auto refuse = [&](const std::string& why) {
+    wire::LocatorError error;
+    error.message = "cannot remove " + name + ": " + why;
+    throw error;
+  };
+  if (name == self_name()) refuse("it is the node asked; stop it and ask another member");
+  const auto known = table_->find(name);
+  if (!known) refuse("no member of this cluster has that address (see storectl members)");
+  if (known->state != MemberState::DEAD) {
+    refuse(std::string("it is ") + membership::StateName(known->state) +
+           (known->state == MemberState::LEFT
+                ? ", it left already"
+                : " in " + self_name() +
+                      "'s view; only a DEAD member can be removed: stop it for good, or let it "
+                      "leave cleanly (SIGTERM), which hands its keys on"));
+  }
+  Member statement = *known;
+  statement.state = MemberState::LEFT;
+  ++statement.incarnation;  // LEFT ranks with DEAD: only a higher incarnation replaces it
+  table_->apply(statement);
+  publish();
+  LOG(WARNING) << "removed DEAD member " << name << " for good: its ranges move to the next nodes";
+  const auto peers = other_ring_members();
+  const std::string proof = make_proof(membership::JoinProof::kRemove, name);
+  auto results = fan_out_.map(peers, [&](const Location& peer) {
+    pool_.call(peer, [&](wire::LocatorClient& client) {
+      client.remove(location, std::vector<Location>{self_}, proof);
+    });
+  });
+  int told = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    try {
+      results[i].get();
+      ++told;
+    } catch (const std::exception& e) {
+      LOG(WARNING) << "remove of " << name << ": " << rpc::ToString(peers[i])
+                   << " was not told (gossip will tell it): " << e.what();
+      if (untold) untold->push_back(MemberName(peers[i]));
+    }
+  }
+  return told;
+}
+
 void LocatorNode::handle_remove(const Location& location, const std::vector<Location>&,
                                 const std::string& proof) {
   check_proof(membership::JoinProof::kRemove, MemberName(location), proof, "remove");
@@ -209,6 +267,9 @@ void LocatorNode::handle_remove(const Location& location, const std::vector<Loca
   if (!known) return;  // nothing to forget
   Member statement = *known;
   statement.state = MemberState::LEFT;
+  // A DEAD member removed by an operator: LEFT ranks with DEAD, so only a higher incarnation
+  // replaces it (the member, if it comes back, refutes that one too).
+  if (known->state == MemberState::DEAD) ++statement.incarnation;
   table_->apply(statement);  // refuted by the member itself if it is still alive
   publish();
 }

@@ -34,7 +34,7 @@ void SnapshotPublisher::publish() {
     std::lock_guard<std::mutex> current_lock(current_mu_);
     current_ = after;
   }
-  if (!before || !after->ring_differs(*before)) return;
+  if (!before || !after->placement_differs(*before)) return;
   LOG(INFO) << "ring: " << after->ring()->size() << " nodes (generation " << generation << ")";
   for (const auto& listener : listeners_) listener(before, after);
 }

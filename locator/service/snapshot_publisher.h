@@ -3,7 +3,8 @@
 // One publisher per node. publish() builds the snapshot of the table's current generation
 // and publishes it unless one as new is out already, so snapshots go out in generation order
 // whichever threads publish; ring listeners are called after each published snapshot whose
-// ring changed, in that order, one at a time. Threads that must not build rings (the failure
+// ring, or ring with DEAD members (ClusterSnapshot::placement_differs), changed, in that
+// order, one at a time. Threads that must not build rings (the failure
 // detector's) call request(): the publisher's own thread publishes soon after.
 //
 // Thread-safe. Listeners must not block for long nor change the member table.

@@ -68,19 +68,6 @@ std::vector<int> ReplicasOf(Cluster& cluster, int i, const std::string& key) {
   return out;
 }
 
-// Node i's member states by node index (members it does not list are absent).
-std::map<int, locator::wire::MemberState::type> StatesSeenBy(Cluster& cluster, int i) {
-  locator::wire::View view;
-  cluster.pool().call(cluster.location(i), [&](diststore::wire::StoreClient& c) { c.get_view(view); });
-  std::map<int, locator::wire::MemberState::type> out;
-  for (const auto& m : view.members) {
-    for (int n = 0; n < cluster.size(); ++n) {
-      if (MemberName(cluster.location(n)) == MemberName(m.location)) out[n] = m.state;
-    }
-  }
-  return out;
-}
-
 const char* Name(Level level) {
   return level == diststore::wire::Consistency::ONE ? "ONE" : level == diststore::wire::Consistency::QUORUM ? "QUORUM" : "ALL";
 }

@@ -75,6 +75,20 @@ bool RingsAre(Cluster& cluster, const std::vector<int>& asked, const std::vector
   return true;
 }
 
+std::map<int, locator::wire::MemberState::type> StatesSeenBy(Cluster& cluster, int i) {
+  locator::wire::View view;
+  cluster.pool().call(cluster.location(i), [&](diststore::wire::StoreClient& c) { c.get_view(view); });
+  std::map<int, locator::wire::MemberState::type> out;
+  for (const auto& m : view.members) {
+    for (int n = 0; n < cluster.size(); ++n) {
+      if (membership::MemberName(cluster.location(n)) == membership::MemberName(m.location)) {
+        out[n] = m.state;
+      }
+    }
+  }
+  return out;
+}
+
 std::map<std::string, int64_t> Stats(Cluster& cluster, int i) {
   std::map<std::string, int64_t> out;
   cluster.pool().call(cluster.location(i), [&](diststore::wire::StoreClient& c) { c.stats(out); });

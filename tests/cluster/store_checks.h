@@ -46,6 +46,10 @@ std::set<std::string> RingOf(Cluster& cluster, int i);
 // differs or does not answer (never throws).
 bool RingsAre(Cluster& cluster, const std::vector<int>& asked, const std::vector<int>& expected);
 
+// Node i's member states by node index (members it does not list are absent). Throws if the
+// node does not answer.
+std::map<int, locator::wire::MemberState::type> StatesSeenBy(Cluster& cluster, int i);
+
 // Node i's stats counters. Throws if the node does not answer.
 std::map<std::string, int64_t> Stats(Cluster& cluster, int i);
 // Node i's "keys" counter (live keys it stores). Throws if the node does not answer.

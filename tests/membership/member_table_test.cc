@@ -47,6 +47,20 @@ TEST_F(MemberTableTest, StrangerIsAddedWhenAliveOrSuspectOnly) {
   EXPECT_EQ(MemberName(changes_[0].after.location), "10.0.0.2:9000");
 }
 
+TEST_F(MemberTableTest, LearningAJoinedViewKeepsItsDeadStrangersButNotTheLeft) {
+  // A joiner that dropped the DEAD members of the view it joined would place replicas on
+  // another ring than every other node (the ring that keeps DEAD members).
+  EXPECT_TRUE(table_.learn(Make("10.0.0.4", 9000, 1, MemberState::DEAD)));
+  EXPECT_FALSE(table_.learn(Make("10.0.0.5", 9000, 1, MemberState::LEFT)));
+  const auto dead = table_.find("10.0.0.4:9000");
+  ASSERT_TRUE(dead.has_value());
+  EXPECT_EQ(dead->state, MemberState::DEAD);
+  EXPECT_FALSE(table_.find("10.0.0.5:9000").has_value());
+  // apply() still ignores them: gossip brings back no member reaped here.
+  EXPECT_FALSE(table_.apply(Make("10.0.0.6", 9000, 1, MemberState::DEAD)));
+  EXPECT_EQ(table_.all().size(), 2u);
+}
+
 TEST_F(MemberTableTest, HigherIncarnationWinsThenStateRank) {
   const std::string name = "10.0.0.2:9000";
   table_.apply(Make("10.0.0.2", 9000, 5));
