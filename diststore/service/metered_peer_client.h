@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,10 @@ class MeteredPeerClient : public PeerClient {
                                    int64_t fingerprint) override;
   wire::LeafPage repair_leaves(const Location& peer, const std::vector<wire::LeafRef>& leaves,
                                const std::string& after_key, int64_t fingerprint) override;
+  // Passed through unmetered: a rebuild asks it of its peers (their handoff_settled_ring), it
+  // moves no anti-entropy data. (Without it the default refused, and a first join never ended
+  // its rebuild.)
+  std::map<std::string, int64_t> stats(const Location& peer) override { return inner_.stats(peer); }
 
   // Bytes of the calls sent and of the replies received so far.
   int64_t bytes_sent() const { return sent_.load(std::memory_order_relaxed); }
