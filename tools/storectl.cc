@@ -475,6 +475,22 @@ std::shared_ptr<const membership::KeyRing> ClusterKeys(const std::string& key_fi
                        : membership::KeyRing::FromFile(key_file));
 }
 
+// Runs an operator command's node-to-node call (`run` prints what it did): 0, or 1 with the
+// node's refusal on stderr (a StoreError in its words; Unauthorized with the flag to give).
+template <typename Run>
+int OperatorCall(const char* command, Run&& run) {
+  try {
+    run();
+    return 0;
+  } catch (const diststore::wire::StoreError& e) {
+    std::cerr << "storectl: " << command << " refused: " << e.message << "\n";
+  } catch (const locator::wire::Unauthorized& e) {
+    std::cerr << "storectl: " << command << " refused: " << e.message
+              << " (give the cluster's --cluster-key-file)\n";
+  }
+  return 1;
+}
+
 int RemoveNodeCmd(const locator::wire::Location& entry, const std::string& target,
                   rpc::ConnectionPool<diststore::wire::StoreClient>& pool) {
   locator::wire::Location node;
@@ -483,7 +499,7 @@ int RemoveNodeCmd(const locator::wire::Location& entry, const std::string& targe
   } catch (const std::exception& e) {
     cli::Fail(2, "removenode: " + std::string(e.what()));
   }
-  try {
+  return OperatorCall("removenode", [&] {
     int32_t told = 0;
     pool.call(entry, [&](diststore::wire::StoreClient& c) { told = c.remove_node(node); });
     if (flags.json) {
@@ -493,20 +509,12 @@ int RemoveNodeCmd(const locator::wire::Location& entry, const std::string& targe
       std::cout << "removed " << rpc::ToString(node) << " for good (via " << rpc::ToString(entry)
                 << ", " << told << " other members told); its ranges move to the next nodes\n";
     }
-    return 0;
-  } catch (const diststore::wire::StoreError& e) {
-    std::cerr << "storectl: removenode refused: " << e.message << "\n";
-    return 1;
-  } catch (const locator::wire::Unauthorized& e) {
-    std::cerr << "storectl: removenode refused: " << e.message
-              << " (give the cluster's --cluster-key-file)\n";
-    return 1;
-  }
+  });
 }
 
 int FinishRebuildCmd(const locator::wire::Location& entry,
                      rpc::ConnectionPool<diststore::wire::StoreClient>& pool) {
-  try {
+  return OperatorCall("finish-rebuild", [&] {
     bool running = false;
     pool.call(entry, [&](diststore::wire::StoreClient& c) { running = c.finish_rebuild(); });
     if (flags.json) {
@@ -518,15 +526,7 @@ int FinishRebuildCmd(const locator::wire::Location& entry,
     } else {
       std::cout << rpc::ToString(entry) << " is not rebuilding; nothing changed\n";
     }
-    return 0;
-  } catch (const diststore::wire::StoreError& e) {
-    std::cerr << "storectl: finish-rebuild failed: " << e.message << "\n";
-    return 1;
-  } catch (const locator::wire::Unauthorized& e) {
-    std::cerr << "storectl: finish-rebuild refused: " << e.message
-              << " (give the cluster's --cluster-key-file)\n";
-    return 1;
-  }
+  });
 }
 
 }  // namespace
