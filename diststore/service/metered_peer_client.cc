@@ -3,7 +3,7 @@
 #include <memory>
 
 #include <thrift/protocol/TBinaryProtocol.h>
-#include <thrift/transport/TBufferTransports.h>
+#include <thrift/transport/TVirtualTransport.h>
 
 namespace thrifty::diststore {
 
@@ -13,19 +13,25 @@ using apache::thrift::protocol::TBinaryProtocol;
 using apache::thrift::protocol::TMessageType;
 using apache::thrift::protocol::TProtocol;
 using apache::thrift::protocol::TType;
-using apache::thrift::transport::TMemoryBuffer;
 
 constexpr int64_t kFrameHeaderBytes = 4;
+
+// A transport that only counts what is written to it: measuring a message keeps no copy of it.
+class ByteCount : public apache::thrift::transport::TVirtualTransport<ByteCount> {
+ public:
+  void write(const uint8_t*, uint32_t len) { bytes += len; }
+  int64_t bytes = 0;
+};
 
 // Bytes of a framed message `name` whose body `write_body(protocol)` writes.
 template <typename WriteBody>
 int64_t MessageBytes(const char* name, TMessageType type, WriteBody&& write_body) {
-  auto buffer = std::make_shared<TMemoryBuffer>();
-  TBinaryProtocol protocol(buffer);
+  auto count = std::make_shared<ByteCount>();
+  TBinaryProtocol protocol(count);
   protocol.writeMessageBegin(name, type, 0);
   write_body(protocol);
   protocol.writeMessageEnd();
-  return kFrameHeaderBytes + static_cast<int64_t>(buffer->available_read());
+  return kFrameHeaderBytes + count->bytes;
 }
 
 // A call: the generated argument struct `args` (its pointers set) is the body.
