@@ -9,39 +9,15 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/net/gate.h"
 #include "tests/net/wait_for.h"
 
 namespace thrifty::rpc {
 namespace {
 
 
+using thrifty::testing::Gate;
 using thrifty::testing::PollUntil;
-
-// Tasks that block until released.
-class Gate {
- public:
-  void wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    ++waiting_;
-    cv_.wait(lock, [this] { return open_; });
-    --waiting_;
-  }
-  void open() {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ = true;
-    cv_.notify_all();
-  }
-  int waiting() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return waiting_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = false;
-  int waiting_ = 0;
-};
 
 TEST(CallWorkers, GrowsWithBlockedCallsUpToTheLimitAndRunsTheRestAfter) {
   CallWorkers workers(/*min_threads=*/2, /*max_threads=*/8, /*idle_retire_ms=*/100);
@@ -50,7 +26,7 @@ TEST(CallWorkers, GrowsWithBlockedCallsUpToTheLimitAndRunsTheRestAfter) {
   std::atomic<int> done{0};
   for (int i = 0; i < 20; ++i) {
     workers.submit([&] {
-      gate.wait();
+      gate.pass();
       ++done;
     });
   }
@@ -58,7 +34,7 @@ TEST(CallWorkers, GrowsWithBlockedCallsUpToTheLimitAndRunsTheRestAfter) {
   ASSERT_TRUE(PollUntil([&] { return gate.waiting() == 8; }, 5000)) << gate.waiting();
   EXPECT_EQ(workers.threads(), 8);
   EXPECT_EQ(workers.busy(), 8);
-  gate.open();
+  gate.release();
   ASSERT_TRUE(PollUntil([&] { return done.load() == 20; }, 5000));
   // Idle past the retirement time: back to the minimum.
   EXPECT_TRUE(PollUntil([&] { return workers.threads() == 2; }, 5000)) << workers.threads();

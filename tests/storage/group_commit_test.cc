@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "tests/net/wait_for.h"
-#include "tests/storage/gate.h"
+#include "tests/net/gate.h"
 
 namespace thrifty::storage {
 namespace {
@@ -43,7 +43,7 @@ TEST(GroupCommitTest, ALoneWriteIsCommittedOnItsOwnThreadAtOnce) {
 TEST(GroupCommitTest, WritesThatArriveDuringACommitFormTheNextGroups) {
   constexpr int kQueued = 5;
   GroupCommit<Write> committer(/*max_group_weight=*/25);  // weight 10 each: two per group
-  testutil::Gate gate;
+  thrifty::testing::Gate gate;
   std::mutex mu;
   std::vector<std::vector<int>> groups;
   const auto commit = [&](const std::vector<Write*>& group) {

@@ -16,7 +16,7 @@
 #include "diststore/storage/engine.h"
 #include "diststore/storage/record_codec.h"
 #include "tests/net/wait_for.h"
-#include "tests/storage/gate.h"
+#include "tests/net/gate.h"
 #include "tests/storage/temp_dir.h"
 
 namespace thrifty::storage {
@@ -329,7 +329,7 @@ class GatedObserver : public ChangeObserver {
                  const std::optional<RecordView>&) override {
     gate.pass();
   }
-  testutil::Gate gate;
+  thrifty::testing::Gate gate;
 };
 
 // Writes that arrive while a group commits are committed together as the next group: one
@@ -337,7 +337,7 @@ class GatedObserver : public ChangeObserver {
 TEST_F(RocksDbEngineTest, WritesThatArriveTogetherAreCommittedAsOneGroup) {
   auto engine = OpenRocksDbEngine(Options());
   GatedObserver gated;
-  testutil::Gate& gate = gated.gate;
+  thrifty::testing::Gate& gate = gated.gate;
   engine->set_observer(&gated);
   std::thread first([&] { EXPECT_TRUE(engine->merge("a", Value("a", 1))); });
   ASSERT_TRUE(thrifty::testing::PollUntil([&] { return gate.entered(); }, 10000));
