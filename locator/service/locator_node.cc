@@ -223,7 +223,15 @@ void LocatorNode::leave() {
 }
 
 void LocatorNode::stop() {
-  if (running_.exchange(false)) {
+  bool was_running = false;
+  {
+    // Under stop_mu_: the sync loop checks running_ and starts waiting under it, so the
+    // notification cannot fall between its check and its wait (a lost wake-up left stop()
+    // joining a thread that slept on; under TSan its timed wait did not end).
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    was_running = running_.exchange(false);
+  }
+  if (was_running) {
     stop_cv_.notify_all();
     if (sync_thread_.joinable()) sync_thread_.join();
     if (server_) server_->stop();
