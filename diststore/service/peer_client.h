@@ -6,6 +6,11 @@
 // Every method throws wire::StoreError when the peer answered with one (its own words, for
 // the client), and anything else (TTransportException, locator::wire::Unauthorized, ...) when the call
 // failed: the peer is unreachable, too slow, or not a member.
+//
+// The *_async forms start the call and return: `done` runs once with the result or that
+// exception, on a peer-channel loop thread (where it must not block) or on the caller's thread.
+// The node's client (ChannelPeerClient) sends them without a thread waiting; the defaults here
+// run the blocking form on the caller's thread (fakes).
 #pragma once
 
 #include <stdexcept>
@@ -14,6 +19,7 @@
 
 #include "Store.h"
 #include "locator/rpc/address.h"
+#include "locator/rpc/channel_call.h"
 #include "locator/rpc/connection_pool.h"
 
 namespace thrifty::diststore {
@@ -32,6 +38,25 @@ class PeerClient {
                          wire::Consistency::type consistency) = 0;
   virtual wire::HandoffAck handoff(const Location& peer, const std::vector<wire::Record>& records,
                                   const Location& sender) = 0;
+
+  virtual void owner_get_async(const Location& peer, std::vector<std::string> keys, bool fallback,
+                               rpc::OutcomeHandler<std::vector<wire::Record>> done) {
+    RunNow<std::vector<wire::Record>>([&] { return owner_get(peer, keys, fallback); }, done);
+  }
+  virtual void owner_put_async(const Location& peer, std::vector<wire::Record> records,
+                               wire::Consistency::type consistency, rpc::OutcomeHandler<bool> done) {
+    RunNow<bool>(
+        [&] {
+          owner_put(peer, records, consistency);
+          return true;
+        },
+        done);
+  }
+  virtual void handoff_async(const Location& peer, std::vector<wire::Record> records,
+                             Location sender, rpc::OutcomeHandler<wire::HandoffAck> done) {
+    RunNow<wire::HandoffAck>([&] { return handoff(peer, records, sender); }, done);
+  }
+
   // Anti-entropy (anti_entropy.h). A client without them (a unit test's fake) throws
   // std::runtime_error.
   virtual wire::RangeRoots repair_roots(const Location& peer, const Location& asker,
@@ -49,6 +74,19 @@ class PeerClient {
                                        const std::string& after_key, int64_t fingerprint) {
     (void)leaves, (void)after_key, (void)fingerprint;
     throw std::runtime_error("repair_leaves: not supported by this client of " + rpc::ToString(peer));
+  }
+
+ protected:
+  // Runs `call` here and hands its result or exception to `done`.
+  template <class Result, class Call>
+  static void RunNow(Call&& call, const rpc::OutcomeHandler<Result>& done) {
+    rpc::Outcome<Result> outcome;
+    try {
+      outcome.value.emplace(call());
+    } catch (...) {
+      outcome.error = std::current_exception();
+    }
+    done(std::move(outcome));
   }
 };
 
