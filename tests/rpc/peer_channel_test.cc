@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <fstream>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -41,15 +40,6 @@ namespace wire = locator::wire;
 using apache::thrift::transport::TTransportException;
 using Clock = std::chrono::steady_clock;
 using thrifty::testing::PollUntil;
-
-int ThreadsOfThisProcess() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
-  }
-  return -1;
-}
 
 class FakeLocator : public wire::LocatorNull {
  public:
@@ -407,14 +397,14 @@ TEST_F(PeerChannelTest, ThousandConcurrentCallsRunOnTheLoopsAlone) {
   ChannelOptions options;
   options.connections = 1;
   auto channel = Open(peer.location(), options);
-  const int threads_before = ThreadsOfThisProcess();
+  const int threads_before = testing::ProcStatus(getpid(), "Threads:");
   Results results;
   for (int i = 0; i < 1000; ++i) GetNode(*channel, "k" + std::to_string(i), results);
   // All 1,000 reach the peer before it answers any: all in flight at once.
   ASSERT_TRUE(PollUntil([&] { return peer.received() == 1000; }, 10000));
   EXPECT_EQ(channel->in_flight(), 1000u);
   EXPECT_EQ(counters->in_flight.load(), 1000);
-  EXPECT_EQ(ThreadsOfThisProcess(), threads_before);
+  EXPECT_EQ(testing::ProcStatus(getpid(), "Threads:"), threads_before);
   peer.go();
   ASSERT_TRUE(PollUntil([&] { return results.done.load() == 1000; }, 10000));
   for (const auto& answer : results.snapshot()) EXPECT_EQ(answer.rfind("ok:k", 0), 0u);
