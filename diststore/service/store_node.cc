@@ -121,7 +121,7 @@ StoreNode::StoreNode(StoreOptions options) : options_(Validated(std::move(option
   moving_ = std::make_unique<MovingKeys>(options_.moving_keys, HoldsAnyRecord(*engine_));
   fan_out_ = std::make_unique<rpc::FanOut>(options_.fan_out_threads);
   replica_calls_ = std::make_unique<rpc::FanOut>(options_.fan_out_threads);
-  owner_ = std::make_unique<OwnerStore>(*cluster_, *engine_, *peers_, *moving_, *fan_out_,
+  owner_ = std::make_unique<OwnerStore>(*cluster_, *engine_, *peers_, *moving_,
                                         options_.limits, options_.replication, counters_);
   const ReplicaPaths replica_paths{*cluster_, *owner_, *peers_, *moving_, *replica_calls_,
                                    options_.replication, counters_};
