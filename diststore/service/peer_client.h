@@ -80,13 +80,7 @@ class PeerClient {
   // Runs `call` here and hands its result or exception to `done`.
   template <class Result, class Call>
   static void RunNow(Call&& call, const rpc::OutcomeHandler<Result>& done) {
-    rpc::Outcome<Result> outcome;
-    try {
-      outcome.value.emplace(call());
-    } catch (...) {
-      outcome.error = std::current_exception();
-    }
-    done(std::move(outcome));
+    done(rpc::OutcomeOf<Result>(call));
   }
 };
 

@@ -22,6 +22,7 @@
 
 #include "locator/rpc/channel_call.h"
 #include "locator/rpc/fan_out.h"
+#include "diststore/service/scatter.h"
 #include "diststore_types.h"
 #include "locator_types.h"
 
@@ -92,14 +93,7 @@ std::vector<ReplicaReply<Result>> QuorumCall(
       state->cv.notify_all();
     });
   }
-  std::exception_ptr local_error;
-  if (local) {
-    try {
-      local();
-    } catch (...) {
-      local_error = std::current_exception();
-    }
-  }
+  const std::exception_ptr local_error = RunLocal(local);
   std::unique_lock<std::mutex> lock(state->mu);
   state->cv.wait(lock, [&] { return state->pending == 0 || enough(state->replies); });
   std::vector<ReplicaReply<Result>> out = state->replies;
@@ -120,15 +114,7 @@ std::vector<ReplicaReply<Result>> QuorumCall(
   started.reserve(calls.size());
   for (auto& [peer, call] : calls) {
     started.emplace_back(peer, [&pool, call = std::move(call)](rpc::OutcomeHandler<Result> done) {
-      pool.submit([call, done = std::move(done)] {
-        rpc::Outcome<Result> outcome;
-        try {
-          outcome.value.emplace(call());
-        } catch (...) {
-          outcome.error = std::current_exception();
-        }
-        done(std::move(outcome));
-      });
+      pool.submit([call, done = std::move(done)] { done(rpc::OutcomeOf<Result>(call)); });
     });
   }
   return QuorumCall<Result>(std::move(started), local, std::move(enough));

@@ -49,6 +49,18 @@ std::map<std::string, OwnerGroup<Item>> GroupByOwner(const locator::Ring& ring,
   return groups;
 }
 
+// Runs `local` (if set) here; returns its exception, for the caller to rethrow once its remote
+// calls are done with the caller's locals.
+inline std::exception_ptr RunLocal(const std::function<void()>& local) {
+  if (!local) return nullptr;
+  try {
+    local();
+  } catch (...) {
+    return std::current_exception();
+  }
+  return nullptr;
+}
+
 // What one remote call gave: its result, or the exception it threw.
 template <class Result>
 struct CallOutcome {
@@ -72,14 +84,7 @@ std::vector<CallOutcome<Result>> ScatterCalls(
     futures.push_back(i == 0 && !local ? std::async(std::launch::deferred, std::move(call))
                                        : pool.submit(std::move(call)));
   }
-  std::exception_ptr local_error;
-  if (local) {
-    try {
-      local();
-    } catch (...) {
-      local_error = std::current_exception();
-    }
-  }
+  const std::exception_ptr local_error = RunLocal(local);
   std::vector<CallOutcome<Result>> outcomes(remote.size());
   for (size_t i = 0; i < futures.size(); ++i) {
     outcomes[i].peer = remote[i].first;
@@ -123,14 +128,7 @@ std::vector<CallOutcome<Result>> ScatterCalls(
       state->cv.notify_all();
     });
   }
-  std::exception_ptr local_error;
-  if (local) {
-    try {
-      local();
-    } catch (...) {
-      local_error = std::current_exception();
-    }
-  }
+  const std::exception_ptr local_error = RunLocal(local);
   std::unique_lock<std::mutex> lock(state->mu);
   state->cv.wait(lock, [&] { return state->pending == 0; });
   std::vector<CallOutcome<Result>> outcomes = std::move(state->outcomes);

@@ -37,6 +37,18 @@ struct Outcome {
 template <class Result>
 using OutcomeHandler = std::function<void(Outcome<Result>)>;
 
+// Runs `call` here: its result, or the exception it threw.
+template <class Result, class Call>
+Outcome<Result> OutcomeOf(Call&& call) {
+  Outcome<Result> outcome;
+  try {
+    outcome.value.emplace(call());
+  } catch (...) {
+    outcome.error = std::current_exception();
+  }
+  return outcome;
+}
+
 namespace internal {
 
 // A generated client over one in-memory buffer: writes a request, then reads its reply.

@@ -192,29 +192,31 @@ std::string Describe(const std::exception_ptr& error) {
 
 Clock::time_point In(int ms) { return Clock::now() + std::chrono::milliseconds(ms); }
 
-void GetNode(PeerChannel& channel, const std::string& key, Results& results, int deadline_ms = 5000) {
+// Starts a call of the Locator client; its answer goes to `results` as "ok:<value>" or the error.
+template <class Send, class Recv>
+void Ask(PeerChannel& channel, Results& results, int deadline_ms, Send send, Recv recv) {
   ChannelCall<wire::LocatorClient, std::string>(
-      channel, In(deadline_ms), [key](wire::LocatorClient& c) { c.send_get_node(key); },
-      [](wire::LocatorClient& c) {
-        wire::Location out;
-        c.recv_get_node(out);
-        return out.address;
-      },
+      channel, In(deadline_ms), std::move(send), std::move(recv),
       [&results](Outcome<std::string> o) {
         results.add(o.value ? "ok:" + *o.value : Describe(o.error));
       });
 }
 
+void GetNode(PeerChannel& channel, const std::string& key, Results& results, int deadline_ms = 5000) {
+  Ask(channel, results, deadline_ms, [key](wire::LocatorClient& c) { c.send_get_node(key); },
+      [](wire::LocatorClient& c) {
+        wire::Location out;
+        c.recv_get_node(out);
+        return out.address;
+      });
+}
+
 void Debug(PeerChannel& channel, Results& results, int deadline_ms = 5000) {
-  ChannelCall<wire::LocatorClient, std::string>(
-      channel, In(deadline_ms), [](wire::LocatorClient& c) { c.send_debug(); },
+  Ask(channel, results, deadline_ms, [](wire::LocatorClient& c) { c.send_debug(); },
       [](wire::LocatorClient& c) {
         std::string out;
         c.recv_debug(out);
         return out;
-      },
-      [&results](Outcome<std::string> o) {
-        results.add(o.value ? "ok:" + *o.value : Describe(o.error));
       });
 }
 
