@@ -84,7 +84,7 @@ struct PeerChannel::Connection {
 class PeerChannel::Impl {
  public:
   Impl(PeerChannel& channel, boost::asio::io_context& loop)
-      : channel_(channel), loop_(loop), deadline_timer_(loop) {}
+      : channel_(channel), loop_(loop), deadline_timer_(loop), retry_timer_(loop) {}
 
   void start(std::shared_ptr<Call> call);
   void close_all(const std::string& why);
@@ -118,8 +118,9 @@ class PeerChannel::Impl {
   boost::asio::steady_timer deadline_timer_;
   Clock::time_point timer_at_ = Clock::time_point::max();
   Clock::time_point retry_after_{};
+  boost::asio::steady_timer retry_timer_;  // the next try after a failed connection
+  bool retry_armed_ = false;
   int backoff_ms_ = 0;
-  std::string last_failure_;
   bool closed_ = false;
 };
 
@@ -264,17 +265,20 @@ void PeerChannel::Impl::dispatch(const std::shared_ptr<Call>& call) {
   // A busy connection's calls are answered in order by the peer: a call waits for the one
   // being opened instead of queueing behind them.
   if (conn && (conn->in_flight.empty() || !opening())) return send_on(*conn, call);
-  if (!opening()) {
-    // In the backoff after a failed connection: fail now rather than at the deadline.
-    const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(retry_after_ -
-                                                                            Clock::now());
-    return finish(call,
-                  TransportError(TTransportException::NOT_OPEN,
-                                 "cannot reach " + channel_.name_ + ": " + last_failure_ +
-                                     " (next try in " + std::to_string(wait.count()) + " ms)"),
-                  {});
-  }
   waiting_.push_back(call);
+  if (!opening() && !retry_armed_) {
+    // In the backoff after a failed connection: the call waits for the next try (a peer that
+    // is starting or joining is not written off for the backoff), which fails it if the
+    // peer is still unreachable; its deadline bounds the wait.
+    retry_armed_ = true;
+    retry_timer_.expires_at(retry_after_);
+    retry_timer_.async_wait(
+        [self = channel_.shared_from_this(), this](const boost::system::error_code& error) {
+          retry_armed_ = false;
+          if (error || closed_ || waiting_.empty() || opening()) return;
+          open_connection();
+        });
+  }
 }
 
 void PeerChannel::Impl::open_connection() {
@@ -502,7 +506,6 @@ void PeerChannel::Impl::fail_connection(const ConnectionPtr& conn, const std::st
     backoff_ms_ = backoff_ms_ == 0 ? channel_.options_.backoff_min_ms
                                    : std::min(backoff_ms_ * 2, channel_.options_.backoff_max_ms);
     retry_after_ = Clock::now() + std::chrono::milliseconds(backoff_ms_);
-    last_failure_ = why;
   }
   if (!closed_) {
     LOG_EVERY_T(WARNING, 1) << what;
@@ -566,6 +569,7 @@ void PeerChannel::Impl::close_all(const std::string& why) {
   deadlines_.clear();
   timer_at_ = Clock::time_point::max();
   deadline_timer_.cancel();
+  retry_timer_.cancel();
 }
 
 }  // namespace thrifty::rpc

@@ -13,7 +13,7 @@
 // calls on it (the peer handshake of peer_auth.h), all within `connect_timeout_ms`. Calls wait
 // in the channel until a connection is set up. A connection that cannot be opened fails the
 // calls waiting for it, and the channel waits (backoff, from `backoff_min_ms` doubling up to
-// `backoff_max_ms`) before it tries again; a call made during the wait fails at once. A
+// `backoff_max_ms`) before it tries again; a call made during the wait waits for that try. A
 // connection that fails after it was set up (the peer closed it, reset, a malformed reply)
 // fails every call in flight on it at once; the next call opens a new one.
 //
