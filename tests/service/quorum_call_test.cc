@@ -64,8 +64,9 @@ TEST(QuorumCall, ReturnsAtTheQuorumWithoutAThreadPerCallAndDropsLateOutcomes) {
   std::vector<ReplicaReply<int>> replies;
   std::thread caller([&] { replies = QuorumCall<int>(std::move(calls), nullptr, TwoAnswered); });
   ASSERT_TRUE(testing::PollUntil([&] { return held.size() == 3; }, 5000));
-  // Three calls started; the only new thread is this test's caller.
-  EXPECT_EQ(testing::ProcStatus(getpid(), "Threads:"), threads_before + 1);
+  // Three calls started; the only new threads are this test's caller (and, under TSan, the
+  // runtime's background thread, started with the first thread): not one per call.
+  EXPECT_LE(testing::ProcStatus(getpid(), "Threads:"), threads_before + 2);
   held.answer(0, 10);
   held.answer(2, 30);
   caller.join();  // returns with call 1 still open
