@@ -29,13 +29,12 @@ storage::Record FromRpc(const wire::Record& record) {
 }
 
 OwnerStore::OwnerStore(ClusterView& cluster, storage::Engine& engine, PeerClient& peers,
-                       MovingKeys& moving, rpc::FanOut& fan_out, const StoreLimits& limits,
+                       MovingKeys& moving, const StoreLimits& limits,
                        const ReplicationOptions& replication, StoreCounters& counters)
     : cluster_(cluster),
       engine_(engine),
       peers_(peers),
       moving_(moving),
-      fan_out_(fan_out),
       limits_(limits),
       replication_(replication),
       counters_(counters),
@@ -63,19 +62,19 @@ std::set<std::string> OwnerStore::merge_newer_from(
     std::vector<std::optional<storage::Record>>& found) {
   std::set<std::string> failed;
   // Every holder at once: the slowest one, not their sum, bounds the read.
-  std::vector<std::pair<locator::wire::Location, std::function<std::vector<wire::Record>()>>> calls;
+  std::vector<std::pair<locator::wire::Location, StartCall<std::vector<wire::Record>>>> calls;
   std::vector<const std::vector<size_t>*> indexes_of;
   for (const auto& [name, indexes] : asks.keys_of) {
     const locator::wire::Location holder = asks.holders.at(name);
     std::vector<std::string> batch;
     batch.reserve(indexes.size());
     for (size_t i : indexes) batch.push_back(keys[i]);
-    calls.emplace_back(holder, [this, holder, batch = std::move(batch)] {
-      return peers_.owner_get(holder, batch, false);
+    calls.emplace_back(holder, [this, holder, batch = std::move(batch)](auto done) {
+      peers_.owner_get_async(holder, batch, false, std::move(done));
     });
     indexes_of.push_back(&indexes);
   }
-  auto outcomes = ScatterCalls<std::vector<wire::Record>>(fan_out_, std::move(calls), nullptr);
+  auto outcomes = ScatterCalls<std::vector<wire::Record>>(std::move(calls), nullptr);
   for (size_t c = 0; c < outcomes.size(); ++c) {
     if (outcomes[c].error) {
       try {

@@ -25,7 +25,6 @@
 #include "diststore/service/store_counters.h"
 #include "diststore/storage/engine.h"
 #include "diststore/storage/hlc.h"
-#include "locator/rpc/fan_out.h"
 
 namespace thrifty::diststore {
 
@@ -33,7 +32,7 @@ class OwnerStore {
  public:
   // Every reference must outlive this object.
   OwnerStore(ClusterView& cluster, storage::Engine& engine, PeerClient& peers,
-             MovingKeys& moving, rpc::FanOut& fan_out, const StoreLimits& limits,
+             MovingKeys& moving, const StoreLimits& limits,
              const ReplicationOptions& replication, StoreCounters& counters);
 
   // ---- the node-to-node RPCs (each takes the current snapshot) ----
@@ -101,7 +100,6 @@ class OwnerStore {
   storage::Engine& engine_;
   PeerClient& peers_;
   MovingKeys& moving_;
-  rpc::FanOut& fan_out_;
   const StoreLimits& limits_;
   const ReplicationOptions& replication_;
   StoreCounters& counters_;

@@ -1,11 +1,16 @@
 // PeerClient: the node-to-node calls of the Store service, one method per RPC, to any peer.
 //
-// A seam: the node uses PooledPeerClient (pooled connections that prove the cluster key);
+// A seam: the node uses ChannelPeerClient (peer channels that prove the cluster key);
 // unit tests pass fakes that answer from maps or fail on demand. Thread-safe.
 //
 // Every method throws wire::StoreError when the peer answered with one (its own words, for
 // the client), and anything else (TTransportException, locator::wire::Unauthorized, ...) when the call
 // failed: the peer is unreachable, too slow, or not a member.
+//
+// The *_async forms start the call and return: `done` runs once with the result or that
+// exception, on a peer-channel loop thread (where it must not block) or on the caller's thread.
+// The node's client (ChannelPeerClient) sends them without a thread waiting; the defaults here
+// run the blocking form on the caller's thread (fakes).
 #pragma once
 
 #include <map>
@@ -15,6 +20,7 @@
 
 #include "Store.h"
 #include "locator/rpc/address.h"
+#include "locator/rpc/channel_call.h"
 #include "locator/rpc/connection_pool.h"
 
 namespace thrifty::diststore {
@@ -40,6 +46,25 @@ class PeerClient {
     (void)records, (void)target_host_id, (void)target;
     throw std::runtime_error("keep_hints: not supported by this client of " + rpc::ToString(peer));
   }
+
+  virtual void owner_get_async(const Location& peer, std::vector<std::string> keys, bool fallback,
+                               rpc::OutcomeHandler<std::vector<wire::Record>> done) {
+    RunNow<std::vector<wire::Record>>([&] { return owner_get(peer, keys, fallback); }, done);
+  }
+  virtual void owner_put_async(const Location& peer, std::vector<wire::Record> records,
+                               wire::Consistency::type consistency, rpc::OutcomeHandler<bool> done) {
+    RunNow<bool>(
+        [&] {
+          owner_put(peer, records, consistency);
+          return true;
+        },
+        done);
+  }
+  virtual void handoff_async(const Location& peer, std::vector<wire::Record> records,
+                             Location sender, rpc::OutcomeHandler<wire::HandoffAck> done) {
+    RunNow<wire::HandoffAck>([&] { return handoff(peer, records, sender); }, done);
+  }
+
   // Anti-entropy (anti_entropy.h). A client without them (a unit test's fake) throws
   // std::runtime_error.
   virtual wire::RangeRoots repair_roots(const Location& peer, const Location& asker,
@@ -62,63 +87,13 @@ class PeerClient {
   virtual std::map<std::string, int64_t> stats(const Location& peer) {
     throw std::runtime_error("stats: not supported by this client of " + rpc::ToString(peer));
   }
-};
 
-class PooledPeerClient : public PeerClient {
- public:
-  // `options` should authenticate its connections (PeerAuth::pool_options).
-  explicit PooledPeerClient(rpc::PoolOptions options) : pool_(std::move(options)) {}
-  std::vector<wire::Record> owner_get(const Location& peer, const std::vector<std::string>& keys,
-                                     bool fallback) override {
-    std::vector<wire::Record> records;
-    pool_.call(peer, [&](wire::StoreClient& c) { c.owner_get(records, keys, fallback); });
-    return records;
+ protected:
+  // Runs `call` here and hands its result or exception to `done`.
+  template <class Result, class Call>
+  static void RunNow(Call&& call, const rpc::OutcomeHandler<Result>& done) {
+    done(rpc::OutcomeOf<Result>(call));
   }
-  void owner_put(const Location& peer, const std::vector<wire::Record>& records,
-                 wire::Consistency::type consistency) override {
-    pool_.call(peer, [&](wire::StoreClient& c) { c.owner_put(records, consistency); });
-  }
-  wire::HandoffAck handoff(const Location& peer, const std::vector<wire::Record>& records,
-                          const Location& sender) override {
-    wire::HandoffAck ack;
-    pool_.call(peer, [&](wire::StoreClient& c) { c.handoff(ack, records, sender); });
-    return ack;
-  }
-  void keep_hints(const Location& peer, const std::vector<wire::Record>& records,
-                  const std::string& target_host_id, const Location& target) override {
-    pool_.call(peer, [&](wire::StoreClient& c) { c.keep_hints(records, target_host_id, target); });
-  }
-  wire::RangeRoots repair_roots(const Location& peer, const Location& asker,
-                                int64_t fingerprint) override {
-    wire::RangeRoots roots;
-    pool_.call(peer, [&](wire::StoreClient& c) { c.repair_roots(roots, asker, fingerprint); });
-    return roots;
-  }
-  std::vector<int64_t> repair_tree(const Location& peer, int64_t range, int32_t level,
-                                   const std::vector<int32_t>& indexes,
-                                   int64_t fingerprint) override {
-    std::vector<int64_t> hashes;
-    pool_.call(peer, [&](wire::StoreClient& c) {
-      c.repair_tree(hashes, range, level, indexes, fingerprint);
-    });
-    return hashes;
-  }
-  wire::LeafPage repair_leaves(const Location& peer, const std::vector<wire::LeafRef>& leaves,
-                               const std::string& after_key, int64_t fingerprint) override {
-    wire::LeafPage page;
-    pool_.call(peer, [&](wire::StoreClient& c) {
-      c.repair_leaves(page, leaves, after_key, fingerprint);
-    });
-    return page;
-  }
-  std::map<std::string, int64_t> stats(const Location& peer) override {
-    std::map<std::string, int64_t> out;
-    pool_.call(peer, [&](wire::StoreClient& c) { c.stats(out); });
-    return out;
-  }
-
- private:
-  rpc::ConnectionPool<wire::StoreClient> pool_;
 };
 
 }  // namespace thrifty::diststore

@@ -128,13 +128,13 @@ std::map<std::string, std::string> RequestRouter::multi_get_on(
     const std::vector<std::string>& keys) {
   auto groups = GroupByOwner(ring, keys, [](const std::string& key) { return key; });
   std::map<std::string, std::string> out;
-  std::vector<std::pair<locator::wire::Location, std::function<std::vector<wire::Record>()>>> remote;
+  std::vector<std::pair<locator::wire::Location, StartCall<std::vector<wire::Record>>>> remote;
   for (auto& entry : groups) {  // (C++17: a lambda cannot capture a structured binding)
     if (entry.first == self_name_) continue;
     const OwnerGroup<std::string>* group = &entry.second;
     ++counters_.forwarded;
-    remote.emplace_back(group->owner, [this, group] {
-      return peers_.owner_get(group->owner, group->items, true);
+    remote.emplace_back(group->owner, [this, group](auto done) {
+      peers_.owner_get_async(group->owner, group->items, true, std::move(done));
     });
   }
   std::function<void()> local;
@@ -146,7 +146,7 @@ std::map<std::string, std::string> RequestRouter::multi_get_on(
       }
     };
   }
-  auto outcomes = ScatterCalls(fan_out_, std::move(remote), local);
+  auto outcomes = ScatterCalls(std::move(remote), local);
   std::optional<std::string> failure;
   for (auto& outcome : outcomes) {
     if (outcome.error) {
@@ -218,14 +218,14 @@ void RequestRouter::multi_put(const std::vector<wire::Entry>& entries, Consisten
 void RequestRouter::write_on(const locator::ClusterSnapshot& snapshot, const locator::Ring& ring,
                              const std::vector<wire::Record>& records) {
   auto groups = GroupByOwner(ring, records, [](const wire::Record& r) { return r.key; });
-  std::vector<std::pair<locator::wire::Location, std::function<bool()>>> remote;
+  std::vector<std::pair<locator::wire::Location, StartCall<bool>>> remote;
   for (auto& entry : groups) {
     if (entry.first == self_name_) continue;
     const OwnerGroup<wire::Record>* group = &entry.second;
     ++counters_.forwarded;
-    remote.emplace_back(group->owner, [this, group] {
-      peers_.owner_put(group->owner, group->items, wire::Consistency::DEFAULT);
-      return true;
+    remote.emplace_back(group->owner, [this, group](auto done) {
+      peers_.owner_put_async(group->owner, group->items, wire::Consistency::DEFAULT,
+                             std::move(done));
     });
   }
   std::function<void()> local;
@@ -234,7 +234,7 @@ void RequestRouter::write_on(const locator::ClusterSnapshot& snapshot, const loc
   }
   // Our own share's StoreError (a refused version, a storage failure) comes out of
   // ScatterCalls only after every remote call finished.
-  auto outcomes = ScatterCalls(fan_out_, std::move(remote), local);
+  auto outcomes = ScatterCalls(std::move(remote), local);
   for (auto& outcome : outcomes) {
     if (!outcome.error) continue;
     ++counters_.errors;

@@ -8,15 +8,19 @@
 // thread: a request for one remote owner never leaves its thread.
 #pragma once
 
+#include <condition_variable>
 #include <exception>
 #include <functional>
 #include <future>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "locator/membership/member_table.h"
+#include "locator/rpc/channel_call.h"
 #include "locator/rpc/fan_out.h"
 #include "locator/service/ring.h"
 
@@ -45,6 +49,18 @@ std::map<std::string, OwnerGroup<Item>> GroupByOwner(const locator::Ring& ring,
   return groups;
 }
 
+// Runs `local` (if set) here; returns its exception, for the caller to rethrow once its remote
+// calls are done with the caller's locals.
+inline std::exception_ptr RunLocal(const std::function<void()>& local) {
+  if (!local) return nullptr;
+  try {
+    local();
+  } catch (...) {
+    return std::current_exception();
+  }
+  return nullptr;
+}
+
 // What one remote call gave: its result, or the exception it threw.
 template <class Result>
 struct CallOutcome {
@@ -68,14 +84,7 @@ std::vector<CallOutcome<Result>> ScatterCalls(
     futures.push_back(i == 0 && !local ? std::async(std::launch::deferred, std::move(call))
                                        : pool.submit(std::move(call)));
   }
-  std::exception_ptr local_error;
-  if (local) {
-    try {
-      local();
-    } catch (...) {
-      local_error = std::current_exception();
-    }
-  }
+  const std::exception_ptr local_error = RunLocal(local);
   std::vector<CallOutcome<Result>> outcomes(remote.size());
   for (size_t i = 0; i < futures.size(); ++i) {
     outcomes[i].peer = remote[i].first;
@@ -85,6 +94,45 @@ std::vector<CallOutcome<Result>> ScatterCalls(
       outcomes[i].error = std::current_exception();
     }
   }
+  if (local_error) std::rethrow_exception(local_error);
+  return outcomes;
+}
+
+// A remote call started without waiting: it runs `done` once with its outcome, on whichever
+// thread (a peer channel's loop, or the caller's before it returns).
+template <class Result>
+using StartCall = std::function<void(rpc::OutcomeHandler<Result> done)>;
+
+// The same, completion-driven: starts every remote call (PeerClient's *_async forms), runs
+// `local` on this thread, then waits for every call; no thread is held per call.
+template <class Result>
+std::vector<CallOutcome<Result>> ScatterCalls(
+    std::vector<std::pair<locator::wire::Location, StartCall<Result>>> remote,
+    const std::function<void()>& local) {
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<CallOutcome<Result>> outcomes;
+    size_t pending = 0;
+  };
+  auto state = std::make_shared<State>();
+  state->outcomes.resize(remote.size());
+  state->pending = remote.size();
+  for (size_t i = 0; i < remote.size(); ++i) state->outcomes[i].peer = remote[i].first;
+  for (size_t i = 0; i < remote.size(); ++i) {
+    remote[i].second([state, i](rpc::Outcome<Result> outcome) {
+      std::lock_guard<std::mutex> lock(state->mu);
+      state->outcomes[i].result = std::move(outcome.value);
+      state->outcomes[i].error = std::move(outcome.error);
+      --state->pending;
+      state->cv.notify_all();
+    });
+  }
+  const std::exception_ptr local_error = RunLocal(local);
+  std::unique_lock<std::mutex> lock(state->mu);
+  state->cv.wait(lock, [&] { return state->pending == 0; });
+  std::vector<CallOutcome<Result>> outcomes = std::move(state->outcomes);
+  lock.unlock();
   if (local_error) std::rethrow_exception(local_error);
   return outcomes;
 }

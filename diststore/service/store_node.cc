@@ -4,6 +4,7 @@
 
 #include "diststore/ops/store_http.h"
 #include "diststore/ops/timed_peer_client.h"
+#include "diststore/service/channel_peer_client.h"
 #include "diststore/service/durability.h"
 #include "diststore/service/store_handler.h"
 #include "diststore/storage/data_dir.h"
@@ -76,8 +77,8 @@ std::string StoreOptions::validate() const {
   if (handoff.batch_records < 1 || handoff.batch_bytes < 1 || handoff.parallel_owners < 1) {
     return "handoff batches and parallel owners must be >= 1";
   }
-  if (peer_max_idle < 1 || peer_call_timeout_ms < 1 || fan_out_threads < 1) {
-    return "peer pool and fan-out sizes must be >= 1";
+  if (peer_loops < 1 || peer_connections < 1 || peer_call_timeout_ms < 1 || fan_out_threads < 1) {
+    return "peer loops, connections, call timeout and fan-out sizes must be >= 1";
   }
   if (drain_timeout_ms < 0) return "--drain-timeout-s must be >= 0";
   if (http) {
@@ -117,11 +118,18 @@ StoreNode::StoreNode(StoreOptions options) : options_(Validated(std::move(option
   LOG(INFO) << "data: " << describe_engine() << "; host ID " << host_id_;
 
   cluster_ = std::make_unique<NodeClusterView>(*node_);
-  rpc::PoolOptions pool = options_.node.pool;
-  pool.max_idle_per_peer = options_.peer_max_idle;
-  pool.call_timeout_ms = options_.peer_call_timeout_ms;
+  rpc::ChannelOptions channel;
+  channel.connections = options_.peer_connections;
+  channel.connect_timeout_ms = options_.node.pool.connect_timeout_ms;
+  channel.limits = options_.node.pool.limits;
+  channel.tls = options_.node.channel_tls;
+  channel.prologue = node_->peer_auth().channel_prologue(channel.limits);
+  channel.counters = peer_calls_;
+  peer_loops_ = std::make_unique<rpc::ClientLoops>(options_.peer_loops);
   peers_ = std::make_unique<TimedPeerClient>(
-      std::make_unique<PooledPeerClient>(node_->peer_auth().pool_options(pool)), latency_);
+      std::make_unique<ChannelPeerClient>(*peer_loops_, std::move(channel),
+                                          options_.peer_call_timeout_ms),
+      latency_);
   hint_store_ = std::make_unique<storage::HintStore>(engine_->hints_table());
   HintOptions hint_options = options_.hints;
   hint_options.enabled = hint_options.enabled && options_.replication.replicas > 1;
@@ -130,7 +138,7 @@ StoreNode::StoreNode(StoreOptions options) : options_(Validated(std::move(option
   moving_ = std::make_unique<MovingKeys>(options_.moving_keys, HoldsAnyRecord(*engine_));
   fan_out_ = std::make_unique<rpc::FanOut>(options_.fan_out_threads);
   replica_calls_ = std::make_unique<rpc::FanOut>(options_.fan_out_threads);
-  owner_ = std::make_unique<OwnerStore>(*cluster_, *engine_, *peers_, *moving_, *fan_out_,
+  owner_ = std::make_unique<OwnerStore>(*cluster_, *engine_, *peers_, *moving_,
                                         options_.limits, options_.replication, counters_);
   const ReplicaPaths replica_paths{*cluster_, *owner_, *peers_, *moving_, *replica_calls_,
                                    options_.replication, counters_};
@@ -221,6 +229,7 @@ std::map<std::string, int64_t> StoreNode::stats(KeyCount keys) {
   for (const auto& [k, v] : hinted_->stats()) out[k] = v;
   for (const auto& [k, v] : anti_entropy_->stats()) out[k] = v;
   for (const auto& [k, v] : engine_->stats()) out[k] = v;
+  peer_calls_->Export(&out);
   out["replicas"] = options_.replication.replicas;
   if (http_) {
     for (const auto& [k, v] : http_->stats()) out[k] = v;

@@ -35,6 +35,7 @@
 #include "diststore/service/store_counters.h"
 #include "diststore/storage/engine.h"
 #include "locator/http/http_server.h"
+#include "locator/rpc/client_loops.h"
 #include "locator/rpc/fan_out.h"
 #include "locator/service/locator_node.h"
 
@@ -62,10 +63,12 @@ struct StoreOptions {
   HintOptions hints;
   MovingKeysOptions moving_keys;
   HandoffOptions handoff;
-  // Connections to other store nodes: idle ones kept per peer, and one call's deadline
-  // (a handoff batch of 1 MiB to a busy node may take seconds).
-  size_t peer_max_idle = 64;
+  // Calls to other store nodes: one call's deadline (a handoff batch of 1 MiB to a busy node
+  // may take seconds), the event-loop threads that carry them all, and the connections to
+  // each peer the calls are spread over (rpc/peer_channel.h).
   int peer_call_timeout_ms = 30000;
+  size_t peer_loops = 2;
+  int peer_connections = 2;
   // Threads for the parallel calls of one request to several owners (and as many again for
   // the calls of replicated writes and reads to the replicas).
   size_t fan_out_threads = 32;
@@ -143,7 +146,11 @@ class StoreNode {
   std::unique_ptr<storage::Engine> engine_;
   std::unique_ptr<NodeClusterView> cluster_;
   StoreLatency latency_;
-  std::unique_ptr<PeerClient> peers_;  // a TimedPeerClient: calls are timed in latency_
+  // The event loops of the calls to other nodes (peer channels); they outlive the client.
+  std::unique_ptr<rpc::ClientLoops> peer_loops_;
+  std::shared_ptr<rpc::PeerCallCounters> peer_calls_ = std::make_shared<rpc::PeerCallCounters>();
+  // A TimedPeerClient over a ChannelPeerClient: calls are timed in latency_.
+  std::unique_ptr<PeerClient> peers_;
   std::unique_ptr<storage::HintStore> hint_store_;
   std::unique_ptr<HintedHandoff> hinted_;
   StoreCounters counters_;

@@ -51,4 +51,13 @@ void RpcCounters::Export(std::map<std::string, int64_t>* stats) const {
   (*stats)["rpc_loop_lag_ms"] = loop_lag_ms();
 }
 
+void PeerCallCounters::Export(std::map<std::string, int64_t>* stats) const {
+  (*stats)["rpc_peer_calls_in_flight"] = in_flight.load(std::memory_order_relaxed);
+  (*stats)["rpc_peer_call_timeouts"] = timeouts.load(std::memory_order_relaxed);
+  (*stats)["rpc_peer_late_replies"] = late_replies.load(std::memory_order_relaxed);
+  (*stats)["rpc_peer_calls_refused"] = refused.load(std::memory_order_relaxed);
+  (*stats)["rpc_peer_connect_failures"] = connect_failures.load(std::memory_order_relaxed);
+  (*stats)["rpc_peer_connections_lost"] = connections_lost.load(std::memory_order_relaxed);
+}
+
 }  // namespace thrifty::rpc

@@ -83,4 +83,19 @@ class RpcCounters {
   std::atomic<int64_t> lag_ms_{0};
 };
 
+// PeerCallCounters: what a node's peer channels (peer_channel.h) did, over all peers.
+// Thread-safe (atomics only).
+struct PeerCallCounters {
+  std::atomic<int64_t> in_flight{0};        // gauge: calls sent or queued, not yet completed
+  std::atomic<int64_t> timeouts{0};         // calls failed at their deadline
+  std::atomic<int64_t> late_replies{0};     // replies that came after their call's deadline
+  std::atomic<int64_t> refused{0};          // calls refused by a channel's bounds
+  std::atomic<int64_t> connect_failures{0}; // connections that could not be made or set up
+  std::atomic<int64_t> connections_lost{0}; // set-up connections that failed, with their calls
+
+  // Adds rpc_peer_calls_in_flight, rpc_peer_call_timeouts, rpc_peer_late_replies,
+  // rpc_peer_calls_refused, rpc_peer_connect_failures and rpc_peer_connections_lost.
+  void Export(std::map<std::string, int64_t>* stats) const;
+};
+
 }  // namespace thrifty::rpc

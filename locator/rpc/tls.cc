@@ -136,6 +136,39 @@ std::shared_ptr<TSSLSocketFactory> MakeClientTlsFactory(const TlsOptions& option
   return factory;
 }
 
+std::shared_ptr<boost::asio::ssl::context> MakeClientTlsContext(const TlsOptions& options) {
+  namespace ssl = boost::asio::ssl;
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
+  SSL_CTX* ctx = context->native_handle();
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+  ERR_clear_error();
+  if (!options.cert_file.empty()) {
+    if (SSL_CTX_use_certificate_chain_file(ctx, options.cert_file.c_str()) != 1) {
+      Fail("cannot use the certificate", options.cert_file);
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, options.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+      Fail("cannot use the private key (unreadable, or not the key of " + options.cert_file +
+               ")",
+           options.key_file);
+    }
+  }
+  if (SSL_CTX_load_verify_locations(ctx, options.ca_file.c_str(), nullptr) != 1) {
+    Fail("cannot load the CA certificates", options.ca_file);
+  }
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  return context;
+}
+
+void ExpectServerName(SSL* ssl, const std::string& address) {
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
+  if (X509_VERIFY_PARAM_set1_ip_asc(param, address.c_str()) == 1) return;
+  X509_VERIFY_PARAM_set1_host(param, address.c_str(), address.size());
+  SSL_set_tlsext_host_name(ssl, address.c_str());
+}
+
 bool PeerCertified(SSL* ssl) {
   X509* cert = SSL_get1_peer_certificate(ssl);
   if (!cert) return false;

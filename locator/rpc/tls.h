@@ -45,6 +45,16 @@ std::shared_ptr<boost::asio::ssl::context> MakeServerTlsContext(const TlsOptions
 std::shared_ptr<apache::thrift::transport::TSSLSocketFactory> MakeClientTlsFactory(
     const TlsOptions& options);
 
+// A client's context for event-loop connections (peer_channel.h), with the same checks as
+// MakeClientTlsFactory: TLS 1.2 or later, the server's certificate must chain to the CA, and
+// this process's certificate (if any) is presented. The server's name is checked per
+// connection (ExpectServerName). Throws as above.
+std::shared_ptr<boost::asio::ssl::context> MakeClientTlsContext(const TlsOptions& options);
+
+// Makes the handshake on `ssl` accept only a server certificate whose subject alternative
+// names hold `address` (an IP address, or a DNS name also sent as SNI); never the common name.
+void ExpectServerName(SSL* ssl, const std::string& address);
+
 // True if the other end of `ssl` presented a certificate that chains to the CA.
 bool PeerCertified(SSL* ssl);
 

@@ -65,6 +65,9 @@ struct NodeOptions {
   std::map<std::string, std::string> metadata;
   rpc::ServerOptions server;
   rpc::PoolOptions pool;
+  // TLS of the node's peer channels (rpc/peer_channel.h; tls.h: MakeClientTlsContext), the
+  // same files as pool.tls; null: plain TCP.
+  std::shared_ptr<boost::asio::ssl::context> channel_tls;
   // SWIM failure detection and gossip over UDP (on by default).
   bool gossip = true;
   int gossip_port = 0;  // 0: the Thrift port's number

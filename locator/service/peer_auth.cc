@@ -5,12 +5,17 @@
 #include <glog/logging.h>
 
 #include "locator/membership/peer_handshake.h"
+#include "locator/rpc/channel_call.h"
 
 namespace thrifty::locator {
 
 using membership::PeerHandshake;
 
 namespace {
+
+constexpr char kNodeNotProven[] =
+    "the node did not prove the cluster key: it is not a member of this cluster, or it uses "
+    "another --cluster-key-file";
 
 [[noreturn]] void Deny(const std::string& message) {
   wire::Unauthorized denied;
@@ -77,8 +82,7 @@ void PeerAuth::authenticate(wire::BaseIf& node) const {
   wire::PeerChallenge challenge;
   node.auth_begin(challenge, client_nonce);
   if (!PeerHandshake::VerifyNode(*keys_, client_nonce, challenge.nonce, challenge.proof)) {
-    Deny("the node did not prove the cluster key: it is not a member of this cluster, or it "
-         "uses another --cluster-key-file");
+    Deny(kNodeNotProven);
   }
   node.auth_finish(PeerHandshake::CallerProof(*keys_, client_nonce, challenge.nonce));
 }
@@ -86,6 +90,37 @@ void PeerAuth::authenticate(wire::BaseIf& node) const {
 rpc::PoolOptions PeerAuth::pool_options(rpc::PoolOptions base) const {
   base.on_connect = [this](wire::BaseIf& node) { authenticate(node); };
   return base;
+}
+
+rpc::Prologue PeerAuth::channel_prologue(const rpc::RpcLimits& limits) const {
+  return [this, limits](const rpc::FrameSender& send,
+                        std::function<void(std::exception_ptr)> done) {
+    const std::string client_nonce = PeerHandshake::NewNonce();
+    rpc::ChannelCall<wire::BaseClient, wire::PeerChallenge>(
+        send, limits, [client_nonce](wire::BaseClient& c) { c.send_auth_begin(client_nonce); },
+        [](wire::BaseClient& c) {
+          wire::PeerChallenge challenge;
+          c.recv_auth_begin(challenge);
+          return challenge;
+        },
+        [this, send, limits, client_nonce, done](rpc::Outcome<wire::PeerChallenge> begun) {
+          if (!begun.value) return done(begun.error);
+          const wire::PeerChallenge& challenge = *begun.value;
+          if (!PeerHandshake::VerifyNode(*keys_, client_nonce, challenge.nonce, challenge.proof)) {
+            wire::Unauthorized denied;
+            denied.message = kNodeNotProven;
+            return done(std::make_exception_ptr(denied));
+          }
+          const std::string proof = PeerHandshake::CallerProof(*keys_, client_nonce, challenge.nonce);
+          rpc::ChannelCall<wire::BaseClient, bool>(
+              send, limits, [proof](wire::BaseClient& c) { c.send_auth_finish(proof); },
+              [](wire::BaseClient& c) {
+                c.recv_auth_finish();
+                return true;
+              },
+              [done](rpc::Outcome<bool> finished) { done(finished.error); });
+        });
+  };
 }
 
 void PeerAuth::certified(PeerSession& session) {

@@ -23,6 +23,7 @@
 #include "Base.h"
 #include "locator/membership/key_ring.h"
 #include "locator/rpc/connection_pool.h"
+#include "locator/rpc/peer_channel.h"
 
 namespace thrifty::locator {
 
@@ -59,6 +60,9 @@ class PeerAuth {
   void authenticate(wire::BaseIf& node) const;
   // `base` with authenticate() run on every new connection of the pool.
   rpc::PoolOptions pool_options(rpc::PoolOptions base) const;
+  // The same handshake as a peer channel's prologue (rpc/peer_channel.h): run on every new
+  // channel connection, without blocking its loop. This object must outlive the channels.
+  rpc::Prologue channel_prologue(const rpc::RpcLimits& limits) const;
 
   const membership::KeyRing& keys() const { return *keys_; }
   // peer_auth_ok, peer_auth_failed, peer_auth_certificate, peer_calls_refused.

@@ -38,7 +38,7 @@ struct AntiEntropyNode {
     replication.replicas = replicas;
     replication.gc_grace_ms = 10000;
     moving = std::make_unique<MovingKeys>(MovingKeysOptions{}, false);
-    owner = std::make_unique<OwnerStore>(cluster, *engine, peers, *moving, fan_out, store_limits,
+    owner = std::make_unique<OwnerStore>(cluster, *engine, peers, *moving, store_limits,
                                          replication, counters);
     anti_entropy = std::make_unique<AntiEntropy>(cluster, *engine, *owner, peers, replication, limits);
   }

@@ -237,7 +237,7 @@ struct Node {
     MovingKeysOptions options;
     options.steady_ms = [this] { return now_ms.load(); };
     moving = std::make_unique<MovingKeys>(options, started_with_data);
-    owner = std::make_unique<OwnerStore>(cluster, *engine, peers, *moving, fan_out, limits,
+    owner = std::make_unique<OwnerStore>(cluster, *engine, peers, *moving, limits,
                                          replication, counters);
     const ReplicaPaths paths{cluster, *owner, peers, *moving, fan_out, replication, counters};
     reader = std::make_unique<ReplicaReader>(paths);

@@ -94,6 +94,7 @@ locator::NodeOptions NodeFlags::options() const {
   // The same certificate serves clients and is presented to peers (mutual TLS between nodes).
   options.server.tls = tls_->server_context();
   options.pool.tls = tls_->client_factory();
+  options.channel_tls = tls_->client_context();
   options.sync_interval_ms = sync_interval_ms_;
   options.gossip = gossip_;
   if (gossip_port_ < 0 || gossip_port_ > 65535) Fail(2, "--gossip-port must be in 0..65535");

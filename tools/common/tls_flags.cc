@@ -54,4 +54,14 @@ std::shared_ptr<apache::thrift::transport::TSSLSocketFactory> TlsFlags::client_f
   return client_;
 }
 
+std::shared_ptr<boost::asio::ssl::context> TlsFlags::client_context() const {
+  if (!enabled()) return nullptr;
+  check();
+  try {
+    return rpc::MakeClientTlsContext(options_);
+  } catch (const std::exception& e) {
+    Fail(2, std::string("TLS: ") + e.what());
+  }
+}
+
 }  // namespace thrifty::cli

@@ -32,6 +32,9 @@ class TlsFlags {
   std::shared_ptr<boost::asio::ssl::context> server_context() const;
   // The client side (null without TLS); made once. Exits 2 as above.
   std::shared_ptr<apache::thrift::transport::TSSLSocketFactory> client_factory() const;
+  // The client side of event-loop connections (peer channels; null without TLS). Exits 2 as
+  // above.
+  std::shared_ptr<boost::asio::ssl::context> client_context() const;
 
  private:
   void check() const;
