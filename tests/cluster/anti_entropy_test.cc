@@ -345,7 +345,8 @@ TEST(AntiEntropy, AWipedReplicaRebuildsItsRangesBeforeItCountsTowardR) {
   const double rebuild_s = Seconds(start);
   const auto stats = Stats(cluster, 2);
   EXPECT_EQ(stats.at("rebuilds"), 1);
-  EXPECT_GE(stats.at("rebuild_keys"), static_cast<int64_t>(keys.size() + later.size() + 1));
+  EXPECT_GE(stats.at("rebuild_keys"), static_cast<int64_t>(keys.size() + later.size() + 1))
+      << cluster.log(2);
 
   // Node 2 alone has everything, at ONE.
   cluster.kill9(0);
