@@ -75,8 +75,8 @@ bool CallArgsReader::begin(const std::string& frame, const std::string& method) 
   try {
     std::string name;
     apache::thrift::protocol::TMessageType type;
-    int32_t seqid = 0;
-    protocol_->readMessageBegin(name, type, seqid);
+    seqid_ = 0;
+    protocol_->readMessageBegin(name, type, seqid_);
     if (name == method) return true;
   } catch (const std::exception&) {
   }

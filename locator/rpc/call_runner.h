@@ -76,6 +76,8 @@ class CallArgsReader {
     }
     return finish(ok);
   }
+  // The sequence id of the call read last (its reply must carry it).
+  int32_t seqid() const { return seqid_; }
 
  private:
   bool begin(const std::string& frame, const std::string& method);
@@ -83,6 +85,7 @@ class CallArgsReader {
 
   std::shared_ptr<CallBuffer> in_;
   std::shared_ptr<apache::thrift::protocol::TProtocol> protocol_;
+  int32_t seqid_ = 0;
 };
 
 // A reply frame carrying a TApplicationException for `name`/`seqid`: how a request refused
