@@ -2,6 +2,7 @@
 // StoreLatency (failed calls too), and otherwise passes every call to the client it wraps.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
 #include "diststore/ops/store_latency.h"
@@ -36,6 +37,23 @@ class TimedPeerClient : public PeerClient {
     metrics::ScopedLatency timer(latency_.of(PeerCall::kOwnerPut));
     inner_->keep_hints(peer, records, target_host_id, target);
   }
+  // The asynchronous forms are timed from the start to the completion, and stay asynchronous
+  // (the defaults would run the blocking form on the caller's thread).
+  void owner_get_async(const Location& peer, std::vector<std::string> keys, bool fallback,
+                       rpc::OutcomeHandler<std::vector<wire::Record>> done) override {
+    inner_->owner_get_async(peer, std::move(keys), fallback,
+                            Timed(latency_.of(PeerCall::kOwnerGet), std::move(done)));
+  }
+  void owner_put_async(const Location& peer, std::vector<wire::Record> records,
+                       wire::Consistency::type consistency, rpc::OutcomeHandler<bool> done) override {
+    inner_->owner_put_async(peer, std::move(records), consistency,
+                            Timed(latency_.of(PeerCall::kOwnerPut), std::move(done)));
+  }
+  void handoff_async(const Location& peer, std::vector<wire::Record> records, Location sender,
+                     rpc::OutcomeHandler<wire::HandoffAck> done) override {
+    inner_->handoff_async(peer, std::move(records), std::move(sender),
+                          Timed(latency_.of(PeerCall::kHandoff), std::move(done)));
+  }
   // Anti-entropy calls are rare and timed by their run (RepairReport::seconds): passed on.
   wire::RangeRoots repair_roots(const Location& peer, const Location& asker,
                                 int64_t fingerprint) override {
@@ -55,6 +73,16 @@ class TimedPeerClient : public PeerClient {
   }
 
  private:
+  template <class Result>
+  static rpc::OutcomeHandler<Result> Timed(metrics::LatencyHistogram& histogram,
+                                           rpc::OutcomeHandler<Result> done) {
+    return [&histogram, start = std::chrono::steady_clock::now(),
+            done = std::move(done)](rpc::Outcome<Result> outcome) {
+      histogram.record(std::chrono::steady_clock::now() - start);
+      done(std::move(outcome));
+    };
+  }
+
   std::unique_ptr<PeerClient> inner_;
   StoreLatency& latency_;
 };

@@ -11,8 +11,11 @@ ChannelPeerClient::ChannelPeerClient(rpc::ClientLoops& loops, rpc::ChannelOption
                                      int call_timeout_ms)
     : loops_(loops), options_(std::move(options)), call_timeout_ms_(call_timeout_ms) {}
 
-ChannelPeerClient::~ChannelPeerClient() {
+ChannelPeerClient::~ChannelPeerClient() { close(); }
+
+void ChannelPeerClient::close() {
   std::lock_guard<std::mutex> lock(mu_);
+  closed_ = true;
   for (auto& [name, channel] : channels_) channel->close();
 }
 
@@ -20,7 +23,10 @@ std::shared_ptr<rpc::PeerChannel> ChannelPeerClient::channel(const Location& pee
   const std::string name = rpc::ToString(peer);
   std::lock_guard<std::mutex> lock(mu_);
   auto& channel = channels_[name];
-  if (!channel) channel = rpc::PeerChannel::Make(loops_, peer, options_);
+  if (!channel) {
+    channel = rpc::PeerChannel::Make(loops_, peer, options_);
+    if (closed_) channel->close();  // refuses its calls: the loops may be stopped
+  }
   return channel;
 }
 

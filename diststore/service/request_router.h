@@ -55,6 +55,16 @@ class RequestRouter {
   void multi_put(const std::vector<wire::Entry>& entries,
                  Consistency level = wire::Consistency::DEFAULT);
 
+  // get() and put() answered through `done` instead of returned (request_router_async.cc):
+  // `done` runs exactly once, with the result or the exception the blocking form throws, on
+  // this thread or on a peer channel's loop thread. A key another node owns is forwarded with
+  // an asynchronous call, so no thread waits for the owner (the Store connection's
+  // continuation call, store_calls.h, answers from `done`). What stays on this node runs here
+  // before this returns. Replicated requests still run the blocking form here.
+  void get_async(std::string key, Consistency level, rpc::OutcomeHandler<std::string> done);
+  void put_async(std::string key, std::string value, Consistency level,
+                 rpc::OutcomeHandler<bool> done);
+
   // owner_put as a peer sent it: with replicas, unversioned records are led here
   // (ReplicaWriter), versioned ones are this node's copy (OwnerStore).
   void owner_put(std::vector<wire::Record> records, Consistency level);
@@ -83,6 +93,16 @@ class RequestRouter {
   void write_via_leaders(const locator::ClusterSnapshot& snapshot,
                          const ReplicaPlacement& placement, const std::vector<wire::Record>& records,
                          Consistency level, const std::set<std::string>& unreachable);
+  // The single-copy get and write of one key as of `snapshot`, answered through `done`; on a
+  // failure after the ring changed, once more on the new one (as routed()), unless `rerouted`.
+  void get_async_on(std::string key, std::shared_ptr<const locator::ClusterSnapshot> snapshot,
+                    bool rerouted, rpc::OutcomeHandler<std::string> done);
+  void put_async_on(wire::Record record, std::shared_ptr<const locator::ClusterSnapshot> snapshot,
+                    bool rerouted, rpc::OutcomeHandler<bool> done);
+  // The current snapshot if its routing ring differs from `before`'s (the ring changed since
+  // a request routed by `before`), else null.
+  std::shared_ptr<const locator::ClusterSnapshot> changed_since(
+      const locator::ClusterSnapshot& before) const;
   bool replicated() const { return replication_.replicas > 1; }
   // A remote owner's failure as the client sees it: its own StoreError's message, or, for any
   // other failure, "owner ... is unreachable (...)", reported to the cluster view.

@@ -41,6 +41,8 @@
 
 namespace thrifty::diststore {
 
+class ChannelPeerClient;
+
 class StoreHttp;
 
 // Everything a store node is configured with; the defaults are the documented ones.
@@ -149,8 +151,9 @@ class StoreNode {
   // The event loops of the calls to other nodes (peer channels); they outlive the client.
   std::unique_ptr<rpc::ClientLoops> peer_loops_;
   std::shared_ptr<rpc::PeerCallCounters> peer_calls_ = std::make_shared<rpc::PeerCallCounters>();
-  // A TimedPeerClient over a ChannelPeerClient: calls are timed in latency_.
+  // A TimedPeerClient over a ChannelPeerClient (channels_): calls are timed in latency_.
   std::unique_ptr<PeerClient> peers_;
+  ChannelPeerClient* channels_ = nullptr;
   std::unique_ptr<storage::HintStore> hint_store_;
   std::unique_ptr<HintedHandoff> hinted_;
   StoreCounters counters_;

@@ -95,11 +95,12 @@ bool CallArgsReader::finish(bool ok) {
   return ok;
 }
 
-std::string ExceptionFrame(const std::string& name, int32_t seqid, const std::string& message) {
+std::string ExceptionFrame(const std::string& name, int32_t seqid, const std::string& message,
+                           TApplicationException::TApplicationExceptionType type) {
   auto buffer = std::make_shared<apache::thrift::transport::TMemoryBuffer>();
   apache::thrift::protocol::TBinaryProtocol protocol(buffer);
   protocol.writeMessageBegin(name, apache::thrift::protocol::T_EXCEPTION, seqid);
-  TApplicationException(TApplicationException::PROTOCOL_ERROR, message).write(&protocol);
+  TApplicationException(type, message).write(&protocol);
   protocol.writeMessageEnd();
   std::string out(4, '\0');
   buffer->appendBufferToString(out);

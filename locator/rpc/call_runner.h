@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include <thrift/TApplicationException.h>
 #include <thrift/TProcessor.h>
 
 #include "locator/rpc/limits.h"
@@ -89,7 +90,12 @@ class CallArgsReader {
 };
 
 // A reply frame carrying a TApplicationException for `name`/`seqid`: how a request refused
-// before it could be read (an oversized frame) is answered.
-std::string ExceptionFrame(const std::string& name, int32_t seqid, const std::string& message);
+// before it could be read (an oversized frame) is answered (PROTOCOL_ERROR), and how a
+// continuation call answers a failure its method does not declare (UNKNOWN, as the generated
+// processor does).
+std::string ExceptionFrame(
+    const std::string& name, int32_t seqid, const std::string& message,
+    apache::thrift::TApplicationException::TApplicationExceptionType type =
+        apache::thrift::TApplicationException::PROTOCOL_ERROR);
 
 }  // namespace thrifty::rpc
