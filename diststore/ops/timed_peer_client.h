@@ -1,9 +1,15 @@
 // TimedPeerClient: a PeerClient that records how long each call to another node takes in
 // StoreLatency (failed calls too), and otherwise passes every call to the client it wraps.
+// The asynchronous forms stay asynchronous (timed from their start to their completion): the
+// PeerClient defaults would run the blocking form on the caller's thread, a channel loop's
+// among them, where waiting for a reply that loop must read never ends.
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "diststore/ops/store_latency.h"
 #include "diststore/service/peer_client.h"
@@ -73,6 +79,7 @@ class TimedPeerClient : public PeerClient {
   }
 
  private:
+  // `done`, recording the time from now to its call in `histogram` first.
   template <class Result>
   static rpc::OutcomeHandler<Result> Timed(metrics::LatencyHistogram& histogram,
                                            rpc::OutcomeHandler<Result> done) {

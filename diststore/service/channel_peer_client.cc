@@ -1,7 +1,5 @@
 #include "diststore/service/channel_peer_client.h"
 
-#include <future>
-
 #include "Store.h"
 #include "locator/rpc/channel_call.h"
 
@@ -43,16 +41,7 @@ void ChannelPeerClient::start(const Location& peer, Send send, Recv recv,
 
 template <class Result>
 Result ChannelPeerClient::wait(const std::function<void(rpc::OutcomeHandler<Result>)>& call) {
-  auto promise = std::make_shared<std::promise<Result>>();
-  std::future<Result> future = promise->get_future();
-  call([promise](rpc::Outcome<Result> outcome) {
-    if (outcome.value) {
-      promise->set_value(std::move(*outcome.value));
-    } else {
-      promise->set_exception(outcome.error);
-    }
-  });
-  return future.get();
+  return rpc::AwaitOutcome<Result>(call);
 }
 
 template <class Result, class Send, class Recv>

@@ -1,6 +1,7 @@
-// RequestRouter's continuation forms (get_async, put_async): the single-copy paths of get_on
-// and write_on for one key, with the owner's answer taken by a completion instead of a waiting
-// thread, and the reroute of routed().
+// RequestRouter's continuation forms (get_async, put_async): with replicas, the reader's and
+// the leaders' asynchronous paths; with one copy, get_on and write_on for one key with the
+// owner's answer taken by a completion instead of a waiting thread, and the reroute of
+// routed().
 #include <glog/logging.h>
 
 #include "diststore/service/request_router.h"
@@ -49,10 +50,6 @@ std::shared_ptr<const locator::ClusterSnapshot> RequestRouter::changed_since(
 
 void RequestRouter::get_async(std::string key, Consistency level,
                               rpc::OutcomeHandler<std::string> done) {
-  if (replicated()) {
-    done(rpc::OutcomeOf<std::string>([&] { return get(key, level); }));
-    return;
-  }
   try {
     CheckKey(limits_, key);
   } catch (...) {
@@ -60,6 +57,22 @@ void RequestRouter::get_async(std::string key, Consistency level,
     return;
   }
   ++counters_.gets;
+  if (replicated()) {
+    reader_.read_async(
+        *cluster_.snapshot(), {key}, Resolve(level, replication_.read),
+        [this, key, done = std::move(done)](rpc::Outcome<ReplicaReader::Found> found) {
+          if (found.error) return done(Failed<std::string>(found.error));
+          auto& record = found.value->at(0);
+          if (!record || record->tombstone) {
+            ++counters_.not_found;
+            wire::NotFound missing;
+            missing.key = key;
+            return done(Failed<std::string>(std::make_exception_ptr(missing)));
+          }
+          done(Succeeded<std::string>(std::move(record->value)));
+        });
+    return;
+  }
   get_async_on(std::move(key), cluster_.snapshot(), false, std::move(done));
 }
 
@@ -117,13 +130,6 @@ void RequestRouter::get_async_on(std::string key,
 
 void RequestRouter::put_async(std::string key, std::string value, Consistency level,
                               rpc::OutcomeHandler<bool> done) {
-  if (replicated()) {
-    done(rpc::OutcomeOf<bool>([&] {
-      put(key, value, level);
-      return true;
-    }));
-    return;
-  }
   try {
     CheckKey(limits_, key);
     CheckValue(limits_, key, value);
@@ -135,7 +141,12 @@ void RequestRouter::put_async(std::string key, std::string value, Consistency le
   wire::Record r;
   r.key = std::move(key);
   r.value = std::move(value);
-  r.version = 0;  // stamped by the owner
+  r.version = 0;  // stamped by the owner (the leader, with replicas)
+  if (replicated()) {
+    write_via_leaders(cluster_.snapshot(), {std::move(r)}, Resolve(level, replication_.write), {},
+                      std::move(done));
+    return;
+  }
   put_async_on(std::move(r), cluster_.snapshot(), false, std::move(done));
 }
 

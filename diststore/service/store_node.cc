@@ -78,7 +78,8 @@ std::string StoreOptions::validate() const {
   if (handoff.batch_records < 1 || handoff.batch_bytes < 1 || handoff.parallel_owners < 1) {
     return "handoff batches and parallel owners must be >= 1";
   }
-  if (peer_loops < 1 || peer_connections < 1 || peer_call_timeout_ms < 1 || fan_out_threads < 1) {
+  if (peer_loops < 1 || peer_connections < 1 || peer_call_timeout_ms < 1 || fan_out_threads < 1 ||
+      replica_work_threads < 1) {
     return "peer loops, connections, call timeout and fan-out sizes must be >= 1";
   }
   if (drain_timeout_ms < 0) return "--drain-timeout-s must be >= 0";
@@ -138,10 +139,10 @@ StoreNode::StoreNode(StoreOptions options) : options_(Validated(std::move(option
   hinted_ = std::make_unique<HintedHandoff>(*cluster_, *hint_store_, *peers_, hint_options);
   moving_ = std::make_unique<MovingKeys>(options_.moving_keys, HoldsAnyRecord(*engine_));
   fan_out_ = std::make_unique<rpc::FanOut>(options_.fan_out_threads);
-  replica_calls_ = std::make_unique<rpc::FanOut>(options_.fan_out_threads);
+  replica_work_ = std::make_unique<rpc::FanOut>(options_.replica_work_threads);
   owner_ = std::make_unique<OwnerStore>(*cluster_, *engine_, *peers_, *moving_,
                                         options_.limits, options_.replication, counters_);
-  const ReplicaPaths replica_paths{*cluster_, *owner_, *peers_, *moving_, *replica_calls_,
+  const ReplicaPaths replica_paths{*cluster_, *owner_, *peers_, *moving_, *replica_work_,
                                    options_.replication, counters_};
   reader_ = std::make_unique<ReplicaReader>(replica_paths);
   writer_ = std::make_unique<ReplicaWriter>(replica_paths,
