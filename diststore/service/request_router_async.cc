@@ -2,6 +2,7 @@
 // the leaders' asynchronous paths; with one copy, get_on and write_on for one key with the
 // owner's answer taken by a completion instead of a waiting thread, and the reroute of
 // routed().
+#include <boost/asio/post.hpp>
 #include <glog/logging.h>
 
 #include "diststore/service/request_router.h"
@@ -111,8 +112,15 @@ void RequestRouter::get_async_on(std::string key,
           const std::string why = describe_failure(owner, answer.error);
           if (!rerouted) {
             if (auto now = changed_since(*snapshot)) {
+              // Not here, on a peer channel's loop: the new owner may be this node, whose read
+              // can wait on other peers (fallback holders) through this very loop.
               ++counters_.rerouted;
-              return get_async_on(std::move(key), std::move(now), true, std::move(done));
+              boost::asio::post(fan_out_.executor(), [this, key = std::move(key),
+                                                      now = std::move(now),
+                                                      done = std::move(done)]() mutable {
+                get_async_on(std::move(key), std::move(now), true, std::move(done));
+              });
+              return;
             }
           }
           return done(Failed<std::string>(StoreErrorOf(why)));
@@ -189,8 +197,13 @@ void RequestRouter::put_async_on(wire::Record record,
         const std::string why = describe_failure(owner, answer.error);
         if (!rerouted) {
           if (auto now = changed_since(*snapshot)) {
-            ++counters_.rerouted;
-            return put_async_on(std::move(record), std::move(now), true, std::move(done));
+            ++counters_.rerouted;  // off the channel's loop, as a get's reroute
+            boost::asio::post(fan_out_.executor(), [this, record = std::move(record),
+                                                    now = std::move(now),
+                                                    done = std::move(done)]() mutable {
+              put_async_on(std::move(record), std::move(now), true, std::move(done));
+            });
+            return;
           }
         }
         done(Failed<bool>(StoreErrorOf(why)));

@@ -50,9 +50,15 @@ bool StoreCalls::start_get(const std::string& frame, Reply& reply) {
   wire::Store_get_args args;
   if (!reader_.read(frame, "get", &args)) return false;
   const int32_t seqid = reader_.seqid();
+  Consistency level;
+  try {
+    level = LevelFromWire(args.consistency);
+  } catch (const wire::StoreError&) {
+    return false;  // the generated processor answers it (the handler refuses the level)
+  }
   auto& latency = store_.latency().of(ClientOp::kGet);
   store_.router().get_async(
-      std::move(args.key), LevelFromWire(args.consistency),
+      std::move(args.key), level,
       [seqid, &latency, start = Clock::now(),
        reply = std::move(reply)](rpc::Outcome<std::string> outcome) {
         std::string frame;
@@ -91,9 +97,15 @@ bool StoreCalls::start_put(const std::string& frame, Reply& reply) {
   wire::Store_put_args args;
   if (!reader_.read(frame, "put", &args)) return false;
   const int32_t seqid = reader_.seqid();
+  Consistency level;
+  try {
+    level = LevelFromWire(args.consistency);
+  } catch (const wire::StoreError&) {
+    return false;  // the generated processor answers it (the handler refuses the level)
+  }
   auto& latency = store_.latency().of(ClientOp::kPut);
   store_.router().put_async(
-      std::move(args.key), std::move(args.value), LevelFromWire(args.consistency),
+      std::move(args.key), std::move(args.value), level,
       [seqid, &latency, start = Clock::now(), reply = std::move(reply)](rpc::Outcome<bool> outcome) {
         std::string frame;
         if (outcome.value) {

@@ -31,7 +31,8 @@ class ContinuationCalls {
   // Called on a call worker with a complete request (payload, no length header), one request
   // of a connection at a time. Returns false to leave the call to the generated processor
   // (which also refuses what is malformed). True: the call is taken, and `reply` runs exactly
-  // once, on any thread, possibly before this returns; it never blocks.
+  // once, on any thread, possibly before this returns; it never blocks. It must not throw
+  // (if it does, the error is logged and the connection closed).
   virtual bool start_call(const std::string& frame, Reply reply) = 0;
 };
 

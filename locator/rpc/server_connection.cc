@@ -279,8 +279,23 @@ void ServerConnection::run_queued(bool on_loop) {
     if (!on_loop && continuations_) {
       starting_ = true;
       lock.unlock();
-      const bool taken = continuations_->start_call(
-          frame, [self = shared_from_this()](std::string reply) { self->continued(std::move(reply)); });
+      bool taken = false;
+      try {
+        taken = continuations_->start_call(frame, [self = shared_from_this()](std::string reply) {
+          self->continued(std::move(reply));
+        });
+      } catch (const std::exception& e) {
+        // start_call must not throw; if it does, the call ends the connection (an empty reply)
+        // rather than the process.
+        LOG(ERROR) << "a continuation call from " << peer_ << " threw: " << e.what();
+        taken = true;
+        lock.lock();
+        if (!early_replied_) {
+          early_replied_ = true;
+          early_reply_.clear();
+        }
+        lock.unlock();
+      }
       lock.lock();
       starting_ = false;
       if (taken && !early_replied_) {

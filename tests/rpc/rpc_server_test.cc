@@ -368,6 +368,7 @@ class ContinuingProcessor : public wire::LocatorProcessor, public ContinuationCa
       if (!reader_.read(frame, "service_type", &args)) return false;
       seqid = reader_.seqid();
     }
+    if (throw_in_start) throw std::runtime_error("broken continuation");
     if (answer_at_once) {
       reply(Answer(seqid));
       return true;
@@ -398,6 +399,7 @@ class ContinuingProcessor : public wire::LocatorProcessor, public ContinuationCa
   }
 
   std::atomic<bool> answer_at_once{false};
+  std::atomic<bool> throw_in_start{false};
   std::mutex mu;
   std::vector<std::pair<int32_t, Reply>> pending;
 
@@ -526,6 +528,23 @@ TEST(RpcServer, AContinuationAnsweredAfterItsConnectionOrServerWentIsDropped) {
   for (auto& [seqid, reply] : late) reply(ContinuingProcessor::Answer(seqid));
   EXPECT_TRUE(open.read_until_closed(5000));
   EXPECT_EQ(counters->calls_in_progress(), 0);
+}
+
+
+TEST(RpcServer, AContinuationThatThrowsClosesItsConnectionNotTheServer) {
+  ServerOptions options;
+  options.workers = 1;
+  ContinuingServer server(options);
+  server.processor().throw_in_start = true;
+  RawConn broken(server.port());
+  ASSERT_TRUE(broken.send_all(Call("service_type", 1) + Call("ping", 2)));
+  EXPECT_TRUE(broken.read_until_closed(5000));
+  EXPECT_TRUE(PollUntil([&] { return server.counters().calls_in_progress() == 0; }, 5000));
+  RawConn other(server.port());
+  ASSERT_TRUE(other.send_all(Call("ping", 3)));
+  std::string reply;
+  ASSERT_TRUE(other.read_frame(&reply));
+  EXPECT_EQ(PeekMessageHead(reply)->seqid, 3);
 }
 
 }  // namespace
