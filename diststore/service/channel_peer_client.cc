@@ -17,8 +17,8 @@ void ChannelPeerClient::close() {
   for (auto& [name, channel] : channels_) channel->close();
 }
 
-std::shared_ptr<rpc::PeerChannel> ChannelPeerClient::channel(const Location& peer) {
-  const std::string name = rpc::ToString(peer);
+std::shared_ptr<rpc::PeerChannel> ChannelPeerClient::channel(const Location& peer, Lane lane) {
+  const std::string name = rpc::ToString(peer) + "#" + std::to_string(static_cast<int>(lane));
   std::lock_guard<std::mutex> lock(mu_);
   auto& channel = channels_[name];
   if (!channel) {
@@ -33,9 +33,9 @@ rpc::PeerChannel::Clock::time_point ChannelPeerClient::deadline() const {
 }
 
 template <class Result, class Send, class Recv>
-void ChannelPeerClient::start(const Location& peer, Send send, Recv recv,
+void ChannelPeerClient::start(const Location& peer, Lane lane, Send send, Recv recv,
                               rpc::OutcomeHandler<Result> done) {
-  rpc::ChannelCall<wire::StoreClient, Result>(*channel(peer), deadline(), std::move(send),
+  rpc::ChannelCall<wire::StoreClient, Result>(*channel(peer, lane), deadline(), std::move(send),
                                               std::move(recv), std::move(done));
 }
 
@@ -45,9 +45,9 @@ Result ChannelPeerClient::wait(const std::function<void(rpc::OutcomeHandler<Resu
 }
 
 template <class Result, class Send, class Recv>
-Result ChannelPeerClient::wait(const Location& peer, Send send, Recv recv) {
+Result ChannelPeerClient::wait(const Location& peer, Lane lane, Send send, Recv recv) {
   return wait<Result>([&](rpc::OutcomeHandler<Result> done) {
-    start<Result>(peer, std::move(send), std::move(recv), std::move(done));
+    start<Result>(peer, lane, std::move(send), std::move(recv), std::move(done));
   });
 }
 
@@ -75,7 +75,7 @@ wire::HandoffAck ChannelPeerClient::handoff(const Location& peer,
 void ChannelPeerClient::keep_hints(const Location& peer, const std::vector<wire::Record>& records,
                                    const std::string& target_host_id, const Location& target) {
   wait<bool>(
-      peer, [&](wire::StoreClient& c) { c.send_keep_hints(records, target_host_id, target); },
+      peer, Lane::kLeaf, [&](wire::StoreClient& c) { c.send_keep_hints(records, target_host_id, target); },
       [](wire::StoreClient& c) {
         c.recv_keep_hints();
         return true;
@@ -84,7 +84,7 @@ void ChannelPeerClient::keep_hints(const Location& peer, const std::vector<wire:
 
 std::map<std::string, int64_t> ChannelPeerClient::stats(const Location& peer) {
   return wait<std::map<std::string, int64_t>>(
-      peer, [](wire::StoreClient& c) { c.send_stats(); },
+      peer, Lane::kLeaf, [](wire::StoreClient& c) { c.send_stats(); },
       [](wire::StoreClient& c) {
         std::map<std::string, int64_t> out;
         c.recv_stats(out);
@@ -95,7 +95,7 @@ std::map<std::string, int64_t> ChannelPeerClient::stats(const Location& peer) {
 wire::RangeRoots ChannelPeerClient::repair_roots(const Location& peer, const Location& asker,
                                                  int64_t fingerprint) {
   return wait<wire::RangeRoots>(
-      peer, [&](wire::StoreClient& c) { c.send_repair_roots(asker, fingerprint); },
+      peer, Lane::kLeaf, [&](wire::StoreClient& c) { c.send_repair_roots(asker, fingerprint); },
       [](wire::StoreClient& c) {
         wire::RangeRoots roots;
         c.recv_repair_roots(roots);
@@ -108,7 +108,7 @@ std::vector<int64_t> ChannelPeerClient::repair_tree(const Location& peer, int64_
                                                     const std::vector<int32_t>& indexes,
                                                     int64_t fingerprint) {
   return wait<std::vector<int64_t>>(
-      peer, [&](wire::StoreClient& c) { c.send_repair_tree(range, level, indexes, fingerprint); },
+      peer, Lane::kLeaf, [&](wire::StoreClient& c) { c.send_repair_tree(range, level, indexes, fingerprint); },
       [](wire::StoreClient& c) {
         std::vector<int64_t> hashes;
         c.recv_repair_tree(hashes);
@@ -121,7 +121,7 @@ wire::LeafPage ChannelPeerClient::repair_leaves(const Location& peer,
                                                 const std::string& after_key,
                                                 int64_t fingerprint) {
   return wait<wire::LeafPage>(
-      peer, [&](wire::StoreClient& c) { c.send_repair_leaves(leaves, after_key, fingerprint); },
+      peer, Lane::kLeaf, [&](wire::StoreClient& c) { c.send_repair_leaves(leaves, after_key, fingerprint); },
       [](wire::StoreClient& c) {
         wire::LeafPage page;
         c.recv_repair_leaves(page);
@@ -133,7 +133,7 @@ void ChannelPeerClient::owner_get_async(const Location& peer, std::vector<std::s
                                         bool fallback,
                                         rpc::OutcomeHandler<std::vector<wire::Record>> done) {
   start<std::vector<wire::Record>>(
-      peer, [&](wire::StoreClient& c) { c.send_owner_get(keys, fallback); },
+      peer, fallback ? Lane::kCoordinate : Lane::kLeaf, [&](wire::StoreClient& c) { c.send_owner_get(keys, fallback); },
       [](wire::StoreClient& c) {
         std::vector<wire::Record> out;
         c.recv_owner_get(out);
@@ -145,8 +145,11 @@ void ChannelPeerClient::owner_get_async(const Location& peer, std::vector<std::s
 void ChannelPeerClient::owner_put_async(const Location& peer, std::vector<wire::Record> records,
                                         wire::Consistency::type consistency,
                                         rpc::OutcomeHandler<bool> done) {
+  bool to_lead = false;
+  for (const auto& r : records) to_lead = to_lead || r.version == 0;
   start<bool>(
-      peer, [&](wire::StoreClient& c) { c.send_owner_put(records, consistency); },
+      peer, to_lead ? Lane::kCoordinate : Lane::kReplica,
+      [&](wire::StoreClient& c) { c.send_owner_put(records, consistency); },
       [](wire::StoreClient& c) {
         c.recv_owner_put();
         return true;
@@ -157,7 +160,7 @@ void ChannelPeerClient::owner_put_async(const Location& peer, std::vector<wire::
 void ChannelPeerClient::handoff_async(const Location& peer, std::vector<wire::Record> records,
                                       Location sender, rpc::OutcomeHandler<wire::HandoffAck> done) {
   start<wire::HandoffAck>(
-      peer, [&](wire::StoreClient& c) { c.send_handoff(records, sender); },
+      peer, Lane::kLeaf, [&](wire::StoreClient& c) { c.send_handoff(records, sender); },
       [](wire::StoreClient& c) {
         wire::HandoffAck ack;
         c.recv_handoff(ack);

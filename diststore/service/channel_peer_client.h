@@ -60,16 +60,26 @@ class ChannelPeerClient : public PeerClient {
   const rpc::PeerCallCounters& counters() const { return *options_.counters; }
 
  private:
-  std::shared_ptr<rpc::PeerChannel> channel(const Location& peer);
+  // Which of a peer's channels a call takes. A server answers one connection's calls in order,
+  // so a call that waits on other nodes holds up every call behind it on its connection. Calls
+  // are kept apart by what they may wait for, and each kind waits only for kinds below it:
+  // kCoordinate (a write to lead, a read with fallback: they wait on replicas and holders) >
+  // kReplica (a replica's versioned copy: it may hand records on by handoff) > kLeaf (handoff,
+  // hints, replica reads, repair, stats: answered from the peer's own data). No cycle of calls
+  // waiting behind each other across nodes can form (with one channel for all, two draining or
+  // joining nodes could each hold the other's handoff behind an owner_put forwarding to it).
+  enum class Lane { kCoordinate, kReplica, kLeaf };
+  std::shared_ptr<rpc::PeerChannel> channel(const Location& peer, Lane lane);
   rpc::PeerChannel::Clock::time_point deadline() const;
   // Starts a call of the Store client on `peer`'s channel.
   template <class Result, class Send, class Recv>
-  void start(const Location& peer, Send send, Recv recv, rpc::OutcomeHandler<Result> done);
+  void start(const Location& peer, Lane lane, Send send, Recv recv,
+             rpc::OutcomeHandler<Result> done);
   // Starts a call with `call` and waits for its outcome; returns the result or throws the error.
   template <class Result>
   Result wait(const std::function<void(rpc::OutcomeHandler<Result>)>& call);
   template <class Result, class Send, class Recv>
-  Result wait(const Location& peer, Send send, Recv recv);
+  Result wait(const Location& peer, Lane lane, Send send, Recv recv);
 
   rpc::ClientLoops& loops_;
   const rpc::ChannelOptions options_;
