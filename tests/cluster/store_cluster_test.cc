@@ -608,8 +608,10 @@ TEST(StoreCluster, BatchesAcrossOwnersThroughANonOwner) {
 // wait for the stopped owner and the local read waits behind them.)
 TEST(StoreCluster, RequestsWaitingOnAStoppedOwnerHoldNoWorker) {
   SingleCopyCluster cluster;
-  const int a = cluster.start({"--rpc-threads=4"});
-  const int b = cluster.start();
+  // Slow failure detection: the stopped owner must stay a member while the requests wait (a
+  // sanitized build polls slowly; once it is DEAD, requests reroute and are answered).
+  const int a = cluster.start({"--rpc-threads=4", "--probe-interval-ms=20000"});
+  const int b = cluster.start({"--probe-interval-ms=20000"});
   ASSERT_TRUE(WaitFor([&] { return RingsAre(cluster, {a, b}, {a, b}); }, 20000, 50));
   const auto ring = RingFromView(cluster, a);
   std::vector<std::string> of_b, of_a;
