@@ -1,7 +1,11 @@
 #include "locator/rpc/peer_channel.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <deque>
+#include <mutex>
 #include <map>
 #include <unordered_map>
 #include <vector>
@@ -59,6 +63,7 @@ struct PeerChannel::Call {
   std::multimap<Clock::time_point, std::shared_ptr<Call>>::iterator deadline_entry;
   Connection* connection = nullptr;  // once sent
   int32_t seqid = 0;
+  uint64_t sent_order = 0;  // when it was handed to its connection: later calls, larger numbers
 };
 
 struct PeerChannel::Connection {
@@ -66,21 +71,28 @@ struct PeerChannel::Connection {
       : socket(loop), setup_timer(loop), parser(max_frame_bytes), read_buffer(kReadChunk) {}
 
   enum class State { kConnecting, kSettingUp, kReady, kClosed };
+  // Written on the loop under Impl::mu_; read there without it, elsewhere under it.
   State state = State::kConnecting;
   tcp::socket socket;
   std::unique_ptr<boost::asio::ssl::stream<tcp::socket&>> tls;
   boost::asio::steady_timer setup_timer;
   FrameParser parser;
   std::vector<uint8_t> read_buffer;
-  std::string writing;       // bytes being written
+  // The write side, under Impl::mu_ (a caller may write an idle connection itself).
+  std::string writing;       // bytes being written by the loop
   size_t writing_bytes = 0;  // of them, counted in queued_bytes_
   std::string queued;        // bytes waiting for the write in progress
   size_t queued_bytes = 0;
   int32_t next_seqid = 1;
+  size_t unanswered = 0;  // calls written or queued on it and not yet finished
+  // On the loop only: the calls sent on it by sequence id, and in the order they were sent
+  // (finished ones are dropped from the front as they are met).
   std::unordered_map<int32_t, std::shared_ptr<Call>> in_flight;
+  std::deque<std::shared_ptr<Call>> sent;
 };
 
-// The channel's state; touched only on its loop thread.
+// The channel's state: touched on its loop thread, but for what a caller's direct write needs
+// (send_now), which is under mu_.
 class PeerChannel::Impl {
  public:
   Impl(PeerChannel& channel, boost::asio::io_context& loop)
@@ -88,6 +100,12 @@ class PeerChannel::Impl {
 
   void start(std::shared_ptr<Call> call);
   void close_all(const std::string& why);
+  // On the caller's thread: writes `call` on an idle plain connection now, and leaves the rest
+  // (its deadline, its reply) to the loop through adopt(). False when no connection qualifies
+  // (none ready, each with calls unanswered or bytes queued, or TLS): the loop sends it.
+  bool send_now(const std::shared_ptr<Call>& call);
+  // On the loop: takes a call send_now() wrote on `conn`.
+  void adopt(const std::shared_ptr<Connection>& conn, const std::shared_ptr<Call>& call);
 
  private:
   using ConnectionPtr = std::shared_ptr<Connection>;
@@ -96,7 +114,12 @@ class PeerChannel::Impl {
   void arm_deadline_timer();
   void on_deadlines();
   void dispatch(const std::shared_ptr<Call>& call);
-  Connection* least_loaded_ready() const;
+  Connection* best_ready();
+  Call* oldest_unanswered(Connection& conn);
+  // Gives `call` the connection's next sequence id (in its frame at `seqid_offset` too) and
+  // counts it unanswered there. Under mu_.
+  void stamp(Connection& conn, Call& call, size_t seqid_offset);
+  void answered(Connection& conn);
   bool opening() const;
   void open_connection();
   void on_connected(const ConnectionPtr& conn);
@@ -112,7 +135,11 @@ class PeerChannel::Impl {
 
   PeerChannel& channel_;
   boost::asio::io_context& loop_;
+  // Guards what send_now() reads or writes from a caller's thread: connections_ (changed on the
+  // loop under it) and each connection's state and write side. Never held while a handler runs.
+  std::mutex mu_;
   std::vector<ConnectionPtr> connections_;
+  uint64_t next_sent_order_ = 1;  // under mu_
   std::deque<std::shared_ptr<Call>> waiting_;  // for a connection to be set up
   std::multimap<Clock::time_point, std::shared_ptr<Call>> deadlines_;
   boost::asio::steady_timer deadline_timer_;
@@ -177,6 +204,7 @@ void PeerChannel::call(std::string request, Clock::time_point deadline, ReplyHan
   c->done = std::move(done);
   c->deadline = deadline;
   c->bytes = bytes;
+  if (impl_->send_now(c)) return;
   boost::asio::post(loop_, [self = shared_from_this(), c] { self->impl_->start(c); });
 }
 
@@ -223,7 +251,10 @@ void PeerChannel::Impl::on_deadlines() {
   const auto now = Clock::now();
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
     std::shared_ptr<Call> call = deadlines_.begin()->second;
-    if (call->connection) call->connection->in_flight.erase(call->seqid);
+    if (call->connection) {
+      call->connection->in_flight.erase(call->seqid);
+      answered(*call->connection);
+    }
     if (call->counted) channel_.options_.counters->timeouts.fetch_add(1, std::memory_order_relaxed);
     finish(call,
            TransportError(TTransportException::TIMED_OUT,
@@ -234,11 +265,29 @@ void PeerChannel::Impl::on_deadlines() {
   arm_deadline_timer();
 }
 
-PeerChannel::Connection* PeerChannel::Impl::least_loaded_ready() const {
+PeerChannel::Call* PeerChannel::Impl::oldest_unanswered(Connection& conn) {
+  while (!conn.sent.empty() &&
+         (conn.sent.front()->finished || conn.sent.front()->connection != &conn)) {
+    conn.sent.pop_front();
+  }
+  return conn.sent.empty() ? nullptr : conn.sent.front().get();
+}
+
+// An idle connection if there is one; else the one whose oldest unanswered call was sent last.
+// Not the one with the fewest calls in flight: the peer answers a connection's calls in order,
+// so a call sent behind a slow one waits for it however short the queue is, and the connection
+// whose oldest call is youngest is the one the peer has been answering most recently.
+PeerChannel::Connection* PeerChannel::Impl::best_ready() {
   Connection* best = nullptr;
+  uint64_t best_head = 0;
   for (const auto& conn : connections_) {
     if (conn->state != Connection::State::kReady) continue;
-    if (!best || conn->in_flight.size() < best->in_flight.size()) best = conn.get();
+    const Call* head = oldest_unanswered(*conn);
+    if (!head) return conn.get();
+    if (!best || head->sent_order > best_head) {
+      best = conn.get();
+      best_head = head->sent_order;
+    }
   }
   return best;
 }
@@ -254,7 +303,7 @@ bool PeerChannel::Impl::opening() const {
 }
 
 void PeerChannel::Impl::dispatch(const std::shared_ptr<Call>& call) {
-  Connection* conn = least_loaded_ready();
+  Connection* conn = best_ready();
   const bool may_open = Clock::now() >= retry_after_;
   // Another connection once the ones there are have calls in flight.
   if (may_open && !opening() &&
@@ -284,7 +333,10 @@ void PeerChannel::Impl::dispatch(const std::shared_ptr<Call>& call) {
 void PeerChannel::Impl::open_connection() {
   const ChannelOptions& options = channel_.options_;
   auto conn = std::make_shared<Connection>(loop_, static_cast<uint32_t>(options.limits.max_frame_bytes));
-  connections_.push_back(conn);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    connections_.push_back(conn);
+  }
   auto self = channel_.shared_from_this();
   conn->setup_timer.expires_after(std::chrono::milliseconds(options.connect_timeout_ms));
   conn->setup_timer.async_wait([self, this, conn](const boost::system::error_code& error) {
@@ -340,7 +392,10 @@ void PeerChannel::Impl::on_connected(const ConnectionPtr& conn) {
 }
 
 void PeerChannel::Impl::run_prologue(const ConnectionPtr& conn) {
-  conn->state = Connection::State::kSettingUp;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    conn->state = Connection::State::kSettingUp;
+  }
   read(conn);
   if (!channel_.options_.prologue) return on_ready(conn);
   auto self = channel_.shared_from_this();
@@ -374,7 +429,10 @@ void PeerChannel::Impl::run_prologue(const ConnectionPtr& conn) {
 }
 
 void PeerChannel::Impl::on_ready(const ConnectionPtr& conn) {
-  conn->state = Connection::State::kReady;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    conn->state = Connection::State::kReady;
+  }
   conn->setup_timer.cancel();
   backoff_ms_ = 0;
   std::deque<std::shared_ptr<Call>> waiting;
@@ -392,21 +450,92 @@ void PeerChannel::Impl::send_on(Connection& conn, const std::shared_ptr<Call>& c
                                  "not a strict binary-protocol request (no message header)"),
                   {});
   }
-  int32_t seqid = conn.next_seqid++;
-  if (conn.next_seqid <= 0) conn.next_seqid = 1;
-  call->seqid = seqid;
-  call->connection = &conn;
-  const auto u = static_cast<uint32_t>(seqid);
-  call->frame[offset] = static_cast<char>(u >> 24);
-  call->frame[offset + 1] = static_cast<char>(u >> 16);
-  call->frame[offset + 2] = static_cast<char>(u >> 8);
-  call->frame[offset + 3] = static_cast<char>(u);
-  conn.in_flight[seqid] = call;
-  conn.queued += call->frame;
-  if (call->counted) conn.queued_bytes += call->bytes;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stamp(conn, *call, offset);
+    conn.queued += call->frame;
+    if (call->counted) conn.queued_bytes += call->bytes;
+  }
   call->bytes = 0;
   std::string().swap(call->frame);
+  call->connection = &conn;
+  conn.in_flight[call->seqid] = call;
+  conn.sent.push_back(call);
   flush(find(&conn));
+}
+
+void PeerChannel::Impl::stamp(Connection& conn, Call& call, size_t seqid_offset) {
+  const int32_t seqid = conn.next_seqid++;
+  if (conn.next_seqid <= 0) conn.next_seqid = 1;
+  call.seqid = seqid;
+  call.sent_order = next_sent_order_++;
+  ++conn.unanswered;
+  const auto u = static_cast<uint32_t>(seqid);
+  call.frame[seqid_offset] = static_cast<char>(u >> 24);
+  call.frame[seqid_offset + 1] = static_cast<char>(u >> 16);
+  call.frame[seqid_offset + 2] = static_cast<char>(u >> 8);
+  call.frame[seqid_offset + 3] = static_cast<char>(u);
+}
+
+void PeerChannel::Impl::answered(Connection& conn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (conn.unanswered > 0) --conn.unanswered;
+}
+
+bool PeerChannel::Impl::send_now(const std::shared_ptr<Call>& call) {
+  // A TLS stream is written by its loop only (the SSL object is not thread-safe).
+  if (channel_.options_.tls) return false;
+  const size_t offset = SeqidOffset(call->frame);
+  if (offset == 0) return false;  // the loop refuses it
+  ConnectionPtr conn;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& c : connections_) {
+      // Idle: nothing in flight to wait behind, nothing queued to keep the bytes in order.
+      if (c->state == Connection::State::kReady && c->unanswered == 0 && c->writing.empty() &&
+          c->queued.empty()) {
+        conn = c;
+        break;
+      }
+    }
+    if (!conn) return false;
+    stamp(*conn, *call, offset);
+    // Queued before the request is written, so the loop runs it before it can read the reply;
+    // it waits for this lock, so it sees the call as this leaves it.
+    boost::asio::post(loop_, [self = channel_.shared_from_this(), conn, call] {
+      self->impl_->adopt(conn, call);
+    });
+    // Non-blocking: what the socket does not take now, the loop writes (adopt flushes it).
+    const ssize_t n = ::send(conn->socket.native_handle(), call->frame.data(), call->frame.size(),
+                             MSG_DONTWAIT | MSG_NOSIGNAL);
+    const size_t sent = n > 0 ? static_cast<size_t>(n) : 0;
+    if (sent < call->frame.size()) {
+      conn->queued.append(call->frame, sent, std::string::npos);
+      conn->queued_bytes += call->bytes;
+    } else {
+      channel_.queued_bytes_.fetch_sub(call->bytes);
+    }
+    call->bytes = 0;
+    std::string().swap(call->frame);
+  }
+  return true;
+}
+
+void PeerChannel::Impl::adopt(const ConnectionPtr& conn, const std::shared_ptr<Call>& call) {
+  { std::lock_guard<std::mutex> wait_for_the_writer(mu_); }
+  if (conn->state == Connection::State::kClosed) {
+    // It failed (or the channel closed) after the request was written, before this ran.
+    return finish(call,
+                  TransportError(closed_ ? TTransportException::NOT_OPEN
+                                         : TTransportException::END_OF_FILE,
+                                 "connection to " + channel_.name_ + " failed with the call on it"),
+                  {});
+  }
+  call->connection = conn.get();
+  conn->in_flight[call->seqid] = call;
+  conn->sent.push_back(call);
+  watch_deadline(call);
+  flush(conn);
 }
 
 PeerChannel::Impl::ConnectionPtr PeerChannel::Impl::find(Connection* conn) const {
@@ -417,15 +546,22 @@ PeerChannel::Impl::ConnectionPtr PeerChannel::Impl::find(Connection* conn) const
 }
 
 void PeerChannel::Impl::flush(const ConnectionPtr& conn) {
-  if (!conn || !conn->writing.empty() || conn->queued.empty()) return;
-  conn->writing.swap(conn->queued);
-  conn->writing_bytes = conn->queued_bytes;
-  conn->queued_bytes = 0;
+  if (!conn) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!conn->writing.empty() || conn->queued.empty()) return;
+    conn->writing.swap(conn->queued);
+    conn->writing_bytes = conn->queued_bytes;
+    conn->queued_bytes = 0;
+  }
   auto on_written = [self = channel_.shared_from_this(), this, conn](
                         const boost::system::error_code& error, size_t) {
-    channel_.queued_bytes_.fetch_sub(conn->writing_bytes);
-    conn->writing_bytes = 0;
-    conn->writing.clear();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      channel_.queued_bytes_.fetch_sub(conn->writing_bytes);
+      conn->writing_bytes = 0;
+      conn->writing.clear();
+    }
     if (conn->state == Connection::State::kClosed) return;
     if (error) return fail_connection(conn, "write failed: " + error.message());
     flush(conn);
@@ -480,22 +616,27 @@ void PeerChannel::Impl::on_reply(Connection& conn, std::string payload) {
   }
   std::shared_ptr<Call> call = std::move(it->second);
   conn.in_flight.erase(it);
+  answered(conn);
   finish(call, nullptr, std::move(payload));
 }
 
 void PeerChannel::Impl::fail_connection(const ConnectionPtr& conn, const std::string& why) {
   if (conn->state == Connection::State::kClosed) return;
   const bool was_ready = conn->state == Connection::State::kReady;
-  conn->state = Connection::State::kClosed;
   conn->setup_timer.cancel();
-  boost::system::error_code ignored;
-  conn->socket.shutdown(tcp::socket::shutdown_both, ignored);
-  conn->socket.close(ignored);
-  channel_.queued_bytes_.fetch_sub(conn->queued_bytes);
-  conn->queued_bytes = 0;
-  conn->queued.clear();
-  connections_.erase(std::remove(connections_.begin(), connections_.end(), conn),
-                     connections_.end());
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    conn->state = Connection::State::kClosed;
+    boost::system::error_code ignored;
+    conn->socket.shutdown(tcp::socket::shutdown_both, ignored);
+    conn->socket.close(ignored);
+    channel_.queued_bytes_.fetch_sub(conn->queued_bytes);
+    conn->queued_bytes = 0;
+    conn->queued.clear();
+    connections_.erase(std::remove(connections_.begin(), connections_.end(), conn),
+                       connections_.end());
+  }
+  conn->sent.clear();
   const std::string what = "connection to " + channel_.name_ + " failed: " + why;
   auto* counters = channel_.options_.counters.get();
   if (was_ready) {
@@ -525,7 +666,7 @@ void PeerChannel::Impl::fail_connection(const ConnectionPtr& conn, const std::st
     waiting.swap(waiting_);
     for (auto& call : waiting) {
       if (call->finished) continue;
-      if (Connection* ready = least_loaded_ready()) {
+      if (Connection* ready = best_ready()) {
         send_on(*ready, call);
       } else {
         finish(call, TransportError(TTransportException::NOT_OPEN, what), {});
