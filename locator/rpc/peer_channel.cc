@@ -64,6 +64,7 @@ struct PeerChannel::Call {
   Connection* connection = nullptr;  // once sent
   int32_t seqid = 0;
   uint64_t sent_order = 0;  // when it was handed to its connection: later calls, larger numbers
+  bool before_loop = false;  // counted in Impl::calls_for_loop_ (under Impl::mu_)
 };
 
 struct PeerChannel::Connection {
@@ -140,6 +141,9 @@ class PeerChannel::Impl {
   std::mutex mu_;
   std::vector<ConnectionPtr> connections_;
   uint64_t next_sent_order_ = 1;  // under mu_
+  // Calls send_now() left to the loop that no connection has taken yet (under mu_): while there
+  // are any, a caller does not write its own, which would overtake them.
+  size_t calls_for_loop_ = 0;
   std::deque<std::shared_ptr<Call>> waiting_;  // for a connection to be set up
   std::multimap<Clock::time_point, std::shared_ptr<Call>> deadlines_;
   boost::asio::steady_timer deadline_timer_;
@@ -469,6 +473,10 @@ void PeerChannel::Impl::stamp(Connection& conn, Call& call, size_t seqid_offset)
   if (conn.next_seqid <= 0) conn.next_seqid = 1;
   call.seqid = seqid;
   call.sent_order = next_sent_order_++;
+  if (call.before_loop) {
+    call.before_loop = false;
+    --calls_for_loop_;
+  }
   ++conn.unanswered;
   const auto u = static_cast<uint32_t>(seqid);
   call.frame[seqid_offset] = static_cast<char>(u >> 24);
@@ -492,13 +500,17 @@ bool PeerChannel::Impl::send_now(const std::shared_ptr<Call>& call) {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& c : connections_) {
       // Idle: nothing in flight to wait behind, nothing queued to keep the bytes in order.
-      if (c->state == Connection::State::kReady && c->unanswered == 0 && c->writing.empty() &&
-          c->queued.empty()) {
+      if (calls_for_loop_ == 0 && c->state == Connection::State::kReady && c->unanswered == 0 &&
+          c->writing.empty() && c->queued.empty()) {
         conn = c;
         break;
       }
     }
-    if (!conn) return false;
+    if (!conn) {
+      call->before_loop = true;
+      ++calls_for_loop_;
+      return false;
+    }
     stamp(*conn, *call, offset);
     // Queued before the request is written, so the loop runs it before it can read the reply;
     // it waits for this lock, so it sees the call as this leaves it.
@@ -679,6 +691,11 @@ void PeerChannel::Impl::finish(const std::shared_ptr<Call>& call, std::exception
                                std::string reply) {
   if (call->finished) return;
   call->finished = true;
+  if (call->before_loop) {
+    std::lock_guard<std::mutex> lock(mu_);
+    call->before_loop = false;
+    --calls_for_loop_;
+  }
   if (call->watched) {
     deadlines_.erase(call->deadline_entry);
     call->watched = false;
