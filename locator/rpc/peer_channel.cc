@@ -86,6 +86,8 @@ struct PeerChannel::Connection {
   size_t queued_bytes = 0;
   int32_t next_seqid = 1;
   size_t unanswered = 0;  // calls written or queued on it and not yet finished
+  // Calls a caller wrote itself that the loop has not taken in yet (take_written).
+  std::vector<std::shared_ptr<Call>> written;
   // On the loop only: the calls sent on it by sequence id, and in the order they were sent
   // (finished ones are dropped from the front as they are met).
   std::unordered_map<int32_t, std::shared_ptr<Call>> in_flight;
@@ -101,12 +103,13 @@ class PeerChannel::Impl {
 
   void start(std::shared_ptr<Call> call);
   void close_all(const std::string& why);
-  // On the caller's thread: writes `call` on an idle plain connection now, and leaves the rest
-  // (its deadline, its reply) to the loop through adopt(). False when no connection qualifies
-  // (none ready, each with calls unanswered or bytes queued, or TLS): the loop sends it.
+  // On the caller's thread: writes `call` on an idle plain connection now and leaves the rest
+  // (its deadline, its reply) to the loop, which takes it in (take_written) before it reads
+  // from that connection, when its deadline timer fires (armed no later than the call's
+  // deadline, or the call is posted to it), or when the connection fails. False when no
+  // connection qualifies (none ready, each with calls unanswered or bytes queued, calls left to
+  // the loop not yet sent, or TLS): the loop sends it.
   bool send_now(const std::shared_ptr<Call>& call);
-  // On the loop: takes a call send_now() wrote on `conn`.
-  void adopt(const std::shared_ptr<Connection>& conn, const std::shared_ptr<Call>& call);
 
  private:
   using ConnectionPtr = std::shared_ptr<Connection>;
@@ -121,6 +124,8 @@ class PeerChannel::Impl {
   // counts it unanswered there. Under mu_.
   void stamp(Connection& conn, Call& call, size_t seqid_offset);
   void answered(Connection& conn);
+  // Takes in the calls callers wrote on `conn`: matched by sequence id, deadlines watched.
+  void take_written(const std::shared_ptr<Connection>& conn);
   bool opening() const;
   void open_connection();
   void on_connected(const ConnectionPtr& conn);
@@ -144,6 +149,9 @@ class PeerChannel::Impl {
   // Calls send_now() left to the loop that no connection has taken yet (under mu_): while there
   // are any, a caller does not write its own, which would overtake them.
   size_t calls_for_loop_ = 0;
+  // When the deadline timer will fire at the latest (under mu_): a caller whose call's deadline
+  // is not before it need not wake the loop; max when no timer is armed.
+  Clock::time_point armed_until_ = Clock::time_point::max();
   std::deque<std::shared_ptr<Call>> waiting_;  // for a connection to be set up
   std::multimap<Clock::time_point, std::shared_ptr<Call>> deadlines_;
   boost::asio::steady_timer deadline_timer_;
@@ -244,6 +252,10 @@ void PeerChannel::Impl::arm_deadline_timer() {
     return;
   }
   timer_at_ = deadlines_.begin()->first;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    armed_until_ = timer_at_;
+  }
   deadline_timer_.expires_at(timer_at_);
   deadline_timer_.async_wait(
       [self = channel_.shared_from_this(), this](const boost::system::error_code& error) {
@@ -252,6 +264,15 @@ void PeerChannel::Impl::arm_deadline_timer() {
 }
 
 void PeerChannel::Impl::on_deadlines() {
+  // Calls callers wrote count on this timer: take them in first (until the timer is armed
+  // again, a caller posts its call).
+  std::vector<ConnectionPtr> connections;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    armed_until_ = Clock::time_point::max();
+    connections = connections_;
+  }
+  for (const auto& conn : connections) take_written(conn);
   const auto now = Clock::now();
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
     std::shared_ptr<Call> call = deadlines_.begin()->second;
@@ -286,6 +307,7 @@ PeerChannel::Connection* PeerChannel::Impl::best_ready() {
   uint64_t best_head = 0;
   for (const auto& conn : connections_) {
     if (conn->state != Connection::State::kReady) continue;
+    take_written(conn);  // a call a caller wrote may be the one holding it
     const Call* head = oldest_unanswered(*conn);
     if (!head) return conn.get();
     if (!best || head->sent_order > best_head) {
@@ -496,6 +518,7 @@ bool PeerChannel::Impl::send_now(const std::shared_ptr<Call>& call) {
   const size_t offset = SeqidOffset(call->frame);
   if (offset == 0) return false;  // the loop refuses it
   ConnectionPtr conn;
+  bool wake_loop = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& c : connections_) {
@@ -512,42 +535,45 @@ bool PeerChannel::Impl::send_now(const std::shared_ptr<Call>& call) {
       return false;
     }
     stamp(*conn, *call, offset);
-    // Queued before the request is written, so the loop runs it before it can read the reply;
-    // it waits for this lock, so it sees the call as this leaves it.
-    boost::asio::post(loop_, [self = channel_.shared_from_this(), conn, call] {
-      self->impl_->adopt(conn, call);
-    });
-    // Non-blocking: what the socket does not take now, the loop writes (adopt flushes it).
+    // Before the write: the loop takes it in before it reads this connection again.
+    conn->written.push_back(call);
+    wake_loop = call->deadline < armed_until_;
+    // Non-blocking: what the socket does not take now, the loop writes.
     const ssize_t n = ::send(conn->socket.native_handle(), call->frame.data(), call->frame.size(),
                              MSG_DONTWAIT | MSG_NOSIGNAL);
     const size_t sent = n > 0 ? static_cast<size_t>(n) : 0;
     if (sent < call->frame.size()) {
       conn->queued.append(call->frame, sent, std::string::npos);
       conn->queued_bytes += call->bytes;
+      wake_loop = true;
     } else {
       channel_.queued_bytes_.fetch_sub(call->bytes);
     }
     call->bytes = 0;
     std::string().swap(call->frame);
   }
+  if (wake_loop) {
+    boost::asio::post(loop_, [self = channel_.shared_from_this(), conn] {
+      self->impl_->take_written(conn);
+      self->impl_->flush(conn);
+    });
+  }
   return true;
 }
 
-void PeerChannel::Impl::adopt(const ConnectionPtr& conn, const std::shared_ptr<Call>& call) {
-  { std::lock_guard<std::mutex> wait_for_the_writer(mu_); }
-  if (conn->state == Connection::State::kClosed) {
-    // It failed (or the channel closed) after the request was written, before this ran.
-    return finish(call,
-                  TransportError(closed_ ? TTransportException::NOT_OPEN
-                                         : TTransportException::END_OF_FILE,
-                                 "connection to " + channel_.name_ + " failed with the call on it"),
-                  {});
+void PeerChannel::Impl::take_written(const ConnectionPtr& conn) {
+  std::vector<std::shared_ptr<Call>> written;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (conn->written.empty()) return;
+    written.swap(conn->written);
   }
-  call->connection = conn.get();
-  conn->in_flight[call->seqid] = call;
-  conn->sent.push_back(call);
-  watch_deadline(call);
-  flush(conn);
+  for (auto& call : written) {
+    call->connection = conn.get();
+    conn->in_flight[call->seqid] = call;
+    conn->sent.push_back(call);
+    watch_deadline(call);
+  }
 }
 
 PeerChannel::Impl::ConnectionPtr PeerChannel::Impl::find(Connection* conn) const {
@@ -595,6 +621,7 @@ void PeerChannel::Impl::read(const ConnectionPtr& conn) {
                                        ? "the peer closed the connection"
                                        : "read failed: " + error.message());
     }
+    take_written(conn);  // what this read may answer
     std::vector<std::string> frames;
     if (conn->parser.feed(conn->read_buffer.data(), size, &frames) != FrameParser::Status::kOk) {
       return fail_connection(conn, "a reply frame of " + std::to_string(conn->parser.declared()) +
@@ -636,9 +663,11 @@ void PeerChannel::Impl::fail_connection(const ConnectionPtr& conn, const std::st
   if (conn->state == Connection::State::kClosed) return;
   const bool was_ready = conn->state == Connection::State::kReady;
   conn->setup_timer.cancel();
+  std::vector<std::shared_ptr<Call>> written;
   {
     std::lock_guard<std::mutex> lock(mu_);
     conn->state = Connection::State::kClosed;
+    written.swap(conn->written);
     boost::system::error_code ignored;
     conn->socket.shutdown(tcp::socket::shutdown_both, ignored);
     conn->socket.close(ignored);
@@ -665,6 +694,7 @@ void PeerChannel::Impl::fail_connection(const ConnectionPtr& conn, const std::st
   }
   std::unordered_map<int32_t, std::shared_ptr<Call>> in_flight;
   in_flight.swap(conn->in_flight);
+  for (auto& call : written) in_flight.emplace(call->seqid, std::move(call));
   for (auto& [seqid, call] : in_flight) {
     finish(call, TransportError(was_ready ? TTransportException::END_OF_FILE
                                           : TTransportException::NOT_OPEN,
@@ -726,6 +756,10 @@ void PeerChannel::Impl::close_all(const std::string& why) {
   for (auto& call : waiting) finish(call, TransportError(TTransportException::NOT_OPEN, why), {});
   deadlines_.clear();
   timer_at_ = Clock::time_point::max();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    armed_until_ = Clock::time_point::max();
+  }
   deadline_timer_.cancel();
   retry_timer_.cancel();
 }

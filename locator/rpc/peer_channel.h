@@ -28,10 +28,12 @@
 //
 // Threads: each channel lives on one loop of ClientLoops. call() and close() may be called
 // from any thread. When a plain (not TLS) connection is idle (set up, nothing unanswered or
-// queued on it), call() writes the request to its socket itself, without blocking, and leaves
-// the rest to the loop; otherwise the loop sends it. A call's handler runs exactly once: on the
-// channel's loop thread, where it must not block (hand long work to another thread); or, for a
-// call refused by call(), on the caller's thread before call() returns.
+// queued on it, no earlier call still waiting for the loop), call() writes the request to its
+// socket itself, without blocking, and leaves the rest (deadline, reply) to the loop without
+// waking it; otherwise the loop sends it. Calls made by one thread leave in the order made.
+// A call's handler runs exactly once: on the channel's loop thread, where it must not block
+// (hand long work to another thread); or, for a call refused by call(), on the caller's thread
+// before call() returns.
 #pragma once
 
 #include <atomic>

@@ -347,6 +347,30 @@ TEST_F(PeerChannelTest, ACallOnAnIdleConnectionIsWrittenByTheCaller) {
   EXPECT_EQ(counters->late_replies.load(), 0);
 }
 
+TEST_F(PeerChannelTest, ACallWrittenByTheCallerStillFailsAtItsDeadline) {
+  Server server;
+  auto slow = std::make_shared<Gate>();
+  server.handler->debug_gate = slow;
+  OpenOnExit open_slow(*slow);
+  auto channel = Open(server.location());
+  const auto timed_out = [](const std::string& answer) {
+    return answer.rfind("transport" + std::to_string(TTransportException::TIMED_OUT), 0) == 0;
+  };
+  // Leaves the deadline timer armed a second from now.
+  ASSERT_EQ(GetNodeNow(*channel, "warm", 1000), "ok:warm");
+  Results results;
+  // Written by this thread on the idle connection; the loop learns of it from the timer, which
+  // fires before its deadline (a call due earlier than the timer wakes the loop instead).
+  Debug(*channel, results, 2000);
+  ASSERT_TRUE(PollUntil([&] { return results.done.load() == 1; }, 10000));
+  EXPECT_TRUE(timed_out(results.snapshot()[0])) << results.snapshot()[0];
+  // An idle connection again once it is over: a call due before the timer wakes the loop.
+  Debug(*channel, results, 100);
+  ASSERT_TRUE(PollUntil([&] { return results.done.load() == 2; }, 10000));
+  EXPECT_TRUE(timed_out(results.snapshot()[1])) << results.snapshot()[1];
+  EXPECT_EQ(counters->timeouts.load(), 2);
+}
+
 TEST_F(PeerChannelTest, ACallPastItsDeadlineFailsAndItsLateReplyIsDropped) {
   Server server;
   server.handler->debug_ms = 500;
