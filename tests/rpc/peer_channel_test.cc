@@ -109,6 +109,14 @@ class Server {
   std::unique_ptr<RpcServer> server_;
 };
 
+// A server whose debug calls wait in `slow` until the test opens it, or until this goes away.
+struct GatedServer {
+  GatedServer() { server.handler->debug_gate = slow; }
+  ~GatedServer() { slow->release(); }
+  std::shared_ptr<Gate> slow = std::make_shared<Gate>();
+  Server server;
+};
+
 // A peer on one connection that reads `expect` requests before it does anything, then either
 // answers them all in reverse order (through the generated processor) or closes the connection.
 class ScriptedPeer {
@@ -284,10 +292,9 @@ TEST_F(PeerChannelTest, RepliesInAnyOrderAreMatchedToTheirCalls) {
 }
 
 TEST_F(PeerChannelTest, FastCallsAreNotHeldBehindASlowOne) {
-  Server server;
-  auto slow = std::make_shared<Gate>();
-  server.handler->debug_gate = slow;
-  OpenOnExit open_slow(*slow);
+  GatedServer gated;
+  Server& server = gated.server;
+  const std::shared_ptr<Gate>& slow = gated.slow;
   auto channel = Open(server.location());
   ASSERT_EQ(GetNodeNow(*channel, "warm"), "ok:warm");
   Results results;
@@ -348,11 +355,8 @@ TEST_F(PeerChannelTest, ACallOnAnIdleConnectionIsWrittenByTheCaller) {
 }
 
 TEST_F(PeerChannelTest, ACallWrittenByTheCallerStillFailsAtItsDeadline) {
-  Server server;
-  auto slow = std::make_shared<Gate>();
-  server.handler->debug_gate = slow;
-  OpenOnExit open_slow(*slow);
-  auto channel = Open(server.location());
+  GatedServer gated;  // its debug calls are never answered
+  auto channel = Open(gated.server.location());
   const auto timed_out = [](const std::string& answer) {
     return answer.rfind("transport" + std::to_string(TTransportException::TIMED_OUT), 0) == 0;
   };
