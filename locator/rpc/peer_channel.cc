@@ -3,10 +3,9 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <deque>
-#include <mutex>
 #include <map>
+#include <mutex>
 #include <unordered_map>
 #include <vector>
 
