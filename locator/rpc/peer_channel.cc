@@ -1,8 +1,11 @@
 #include "locator/rpc/peer_channel.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <mutex>
 #include <unordered_map>
 #include <vector>
 
@@ -59,6 +62,8 @@ struct PeerChannel::Call {
   std::multimap<Clock::time_point, std::shared_ptr<Call>>::iterator deadline_entry;
   Connection* connection = nullptr;  // once sent
   int32_t seqid = 0;
+  uint64_t sent_order = 0;  // when it was handed to its connection: later calls, larger numbers
+  bool before_loop = false;  // counted in Impl::calls_for_loop_ (under Impl::mu_)
 };
 
 struct PeerChannel::Connection {
@@ -66,21 +71,30 @@ struct PeerChannel::Connection {
       : socket(loop), setup_timer(loop), parser(max_frame_bytes), read_buffer(kReadChunk) {}
 
   enum class State { kConnecting, kSettingUp, kReady, kClosed };
+  // Written on the loop under Impl::mu_; read there without it, elsewhere under it.
   State state = State::kConnecting;
   tcp::socket socket;
   std::unique_ptr<boost::asio::ssl::stream<tcp::socket&>> tls;
   boost::asio::steady_timer setup_timer;
   FrameParser parser;
   std::vector<uint8_t> read_buffer;
-  std::string writing;       // bytes being written
+  // The write side, under Impl::mu_ (a caller may write an idle connection itself).
+  std::string writing;       // bytes being written by the loop
   size_t writing_bytes = 0;  // of them, counted in queued_bytes_
   std::string queued;        // bytes waiting for the write in progress
   size_t queued_bytes = 0;
   int32_t next_seqid = 1;
+  size_t unanswered = 0;  // calls written or queued on it and not yet finished
+  // Calls a caller wrote itself that the loop has not taken in yet (take_written).
+  std::vector<std::shared_ptr<Call>> written;
+  // On the loop only: the calls sent on it by sequence id, and in the order they were sent
+  // (finished ones are dropped from the front as they are met).
   std::unordered_map<int32_t, std::shared_ptr<Call>> in_flight;
+  std::deque<std::shared_ptr<Call>> sent;
 };
 
-// The channel's state; touched only on its loop thread.
+// The channel's state: touched on its loop thread, but for what a caller's direct write needs
+// (send_now), which is under mu_.
 class PeerChannel::Impl {
  public:
   Impl(PeerChannel& channel, boost::asio::io_context& loop)
@@ -88,6 +102,13 @@ class PeerChannel::Impl {
 
   void start(std::shared_ptr<Call> call);
   void close_all(const std::string& why);
+  // On the caller's thread: writes `call` on an idle plain connection now and leaves the rest
+  // (its deadline, its reply) to the loop, which takes it in (take_written) before it reads
+  // from that connection, when its deadline timer fires (armed no later than the call's
+  // deadline, or the call is posted to it), or when the connection fails. False when no
+  // connection qualifies (none ready, each with calls unanswered or bytes queued, calls left to
+  // the loop not yet sent, or TLS): the loop sends it.
+  bool send_now(const std::shared_ptr<Call>& call);
 
  private:
   using ConnectionPtr = std::shared_ptr<Connection>;
@@ -96,7 +117,14 @@ class PeerChannel::Impl {
   void arm_deadline_timer();
   void on_deadlines();
   void dispatch(const std::shared_ptr<Call>& call);
-  Connection* least_loaded_ready() const;
+  Connection* best_ready();
+  Call* oldest_unanswered(Connection& conn);
+  // Gives `call` the connection's next sequence id (in its frame at `seqid_offset` too) and
+  // counts it unanswered there. Under mu_.
+  void stamp(Connection& conn, Call& call, size_t seqid_offset);
+  void answered(Connection& conn);
+  // Takes in the calls callers wrote on `conn`: matched by sequence id, deadlines watched.
+  void take_written(const std::shared_ptr<Connection>& conn);
   bool opening() const;
   void open_connection();
   void on_connected(const ConnectionPtr& conn);
@@ -112,7 +140,17 @@ class PeerChannel::Impl {
 
   PeerChannel& channel_;
   boost::asio::io_context& loop_;
+  // Guards what send_now() reads or writes from a caller's thread: connections_ (changed on the
+  // loop under it) and each connection's state and write side. Never held while a handler runs.
+  std::mutex mu_;
   std::vector<ConnectionPtr> connections_;
+  uint64_t next_sent_order_ = 1;  // under mu_
+  // Calls send_now() left to the loop that no connection has taken yet (under mu_): while there
+  // are any, a caller does not write its own, which would overtake them.
+  size_t calls_for_loop_ = 0;
+  // When the deadline timer will fire at the latest (under mu_): a caller whose call's deadline
+  // is not before it need not wake the loop; max when no timer is armed.
+  Clock::time_point armed_until_ = Clock::time_point::max();
   std::deque<std::shared_ptr<Call>> waiting_;  // for a connection to be set up
   std::multimap<Clock::time_point, std::shared_ptr<Call>> deadlines_;
   boost::asio::steady_timer deadline_timer_;
@@ -177,6 +215,7 @@ void PeerChannel::call(std::string request, Clock::time_point deadline, ReplyHan
   c->done = std::move(done);
   c->deadline = deadline;
   c->bytes = bytes;
+  if (impl_->send_now(c)) return;
   boost::asio::post(loop_, [self = shared_from_this(), c] { self->impl_->start(c); });
 }
 
@@ -212,6 +251,10 @@ void PeerChannel::Impl::arm_deadline_timer() {
     return;
   }
   timer_at_ = deadlines_.begin()->first;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    armed_until_ = timer_at_;
+  }
   deadline_timer_.expires_at(timer_at_);
   deadline_timer_.async_wait(
       [self = channel_.shared_from_this(), this](const boost::system::error_code& error) {
@@ -220,10 +263,22 @@ void PeerChannel::Impl::arm_deadline_timer() {
 }
 
 void PeerChannel::Impl::on_deadlines() {
+  // Calls callers wrote count on this timer: take them in first (until the timer is armed
+  // again, a caller posts its call).
+  std::vector<ConnectionPtr> connections;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    armed_until_ = Clock::time_point::max();
+    connections = connections_;
+  }
+  for (const auto& conn : connections) take_written(conn);
   const auto now = Clock::now();
   while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
     std::shared_ptr<Call> call = deadlines_.begin()->second;
-    if (call->connection) call->connection->in_flight.erase(call->seqid);
+    if (call->connection) {
+      call->connection->in_flight.erase(call->seqid);
+      answered(*call->connection);
+    }
     if (call->counted) channel_.options_.counters->timeouts.fetch_add(1, std::memory_order_relaxed);
     finish(call,
            TransportError(TTransportException::TIMED_OUT,
@@ -234,11 +289,30 @@ void PeerChannel::Impl::on_deadlines() {
   arm_deadline_timer();
 }
 
-PeerChannel::Connection* PeerChannel::Impl::least_loaded_ready() const {
+PeerChannel::Call* PeerChannel::Impl::oldest_unanswered(Connection& conn) {
+  while (!conn.sent.empty() &&
+         (conn.sent.front()->finished || conn.sent.front()->connection != &conn)) {
+    conn.sent.pop_front();
+  }
+  return conn.sent.empty() ? nullptr : conn.sent.front().get();
+}
+
+// An idle connection if there is one; else the one whose oldest unanswered call was sent last.
+// Not the one with the fewest calls in flight: the peer answers a connection's calls in order,
+// so a call sent behind a slow one waits for it however short the queue is, and the connection
+// whose oldest call is youngest is the one the peer has been answering most recently.
+PeerChannel::Connection* PeerChannel::Impl::best_ready() {
   Connection* best = nullptr;
+  uint64_t best_head = 0;
   for (const auto& conn : connections_) {
     if (conn->state != Connection::State::kReady) continue;
-    if (!best || conn->in_flight.size() < best->in_flight.size()) best = conn.get();
+    take_written(conn);  // a call a caller wrote may be the one holding it
+    const Call* head = oldest_unanswered(*conn);
+    if (!head) return conn.get();
+    if (!best || head->sent_order > best_head) {
+      best = conn.get();
+      best_head = head->sent_order;
+    }
   }
   return best;
 }
@@ -254,7 +328,7 @@ bool PeerChannel::Impl::opening() const {
 }
 
 void PeerChannel::Impl::dispatch(const std::shared_ptr<Call>& call) {
-  Connection* conn = least_loaded_ready();
+  Connection* conn = best_ready();
   const bool may_open = Clock::now() >= retry_after_;
   // Another connection once the ones there are have calls in flight.
   if (may_open && !opening() &&
@@ -284,7 +358,10 @@ void PeerChannel::Impl::dispatch(const std::shared_ptr<Call>& call) {
 void PeerChannel::Impl::open_connection() {
   const ChannelOptions& options = channel_.options_;
   auto conn = std::make_shared<Connection>(loop_, static_cast<uint32_t>(options.limits.max_frame_bytes));
-  connections_.push_back(conn);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    connections_.push_back(conn);
+  }
   auto self = channel_.shared_from_this();
   conn->setup_timer.expires_after(std::chrono::milliseconds(options.connect_timeout_ms));
   conn->setup_timer.async_wait([self, this, conn](const boost::system::error_code& error) {
@@ -340,7 +417,10 @@ void PeerChannel::Impl::on_connected(const ConnectionPtr& conn) {
 }
 
 void PeerChannel::Impl::run_prologue(const ConnectionPtr& conn) {
-  conn->state = Connection::State::kSettingUp;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    conn->state = Connection::State::kSettingUp;
+  }
   read(conn);
   if (!channel_.options_.prologue) return on_ready(conn);
   auto self = channel_.shared_from_this();
@@ -374,7 +454,10 @@ void PeerChannel::Impl::run_prologue(const ConnectionPtr& conn) {
 }
 
 void PeerChannel::Impl::on_ready(const ConnectionPtr& conn) {
-  conn->state = Connection::State::kReady;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    conn->state = Connection::State::kReady;
+  }
   conn->setup_timer.cancel();
   backoff_ms_ = 0;
   std::deque<std::shared_ptr<Call>> waiting;
@@ -392,21 +475,104 @@ void PeerChannel::Impl::send_on(Connection& conn, const std::shared_ptr<Call>& c
                                  "not a strict binary-protocol request (no message header)"),
                   {});
   }
-  int32_t seqid = conn.next_seqid++;
-  if (conn.next_seqid <= 0) conn.next_seqid = 1;
-  call->seqid = seqid;
-  call->connection = &conn;
-  const auto u = static_cast<uint32_t>(seqid);
-  call->frame[offset] = static_cast<char>(u >> 24);
-  call->frame[offset + 1] = static_cast<char>(u >> 16);
-  call->frame[offset + 2] = static_cast<char>(u >> 8);
-  call->frame[offset + 3] = static_cast<char>(u);
-  conn.in_flight[seqid] = call;
-  conn.queued += call->frame;
-  if (call->counted) conn.queued_bytes += call->bytes;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stamp(conn, *call, offset);
+    conn.queued += call->frame;
+    if (call->counted) conn.queued_bytes += call->bytes;
+  }
   call->bytes = 0;
   std::string().swap(call->frame);
+  call->connection = &conn;
+  conn.in_flight[call->seqid] = call;
+  conn.sent.push_back(call);
   flush(find(&conn));
+}
+
+void PeerChannel::Impl::stamp(Connection& conn, Call& call, size_t seqid_offset) {
+  const int32_t seqid = conn.next_seqid++;
+  if (conn.next_seqid <= 0) conn.next_seqid = 1;
+  call.seqid = seqid;
+  call.sent_order = next_sent_order_++;
+  if (call.before_loop) {
+    call.before_loop = false;
+    --calls_for_loop_;
+  }
+  ++conn.unanswered;
+  const auto u = static_cast<uint32_t>(seqid);
+  call.frame[seqid_offset] = static_cast<char>(u >> 24);
+  call.frame[seqid_offset + 1] = static_cast<char>(u >> 16);
+  call.frame[seqid_offset + 2] = static_cast<char>(u >> 8);
+  call.frame[seqid_offset + 3] = static_cast<char>(u);
+}
+
+void PeerChannel::Impl::answered(Connection& conn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (conn.unanswered > 0) --conn.unanswered;
+}
+
+bool PeerChannel::Impl::send_now(const std::shared_ptr<Call>& call) {
+  // A TLS stream is written by its loop only (the SSL object is not thread-safe).
+  if (channel_.options_.tls) return false;
+  const size_t offset = SeqidOffset(call->frame);
+  if (offset == 0) return false;  // the loop refuses it
+  ConnectionPtr conn;
+  bool wake_loop = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& c : connections_) {
+      // Idle: nothing in flight to wait behind, nothing queued to keep the bytes in order.
+      if (calls_for_loop_ == 0 && c->state == Connection::State::kReady && c->unanswered == 0 &&
+          c->writing.empty() && c->queued.empty()) {
+        conn = c;
+        break;
+      }
+    }
+    if (!conn) {
+      call->before_loop = true;
+      ++calls_for_loop_;
+      return false;
+    }
+    stamp(*conn, *call, offset);
+    // Before the write: the loop takes it in before it reads this connection again.
+    conn->written.push_back(call);
+    wake_loop = call->deadline < armed_until_;
+    // Non-blocking: what the socket does not take now, the loop writes.
+    const ssize_t n = ::send(conn->socket.native_handle(), call->frame.data(), call->frame.size(),
+                             MSG_DONTWAIT | MSG_NOSIGNAL);
+    const size_t sent = n > 0 ? static_cast<size_t>(n) : 0;
+    if (sent < call->frame.size()) {
+      conn->queued.append(call->frame, sent, std::string::npos);
+      conn->queued_bytes += call->bytes;
+      wake_loop = true;
+    } else {
+      channel_.queued_bytes_.fetch_sub(call->bytes);
+    }
+    call->bytes = 0;
+    std::string().swap(call->frame);
+  }
+  if (wake_loop) {
+    boost::asio::post(loop_, [self = channel_.shared_from_this(), conn] {
+      self->impl_->take_written(conn);
+      self->impl_->flush(conn);
+    });
+  }
+  return true;
+}
+
+void PeerChannel::Impl::take_written(const ConnectionPtr& conn) {
+  std::vector<std::shared_ptr<Call>> written;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (conn->written.empty()) return;
+    written.swap(conn->written);
+  }
+  for (auto& call : written) {
+    call->connection = conn.get();
+    conn->in_flight[call->seqid] = call;
+    conn->sent.push_back(call);
+    watch_deadline(call);
+  }
 }
 
 PeerChannel::Impl::ConnectionPtr PeerChannel::Impl::find(Connection* conn) const {
@@ -417,15 +583,22 @@ PeerChannel::Impl::ConnectionPtr PeerChannel::Impl::find(Connection* conn) const
 }
 
 void PeerChannel::Impl::flush(const ConnectionPtr& conn) {
-  if (!conn || !conn->writing.empty() || conn->queued.empty()) return;
-  conn->writing.swap(conn->queued);
-  conn->writing_bytes = conn->queued_bytes;
-  conn->queued_bytes = 0;
+  if (!conn) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!conn->writing.empty() || conn->queued.empty()) return;
+    conn->writing.swap(conn->queued);
+    conn->writing_bytes = conn->queued_bytes;
+    conn->queued_bytes = 0;
+  }
   auto on_written = [self = channel_.shared_from_this(), this, conn](
                         const boost::system::error_code& error, size_t) {
-    channel_.queued_bytes_.fetch_sub(conn->writing_bytes);
-    conn->writing_bytes = 0;
-    conn->writing.clear();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      channel_.queued_bytes_.fetch_sub(conn->writing_bytes);
+      conn->writing_bytes = 0;
+      conn->writing.clear();
+    }
     if (conn->state == Connection::State::kClosed) return;
     if (error) return fail_connection(conn, "write failed: " + error.message());
     flush(conn);
@@ -447,6 +620,7 @@ void PeerChannel::Impl::read(const ConnectionPtr& conn) {
                                        ? "the peer closed the connection"
                                        : "read failed: " + error.message());
     }
+    take_written(conn);  // what this read may answer
     std::vector<std::string> frames;
     if (conn->parser.feed(conn->read_buffer.data(), size, &frames) != FrameParser::Status::kOk) {
       return fail_connection(conn, "a reply frame of " + std::to_string(conn->parser.declared()) +
@@ -480,22 +654,29 @@ void PeerChannel::Impl::on_reply(Connection& conn, std::string payload) {
   }
   std::shared_ptr<Call> call = std::move(it->second);
   conn.in_flight.erase(it);
+  answered(conn);
   finish(call, nullptr, std::move(payload));
 }
 
 void PeerChannel::Impl::fail_connection(const ConnectionPtr& conn, const std::string& why) {
   if (conn->state == Connection::State::kClosed) return;
   const bool was_ready = conn->state == Connection::State::kReady;
-  conn->state = Connection::State::kClosed;
   conn->setup_timer.cancel();
-  boost::system::error_code ignored;
-  conn->socket.shutdown(tcp::socket::shutdown_both, ignored);
-  conn->socket.close(ignored);
-  channel_.queued_bytes_.fetch_sub(conn->queued_bytes);
-  conn->queued_bytes = 0;
-  conn->queued.clear();
-  connections_.erase(std::remove(connections_.begin(), connections_.end(), conn),
-                     connections_.end());
+  std::vector<std::shared_ptr<Call>> written;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    conn->state = Connection::State::kClosed;
+    written.swap(conn->written);
+    boost::system::error_code ignored;
+    conn->socket.shutdown(tcp::socket::shutdown_both, ignored);
+    conn->socket.close(ignored);
+    channel_.queued_bytes_.fetch_sub(conn->queued_bytes);
+    conn->queued_bytes = 0;
+    conn->queued.clear();
+    connections_.erase(std::remove(connections_.begin(), connections_.end(), conn),
+                       connections_.end());
+  }
+  conn->sent.clear();
   const std::string what = "connection to " + channel_.name_ + " failed: " + why;
   auto* counters = channel_.options_.counters.get();
   if (was_ready) {
@@ -512,6 +693,7 @@ void PeerChannel::Impl::fail_connection(const ConnectionPtr& conn, const std::st
   }
   std::unordered_map<int32_t, std::shared_ptr<Call>> in_flight;
   in_flight.swap(conn->in_flight);
+  for (auto& call : written) in_flight.emplace(call->seqid, std::move(call));
   for (auto& [seqid, call] : in_flight) {
     finish(call, TransportError(was_ready ? TTransportException::END_OF_FILE
                                           : TTransportException::NOT_OPEN,
@@ -525,7 +707,7 @@ void PeerChannel::Impl::fail_connection(const ConnectionPtr& conn, const std::st
     waiting.swap(waiting_);
     for (auto& call : waiting) {
       if (call->finished) continue;
-      if (Connection* ready = least_loaded_ready()) {
+      if (Connection* ready = best_ready()) {
         send_on(*ready, call);
       } else {
         finish(call, TransportError(TTransportException::NOT_OPEN, what), {});
@@ -538,6 +720,11 @@ void PeerChannel::Impl::finish(const std::shared_ptr<Call>& call, std::exception
                                std::string reply) {
   if (call->finished) return;
   call->finished = true;
+  if (call->before_loop) {
+    std::lock_guard<std::mutex> lock(mu_);
+    call->before_loop = false;
+    --calls_for_loop_;
+  }
   if (call->watched) {
     deadlines_.erase(call->deadline_entry);
     call->watched = false;
@@ -568,6 +755,10 @@ void PeerChannel::Impl::close_all(const std::string& why) {
   for (auto& call : waiting) finish(call, TransportError(TTransportException::NOT_OPEN, why), {});
   deadlines_.clear();
   timer_at_ = Clock::time_point::max();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    armed_until_ = Clock::time_point::max();
+  }
   deadline_timer_.cancel();
   retry_timer_.cancel();
 }

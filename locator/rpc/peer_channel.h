@@ -7,8 +7,9 @@
 // call's handler runs when it comes, with the reply's payload, or with the error.
 //
 // Connections: up to `connections` to the peer, opened as calls need them (a second one once
-// the first has a call in flight); a call goes to the open connection with the fewest calls in
-// flight. Opening one is TCP connect, then the TLS handshake (when `tls` is set: the server's
+// the first has a call in flight). A call goes to an idle connection if there is one, else to
+// the one whose oldest unanswered call is the most recent (the peer answers a connection's calls
+// in order, so a call must not queue behind a slow one while another connection moves). Opening one is TCP connect, then the TLS handshake (when `tls` is set: the server's
 // certificate must chain to the CA and name the dialled address, tls.h), then the `prologue`
 // calls on it (the peer handshake of peer_auth.h), all within `connect_timeout_ms`. Calls wait
 // in the channel until a connection is set up. A connection that cannot be opened fails the
@@ -26,9 +27,13 @@
 // call is refused with ChannelRefused before anything is sent.
 //
 // Threads: each channel lives on one loop of ClientLoops. call() and close() may be called
-// from any thread. A call's handler runs exactly once: on the channel's loop thread, where it
-// must not block (hand long work to another thread); or, for a call refused by call(), on the
-// caller's thread before call() returns.
+// from any thread. When a plain (not TLS) connection is idle (set up, nothing unanswered or
+// queued on it, no earlier call still waiting for the loop), call() writes the request to its
+// socket itself, without blocking, and leaves the rest (deadline, reply) to the loop without
+// waking it; otherwise the loop sends it. Calls made by one thread leave in the order made.
+// A call's handler runs exactly once: on the channel's loop thread, where it must not block
+// (hand long work to another thread); or, for a call refused by call(), on the caller's thread
+// before call() returns.
 #pragma once
 
 #include <atomic>

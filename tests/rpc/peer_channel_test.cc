@@ -1,8 +1,9 @@
 // PeerChannel against a real RpcServer on 127.0.0.1 and against a scripted peer that answers
 // (or closes) the way a test needs: replies matched by sequence id whatever their order,
-// deadlines, a peer that closes mid-call, reconnection after a restart, the bounds, TLS with
-// the server-name check, the prologue (peer handshake), and 1,000 calls in flight on the
-// channel's loop threads alone.
+// deadlines, a call not sent behind a slow one, the caller writing to an idle connection itself,
+// a peer that closes mid-call, reconnection after a restart, the bounds, TLS with the
+// server-name check, the prologue (peer handshake), and 1,000 calls in flight on the channel's
+// loop threads alone.
 #include "locator/rpc/peer_channel.h"
 
 #include <poll.h>
@@ -19,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <gtest/gtest.h>
 
@@ -31,6 +33,7 @@
 #include "locator/rpc/rpc_server.h"
 #include "locator/rpc/tls.h"
 #include "tests/cluster/test_certificates.h"
+#include "tests/net/gate.h"
 #include "tests/net/wait_for.h"
 
 namespace thrifty::rpc {
@@ -39,14 +42,31 @@ namespace {
 namespace wire = locator::wire;
 using apache::thrift::transport::TTransportException;
 using Clock = std::chrono::steady_clock;
+using thrifty::testing::Gate;
 using thrifty::testing::PollUntil;
+
+// Opens `gate` when it goes out of scope, so that nothing a test holds in it outlives the test.
+class OpenOnExit {
+ public:
+  explicit OpenOnExit(Gate& gate) : gate_(gate) {}
+  ~OpenOnExit() { gate_.release(); }
+  OpenOnExit(const OpenOnExit&) = delete;
+  OpenOnExit& operator=(const OpenOnExit&) = delete;
+
+ private:
+  Gate& gate_;
+};
 
 class FakeLocator : public wire::LocatorNull {
  public:
   void ping() override { ++pings; }
-  // Answers after debug_ms.
+  // Answers after debug_ms, or once debug_gate opens when there is one.
   void debug(std::string& out) override {
-    std::this_thread::sleep_for(std::chrono::milliseconds(debug_ms.load()));
+    if (debug_gate) {
+      debug_gate->pass();
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(debug_ms.load()));
+    }
     out = "slow answer";
   }
   // Echoes the key, so a test sees which call a reply belongs to.
@@ -65,6 +85,7 @@ class FakeLocator : public wire::LocatorNull {
   }
   std::atomic<int> pings{0};
   std::atomic<int> debug_ms{600};
+  std::shared_ptr<Gate> debug_gate;  // set before the server starts taking calls
   std::atomic<int> auth_begins{0};
   std::atomic<bool> refuse_auth{false};
 };
@@ -86,6 +107,14 @@ class Server {
 
  private:
   std::unique_ptr<RpcServer> server_;
+};
+
+// A server whose debug calls wait in `slow` until the test opens it, or until this goes away.
+struct GatedServer {
+  GatedServer() { server.handler->debug_gate = slow; }
+  ~GatedServer() { slow->release(); }
+  std::shared_ptr<Gate> slow = std::make_shared<Gate>();
+  Server server;
 };
 
 // A peer on one connection that reads `expect` requests before it does anything, then either
@@ -263,25 +292,87 @@ TEST_F(PeerChannelTest, RepliesInAnyOrderAreMatchedToTheirCalls) {
 }
 
 TEST_F(PeerChannelTest, FastCallsAreNotHeldBehindASlowOne) {
-  Server server;
-  server.handler->debug_ms = 800;
+  GatedServer gated;
+  Server& server = gated.server;
+  const std::shared_ptr<Gate>& slow = gated.slow;
   auto channel = Open(server.location());
   ASSERT_EQ(GetNodeNow(*channel, "warm"), "ok:warm");
   Results results;
-  Debug(*channel, results);
-  // The slow call holds its connection (the server answers one connection in order); the
-  // channel sends the others on its second one.
-  ASSERT_TRUE(PollUntil([&] { return channel->in_flight() == 1; }, 2000));
-  for (int i = 0; i < 20; ++i) GetNode(*channel, "k" + std::to_string(i), results);
-  ASSERT_TRUE(PollUntil([&] { return results.done.load() == 21; }, 10000));
-  const auto answers = results.snapshot();
-  EXPECT_EQ(answers.back(), "ok:slow answer");
-  std::vector<std::string> fast(answers.begin(), answers.end() - 1);
+  // The slow call holds its connection until the test lets it answer (the server answers one
+  // connection's calls in order): a fast call sent behind it would not be answered before.
+  Debug(*channel, results, 60000);
+  ASSERT_TRUE(PollUntil([&] { return slow->waiting() == 1; }, 10000));
+  // The channel sends these on its second connection: first while it is being opened, then
+  // (once it has calls in flight too) because the other one's oldest call is older.
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 20; ++i) {
+      GetNode(*channel, "k" + std::to_string(round * 20 + i), results, 60000);
+    }
+    ASSERT_TRUE(PollUntil([&] { return results.done.load() == 20 * (round + 1); }, 20000))
+        << results.done.load() << " of the fast calls answered while the slow one waits";
+  }
+  EXPECT_EQ(slow->waiting(), 1);
+  std::vector<std::string> fast = results.snapshot();
   std::sort(fast.begin(), fast.end());
   std::vector<std::string> expected;
-  for (int i = 0; i < 20; ++i) expected.push_back("ok:k" + std::to_string(i));
+  for (int i = 0; i < 40; ++i) expected.push_back("ok:k" + std::to_string(i));
   std::sort(expected.begin(), expected.end());
   EXPECT_EQ(fast, expected);
+  slow->release();
+  ASSERT_TRUE(PollUntil([&] { return results.done.load() == 41; }, 20000));
+  EXPECT_EQ(results.snapshot().back(), "ok:slow answer");
+}
+
+TEST_F(PeerChannelTest, ACallOnAnIdleConnectionIsWrittenByTheCaller) {
+  Server server;
+  auto channel = Open(server.location());
+  ASSERT_EQ(GetNodeNow(*channel, "warm"), "ok:warm");
+  // Both client loops held: only the caller's thread can write the request now.
+  Gate loops_held;
+  OpenOnExit open_loops(loops_held);
+  for (size_t i = 0; i < loops.size(); ++i) {
+    boost::asio::post(loops.next(), [&loops_held] { loops_held.pass(); });
+  }
+  ASSERT_TRUE(PollUntil([&] { return loops_held.waiting() == 2; }, 10000));
+  Results results;
+  Ask(*channel, results, 20000, [](wire::LocatorClient& c) { c.send_ping(); },
+      [](wire::LocatorClient& c) {
+        c.recv_ping();
+        return std::string("pong");
+      });
+  EXPECT_TRUE(PollUntil([&] { return server.handler->pings.load() == 1; }, 10000));
+  EXPECT_EQ(results.done.load(), 0);  // its reply is read on the loop
+  loops_held.release();
+  ASSERT_TRUE(PollUntil([&] { return results.done.load() == 1; }, 10000));
+  EXPECT_EQ(results.snapshot()[0], "ok:pong");
+  // A request larger than the socket takes at once: the caller writes what it can, the loop
+  // the rest, in order.
+  const std::string big(8 << 20, 'b');
+  const std::string answer = GetNodeNow(*channel, big, 20000);
+  EXPECT_TRUE(answer == "ok:" + big) << answer.size() << " bytes: " << answer.substr(0, 80);
+  EXPECT_EQ(GetNodeNow(*channel, "after"), "ok:after");
+  EXPECT_EQ(counters->late_replies.load(), 0);
+}
+
+TEST_F(PeerChannelTest, ACallWrittenByTheCallerStillFailsAtItsDeadline) {
+  GatedServer gated;  // its debug calls are never answered
+  auto channel = Open(gated.server.location());
+  const auto timed_out = [](const std::string& answer) {
+    return answer.rfind("transport" + std::to_string(TTransportException::TIMED_OUT), 0) == 0;
+  };
+  // Leaves the deadline timer armed a second from now.
+  ASSERT_EQ(GetNodeNow(*channel, "warm", 1000), "ok:warm");
+  Results results;
+  // Written by this thread on the idle connection; the loop learns of it from the timer, which
+  // fires before its deadline (a call due earlier than the timer wakes the loop instead).
+  Debug(*channel, results, 2000);
+  ASSERT_TRUE(PollUntil([&] { return results.done.load() == 1; }, 10000));
+  EXPECT_TRUE(timed_out(results.snapshot()[0])) << results.snapshot()[0];
+  // An idle connection again once it is over: a call due before the timer wakes the loop.
+  Debug(*channel, results, 100);
+  ASSERT_TRUE(PollUntil([&] { return results.done.load() == 2; }, 10000));
+  EXPECT_TRUE(timed_out(results.snapshot()[1])) << results.snapshot()[1];
+  EXPECT_EQ(counters->timeouts.load(), 2);
 }
 
 TEST_F(PeerChannelTest, ACallPastItsDeadlineFailsAndItsLateReplyIsDropped) {
