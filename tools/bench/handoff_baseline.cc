@@ -6,6 +6,7 @@
 #include <thrift/TApplicationException.h>
 
 #include "locator/rpc/address.h"
+#include "locator/service/peer_auth.h"
 
 namespace thrifty::bench {
 
@@ -65,6 +66,15 @@ CopyResult PerKeyCopy(const ThriftTarget& target, const locator::wire::Location&
   result.owned = owned.size();
   ThriftConnection conn = ConnectThrift(node, target);
   const std::string where = rpc::ToString(node);
+  // owner_get is a node-to-node call: prove the development key, as storectl's operator
+  // commands do without --cluster-key-file (the benchmark's clusters are on loopback).
+  try {
+    locator::PeerAuth(std::make_shared<const membership::KeyRing>(
+                          membership::KeyRing::DevelopmentKey()))
+        .authenticate(*conn.client);
+  } catch (const apache::thrift::TException& e) {
+    throw FatalError("cannot prove the development cluster key to " + where + ": " + e.what());
+  }
 
   // What the node holds itself, read in batches (not the part being measured).
   std::vector<diststore::wire::Record> records;
