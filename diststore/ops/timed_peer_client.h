@@ -2,6 +2,7 @@
 // StoreLatency (failed calls too), and otherwise passes every call to the client it wraps.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
 #include "diststore/ops/store_latency.h"
@@ -29,6 +30,18 @@ class TimedPeerClient : public PeerClient {
                            const Location& sender) override {
     metrics::ScopedLatency timer(latency_.of(PeerCall::kHandoff));
     return inner_->handoff(peer, records, sender);
+  }
+  // Timed from the start to the outcome (on the channel's loop thread).
+  void handoff_async(const Location& peer, std::vector<wire::Record> records, Location sender,
+                     rpc::OutcomeHandler<wire::HandoffAck> done) override {
+    metrics::LatencyHistogram& histogram = latency_.of(PeerCall::kHandoff);
+    const auto start = std::chrono::steady_clock::now();
+    inner_->handoff_async(peer, std::move(records), std::move(sender),
+                          [&histogram, start, done = std::move(done)](
+                              rpc::Outcome<wire::HandoffAck> outcome) {
+                            histogram.record(std::chrono::steady_clock::now() - start);
+                            done(std::move(outcome));
+                          });
   }
   // A hint is a replica write's stand-in: timed as one.
   void keep_hints(const Location& peer, const std::vector<wire::Record>& records,

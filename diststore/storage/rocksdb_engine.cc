@@ -398,19 +398,22 @@ class RocksDbEngine final : public Engine {
     std::map<std::string_view, Slot> slots;  // sorted: MultiGet's sorted_input
     for (const PendingWrite* w : group) {
       for (const Entry& e : w->entries) {
-        auto [it, added] = slots.try_emplace(e.key);
-        Slot& slot = it->second;
-        if (added) slot.never_written = !written_.maybe_written(e.key);
+        Slot& slot = slots[e.key];
         slot.needs_stored = slot.needs_stored || observer != nullptr || e.record == nullptr ||
                             e.record->version <= stored_max_;
-        slot.read = slot.needs_stored && !slot.never_written;
       }
     }
     std::vector<std::string_view> to_read;
     int64_t fresh = 0;
-    for (const auto& [key, slot] : slots) {
-      if (slot.read) to_read.push_back(key);
-      if (slot.needs_stored && slot.never_written) ++fresh;
+    for (auto& [key, slot] : slots) {
+      if (!slot.needs_stored) continue;
+      slot.never_written = !written_.maybe_written(key);
+      slot.read = !slot.never_written;
+      if (slot.read) {
+        to_read.push_back(key);
+      } else {
+        ++fresh;
+      }
     }
     reads_skipped_ += static_cast<int64_t>(slots.size() - to_read.size()) - fresh;
     fresh_unread_ += fresh;

@@ -7,25 +7,31 @@ namespace thrifty::storage {
 namespace {
 
 constexpr size_t kBitsPerKey = 10;
-constexpr int kProbes = 7;  // ~ln 2 * bits per key: about 1% false positives at capacity
+constexpr int kProbes = 7;
+constexpr uint64_t kBlockBits = 512;  // one cache line: a key's probes touch only its block
 
 }  // namespace
 
 WrittenKeys::WrittenKeys(size_t capacity) : capacity_(capacity) {
-  if (capacity > 0) bits_.assign((capacity * kBitsPerKey + 63) / 64, 0);
+  if (capacity == 0) return;
+  const size_t blocks = (capacity * kBitsPerKey + kBlockBits - 1) / kBlockBits;
+  bits_.assign(blocks * (kBlockBits / 64), 0);
 }
 
-// Calls visit(word, mask) for each of the key's probes: Kirsch-Mitzenmacher, probe i is
-// h1 + i * h2 over the two halves of one 64-bit hash. Stops when visit returns false.
+// Calls visit(word, mask) for each of the key's probes, until it returns false. A blocked
+// Bloom filter: the hash's high half picks the key's 512-bit block (one cache miss per key,
+// where probes over the whole array would take one each); its two low 16-bit quarters are h1
+// and h2 of h1 + i * h2 over the block's bits (Kirsch-Mitzenmacher). About 1.2% false positives at 10 bits per key.
 template <typename Visit>
 bool WrittenKeys::probe(std::string_view key, Visit&& visit) const {
   const uint64_t hash = XXH3_64bits(key.data(), key.size());
-  const uint64_t size = bits_.size() * 64;
-  uint64_t position = hash & 0xffffffffu;
-  const uint64_t step = (hash >> 32) | 1;
+  const uint64_t blocks = bits_.size() / (kBlockBits / 64);
+  const size_t first_word = static_cast<size_t>((hash >> 32) % blocks) * (kBlockBits / 64);
+  uint32_t position = static_cast<uint32_t>(hash & 0xffff);
+  const uint32_t step = static_cast<uint32_t>((hash >> 16) & 0xffff) | 1;
   for (int i = 0; i < kProbes; ++i, position += step) {
-    const uint64_t bit = position % size;
-    if (!visit(bit / 64, uint64_t{1} << (bit % 64))) return false;
+    const uint32_t bit = position % kBlockBits;
+    if (!visit(first_word + bit / 64, uint64_t{1} << (bit % 64))) return false;
   }
   return true;
 }

@@ -7,7 +7,7 @@
 //
 // Contract: maybe_written(key) is false only if add(key) was never called (no false
 // negatives); it is true for about 1% of other keys while at most `capacity` keys were added
-// (10 bits and 7 probes per key). Past `capacity` adds the filter switches itself off for
+// (10 bits and 7 probes per key, in one 512-bit block). Past `capacity` adds the filter switches itself off for
 // good (frees its bits) and answers true for every key: the engine then reads as it would
 // without it. A filter built with capacity 0 is off from the start.
 //
