@@ -352,6 +352,7 @@ class RocksDbEngine final : public Engine {
   struct Slot {
     bool needs_stored = false;     // an entry must know the stored record (else: newer than all)
     bool never_written = false;    // no record: the engine opened empty and never wrote it
+    bool erases = false;           // an entry is a delete
     bool read = false;             // looked up: needs_stored and not never_written
     rocksdb::Status read_status;   // of the lookup, when read
     std::string_view stored_bytes;  // what the lookup found, when read and found
@@ -401,13 +402,18 @@ class RocksDbEngine final : public Engine {
         Slot& slot = slots[e.key];
         slot.needs_stored = slot.needs_stored || observer != nullptr || e.record == nullptr ||
                             e.record->version <= stored_max_;
+        slot.erases = slot.erases || e.record == nullptr;
       }
     }
     std::vector<std::string_view> to_read;
-    int64_t fresh = 0;
+    int64_t fresh = 0, probed = 0;
     for (auto& [key, slot] : slots) {
       if (!slot.needs_stored) continue;
-      slot.never_written = !written_.maybe_written(key);
+      // A delete names a key the caller saw stored: not worth a probe.
+      if (!slot.erases && written_.active()) {
+        ++probed;
+        slot.never_written = !written_.maybe_written(key);
+      }
       slot.read = !slot.never_written;
       if (slot.read) {
         to_read.push_back(key);
@@ -415,6 +421,7 @@ class RocksDbEngine final : public Engine {
         ++fresh;
       }
     }
+    note_fresh_probes(probed, fresh);
     reads_skipped_ += static_cast<int64_t>(slots.size() - to_read.size()) - fresh;
     fresh_unread_ += fresh;
     StoredValues found = read_sorted(to_read);
@@ -528,6 +535,25 @@ class RocksDbEngine final : public Engine {
     w.applied = applied;
   }
 
+  // The filter pays while writes bring keys this engine never wrote (a handoff into a new
+  // node, a first load); once nearly every key it is asked about may have been written, each
+  // probe is a cache miss that saves nothing: after a window of kFreshWindow probes of which
+  // fewer than 1 in kFreshMinShare were fresh, the filter is switched off for good.
+  static constexpr int64_t kFreshWindow = 1 << 16;
+  static constexpr int64_t kFreshMinShare = 8;
+  void note_fresh_probes(int64_t probed, int64_t fresh) {
+    if (probed == 0) return;
+    window_probes_ += probed;
+    window_fresh_ += fresh;
+    if (window_probes_ < kFreshWindow) return;
+    if (window_fresh_ * kFreshMinShare < window_probes_) {
+      LOG(INFO) << "RocksDB at " << path_ << ": " << window_fresh_ << " of the last "
+                << window_probes_ << " keys written were new to it; keys are read from now on";
+      written_.stop();
+    }
+    window_probes_ = window_fresh_ = 0;
+  }
+
   // Sets stored_max_ and persisted_mark_ from the mark in the meta family; a database without
   // one is scanned for its greatest version, and the mark written.
   void load_version_mark() {
@@ -633,6 +659,8 @@ class RocksDbEngine final : public Engine {
   int64_t stored_max_ = 0;      // >= every version stored
   int64_t persisted_mark_ = 0;  // the mark on disk; >= stored_max_ once a group's write is done
   WrittenKeys written_;         // keys written since an empty open (off: the db had records)
+  int64_t window_probes_ = 0;   // note_fresh_probes' window
+  int64_t window_fresh_ = 0;
   std::atomic<int64_t> write_groups_{0};
   std::atomic<int64_t> fresh_unread_{0};
   std::atomic<bool> fresh_tracking_{false};

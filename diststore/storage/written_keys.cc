@@ -44,7 +44,7 @@ bool WrittenKeys::maybe_written(std::string_view key) const {
 void WrittenKeys::add(std::string_view key) {
   if (bits_.empty()) return;
   if (++added_ > capacity_) {
-    std::vector<uint64_t>().swap(bits_);  // off for good: every key reads as "maybe"
+    stop();
     return;
   }
   probe(key, [&](size_t word, uint64_t mask) {

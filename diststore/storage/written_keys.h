@@ -7,9 +7,9 @@
 //
 // Contract: maybe_written(key) is false only if add(key) was never called (no false
 // negatives); it is true for about 1% of other keys while at most `capacity` keys were added
-// (10 bits and 7 probes per key, in one 512-bit block). Past `capacity` adds the filter switches itself off for
-// good (frees its bits) and answers true for every key: the engine then reads as it would
-// without it. A filter built with capacity 0 is off from the start.
+// (10 bits and 7 probes per key, in one 512-bit block). Past `capacity` adds the filter
+// switches itself off for good (frees its bits) and answers true for every key: the engine
+// then reads as it would without it. A filter built with capacity 0 is off from the start; stop() turns it off.
 //
 // Not thread-safe: the RocksDB engine's committer owns it (one group at a time).
 #pragma once
@@ -30,6 +30,8 @@ class WrittenKeys {
   bool maybe_written(std::string_view key) const;
   // Notes `key` as written; the capacity+1-th add switches the filter off.
   void add(std::string_view key);
+  // Switches the filter off for good (frees its bits): every key "maybe" written from now.
+  void stop() { std::vector<uint64_t>().swap(bits_); }
 
  private:
   template <typename Visit>

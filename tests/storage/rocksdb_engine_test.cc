@@ -417,6 +417,26 @@ TEST_F(RocksDbEngineTest, PastItsCapacityAFreshEngineReadsEveryKey) {
   EXPECT_EQ(engine->get("a")->value, "a");
 }
 
+// Once the keys written are no longer new to it, the engine stops probing the filter (every
+// probe would say "maybe"): after a window of 65,536 probes with fewer than 1 in 8 fresh.
+TEST_F(RocksDbEngineTest, AFreshEngineStopsTrackingWhenKeysAreNoLongerNew) {
+  auto engine = OpenRocksDbEngine(Options());
+  const int64_t base = int64_t{1} << 40;
+  ASSERT_TRUE(engine->merge("z", Value("bound", base + 1'000'000)));
+  std::vector<std::pair<std::string, Record>> batch;
+  for (int i = 0; i < 70000; ++i) batch.emplace_back("k" + std::to_string(i), Value("v", base + i));
+  ASSERT_EQ(engine->merge_batch(batch), batch.size());
+  EXPECT_EQ(Stat(*engine, "engine_fresh_keys_unread"), 70000);
+  EXPECT_EQ(Stat(*engine, "engine_fresh_keys_tracking"), 1);  // all new: it pays
+  for (auto& [key, record] : batch) record.version += 100000;
+  ASSERT_EQ(engine->merge_batch(batch), batch.size());  // all read: none new
+  EXPECT_EQ(Stat(*engine, "engine_fresh_keys_tracking"), 0);
+  EXPECT_EQ(Stat(*engine, "engine_fresh_keys_unread"), 70000);
+  EXPECT_TRUE(engine->merge("new", Value("n", base)));  // read now, absent: written
+  EXPECT_FALSE(engine->merge("k5", Value("older", base + 5)));
+  EXPECT_EQ(engine->get("k5")->version, base + 100005);
+}
+
 // Holds every change report (and with it the group that makes it) until the gate opens.
 class GatedObserver : public ChangeObserver {
  public:
