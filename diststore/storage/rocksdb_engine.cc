@@ -353,6 +353,7 @@ class RocksDbEngine final : public Engine {
     bool needs_stored = false;     // an entry must know the stored record (else: newer than all)
     bool never_written = false;    // no record: the engine opened empty and never wrote it
     bool erases = false;           // an entry is a delete
+    bool probed = false;           // never_written came from the filter
     bool read = false;             // looked up: needs_stored and not never_written
     rocksdb::Status read_status;   // of the lookup, when read
     std::string_view stored_bytes;  // what the lookup found, when read and found
@@ -413,6 +414,10 @@ class RocksDbEngine final : public Engine {
       if (!slot.erases && written_.active()) {
         ++probed;
         slot.never_written = !written_.maybe_written(key);
+        slot.probed = true;
+        // Its merge will be written (nothing stored to lose to): noted now, while the
+        // filter's block is in cache. A failed write leaves it "maybe", which costs a read.
+        if (slot.never_written) written_.add(key);
       }
       slot.read = !slot.never_written;
       if (slot.read) {
@@ -453,9 +458,10 @@ class RocksDbEngine final : public Engine {
       if (slot.current) {
         status = batch.Put(ToSlice(key), EncodeRecord(*slot.current));
         max_written = std::max(max_written, slot.current->version);
-        // Before the write: a failed write leaves the key "maybe written", which only costs
-        // a read.
-        written_.add(key);
+        // A probed key is in the filter already (noted above, or it answered "maybe", which
+        // it always will). Others are noted before the write: a failed write leaves the key
+        // "maybe written", which only costs a read.
+        if (!slot.probed) written_.add(key);
       } else {
         status = batch.Delete(ToSlice(key));
       }
