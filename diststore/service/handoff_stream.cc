@@ -185,6 +185,7 @@ SweepResult HandoffStream::sweep_once() {
     }
     for (const auto& [id, error] : done) {
       auto it = sent.find(id);
+      if (it == sent.end()) continue;  // reported twice (a client that also threw)
       SentBatch batch = std::move(it->second);
       sent.erase(it);
       --in_flight_to[batch.owner_name];
@@ -211,12 +212,19 @@ SweepResult HandoffStream::sweep_once() {
     ++result.batches;
     ++batches_out_;
     records_out_ += static_cast<int64_t>(taken.records.size());
-    peers_.handoff_async(taken.owner, std::move(taken.records), cluster_.self(),
-                         [arrivals, id](rpc::Outcome<wire::HandoffAck> outcome) {
-                           std::lock_guard<std::mutex> lock(arrivals->mu);
-                           arrivals->done.emplace_back(id, outcome.error);
-                           arrivals->cv.notify_one();
-                         });
+    auto arrived = [arrivals, id](std::exception_ptr error) {
+      std::lock_guard<std::mutex> lock(arrivals->mu);
+      arrivals->done.emplace_back(id, std::move(error));
+      arrivals->cv.notify_one();
+    };
+    try {
+      peers_.handoff_async(taken.owner, std::move(taken.records), cluster_.self(),
+                           [arrived](rpc::Outcome<wire::HandoffAck> outcome) {
+                             arrived(outcome.error);
+                           });
+    } catch (...) {  // a client that throws instead of reporting: settled as a failure
+      arrived(std::current_exception());
+    }
   };
   // Ring owners' names, computed once per owner rather than once per record.
   std::map<const Location*, std::string> owner_names;
