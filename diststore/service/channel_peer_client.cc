@@ -1,7 +1,5 @@
 #include "diststore/service/channel_peer_client.h"
 
-#include <future>
-
 #include "Store.h"
 #include "locator/rpc/channel_call.h"
 
@@ -11,8 +9,11 @@ ChannelPeerClient::ChannelPeerClient(rpc::ClientLoops& loops, rpc::ChannelOption
                                      int call_timeout_ms)
     : loops_(loops), options_(std::move(options)), call_timeout_ms_(call_timeout_ms) {}
 
-ChannelPeerClient::~ChannelPeerClient() {
+ChannelPeerClient::~ChannelPeerClient() { close(); }
+
+void ChannelPeerClient::close() {
   std::lock_guard<std::mutex> lock(mu_);
+  closed_ = true;
   for (auto& [name, channel] : channels_) channel->close();
 }
 
@@ -20,7 +21,10 @@ std::shared_ptr<rpc::PeerChannel> ChannelPeerClient::channel(const Location& pee
   const std::string name = rpc::ToString(peer);
   std::lock_guard<std::mutex> lock(mu_);
   auto& channel = channels_[name];
-  if (!channel) channel = rpc::PeerChannel::Make(loops_, peer, options_);
+  if (!channel) {
+    channel = rpc::PeerChannel::Make(loops_, peer, options_);
+    if (closed_) channel->close();  // refuses its calls: the loops may be stopped
+  }
   return channel;
 }
 
@@ -37,16 +41,7 @@ void ChannelPeerClient::start(const Location& peer, Send send, Recv recv,
 
 template <class Result>
 Result ChannelPeerClient::wait(const std::function<void(rpc::OutcomeHandler<Result>)>& call) {
-  auto promise = std::make_shared<std::promise<Result>>();
-  std::future<Result> future = promise->get_future();
-  call([promise](rpc::Outcome<Result> outcome) {
-    if (outcome.value) {
-      promise->set_value(std::move(*outcome.value));
-    } else {
-      promise->set_exception(outcome.error);
-    }
-  });
-  return future.get();
+  return rpc::AwaitOutcome<Result>(call);
 }
 
 template <class Result, class Send, class Recv>

@@ -29,6 +29,9 @@ class ChannelPeerClient : public PeerClient {
   ChannelPeerClient(rpc::ClientLoops& loops, rpc::ChannelOptions options, int call_timeout_ms);
   // Closes every channel: calls not yet answered fail.
   ~ChannelPeerClient() override;
+  // Closes every channel (calls not yet answered fail, on their loops) and refuses every call
+  // from now on, on the caller's thread. Idempotent.
+  void close();
 
   std::vector<wire::Record> owner_get(const Location& peer, const std::vector<std::string>& keys,
                                       bool fallback) override;
@@ -73,6 +76,7 @@ class ChannelPeerClient : public PeerClient {
   const int call_timeout_ms_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<rpc::PeerChannel>> channels_;
+  bool closed_ = false;  // under mu_
 };
 
 }  // namespace thrifty::diststore

@@ -80,8 +80,8 @@ std::set<std::string> OwnerStore::merge_newer_from(
       try {
         std::rethrow_exception(outcomes[c].error);
       } catch (const std::exception& e) {
-        VLOG(1) << "read of " << indexes_of[c]->size() << " keys on "
-                << rpc::ToString(outcomes[c].peer) << " failed: " << e.what();
+        LOG_EVERY_T(WARNING, 1) << "read of " << indexes_of[c]->size() << " keys on "
+                                << rpc::ToString(outcomes[c].peer) << " failed: " << e.what();
       }
       failed.insert(MemberName(outcomes[c].peer));
       continue;  // the holder may have left; what we have is the best answer
@@ -129,9 +129,32 @@ void OwnerStore::check_owners_answered(const locator::ClusterSnapshot& snapshot,
 std::vector<std::optional<storage::Record>> OwnerStore::read(
     const locator::ClusterSnapshot& snapshot, const std::vector<std::string>& keys,
     bool fallback) {
-  std::vector<std::optional<storage::Record>> found = read_local(keys);
   // With replicas, the coordinator asks R of them and the previous holders (ReplicaReader).
-  if (!fallback || replication_.replicas > 1) return found;
+  if (!fallback || replication_.replicas > 1) return read_local(keys);
+  std::vector<std::optional<storage::Record>> found = read_as_of(snapshot, keys);
+  // The ring may have changed since `snapshot` was taken, and a key this read missed moved
+  // meanwhile: its handoff to a node `snapshot` does not know was acknowledged and the copy
+  // here deleted while the read was under way (handoff starts only once this node published
+  // the new ring). Look for what is missing once more, as of the current ring.
+  std::vector<size_t> missing;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!found[i]) missing.push_back(i);
+  }
+  if (missing.empty()) return found;
+  const auto now = cluster_.snapshot();
+  if (now->ring()->signature() == snapshot.ring()->signature()) return found;
+  ++counters_.rerouted;
+  std::vector<std::string> again;
+  again.reserve(missing.size());
+  for (size_t i : missing) again.push_back(keys[i]);
+  auto second = read_as_of(*now, again);
+  for (size_t j = 0; j < missing.size(); ++j) found[missing[j]] = std::move(second[j]);
+  return found;
+}
+
+std::vector<std::optional<storage::Record>> OwnerStore::read_as_of(
+    const locator::ClusterSnapshot& snapshot, const std::vector<std::string>& keys) {
+  std::vector<std::optional<storage::Record>> found = read_local(keys);
   const HolderAsks asks = moving_.plan(snapshot, keys, found);
   counters_.forwarded += static_cast<int64_t>(asks.owners.size());
   counters_.fallback_reads += static_cast<int64_t>(asks.fallback_asks);

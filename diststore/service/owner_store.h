@@ -72,6 +72,9 @@ class OwnerStore {
 
  private:
   std::vector<std::optional<storage::Record>> read_local(const std::vector<std::string>& keys);
+  // read() as of `snapshot` alone.
+  std::vector<std::optional<storage::Record>> read_as_of(const locator::ClusterSnapshot& snapshot,
+                                                         const std::vector<std::string>& keys);
   // Asks each planned holder in parallel and keeps every record newer than found[i]; an
   // unreachable holder is skipped (what we have is the best answer). Returns the names of
   // the holders that failed.

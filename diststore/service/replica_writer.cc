@@ -1,6 +1,8 @@
 #include "diststore/service/replica_writer.h"
 
 #include <map>
+#include <memory>
+#include <stdexcept>
 
 #include <glog/logging.h>
 
@@ -31,140 +33,43 @@ struct ReplicaShare {
 
 }  // namespace
 
+ReplicaWriter::~ReplicaWriter() { life_.end(); }
+
 void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
                          std::vector<wire::Record> records, Consistency level) {
-  if (records.empty()) return;
-  const ReplicaPlacement placement(snapshot, static_cast<size_t>(paths_.options.replicas),
-                                   paths_.moving.draining());
-  const size_t n = placement.effective_n();
-  const size_t required = RequiredReplies(level, n);
-  const std::string what = "write at " + ConsistencyName(level);
+  rpc::AwaitOutcome<bool>([&](rpc::OutcomeHandler<bool> done) {
+    lead_async(snapshot, std::move(records), level, std::move(done));
+  });
+}
 
-  // Every key's set first: a request that cannot succeed sends nothing.
-  const bool hints_count = hints_ && paths_.options.hints_count_for_w;
-  // By replica name, or (hint shares) by "holder name\nDEAD replica name".
-  std::map<std::string, ReplicaShare> shares;
-  std::map<std::string, std::vector<wire::Record>> for_dead;  // replica name -> its hints
-  for (size_t i = 0; i < records.size(); ++i) {
-    const ReplicaSet set = placement.of(records[i].key);
-    const size_t alive = set.alive_count();
-    std::vector<locator::wire::Location> holders;
-    if (hints_count && alive > 0 && alive < set.size()) {
-      holders = placement.hint_holders_of(records[i].key, set);
-    }
-    if (alive == 0 || alive + holders.size() < required) {
-      ++paths_.counters.unavailable;
-      ThrowUnavailable(what + " of key '" + records[i].key + "'" +
-                           (hints_count ? " (" + std::to_string(holders.size()) +
-                                              " live hint holders count too)"
-                                        : std::string()),
-                       required, alive);
-    }
-    if (records[i].version != 0) {
-      ThrowStoreError("a replicated write to lead must be unversioned (key '" + records[i].key +
-                      "')");
-    }
-    records[i].version = paths_.owner.clock().now();
-    size_t next_holder = 0;
-    for (size_t r = 0; r < set.size(); ++r) {
-      if (!set.alive[r]) {
-        if (next_holder < holders.size()) {  // a stand-in keeps it, and its ack counts
-          const locator::wire::Location& holder = holders[next_holder++];
-          ReplicaShare& share = shares[MemberName(holder) + "\n" + set.names[r]];
-          share.replica = holder;
-          share.hint_for = set.names[r];
-          share.hint_target = set.replicas[r];
-          share.records.push_back(records[i]);
-          share.indexes.push_back(i);
-        } else if (hints_) {
-          for_dead[set.names[r]].push_back(records[i]);
-        }
-        continue;
-      }
-      ReplicaShare& share = shares[set.names[r]];
-      share.replica = set.replicas[r];
-      share.records.push_back(records[i]);
-      share.indexes.push_back(i);
-    }
-  }
+namespace {
 
-  std::vector<size_t> acks(records.size(), 0);
-  std::vector<std::string> refusals;  // StoreError answers, in words
-  std::vector<std::pair<locator::wire::Location, std::function<bool()>>> calls;
-  std::vector<const ReplicaShare*> remote_shares;
-  const ReplicaShare* local_share = nullptr;
-  for (auto& [name, share] : shares) {
-    if (name == self_name_) {
-      local_share = &share;
-      continue;
-    }
-    remote_shares.push_back(&share);
-    ++paths_.counters.replica_writes;
-    if (!share.hint_for.empty()) {
-      // A hint holder: if it cannot keep the hint, this node keeps it (it does not count).
-      const std::string host_id = HintedHandoff::HostIdOf(snapshot, share.hint_for);
-      // Copies: the call may outlive this request (quorum_call.h).
-      calls.emplace_back(share.replica, [peers = &paths_.peers, cluster = &paths_.cluster,
-                                         hints = hints_, host_id, holder = share.replica,
-                                         dead = share.hint_for, target = share.hint_target,
-                                         batch = share.records] {
-        try {
-          peers->keep_hints(holder, batch, host_id, target);
-        } catch (const wire::StoreError&) {
-          hints->keep(host_id, dead, batch);
-          throw;
-        } catch (...) {
-          cluster->report_failure(holder);
-          hints->keep(host_id, dead, batch);
-          throw;
-        }
-        return true;
-      });
-      continue;
-    }
-    const std::string host_id =
-        hints_ ? HintedHandoff::HostIdOf(snapshot, name) : std::string();
-    calls.emplace_back(share.replica, [peers = &paths_.peers, cluster = &paths_.cluster, hints = hints_,
-                                       host_id, name = name, replica = share.replica,
-                                       batch = share.records] {
-      try {
-        peers->owner_put(replica, batch, wire::Consistency::ONE);
-      } catch (const wire::StoreError&) {
-        throw;  // an answer: the replica is up
-      } catch (...) {
-        cluster->report_failure(replica);
-        if (hints) hints->keep(host_id, name, batch);
-        throw;
-      }
-      return true;
-    });
-  }
-  std::function<void()> local;
-  if (local_share) {
-    local = [&] {
-      try {
-        paths_.owner.write(snapshot, local_share->records);
-        for (size_t i : local_share->indexes) ++acks[i];
-      } catch (const wire::StoreError& e) {
-        refusals.push_back(self_name_ + ": " + e.message);
-      }
-    };
-  }
-  // Enough: every record has W acknowledgements, or one of them can no longer get them.
-  auto count = [&](const std::vector<ReplicaReply<bool>>& replies, std::vector<size_t>* got,
-                   std::vector<size_t>* possible) {
+// One led write after its calls started: what the quorum is counted from, and the outcome.
+struct LeadState {
+  std::vector<wire::Record> records;
+  size_t required = 0;
+  std::string what;
+  std::vector<size_t> acks;            // this node's acknowledgements, per record
+  std::vector<std::string> refusals;   // StoreError answers, in words (this node's)
+  std::vector<std::vector<size_t>> call_indexes;  // per call: the records it carries
+  rpc::OutcomeHandler<bool> done;
+
+  // Per record: acknowledgements so far, and how many it can still get.
+  void count(const std::vector<ReplicaReply<bool>>& replies, std::vector<size_t>* got,
+             std::vector<size_t>* possible) const {
     *got = acks;
     *possible = acks;
     for (size_t c = 0; c < replies.size(); ++c) {
       const bool ok = replies[c].done && replies[c].result;
       const bool open = !replies[c].done;
-      for (size_t i : remote_shares[c]->indexes) {
+      for (size_t i : call_indexes[c]) {
         if (ok) ++(*got)[i];
         if (ok || open) ++(*possible)[i];
       }
     }
-  };
-  auto enough = [&](const std::vector<ReplicaReply<bool>>& replies) {
+  }
+  // Every record has W acknowledgements, or one of them can no longer get them.
+  bool decided(const std::vector<ReplicaReply<bool>>& replies) const {
     std::vector<size_t> got, possible;
     count(replies, &got, &possible);
     bool all = true;
@@ -173,14 +78,15 @@ void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
       if (got[i] < required) all = false;
     }
     return all;
-  };
-  for (const auto& [name, hinted] : for_dead) {
-    hints_->keep(HintedHandoff::HostIdOf(snapshot, name), name, hinted);
   }
-  auto replies = QuorumCall<bool>(paths_.pool, std::move(calls), local, enough);
+};
 
+// Throws what a write that ended with `replies` failed with, if it failed.
+void ThrowIfFailed(const LeadState& state, const std::vector<ReplicaReply<bool>>& replies,
+                   StoreCounters& counters) {
   std::vector<size_t> got, possible;
-  count(replies, &got, &possible);
+  state.count(replies, &got, &possible);
+  std::vector<std::string> refusals = state.refusals;
   bool unanswered = false;  // a call failed without an answer: it may have been applied
   for (size_t c = 0; c < replies.size(); ++c) {
     if (!replies[c].done) {
@@ -196,17 +102,173 @@ void ReplicaWriter::lead(const locator::ClusterSnapshot& snapshot,
                               << " failed: " << replies[c].error;
     }
   }
-  for (size_t i = 0; i < records.size(); ++i) {
-    if (got[i] >= required) continue;
-    ++paths_.counters.errors;
-    const std::string about = what + " of key '" + records[i].key + "'";
+  for (size_t i = 0; i < state.records.size(); ++i) {
+    if (got[i] >= state.required) continue;
+    ++counters.errors;
+    const std::string about = state.what + " of key '" + state.records[i].key + "'";
     if (got[i] == 0 && !unanswered && !refusals.empty()) {
       ThrowStoreError(about + " refused by every replica (" + refusals.front() + ")");
     }
-    ++paths_.counters.timed_out;
-    ThrowTimedOut(about + (refusals.empty() ? "" : " (" + refusals.front() + ")"), required,
-                  got[i]);
+    ++counters.timed_out;
+    ThrowTimedOut(about + (refusals.empty() ? "" : " (" + refusals.front() + ")"),
+                  state.required, got[i]);
   }
+}
+
+}  // namespace
+
+void ReplicaWriter::lead_async(const locator::ClusterSnapshot& snapshot,
+                               std::vector<wire::Record> records, Consistency level,
+                               rpc::OutcomeHandler<bool> done) {
+  if (records.empty()) return done(rpc::Outcome<bool>{true, nullptr});
+  auto state = std::make_shared<LeadState>();
+  std::map<std::string, ReplicaShare> shares;  // by replica name, or "holder\nDEAD replica"
+  std::map<std::string, std::vector<wire::Record>> for_dead;  // replica name -> its hints
+  try {
+    const ReplicaPlacement placement(snapshot, static_cast<size_t>(paths_.options.replicas),
+                                     paths_.moving.draining());
+    const size_t n = placement.effective_n();
+    state->required = RequiredReplies(level, n);
+    state->what = "write at " + ConsistencyName(level);
+    const size_t required = state->required;
+
+    // Every key's set first: a request that cannot succeed sends nothing.
+    const bool hints_count = hints_ && paths_.options.hints_count_for_w;
+    for (size_t i = 0; i < records.size(); ++i) {
+      const ReplicaSet set = placement.of(records[i].key);
+      const size_t alive = set.alive_count();
+      std::vector<locator::wire::Location> holders;
+      if (hints_count && alive > 0 && alive < set.size()) {
+        holders = placement.hint_holders_of(records[i].key, set);
+      }
+      if (alive == 0 || alive + holders.size() < required) {
+        ++paths_.counters.unavailable;
+        ThrowUnavailable(state->what + " of key '" + records[i].key + "'" +
+                             (hints_count ? " (" + std::to_string(holders.size()) +
+                                                " live hint holders count too)"
+                                          : std::string()),
+                         required, alive);
+      }
+      if (records[i].version != 0) {
+        ThrowStoreError("a replicated write to lead must be unversioned (key '" +
+                        records[i].key + "')");
+      }
+      records[i].version = paths_.owner.clock().now();
+      size_t next_holder = 0;
+      for (size_t r = 0; r < set.size(); ++r) {
+        if (!set.alive[r]) {
+          if (next_holder < holders.size()) {  // a stand-in keeps it, and its ack counts
+            const locator::wire::Location& holder = holders[next_holder++];
+            ReplicaShare& share = shares[MemberName(holder) + "\n" + set.names[r]];
+            share.replica = holder;
+            share.hint_for = set.names[r];
+            share.hint_target = set.replicas[r];
+            share.records.push_back(records[i]);
+            share.indexes.push_back(i);
+          } else if (hints_) {
+            for_dead[set.names[r]].push_back(records[i]);
+          }
+          continue;
+        }
+        ReplicaShare& share = shares[set.names[r]];
+        share.replica = set.replicas[r];
+        share.records.push_back(records[i]);
+        share.indexes.push_back(i);
+      }
+    }
+    for (const auto& [name, hinted] : for_dead) {
+      hints_->keep(HintedHandoff::HostIdOf(snapshot, name), name, hinted);
+    }
+  } catch (...) {
+    return done(rpc::Outcome<bool>{std::nullopt, std::current_exception()});
+  }
+  state->acks.assign(records.size(), 0);
+  state->records = std::move(records);
+  state->done = std::move(done);
+
+  std::vector<std::pair<locator::wire::Location, StartReplicaCall<bool>>> calls;
+  const ReplicaShare* local_share = nullptr;
+  for (auto& [name, share] : shares) {
+    if (name == self_name_) {
+      local_share = &share;
+      continue;
+    }
+    state->call_indexes.push_back(share.indexes);
+    ++paths_.counters.replica_writes;
+    if (!share.hint_for.empty()) {
+      // A hint holder: keep_hints blocks, so it runs on the pool; if the holder cannot keep
+      // the hint, this node keeps it (it does not count).
+      const std::string host_id = HintedHandoff::HostIdOf(snapshot, share.hint_for);
+      calls.emplace_back(share.replica, [this, life = life_.watch(), host_id,
+                                         holder = share.replica, dead = share.hint_for,
+                                         target = share.hint_target,
+                                         batch = std::move(share.records)](auto done) {
+        paths_.pool.submit([this, life, host_id, holder, dead, target, batch, done] {
+          rpc::Outcome<bool> outcome;
+          {
+            Lifetime::Hold hold(life);
+            if (!hold) return done({std::nullopt, std::make_exception_ptr(std::runtime_error(
+                                                      "the node is stopping"))});
+            outcome = rpc::OutcomeOf<bool>([&] {
+              paths_.peers.keep_hints(holder, batch, host_id, target);
+              return true;
+            });
+            if (!outcome.value) {
+              if (!IsRefusal(outcome.error)) paths_.cluster.report_failure(holder);
+              try {
+                hints_->keep(host_id, dead, batch);
+              } catch (const std::exception& e) {
+                LOG_EVERY_T(WARNING, 1) << "keeping the hints for " << dead << " failed: "
+                                        << e.what();
+              }
+            }
+          }
+          done(std::move(outcome));
+        });
+      });
+      continue;
+    }
+    const std::string host_id = hints_ ? HintedHandoff::HostIdOf(snapshot, name) : std::string();
+    auto batch = std::make_shared<const std::vector<wire::Record>>(std::move(share.records));
+    calls.emplace_back(share.replica, [this, life = life_.watch(), host_id, name = name,
+                                       replica = share.replica, batch](auto done) {
+      // A failure without an answer: report it and keep the hint (both may block) before the
+      // failure counts.
+      paths_.peers.owner_put_async(
+          replica, *batch, wire::Consistency::ONE,
+          AfterFailure<bool>(paths_.pool, life,
+                             [this, host_id, name, replica, batch] {
+                               paths_.cluster.report_failure(replica);
+                               if (hints_) hints_->keep(host_id, name, *batch);
+                             },
+                             std::move(done)));
+    });
+  }
+  std::function<bool()> local;
+  if (local_share) {
+    local = [&] {
+      try {
+        paths_.owner.write(snapshot, local_share->records);
+        for (size_t i : local_share->indexes) ++state->acks[i];
+      } catch (const wire::StoreError& e) {
+        state->refusals.push_back(self_name_ + ": " + e.message);
+      }
+      return true;
+    };
+  }
+  auto enough = [state](const std::vector<ReplicaReply<bool>>& replies) {
+    return state->decided(replies);
+  };
+  auto finished = [this, life = life_.watch(), state](std::vector<ReplicaReply<bool>> replies) {
+    Lifetime::Hold hold(life);
+    if (!hold) return;  // the writer is gone: nobody to answer
+    rpc::Outcome<bool> outcome = rpc::OutcomeOf<bool>([&] {
+      ThrowIfFailed(*state, replies, paths_.counters);
+      return true;
+    });
+    state->done(std::move(outcome));
+  };
+  StartQuorumCall<bool>(std::move(calls), local, std::move(enough), std::move(finished));
 }
 
 }  // namespace thrifty::diststore

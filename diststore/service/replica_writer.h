@@ -17,12 +17,19 @@
 // than W acknowledgements with at least one, or a call that failed without an answer, is
 // TimedOut (the write may survive); only when every replica refused it (StoreError answers)
 // is it a StoreError (nothing written). Thread-safe.
+//
+// The calls to replicas are asynchronous (PeerClient::owner_put_async): no thread waits for
+// one. What may block after a call failed (reporting the failure, keeping the hint in the
+// HintStore) and the blocking keep_hints to a hint holder run on `paths.pool`; a failed call
+// counts toward the outcome only after its hint is kept.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "Store.h"
 #include "diststore/service/hinted_handoff.h"
+#include "diststore/service/lifetime.h"
 #include "diststore/service/replica_paths.h"
 #include "diststore/service/replication.h"
 
@@ -33,10 +40,18 @@ class ReplicaWriter {
   // `hints` (may be null: none kept) keeps the write for each replica that is DEAD or whose
   // call failed.
   explicit ReplicaWriter(ReplicaPaths paths, HintedHandoff* hints = nullptr);
+  // Outcomes of calls still in flight are dropped from here on (their `done` does not run).
+  ~ReplicaWriter();
 
   // Leads `records` (each of version 0, stamped here) at `level` (resolved, not DEFAULT) on
-  // `snapshot`. Returns once every record is stored on W of its replicas. Throws
-  // wire::Unavailable, wire::TimedOut or wire::StoreError as above.
+  // `snapshot`: stamps them, keeps the hints of DEAD replicas, writes this node's share and
+  // starts the calls to the other replicas on this thread, then returns. `done` runs exactly
+  // once: with true once every record is stored on W of its replicas, or with
+  // wire::Unavailable, wire::TimedOut or wire::StoreError as above; on this thread, a peer
+  // channel's loop or `paths.pool` (it must not block). `snapshot` is not used after return.
+  void lead_async(const locator::ClusterSnapshot& snapshot, std::vector<wire::Record> records,
+                  Consistency level, rpc::OutcomeHandler<bool> done);
+  // The same, waiting: returns once done, throws what `done` would get.
   void lead(const locator::ClusterSnapshot& snapshot, std::vector<wire::Record> records,
             Consistency level);
 
@@ -44,6 +59,7 @@ class ReplicaWriter {
   ReplicaPaths paths_;
   HintedHandoff* hints_;
   const std::string self_name_;
+  Lifetime life_;  // last: ends first
 };
 
 }  // namespace thrifty::diststore

@@ -19,6 +19,9 @@ std::string ReplicationOptions::validate() const {
   if (anti_entropy_interval_ms < 0 || anti_entropy_interval_ms > 7LL * 86400 * 1000) {
     return "--anti-entropy-interval-s must be in 0..604800 (0: only on demand)";
   }
+  if (speculative_retry_ms < 0 || speculative_retry_ms > 60000) {
+    return "--speculative-retry-ms must be in 0..60000 (0: ask every replica at once)";
+  }
   if (gc_grace_ms < 1000 || gc_grace_ms > 3650LL * 86400 * 1000) {
     return "--gc-grace-s must be in 1..315360000";
   }

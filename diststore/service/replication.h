@@ -30,6 +30,12 @@ struct ReplicationOptions {
   // Write the newest version to replicas a quorum read found stale before answering (ONE
   // reads repair in the background).
   bool read_repair = true;
+  // --speculative-retry-ms: a ONE or QUORUM read asks R replicas first and the other live
+  // replicas only if one of those fails or the read is not decided within this many ms (a
+  // replica call answers in well under 1 ms on a LAN; 20 ms is far beyond a healthy p99 and
+  // catches a stalled or dead peer long before its call deadline). 0: ask every live replica
+  // at once, as ALL does.
+  int speculative_retry_ms = 20;
   // --hints-count-for-w (off): a write's hint for a DEAD replica, stored durably on a live node
   // that is not a replica (ReplicaPlacement::hint_holders_of), counts toward W, as in Dynamo's
   // sloppy quorum. Off by default: a hint is not seen by reads until it is replayed, so with

@@ -253,92 +253,126 @@ std::vector<std::optional<storage::Record>> RequestRouter::read_replicated(
 
 void RequestRouter::write_replicated(const std::vector<wire::Record>& records, Consistency level) {
   level = Resolve(level, replication_.write);
-  const auto snapshot = cluster_.snapshot();
-  const ReplicaPlacement placement(*snapshot, static_cast<size_t>(replication_.replicas),
-                                   moving_.draining());
-  write_via_leaders(*snapshot, placement, records, level, {});
+  rpc::AwaitOutcome<bool>([&](rpc::OutcomeHandler<bool> done) {
+    write_via_leaders(cluster_.snapshot(), records, level, {}, std::move(done));
+  });
 }
 
-void RequestRouter::write_via_leaders(const locator::ClusterSnapshot& snapshot,
-                                      const ReplicaPlacement& placement,
-                                      const std::vector<wire::Record>& records, Consistency level,
-                                      const std::set<std::string>& unreachable) {
+void RequestRouter::write_via_leaders(std::shared_ptr<const locator::ClusterSnapshot> snapshot,
+                                      std::vector<wire::Record> records, Consistency level,
+                                      std::set<std::string> unreachable,
+                                      rpc::OutcomeHandler<bool> done) {
+  const ReplicaPlacement placement(*snapshot, static_cast<size_t>(replication_.replicas),
+                                   moving_.draining());
+  const size_t required = RequiredReplies(level, placement.effective_n());
   // Each key's leader: its first live replica that has not failed this request yet.
   std::map<std::string, OwnerGroup<wire::Record>> by_leader;
-  for (size_t i = 0; i < records.size(); ++i) {
-    const ReplicaSet set = placement.of(records[i].key);
-    int leader = -1;
-    for (size_t r = 0; r < set.size() && leader < 0; ++r) {
-      if (set.alive[r] && unreachable.count(set.names[r]) == 0) leader = static_cast<int>(r);
-    }
-    if (leader < 0 && unreachable.empty()) {  // none alive: nothing was sent
-      ++counters_.unavailable;
-      ThrowUnavailable("write at " + ConsistencyName(level) + " of key '" + records[i].key + "'",
-                       RequiredReplies(level, placement.effective_n()), 0);
-    }
-    if (leader < 0) {
-      ++counters_.errors;
-      ++counters_.timed_out;
-      ThrowTimedOut("write at " + ConsistencyName(level) + " of key '" + records[i].key +
-                        "': no live replica could be reached to lead it",
-                    RequiredReplies(level, placement.effective_n()), 0);
-    }
-    auto& group = by_leader[set.names[static_cast<size_t>(leader)]];
-    group.owner = set.replicas[static_cast<size_t>(leader)];
-    group.items.push_back(records[i]);
-    group.indexes.push_back(i);
-  }
-  std::vector<std::pair<locator::wire::Location, std::function<bool()>>> remote;
-  for (auto& entry : by_leader) {
-    if (entry.first == self_name_) continue;
-    const OwnerGroup<wire::Record>* group = &entry.second;
-    ++counters_.forwarded;
-    remote.emplace_back(group->owner, [this, group, &snapshot, &placement, level, &unreachable] {
-      try {
-        peers_.owner_put(group->owner, group->items, level);
-      } catch (const apache::thrift::transport::TTransportException& e) {
-        // No connection to the leader, or it closed the connection (it crashed or stopped)
-        // before answering: the next live replica leads. (A replica, not this node: it has
-        // seen the key's versions, so its clock stamps above them.) Applying an unacknowledged
-        // write once more is safe: it is the same write, stamped later. A call that timed out
-        // is not sent again (the leader may be running it): the client hears TimedOut.
-        using apache::thrift::transport::TTransportException;
-        if (e.getType() != TTransportException::NOT_OPEN &&
-            e.getType() != TTransportException::END_OF_FILE) {
-          throw;
-        }
-        cluster_.report_failure(group->owner);
-        std::set<std::string> failed = unreachable;
-        failed.insert(MemberName(group->owner));
-        write_via_leaders(snapshot, placement, group->items, level, failed);
+  try {
+    for (size_t i = 0; i < records.size(); ++i) {
+      const ReplicaSet set = placement.of(records[i].key);
+      int leader = -1;
+      for (size_t r = 0; r < set.size() && leader < 0; ++r) {
+        if (set.alive[r] && unreachable.count(set.names[r]) == 0) leader = static_cast<int>(r);
       }
-      return true;
+      if (leader < 0 && unreachable.empty()) {  // none alive: nothing was sent
+        ++counters_.unavailable;
+        ThrowUnavailable("write at " + ConsistencyName(level) + " of key '" + records[i].key + "'",
+                         required, 0);
+      }
+      if (leader < 0) {
+        ++counters_.errors;
+        ++counters_.timed_out;
+        ThrowTimedOut("write at " + ConsistencyName(level) + " of key '" + records[i].key +
+                          "': no live replica could be reached to lead it",
+                      required, 0);
+      }
+      auto& group = by_leader[set.names[static_cast<size_t>(leader)]];
+      group.owner = set.replicas[static_cast<size_t>(leader)];
+      group.items.push_back(std::move(records[i]));
+      group.indexes.push_back(i);
+    }
+  } catch (...) {
+    return done(rpc::Outcome<bool>{std::nullopt, std::current_exception()});
+  }
+  std::vector<std::pair<locator::wire::Location, StartCall<bool>>> calls;
+  for (auto& [name, group] : by_leader) {
+    auto items = std::make_shared<std::vector<wire::Record>>(std::move(group.items));
+    if (name == self_name_) {
+      calls.emplace_back(group.owner, [this, snapshot, items, level](auto led) {
+        writer_.lead_async(*snapshot, std::move(*items), level, std::move(led));
+      });
+      continue;
+    }
+    ++counters_.forwarded;
+    calls.emplace_back(group.owner, [this, life = life_.watch(), snapshot, items, level,
+                                     unreachable, leader = group.owner,
+                                     required](auto led) {
+      peers_.owner_put_async(leader, *items, level, [=](rpc::Outcome<bool> outcome) {
+        if (outcome.value) return led(std::move(outcome));
+        try {
+          std::rethrow_exception(outcome.error);
+        } catch (const wire::StoreError&) {
+          return led(std::move(outcome));  // the leader's own answers, for the client
+        } catch (const wire::Unavailable&) {
+          return led(std::move(outcome));
+        } catch (const wire::TimedOut&) {
+          return led(std::move(outcome));
+        } catch (...) {
+        }
+        // The call failed: reporting it may block (and the next leader's write starts from
+        // there), so not on the channel's loop.
+        Lifetime::Hold hold(life);
+        if (!hold) return led(std::move(outcome));
+        fan_out_.submit([=]() mutable {
+          Lifetime::Hold still(life);
+          if (!still) return led(std::move(outcome));
+          try {
+            std::rethrow_exception(outcome.error);
+          } catch (const apache::thrift::transport::TTransportException& e) {
+            // No connection to the leader, or it closed the connection (it crashed or
+            // stopped) before answering: the next live replica leads. (A replica, not this
+            // node: it has seen the key's versions, so its clock stamps above them.) Applying
+            // an unacknowledged write once more is safe: it is the same write, stamped later.
+            // A call that timed out is not sent again (the leader may be running it): the
+            // client hears TimedOut.
+            using apache::thrift::transport::TTransportException;
+            if (e.getType() == TTransportException::NOT_OPEN ||
+                e.getType() == TTransportException::END_OF_FILE) {
+              cluster_.report_failure(leader);
+              std::set<std::string> failed = unreachable;
+              failed.insert(MemberName(leader));
+              return write_via_leaders(snapshot, std::move(*items), level, std::move(failed),
+                                       std::move(led));
+            }
+          } catch (...) {
+          }
+          led(rpc::Outcome<bool>{std::nullopt, rpc::OutcomeOf<bool>([&]() -> bool {
+                                   std::string why;
+                                   try {
+                                     std::rethrow_exception(outcome.error);
+                                   } catch (const std::exception& e) {
+                                     why = cluster_.owner_unreachable(leader, e);
+                                   } catch (...) {
+                                     why = "unknown error";
+                                   }
+                                   ++counters_.errors;
+                                   ++counters_.timed_out;
+                                   ThrowTimedOut("write at " + ConsistencyName(level) +
+                                                     " led by " + rpc::ToString(leader) + ": " +
+                                                     why,
+                                                 required, 0);
+                                 }).error});
+        });
+      });
     });
   }
-  std::function<void()> local;
-  if (auto mine = by_leader.find(self_name_); mine != by_leader.end()) {
-    local = [&, items = &mine->second.items] { writer_.lead(snapshot, *items, level); };
-  }
-  auto outcomes = ScatterCalls(fan_out_, std::move(remote), local);
-  for (auto& outcome : outcomes) {
-    if (!outcome.error) continue;
-    try {
-      std::rethrow_exception(outcome.error);
-    } catch (const wire::StoreError&) {
-      throw;
-    } catch (const wire::Unavailable&) {
-      throw;
-    } catch (const wire::TimedOut&) {
-      throw;
-    } catch (const std::exception& e) {
-      ++counters_.errors;
-      ++counters_.timed_out;
-      ThrowTimedOut("write at " + ConsistencyName(level) + " led by " +
-                        rpc::ToString(outcome.peer) + ": " +
-                        cluster_.owner_unreachable(outcome.peer, e),
-                    RequiredReplies(level, placement.effective_n()), 0);
+  // The first failure in leader order is the request's.
+  StartScatterCalls<bool>(std::move(calls), [done = std::move(done)](auto outcomes) {
+    for (auto& outcome : outcomes) {
+      if (outcome.error) return done(rpc::Outcome<bool>{std::nullopt, outcome.error});
     }
-  }
+    done(rpc::Outcome<bool>{true, nullptr});
+  });
 }
 
 void RequestRouter::owner_put(std::vector<wire::Record> records, Consistency level) {

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "Store.h"
 #include "diststore/limits/store_limits.h"
 #include "diststore/service/cluster_view.h"
+#include "diststore/service/lifetime.h"
 #include "diststore/service/moving_keys.h"
 #include "diststore/service/owner_store.h"
 #include "diststore/service/peer_client.h"
@@ -36,7 +38,9 @@ namespace thrifty::diststore {
 
 class RequestRouter {
  public:
-  // Every reference must outlive this object.
+  // Every reference must outlive this object. `fan_out` runs what may block after a leader's
+  // call failed (reporting it, routing to the next leader); it must be joined after this
+  // object is destroyed. Its tasks never wait.
   RequestRouter(ClusterView& cluster, OwnerStore& owner, PeerClient& peers, MovingKeys& moving,
                 ReplicaReader& reader, ReplicaWriter& writer, rpc::FanOut& fan_out,
                 const StoreLimits& limits, const ReplicationOptions& replication,
@@ -54,6 +58,16 @@ class RequestRouter {
                                                Consistency level = wire::Consistency::DEFAULT);
   void multi_put(const std::vector<wire::Entry>& entries,
                  Consistency level = wire::Consistency::DEFAULT);
+
+  // get() and put() answered through `done` instead of returned (request_router_async.cc):
+  // `done` runs exactly once, with the result or the exception the blocking form throws, on
+  // this thread or on a peer channel's loop thread. A key another node owns is forwarded with
+  // an asynchronous call, so no thread waits for the owner (the Store connection's
+  // continuation call, store_calls.h, answers from `done`). What stays on this node runs here
+  // before this returns.
+  void get_async(std::string key, Consistency level, rpc::OutcomeHandler<std::string> done);
+  void put_async(std::string key, std::string value, Consistency level,
+                 rpc::OutcomeHandler<bool> done);
 
   // owner_put as a peer sent it: with replicas, unversioned records are led here
   // (ReplicaWriter), versioned ones are this node's copy (OwnerStore).
@@ -77,12 +91,24 @@ class RequestRouter {
   std::vector<std::optional<storage::Record>> read_replicated(const std::vector<std::string>& keys,
                                                               Consistency level);
   void write_replicated(const std::vector<wire::Record>& records, Consistency level);
-  // Sends each record to its leader: its first live replica not in `unreachable`. A leader
-  // that cannot be reached (no connection, or closed before answering) is added to
-  // `unreachable` and the next one leads.
-  void write_via_leaders(const locator::ClusterSnapshot& snapshot,
-                         const ReplicaPlacement& placement, const std::vector<wire::Record>& records,
-                         Consistency level, const std::set<std::string>& unreachable);
+  // Sends each record to its leader: its first live replica not in `unreachable` (this node's
+  // ReplicaWriter, or owner_put_async), and returns; `done` runs once when every leader
+  // answered (on this thread, a peer channel's loop or `fan_out_`). A leader that cannot be
+  // reached (no connection, or closed before answering) is added to `unreachable` and the
+  // next one leads (from `fan_out_`: reporting the failure may block).
+  void write_via_leaders(std::shared_ptr<const locator::ClusterSnapshot> snapshot,
+                         std::vector<wire::Record> records, Consistency level,
+                         std::set<std::string> unreachable, rpc::OutcomeHandler<bool> done);
+  // The single-copy get and write of one key as of `snapshot`, answered through `done`; on a
+  // failure after the ring changed, once more on the new one (as routed()), unless `rerouted`.
+  void get_async_on(std::string key, std::shared_ptr<const locator::ClusterSnapshot> snapshot,
+                    bool rerouted, rpc::OutcomeHandler<std::string> done);
+  void put_async_on(wire::Record record, std::shared_ptr<const locator::ClusterSnapshot> snapshot,
+                    bool rerouted, rpc::OutcomeHandler<bool> done);
+  // The current snapshot if its routing ring differs from `before`'s (the ring changed since
+  // a request routed by `before`), else null.
+  std::shared_ptr<const locator::ClusterSnapshot> changed_since(
+      const locator::ClusterSnapshot& before) const;
   bool replicated() const { return replication_.replicas > 1; }
   // A remote owner's failure as the client sees it: its own StoreError's message, or, for any
   // other failure, "owner ... is unreachable (...)", reported to the cluster view.
@@ -99,6 +125,7 @@ class RequestRouter {
   const ReplicationOptions& replication_;
   StoreCounters& counters_;
   const std::string self_name_;
+  Lifetime life_;  // last: ends first
 };
 
 }  // namespace thrifty::diststore

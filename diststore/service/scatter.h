@@ -103,36 +103,53 @@ std::vector<CallOutcome<Result>> ScatterCalls(
 template <class Result>
 using StartCall = std::function<void(rpc::OutcomeHandler<Result> done)>;
 
-// The same, completion-driven: starts every remote call (PeerClient's *_async forms), runs
-// `local` on this thread, then waits for every call; no thread is held per call.
+// Completion-driven, waiting for nothing: starts every call (PeerClient's *_async forms) and
+// returns; `finished` runs once with every outcome, in order, on the thread of the last
+// completion (a peer channel's loop: it must not block) or on this one.
+template <class Result>
+void StartScatterCalls(std::vector<std::pair<locator::wire::Location, StartCall<Result>>> remote,
+                       std::function<void(std::vector<CallOutcome<Result>>)> finished) {
+  struct State {
+    std::mutex mu;
+    std::vector<CallOutcome<Result>> outcomes;
+    size_t pending = 0;
+    std::function<void(std::vector<CallOutcome<Result>>)> finished;
+  };
+  if (remote.empty()) return finished({});
+  auto state = std::make_shared<State>();
+  state->outcomes.resize(remote.size());
+  state->pending = remote.size();
+  state->finished = std::move(finished);
+  for (size_t i = 0; i < remote.size(); ++i) state->outcomes[i].peer = remote[i].first;
+  for (size_t i = 0; i < remote.size(); ++i) {
+    remote[i].second([state, i](rpc::Outcome<Result> outcome) {
+      std::vector<CallOutcome<Result>> all;
+      {
+        std::lock_guard<std::mutex> lock(state->mu);
+        state->outcomes[i].result = std::move(outcome.value);
+        state->outcomes[i].error = std::move(outcome.error);
+        if (--state->pending != 0) return;
+        all = std::move(state->outcomes);
+      }
+      state->finished(std::move(all));
+    });
+  }
+}
+
+// The same, waiting: starts every remote call, runs `local` on this thread, then waits for
+// every call; no thread is held per call.
 template <class Result>
 std::vector<CallOutcome<Result>> ScatterCalls(
     std::vector<std::pair<locator::wire::Location, StartCall<Result>>> remote,
     const std::function<void()>& local) {
-  struct State {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::vector<CallOutcome<Result>> outcomes;
-    size_t pending = 0;
-  };
-  auto state = std::make_shared<State>();
-  state->outcomes.resize(remote.size());
-  state->pending = remote.size();
-  for (size_t i = 0; i < remote.size(); ++i) state->outcomes[i].peer = remote[i].first;
-  for (size_t i = 0; i < remote.size(); ++i) {
-    remote[i].second([state, i](rpc::Outcome<Result> outcome) {
-      std::lock_guard<std::mutex> lock(state->mu);
-      state->outcomes[i].result = std::move(outcome.value);
-      state->outcomes[i].error = std::move(outcome.error);
-      --state->pending;
-      state->cv.notify_all();
-    });
-  }
+  // Shared: the last completion may still be inside set_value when this thread wakes.
+  auto promise = std::make_shared<std::promise<std::vector<CallOutcome<Result>>>>();
+  auto future = promise->get_future();
+  StartScatterCalls<Result>(std::move(remote), [promise](std::vector<CallOutcome<Result>> all) {
+    promise->set_value(std::move(all));
+  });
   const std::exception_ptr local_error = RunLocal(local);
-  std::unique_lock<std::mutex> lock(state->mu);
-  state->cv.wait(lock, [&] { return state->pending == 0; });
-  std::vector<CallOutcome<Result>> outcomes = std::move(state->outcomes);
-  lock.unlock();
+  std::vector<CallOutcome<Result>> outcomes = future.get();
   if (local_error) std::rethrow_exception(local_error);
   return outcomes;
 }

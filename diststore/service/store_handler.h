@@ -18,6 +18,8 @@ class StoreHandler : public locator::LocatorHandler, virtual public wire::StoreI
   // `peer`: the remote "host:port", for logs.
   StoreHandler(StoreNode& store, const rpc::ConnectionPeer& peer);
 
+  StoreNode& store() { return store_; }
+
   void get(std::string& out, const std::string& key, int32_t level) override;
   void put(const std::string& key, const std::string& value,
            int32_t level) override;

@@ -6,6 +6,7 @@
 #include "diststore/ops/timed_peer_client.h"
 #include "diststore/service/channel_peer_client.h"
 #include "diststore/service/durability.h"
+#include "diststore/service/store_calls.h"
 #include "diststore/service/store_handler.h"
 #include "diststore/storage/data_dir.h"
 #include "diststore/storage/host_id.h"
@@ -78,7 +79,8 @@ std::string StoreOptions::validate() const {
       handoff.batches_in_flight_per_owner < 1 || handoff.bytes_in_flight < 1) {
     return "handoff batch sizes and in-flight bounds must be >= 1";
   }
-  if (peer_loops < 1 || peer_connections < 1 || peer_call_timeout_ms < 1 || fan_out_threads < 1) {
+  if (peer_loops < 1 || peer_connections < 1 || peer_call_timeout_ms < 1 || fan_out_threads < 1 ||
+      replica_work_threads < 1) {
     return "peer loops, connections, call timeout and fan-out sizes must be >= 1";
   }
   if (drain_timeout_ms < 0) return "--drain-timeout-s must be >= 0";
@@ -127,10 +129,10 @@ StoreNode::StoreNode(StoreOptions options) : options_(Validated(std::move(option
   channel.prologue = node_->peer_auth().channel_prologue(channel.limits);
   channel.counters = peer_calls_;
   peer_loops_ = std::make_unique<rpc::ClientLoops>(options_.peer_loops);
-  peers_ = std::make_unique<TimedPeerClient>(
-      std::make_unique<ChannelPeerClient>(*peer_loops_, std::move(channel),
-                                          options_.peer_call_timeout_ms),
-      latency_);
+  auto channels = std::make_unique<ChannelPeerClient>(*peer_loops_, std::move(channel),
+                                                      options_.peer_call_timeout_ms);
+  channels_ = channels.get();
+  peers_ = std::make_unique<TimedPeerClient>(std::move(channels), latency_);
   hint_store_ = std::make_unique<storage::HintStore>(engine_->hints_table());
   HintOptions hint_options = options_.hints;
   hint_options.enabled = hint_options.enabled && options_.replication.replicas > 1;
@@ -138,10 +140,10 @@ StoreNode::StoreNode(StoreOptions options) : options_(Validated(std::move(option
   hinted_ = std::make_unique<HintedHandoff>(*cluster_, *hint_store_, *peers_, hint_options);
   moving_ = std::make_unique<MovingKeys>(options_.moving_keys, HoldsAnyRecord(*engine_));
   fan_out_ = std::make_unique<rpc::FanOut>(options_.fan_out_threads);
-  replica_calls_ = std::make_unique<rpc::FanOut>(options_.fan_out_threads);
+  replica_work_ = std::make_unique<rpc::FanOut>(options_.replica_work_threads);
   owner_ = std::make_unique<OwnerStore>(*cluster_, *engine_, *peers_, *moving_,
                                         options_.limits, options_.replication, counters_);
-  const ReplicaPaths replica_paths{*cluster_, *owner_, *peers_, *moving_, *replica_calls_,
+  const ReplicaPaths replica_paths{*cluster_, *owner_, *peers_, *moving_, *replica_work_,
                                    options_.replication, counters_};
   reader_ = std::make_unique<ReplicaReader>(replica_paths);
   writer_ = std::make_unique<ReplicaWriter>(replica_paths,
@@ -178,7 +180,7 @@ std::string StoreNode::start() {
     LOG(INFO) << "HTTP endpoint on " << http_->url();
   }
   const std::string outcome =
-      node_->start(std::make_shared<rpc::PerConnection<wire::StoreProcessor, wire::StoreIf>>(
+      node_->start(std::make_shared<rpc::PerConnection<StoreCalls, StoreHandler>>(
           [this](const rpc::ConnectionPeer& peer) {
             return std::make_shared<StoreHandler>(*this, peer);
           }));
@@ -221,6 +223,10 @@ void StoreNode::stop() {
   if (http_) http_->stop();  // its handlers read the parts below
   node_->stop();  // first: no request may reach the parts below once they go
   anti_entropy_->stop();
+  // The peer calls still in flight fail now, and their completions (a continuation call's, a
+  // quorum's) run while every part they use is here; later calls are refused at once.
+  channels_->close();
+  peer_loops_->stop();
 }
 
 std::map<std::string, int64_t> StoreNode::stats(KeyCount keys) {

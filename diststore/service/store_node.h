@@ -41,6 +41,8 @@
 
 namespace thrifty::diststore {
 
+class ChannelPeerClient;
+
 class StoreHttp;
 
 // Everything a store node is configured with; the defaults are the documented ones.
@@ -69,9 +71,14 @@ struct StoreOptions {
   int peer_call_timeout_ms = 30000;
   size_t peer_loops = 2;
   int peer_connections = 2;
-  // Threads for the parallel calls of one request to several owners (and as many again for
-  // the calls of replicated writes and reads to the replicas).
-  size_t fan_out_threads = 32;
+  // Calls to other nodes are asynchronous; two small pools run what may block around them,
+  // off the peer channels' loops. fan_out_threads: after a call to a write's leader failed,
+  // reporting it and routing to the next leader. replica_work_threads: after a replica call
+  // failed, reporting it and keeping the hint (an engine write); this node's share of a read
+  // repair; keep_hints to a hint holder (--hints-count-for-w: a blocking call); the timers of
+  // speculative reads. Neither runs a call per thread, so neither grows with load.
+  size_t fan_out_threads = 2;
+  size_t replica_work_threads = 4;
   // How long a clean leave may take to hand off its keys before it leaves anyway.
   int64_t drain_timeout_ms = 300000;
   // The HTTP endpoint (/metrics, /health, the status page: diststore/ops/store_http.h); none
@@ -149,18 +156,17 @@ class StoreNode {
   // The event loops of the calls to other nodes (peer channels); they outlive the client.
   std::unique_ptr<rpc::ClientLoops> peer_loops_;
   std::shared_ptr<rpc::PeerCallCounters> peer_calls_ = std::make_shared<rpc::PeerCallCounters>();
-  // A TimedPeerClient over a ChannelPeerClient: calls are timed in latency_.
+  // A TimedPeerClient over a ChannelPeerClient (channels_): calls are timed in latency_.
   std::unique_ptr<PeerClient> peers_;
+  ChannelPeerClient* channels_ = nullptr;
   std::unique_ptr<storage::HintStore> hint_store_;
   std::unique_ptr<HintedHandoff> hinted_;
   StoreCounters counters_;
   std::unique_ptr<MovingKeys> moving_;
   // Declared after what their tasks use, so they are joined before those are destroyed.
-  // Two pools: a task on fan_out_ (a request's call to a leader) may wait for replica calls,
-  // which run on replica_calls_ and never wait for anything, so neither pool can fill up
-  // with tasks waiting for queued ones.
+  // Their tasks never wait for other tasks (store_node.h, StoreOptions::fan_out_threads).
   std::unique_ptr<rpc::FanOut> fan_out_;
-  std::unique_ptr<rpc::FanOut> replica_calls_;
+  std::unique_ptr<rpc::FanOut> replica_work_;
   std::unique_ptr<OwnerStore> owner_;
   std::unique_ptr<ReplicaReader> reader_;
   std::unique_ptr<ReplicaWriter> writer_;

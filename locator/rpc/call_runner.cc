@@ -75,8 +75,8 @@ bool CallArgsReader::begin(const std::string& frame, const std::string& method) 
   try {
     std::string name;
     apache::thrift::protocol::TMessageType type;
-    int32_t seqid = 0;
-    protocol_->readMessageBegin(name, type, seqid);
+    seqid_ = 0;
+    protocol_->readMessageBegin(name, type, seqid_);
     if (name == method) return true;
   } catch (const std::exception&) {
   }
@@ -95,11 +95,12 @@ bool CallArgsReader::finish(bool ok) {
   return ok;
 }
 
-std::string ExceptionFrame(const std::string& name, int32_t seqid, const std::string& message) {
+std::string ExceptionFrame(const std::string& name, int32_t seqid, const std::string& message,
+                           TApplicationException::TApplicationExceptionType type) {
   auto buffer = std::make_shared<apache::thrift::transport::TMemoryBuffer>();
   apache::thrift::protocol::TBinaryProtocol protocol(buffer);
   protocol.writeMessageBegin(name, apache::thrift::protocol::T_EXCEPTION, seqid);
-  TApplicationException(TApplicationException::PROTOCOL_ERROR, message).write(&protocol);
+  TApplicationException(type, message).write(&protocol);
   protocol.writeMessageEnd();
   std::string out(4, '\0');
   buffer->appendBufferToString(out);

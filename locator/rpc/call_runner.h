@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include <thrift/TApplicationException.h>
 #include <thrift/TProcessor.h>
 
 #include "locator/rpc/limits.h"
@@ -76,6 +77,8 @@ class CallArgsReader {
     }
     return finish(ok);
   }
+  // The sequence id of the call read last (its reply must carry it).
+  int32_t seqid() const { return seqid_; }
 
  private:
   bool begin(const std::string& frame, const std::string& method);
@@ -83,10 +86,16 @@ class CallArgsReader {
 
   std::shared_ptr<CallBuffer> in_;
   std::shared_ptr<apache::thrift::protocol::TProtocol> protocol_;
+  int32_t seqid_ = 0;
 };
 
 // A reply frame carrying a TApplicationException for `name`/`seqid`: how a request refused
-// before it could be read (an oversized frame) is answered.
-std::string ExceptionFrame(const std::string& name, int32_t seqid, const std::string& message);
+// before it could be read (an oversized frame) is answered (PROTOCOL_ERROR), and how a
+// continuation call answers a failure its method does not declare (UNKNOWN, as the generated
+// processor does).
+std::string ExceptionFrame(
+    const std::string& name, int32_t seqid, const std::string& message,
+    apache::thrift::TApplicationException::TApplicationExceptionType type =
+        apache::thrift::TApplicationException::PROTOCOL_ERROR);
 
 }  // namespace thrifty::rpc

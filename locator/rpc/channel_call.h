@@ -15,6 +15,7 @@
 
 #include <exception>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,23 @@ Outcome<Result> OutcomeOf(Call&& call) {
     outcome.error = std::current_exception();
   }
   return outcome;
+}
+
+// Starts an asynchronous operation with `start` (which passes its handler on) and waits here
+// for its outcome: returns the result or throws the error. Never on the thread that would
+// complete it (a channel loop).
+template <class Result>
+Result AwaitOutcome(const std::function<void(OutcomeHandler<Result>)>& start) {
+  auto promise = std::make_shared<std::promise<Result>>();
+  std::future<Result> future = promise->get_future();
+  start([promise](Outcome<Result> outcome) {
+    if (outcome.value) {
+      promise->set_value(std::move(*outcome.value));
+    } else {
+      promise->set_exception(outcome.error);
+    }
+  });
+  return future.get();
 }
 
 namespace internal {

@@ -1,6 +1,9 @@
 #include "locator/rpc/client_loops.h"
 
 #include <algorithm>
+#include <future>
+
+#include <boost/asio/post.hpp>
 
 #include <glog/logging.h>
 
@@ -24,12 +27,24 @@ ClientLoops::ClientLoops(size_t threads) {
   }
 }
 
-ClientLoops::~ClientLoops() {
-  for (auto& loop : loops_) {
-    loop->work.reset();
-    loop->context.stop();
-  }
-  for (auto& loop : loops_) loop->thread.join();
+ClientLoops::~ClientLoops() { stop(); }
+
+void ClientLoops::stop() {
+  std::call_once(stopped_, [this] {
+    // A marker behind what is queued on each loop: once it ran, so did everything before it.
+    std::vector<std::future<void>> drained;
+    for (auto& loop : loops_) {
+      auto marker = std::make_shared<std::promise<void>>();
+      drained.push_back(marker->get_future());
+      boost::asio::post(loop->context, [marker] { marker->set_value(); });
+    }
+    for (auto& f : drained) f.wait();
+    for (auto& loop : loops_) {
+      loop->work.reset();
+      loop->context.stop();
+    }
+    for (auto& loop : loops_) loop->thread.join();
+  });
 }
 
 boost::asio::io_context& ClientLoops::next() {

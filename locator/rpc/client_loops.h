@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -22,7 +23,11 @@ class ClientLoops {
   explicit ClientLoops(size_t threads);
   // Stops the loops and joins their threads; handlers not yet run are dropped. Close the
   // channels first (PeerChannel::close), so that every call has been answered.
-  ~ClientLoops();
+  ~ClientLoops();  // stop()
+  // Runs what the loops have queued now (e.g. the failures PeerChannel::close queued), then
+  // stops them and joins their threads; handlers posted later are dropped. Idempotent; not on
+  // a loop thread.
+  void stop();
   ClientLoops(const ClientLoops&) = delete;
   ClientLoops& operator=(const ClientLoops&) = delete;
 
@@ -39,6 +44,7 @@ class ClientLoops {
   };
   std::vector<std::unique_ptr<Loop>> loops_;
   std::atomic<size_t> next_{0};
+  std::once_flag stopped_;
 };
 
 }  // namespace thrifty::rpc

@@ -29,6 +29,9 @@ class FanOut {
     return future;
   }
 
+  // Where timers run their handlers (on the pool's threads).
+  boost::asio::thread_pool::executor_type executor() { return pool_.get_executor(); }
+
   // Runs fn(item) for every item in parallel and waits for all; results in item order.
   // Exceptions stay inside the returned futures' slots: callers decide what a failure means.
   template <typename Item, typename Fn>

@@ -40,9 +40,20 @@ std::string PeerName(const tcp::socket& socket) {
 
 }  // namespace
 
+// A loop's io_context. A connection may outlive its server (a continuation call answered after
+// the server stopped holds it), and its socket must not outlive the context it was made on: so
+// connections share the context, and stop() drops the handlers still queued on it (shutdown)
+// instead of waiting for the context to be destroyed, which would make a cycle of them.
+class LoopContext : public boost::asio::io_context {
+ public:
+  LoopContext() : boost::asio::io_context(1) {}
+  using boost::asio::io_context::shutdown;
+};
+
 // One event loop: its io_context, run by one thread, owns its connections.
 struct Loop {
-  boost::asio::io_context context{1};
+  std::shared_ptr<LoopContext> shared_context = std::make_shared<LoopContext>();
+  LoopContext& context = *shared_context;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{
       context.get_executor()};
   std::unordered_map<ServerConnection*, std::shared_ptr<ServerConnection>> connections;
@@ -117,6 +128,7 @@ class RpcServer::Impl {
     // Calls still running finish here; what they post to the stopped loops is dropped with them.
     workers_.reset();
     acceptor_.reset();
+    for (auto& loop : loops_) loop->context.shutdown();
     loops_.clear();
   }
 
@@ -163,7 +175,7 @@ class RpcServer::Impl {
       return processors->getProcessor(info);
     };
     auto connection = std::make_shared<ServerConnection>(
-        context_, std::move(socket), std::move(peer), std::move(make_processor),
+        context_, loop.shared_context, std::move(socket), std::move(peer), std::move(make_processor),
         [this, &loop](ServerConnection* closed) {
           --open_;
           loop.connections.erase(closed);  // may drop the last reference: the caller holds one

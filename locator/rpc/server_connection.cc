@@ -27,14 +27,18 @@ namespace {
 constexpr size_t kReadBurst = 256 << 10;
 }  // namespace
 
-ServerConnection::ServerConnection(const ServerContext& server, tcp::socket socket,
-                                   std::string peer, MakeProcessor make_processor,
+ServerConnection::ServerConnection(const ServerContext& server,
+                                   std::shared_ptr<boost::asio::io_context> loop_context,
+                                   tcp::socket socket, std::string peer,
+                                   MakeProcessor make_processor,
                                    std::function<void(ServerConnection*)> on_closed)
     : server_(server),
+      loop_context_(std::move(loop_context)),
       socket_(std::move(socket)),
       peer_(std::move(peer)),
       make_processor_(std::move(make_processor)),
       on_closed_(std::move(on_closed)),
+      counters_(server.counters),
       parser_(static_cast<uint32_t>(server.limits.max_frame_bytes)),
       last_activity_ms_(SteadyNowMs()) {}
 
@@ -68,8 +72,10 @@ void ServerConnection::start() {
 
 void ServerConnection::ready(bool certified) {
   try {
-    runner_ = std::make_unique<CallRunner>(make_processor_(ConnectionPeer(peer_, certified)),
-                                           server_.limits, server_.counters, peer_);
+    auto processor = make_processor_(ConnectionPeer(peer_, certified));
+    continuations_ = std::dynamic_pointer_cast<ContinuationCalls>(processor);
+    runner_ = std::make_unique<CallRunner>(std::move(processor), server_.limits, server_.counters,
+                                           peer_);
   } catch (const std::exception& e) {
     LOG(ERROR) << "no processor for the connection of " << peer_ << ": " << e.what();
     return close();
@@ -269,8 +275,30 @@ void ServerConnection::run_queued(bool on_loop) {
         if (!done) self->arm_read();
       });
     }
-    lock.unlock();
-    const bool keep = runner_->run(frame, &reply_storage_);
+    bool keep = true;
+    if (!on_loop && continuations_) {
+      starting_ = true;
+      lock.unlock();
+      const bool taken = continuations_->start_call(
+          frame, [self = shared_from_this()](std::string reply) { self->continued(std::move(reply)); });
+      lock.lock();
+      starting_ = false;
+      if (taken && !early_replied_) {
+        awaiting_ = true;  // continued() goes on from here; running_ stays set, no thread held
+        return;
+      }
+      if (taken) {
+        early_replied_ = false;
+        reply_storage_ = std::move(early_reply_);
+        early_reply_ = std::string();
+        keep = !reply_storage_.empty();
+      }
+      lock.unlock();
+      if (!taken) keep = runner_->run(frame, &reply_storage_);
+    } else {
+      lock.unlock();
+      keep = runner_->run(frame, &reply_storage_);
+    }
     frame = std::string();
     server_.counters->calls_in_progress() -= 1;
     last_activity_ms_ = SteadyNowMs();
@@ -348,6 +376,30 @@ void ServerConnection::write_unsent() {
   } else {
     boost::asio::async_write(socket_, boost::asio::buffer(writing_), std::move(written));
   }
+}
+
+void ServerConnection::continued(std::string reply) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (starting_) {  // the worker that started the call is still in start_call: it sends this
+    early_reply_ = std::move(reply);
+    early_replied_ = true;
+    return;
+  }
+  awaiting_ = false;
+  counters_->calls_in_progress() -= 1;
+  running_ = false;
+  if (closed_) return;  // nothing to send to; the server may be gone
+  last_activity_ms_ = SteadyNowMs();
+  if (reply.empty()) {
+    close_after_write_ = true;
+    drop_queued_locked();
+  } else {
+    send_locked(reply);
+  }
+  run_queue_locked();  // the requests that waited behind it, on a worker
+  const bool finished = finished_locked();
+  lock.unlock();
+  if (finished) post_close();
 }
 
 void ServerConnection::post_close() {

@@ -8,7 +8,9 @@
 // accepts (quick calls that stay on this node) are run by the loop itself while no worker has
 // the queue, at most kMaxInlineRuns per read, so a loop serves its other connections soon. A reply is written straight from
 // the worker with a non-blocking send; only what the socket buffer does not take waits for the
-// loop's async write.
+// loop's async write. A request the processor takes as a continuation (continuation_calls.h)
+// frees its worker: the queue waits, holding no thread, until the call's reply comes (from
+// whichever thread), then goes on on a worker.
 //
 // What a connection may hold is bounded: the incomplete frame (only the bytes that arrived),
 // queued requests up to kMaxQueuedBytes (the loop stops reading until the worker catches up),
@@ -35,6 +37,7 @@
 
 #include "locator/rpc/call_runner.h"
 #include "locator/rpc/call_workers.h"
+#include "locator/rpc/continuation_calls.h"
 #include "locator/rpc/frame_parser.h"
 #include "locator/rpc/limits.h"
 #include "locator/rpc/per_connection.h"
@@ -70,7 +73,10 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   // `make_processor` runs on the loop before the first request (with TLS, after the
   // handshake); `on_closed` runs on the loop once the connection is closed (the loop drops it
   // there).
-  ServerConnection(const ServerContext& server, boost::asio::ip::tcp::socket socket,
+  // `loop_context` is the io_context `socket` was made on: held so that the socket never
+  // outlives it.
+  ServerConnection(const ServerContext& server, std::shared_ptr<boost::asio::io_context> loop_context,
+                   boost::asio::ip::tcp::socket socket,
                    std::string peer, MakeProcessor make_processor,
                    std::function<void(ServerConnection*)> on_closed);
   ~ServerConnection();
@@ -115,13 +121,19 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   bool finished_locked() const;
   void write_unsent();  // loop
   void post_close();
+  // A continuation call's reply (any thread).
+  void continued(std::string reply);
 
   const ServerContext& server_;
+  const std::shared_ptr<boost::asio::io_context> loop_context_;  // before socket_: outlives it
   boost::asio::ip::tcp::socket socket_;
   std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
   const std::string peer_;
   MakeProcessor make_processor_;
   std::function<void(ServerConnection*)> on_closed_;
+  // The server's counters, held here too: a continuation's reply may come after the server
+  // (and its ServerContext) is gone.
+  const std::shared_ptr<RpcCounters> counters_;
 
   // Loop only.
   FrameParser parser_;
@@ -134,11 +146,17 @@ class ServerConnection : public std::enable_shared_from_this<ServerConnection> {
   // The runner is used by one thread at a time: whoever set running_. Made by ready().
   std::unique_ptr<CallRunner> runner_;
   std::string reply_storage_;
+  // The processor's continuation calls, if it has any (set by ready(), like runner_).
+  std::shared_ptr<ContinuationCalls> continuations_;
 
   std::mutex mu_;
   std::deque<std::string> queued_;
   size_t queued_bytes_ = 0;
-  bool running_ = false;        // a worker owns the queue
+  bool running_ = false;        // a worker owns the queue (or a continuation call holds it)
+  bool starting_ = false;       // a worker is starting a continuation call
+  bool awaiting_ = false;       // a continuation call was started and has not answered
+  std::string early_reply_;     // its reply, when it came before start_call returned
+  bool early_replied_ = false;
   std::string unsent_;          // replies the socket did not take yet, in order
   std::string writing_;         // the part of them an async write is sending
   bool write_armed_ = false;    // an async write is under way (or posted)

@@ -1,6 +1,8 @@
 // Store clusters of real storeserver processes (RocksDB data dirs): a join moves a quarter of
 // the keys while reads never miss, a clean leave hands every key off, erases (tombstones) move
 // with their keys, batches span owners, and oversized requests are refused with a clear error.
+#include <signal.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -597,6 +599,96 @@ TEST(StoreCluster, BatchesAcrossOwnersThroughANonOwner) {
   } catch (const diststore::wire::StoreError& e) {
     EXPECT_NE(e.message.find("10000"), std::string::npos) << e.message;
   }
+}
+
+// Requests a node forwards wait for the owner holding no call worker (continuation calls,
+// store_calls.h). With the owner stopped (SIGSTOP), 12 gets and puts forwarded to it wait on a
+// node with 4 workers; that node still answers a key it owns at once; once the owner goes on,
+// every forwarded request is answered. (With a worker held per forwarded call, the 4 workers
+// wait for the stopped owner and the local read waits behind them.)
+TEST(StoreCluster, RequestsWaitingOnAStoppedOwnerHoldNoWorker) {
+  SingleCopyCluster cluster;
+  const int a = cluster.start({"--rpc-threads=4"});
+  const int b = cluster.start();
+  ASSERT_TRUE(WaitFor([&] { return RingsAre(cluster, {a, b}, {a, b}); }, 20000, 50));
+  const auto ring = RingFromView(cluster, a);
+  std::vector<std::string> of_b, of_a;
+  for (int i = 0; (of_b.size() < 12 || of_a.empty()) && i < 10000; ++i) {
+    const std::string key = "wait-" + std::to_string(i);
+    const bool owned_by_b = ring->owner(key).port == cluster.port(b);
+    if (owned_by_b && of_b.size() < 12) of_b.push_back(key);
+    if (!owned_by_b && of_a.empty()) of_a.push_back(key);
+  }
+  ASSERT_EQ(of_b.size(), 12u);
+  auto& pool = cluster.client_pool();
+  for (const auto& key : of_b) {
+    pool.call(cluster.location(a), [&](diststore::wire::StoreClient& c) {
+      c.put(key, "v-" + key, diststore::wire::Consistency::DEFAULT);
+    });
+  }
+  pool.call(cluster.location(a), [&](diststore::wire::StoreClient& c) {
+    c.put(of_a[0], "mine", diststore::wire::Consistency::DEFAULT);
+  });
+  const int64_t forwarded_before = Stats(cluster, a).at("forwarded");
+
+  std::atomic<int> answered{0}, right{0};
+  ASSERT_EQ(kill(cluster.pid(b), SIGSTOP), 0);
+  struct Waiting {  // whatever happens below: the owner goes on, the requests end
+    pid_t owner;
+    std::vector<std::thread> threads;
+    ~Waiting() {
+      kill(owner, SIGCONT);
+      for (auto& t : threads) t.join();
+    }
+  } waiting{cluster.pid(b), {}};
+  for (size_t i = 0; i < of_b.size(); ++i) {
+    waiting.threads.emplace_back([&, i] {
+      rpc::PoolOptions options;
+      options.call_timeout_ms = 20000;
+      rpc::ConnectionPool<diststore::wire::StoreClient> own(options);  // a connection each
+      try {
+        own.call(cluster.location(a), [&](diststore::wire::StoreClient& c) {
+          if (i % 2 == 0) {
+            std::string value;
+            c.get(value, of_b[i], diststore::wire::Consistency::DEFAULT);
+            if (value == "v-" + of_b[i]) ++right;
+          } else {
+            c.put(of_b[i], "v2-" + of_b[i], diststore::wire::Consistency::DEFAULT);
+            ++right;
+          }
+        });
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "forwarded request " << i << " failed: " << e.what();
+      }
+      ++answered;
+    });
+  }
+  const bool all_waiting = WaitFor(
+      [&] {
+        try {
+          return Stats(cluster, a).at("forwarded") >= forwarded_before + 12;
+        } catch (const std::exception&) {
+          return false;  // no worker free to answer (what this test is about)
+        }
+      },
+      10000, 20);
+  EXPECT_TRUE(all_waiting) << "the forwarded requests did not all reach the owner's channel";
+  EXPECT_EQ(answered.load(), 0) << "answered while the owner was stopped";
+  // A key the node owns, on another connection: answered within the pool's call deadline.
+  rpc::PoolOptions quick;
+  quick.call_timeout_ms = 3000;
+  rpc::ConnectionPool<diststore::wire::StoreClient> other(quick);
+  std::string mine;
+  EXPECT_NO_THROW(other.call(cluster.location(a), [&](diststore::wire::StoreClient& c) {
+    c.get(mine, of_a[0], diststore::wire::Consistency::DEFAULT);
+  })) << "the node's workers were all held by requests waiting on the stopped owner";
+  EXPECT_EQ(mine, "mine");
+
+  ASSERT_EQ(kill(cluster.pid(b), SIGCONT), 0);
+  for (auto& t : waiting.threads) t.join();
+  waiting.threads.clear();
+  EXPECT_EQ(answered.load(), 12);
+  EXPECT_EQ(right.load(), 12);
 }
 
 TEST(StoreCluster, OversizedKeysAndValuesAreRefusedWithAClearErrorAndNothingIsStored) {

@@ -26,6 +26,7 @@
 #include "Locator.h"
 #include "locator/rpc/address.h"
 #include "locator/rpc/connection_pool.h"
+#include "locator/rpc/continuation_calls.h"
 #include "locator/rpc/frame_parser.h"
 #include "locator/rpc/server_connection.h"
 #include "tests/net/raw_conn.h"
@@ -346,6 +347,185 @@ TEST(RpcServer, AClientThatNeverReadsItsRepliesIsHeldBackAndCostsBoundedMemory) 
   EXPECT_TRUE(PollUntil([&] { return server.counters().open_connections() == 0; }, 10000))
       << server.counters().open_connections();
   EXPECT_EQ(server.counters().calls_in_progress(), 0);
+}
+
+
+// ---- continuation calls ----
+
+// Takes service_type calls as continuations: they wait in `pending` until the test answers
+// them (as a peer's completion would), or answers at once when `answer_at_once` is set.
+class ContinuingProcessor : public wire::LocatorProcessor, public ContinuationCalls {
+ public:
+  explicit ContinuingProcessor(std::shared_ptr<FakeLocator> handler)
+      : wire::LocatorProcessor(handler), reader_(RpcLimits()) {}
+
+  bool start_call(const std::string& frame, Reply reply) override {
+    // Workers of several connections start calls at once: one reader at a time.
+    int32_t seqid = 0;
+    {
+      std::lock_guard<std::mutex> lock(reader_mu_);
+      wire::Base_service_type_args args;
+      if (!reader_.read(frame, "service_type", &args)) return false;
+      seqid = reader_.seqid();
+    }
+    if (answer_at_once) {
+      reply(Answer(seqid));
+      return true;
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    pending.emplace_back(seqid, std::move(reply));
+    return true;
+  }
+  static std::string Answer(int32_t seqid) {
+    wire::Base_service_type_result result;
+    result.success = "continued";
+    result.__isset.success = true;
+    return ReplyFrame("service_type", seqid, result);
+  }
+  // Answers every call waiting now, from this thread; returns how many.
+  size_t answer_all() {
+    std::vector<std::pair<int32_t, Reply>> calls;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      calls.swap(pending);
+    }
+    for (auto& [seqid, reply] : calls) reply(Answer(seqid));
+    return calls.size();
+  }
+  size_t waiting() {
+    std::lock_guard<std::mutex> lock(mu);
+    return pending.size();
+  }
+
+  std::atomic<bool> answer_at_once{false};
+  std::mutex mu;
+  std::vector<std::pair<int32_t, Reply>> pending;
+
+ private:
+  std::mutex reader_mu_;
+  CallArgsReader reader_;
+};
+
+class ContinuingServer {
+ public:
+  explicit ContinuingServer(ServerOptions options)
+      : handler_(std::make_shared<FakeLocator>()),
+        processor_(std::make_shared<ContinuingProcessor>(handler_)),
+        counters_(options.counters) {
+    server_ = std::make_unique<RpcServer>(processor_, std::make_shared<Listener>("127.0.0.1", 0),
+                                          options);
+    server_->start();
+  }
+  int port() const { return server_->port(); }
+  ContinuingProcessor& processor() { return *processor_; }
+  RpcCounters& counters() { return *counters_; }
+  void stop() { server_->stop(); }
+
+ private:
+  std::shared_ptr<FakeLocator> handler_;
+  std::shared_ptr<ContinuingProcessor> processor_;
+  std::shared_ptr<RpcCounters> counters_;
+  std::unique_ptr<RpcServer> server_;
+};
+
+TEST(RpcServer, ContinuationCallsHoldNoWorkerWhileTheyWaitAndKeepTheirConnectionsOrder) {
+  ServerOptions options;
+  options.loops = 1;
+  options.workers = 2;  // fewer than the calls that will wait at once
+  ContinuingServer server(options);
+  const int threads_before = ThreadsOfThisProcess();
+  // 40 connections, each: a continuation call, then pings pipelined behind it.
+  std::vector<std::unique_ptr<RawConn>> conns;
+  for (int i = 0; i < 40; ++i) {
+    conns.push_back(std::make_unique<RawConn>(server.port()));
+    ASSERT_TRUE(conns.back()->send_all(Call("service_type", 1) + Call("ping", 2) + Call("ping", 3)));
+  }
+  ASSERT_TRUE(PollUntil([&] { return server.processor().waiting() == 40; }, 10000))
+      << "only " << server.processor().waiting() << " calls started with 2 workers";
+  // Nothing behind a waiting call is answered before it...
+  for (auto& conn : conns) {
+    std::string reply;
+    EXPECT_FALSE(conn->read_frame(&reply, 50)) << "a ping overtook the call before it";
+  }
+  // ...yet the workers are free: another connection is served at once.
+  RawConn other(server.port());
+  ASSERT_TRUE(other.send_all(Call("ping", 7)));
+  std::string reply;
+  ASSERT_TRUE(other.read_frame(&reply, 5000)) << "waiting calls held every worker";
+  EXPECT_EQ(PeekMessageHead(reply)->seqid, 7);
+  EXPECT_LE(ThreadsOfThisProcess(), threads_before + 2) << "a thread per waiting call";
+  EXPECT_EQ(server.counters().calls_in_progress(), 40 * 3);
+  // The answers come from another thread (as a peer's completion would); each connection
+  // then gets its call's reply first, and the pings behind it.
+  std::thread answerer([&] { EXPECT_EQ(server.processor().answer_all(), 40u); });
+  answerer.join();
+  for (auto& conn : conns) {
+    for (int32_t seqid = 1; seqid <= 3; ++seqid) {
+      ASSERT_TRUE(conn->read_frame(&reply)) << "no reply " << seqid;
+      const auto head = PeekMessageHead(reply);
+      ASSERT_TRUE(head.has_value());
+      EXPECT_EQ(head->seqid, seqid);
+      EXPECT_EQ(head->name, seqid == 1 ? "service_type" : "ping");
+      if (seqid == 1) {
+        EXPECT_NE(reply.find("continued"), std::string::npos);
+      }
+    }
+  }
+  EXPECT_TRUE(PollUntil([&] { return server.counters().calls_in_progress() == 0; }, 5000));
+}
+
+TEST(RpcServer, AContinuationAnsweredBeforeItsStartReturnsIsSentOnceInOrder) {
+  ServerOptions options;
+  options.workers = 1;
+  ContinuingServer server(options);
+  server.processor().answer_at_once = true;
+  RawConn conn(server.port());
+  std::string requests;
+  for (uint32_t seqid = 0; seqid < 200; ++seqid) {
+    requests += Call(seqid % 2 ? "service_type" : "ping", seqid);
+  }
+  ASSERT_TRUE(conn.send_all(requests));
+  for (uint32_t seqid = 0; seqid < 200; ++seqid) {
+    std::string reply;
+    ASSERT_TRUE(conn.read_frame(&reply)) << "no reply " << seqid;
+    const auto head = PeekMessageHead(reply);
+    ASSERT_TRUE(head.has_value());
+    EXPECT_EQ(head->seqid, static_cast<int32_t>(seqid));
+    EXPECT_EQ(reply.find("continued") != std::string::npos, seqid % 2 == 1);
+  }
+  std::string extra;
+  EXPECT_FALSE(conn.read_frame(&extra, 100)) << "a reply sent twice";
+}
+
+TEST(RpcServer, AContinuationAnsweredAfterItsConnectionOrServerWentIsDropped) {
+  ServerOptions options;
+  options.workers = 2;
+  auto server = std::make_unique<ContinuingServer>(options);
+  auto counters = options.counters;
+  {
+    RawConn gone(server->port());
+    ASSERT_TRUE(gone.send_all(Call("service_type", 1)));
+    ASSERT_TRUE(PollUntil([&] { return server->processor().waiting() == 1; }, 5000));
+  }
+  // Like a call on a worker, the waiting call keeps its connection until it ends; its reply
+  // then has no one to go to, and the connection closes.
+  EXPECT_EQ(counters->open_connections(), 1);
+  EXPECT_EQ(server->processor().answer_all(), 1u);
+  EXPECT_TRUE(PollUntil([&] { return counters->open_connections() == 0; }, 5000));
+  EXPECT_EQ(counters->calls_in_progress(), 0);
+  // A call still waiting when the server stops: answered after it is gone.
+  RawConn open(server->port());
+  ASSERT_TRUE(open.send_all(Call("service_type", 2)));
+  ASSERT_TRUE(PollUntil([&] { return server->processor().waiting() == 1; }, 5000));
+  std::vector<std::pair<int32_t, ContinuationCalls::Reply>> late;
+  {
+    std::lock_guard<std::mutex> lock(server->processor().mu);
+    late.swap(server->processor().pending);
+  }
+  server.reset();
+  for (auto& [seqid, reply] : late) reply(ContinuingProcessor::Answer(seqid));
+  EXPECT_TRUE(open.read_until_closed(5000));
+  EXPECT_EQ(counters->calls_in_progress(), 0);
 }
 
 }  // namespace

@@ -280,5 +280,35 @@ TEST(OwnerStore, AMissWhoseOwnerDidNotAnswerIsUnavailableNotMissing) {
   EXPECT_EQ(node.owner->owner_get({of_b[0]}, true).at(0).value, "here");
 }
 
+
+// Cluster test WeightedJoinReadsNeverMiss: a false NotFound during a join. A read took its
+// snapshot before this node heard of the joiner; by the time it read its engine, the handoff
+// (started by the newer ring) had moved the key to the joiner and deleted it here, and the
+// old snapshot's fallback holders did not have it either. A miss now looks again as of the
+// current ring.
+TEST(OwnerStore, AMissOnASnapshotOlderThanAHandoffLooksAgainOnTheCurrentRing) {
+  Node node;
+  node.change({MemberAt(kSelf), MemberAt(kB)});
+  node.advance(60000);  // no keys moving
+  const auto before = node.cluster.snapshot();
+  node.change({MemberAt(kSelf), MemberAt(kB), MemberAt(kC)});
+  std::string moved;
+  for (const auto& key : KeysOwnedBy(*before, kSelf, 200)) {
+    if (node.cluster.snapshot()->ring()->owner(key).port == kC) {
+      moved = key;
+      break;
+    }
+  }
+  ASSERT_FALSE(moved.empty());
+  node.peers.store(kC, moved, "at the joiner", 5);  // handed off: no copy left here
+  const auto found = node.owner->read(*before, {moved}, true);
+  ASSERT_TRUE(found[0].has_value()) << "answered NotFound for a key the joiner holds";
+  EXPECT_EQ(found[0]->value, "at the joiner");
+  EXPECT_EQ(node.counters.rerouted.load(), 1);
+  // On the current snapshot the same read finds it in one pass.
+  EXPECT_EQ(node.owner->read(*node.cluster.snapshot(), {moved}, true)[0]->value, "at the joiner");
+  EXPECT_EQ(node.counters.rerouted.load(), 1);
+}
+
 }  // namespace
 }  // namespace thrifty::diststore
