@@ -65,6 +65,7 @@ struct Flags {
   bool json = false;
   int timeout_ms = 10000;
   std::string count_owned;
+  int replicas = 1;
   std::string per_key_copy;
 
   // Adds the flags to `command`, listed by topic in --help.
@@ -114,6 +115,8 @@ struct Flags {
     command.option("--count-owned", count_owned, "HOST:PORT: print how many keys of the keyspace that node owns "
                                                  "in the cluster of --peer (it need not have joined yet), then exit")
         .type_name("HOST:PORT");
+    command.option("--replicas", replicas, "with --count-owned: count the keys whose replica set of this many "
+                                           "nodes holds that node (the cluster's --replicas)");
     command.option("--per-key-copy", per_key_copy, "HOST:PORT: the handoff baseline: read the keys of the "
                                                    "keyspace that node owns from it, write each back with one "
                                                    "put RPC, report keys/s, then exit")
@@ -575,7 +578,7 @@ int HandoffModes(const Target& target) {
   try {
     if (!flags.count_owned.empty()) {
       const locator::wire::Location node = ParseNode("count-owned", flags.count_owned);
-      const uint64_t owned = CountOwned(target.thrift, node, keyspace);
+      const uint64_t owned = CountOwned(target.thrift, node, keyspace, flags.replicas);
       if (flags.json) {
         cli::PrintJson({{"node", rpc::ToString(node)}, {"keyspace", keyspace}, {"owned", owned}});
       } else {
@@ -652,6 +655,7 @@ int main(int argc, char** argv) {
   if (!flags.count_owned.empty() && !flags.per_key_copy.empty()) {
     cli::Fail(2, "--count-owned and --per-key-copy exclude each other");
   }
+  if (flags.replicas < 1) cli::Fail(2, "--replicas must be >= 1");
   uint32_t get_weight = 0, put_weight = 0;
   ParseRatio(flags.ratio, &get_weight, &put_weight);
 

@@ -6,7 +6,7 @@ add_library(thrifty_bench_load STATIC
   ${CMAKE_CURRENT_LIST_DIR}/bench/handoff_baseline.cc)
 target_include_directories(thrifty_bench_load PUBLIC ${PROJECT_SOURCE_DIR})
 target_compile_options(thrifty_bench_load PRIVATE ${THRIFTY_WARNINGS})
-target_link_libraries(thrifty_bench_load PUBLIC thrifty_locator thrifty_diststore_idl)
+target_link_libraries(thrifty_bench_load PUBLIC thrifty_locator thrifty_diststore_idl thrifty_replica_placement)
 if(TARGET PkgConfig::HIREDIS)
   target_compile_definitions(thrifty_bench_load PRIVATE THRIFTY_HAVE_HIREDIS)
   target_link_libraries(thrifty_bench_load PUBLIC PkgConfig::HIREDIS)

@@ -4,7 +4,15 @@
 // (the leaver, draining, pushes everything) and a restart (keys that moved while the node was
 // away). A sweep scans the engine, groups misplaced records by owner, sends them in batches
 // (bounded by count and bytes) and deletes each record only after its owner acknowledged it
-// and only if it was not rewritten meanwhile (Engine::erase_if_version).
+// and only if it was not rewritten meanwhile (Engine::erase_batch_if_versions).
+//
+// Batches are pipelined: PeerClient::handoff_async puts up to
+// HandoffOptions::batches_in_flight_per_owner of them on each owner's channel, and at most
+// HandoffOptions::bytes_in_flight of records are sent and not yet acknowledged, all owners
+// together. Acknowledgements may come in any order (on a peer channel's loop thread, which
+// only queues them); the sweep's thread settles each one (deletes what it acknowledged,
+// counts what failed) and waits only when a bound is reached. A sweep returns after every
+// batch it sent was settled.
 //
 // With --replicas > 1 the unit is the key's ReplicaSet: a record whose set no longer holds
 // this node goes to every live replica of the set and is deleted once all of them have it;
@@ -30,8 +38,9 @@ namespace thrifty::diststore {
 struct HandoffOptions {
   size_t batch_records = 1000;
   size_t batch_bytes = 1 << 20;
-  int retry_delay_ms = 1000;   // after a failed sweep, try again this much later
-  size_t parallel_owners = 4;  // batches in flight to distinct owners at once
+  int retry_delay_ms = 1000;               // after a failed sweep, try again this much later
+  size_t batches_in_flight_per_owner = 8;  // sent to one owner and not yet acknowledged
+  size_t bytes_in_flight = 32 << 20;       // records sent and not yet acknowledged, all owners
 };
 
 struct SweepResult {
@@ -61,7 +70,7 @@ class HandoffStream {
   // passes. Used on a clean leave. Returns true if everything was handed off.
   bool drain(int64_t deadline_ms);
 
-  // One sweep now, on the caller's thread.
+  // One sweep now, on the caller's thread (which also settles the acknowledgements).
   SweepResult sweep_once();
 
   // handoff_sweeps, handoff_records_out, handoff_batches_out, handoff_failures; and

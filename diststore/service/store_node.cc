@@ -75,8 +75,9 @@ std::string StoreOptions::validate() const {
     return "--hints-count-for-w counts hints, and --strict-quorum keeps none: give one of them";
   }
   if (const std::string m = moving_keys.validate(); !m.empty()) return "moving keys: " + m;
-  if (handoff.batch_records < 1 || handoff.batch_bytes < 1 || handoff.parallel_owners < 1) {
-    return "handoff batches and parallel owners must be >= 1";
+  if (handoff.batch_records < 1 || handoff.batch_bytes < 1 ||
+      handoff.batches_in_flight_per_owner < 1 || handoff.bytes_in_flight < 1) {
+    return "handoff batch sizes and in-flight bounds must be >= 1";
   }
   if (peer_loops < 1 || peer_connections < 1 || peer_call_timeout_ms < 1 || fan_out_threads < 1 ||
       replica_work_threads < 1) {

@@ -38,6 +38,10 @@ struct EngineOptions {
   size_t write_buffer_bytes = 64 << 20;      // memtable size before a flush
   bool create_if_missing = true;             // false: fail when `path` holds no database
   int background_jobs = 4;                   // RocksDB flush + compaction threads
+  // RocksDB opened with no records: how many keys it remembers having written since
+  // (written_keys.h, 10 bits each), so that a write of a key it never wrote needs no read;
+  // past this many the engine reads every key as any other engine does. 0: off.
+  size_t fresh_keys_capacity = 8 << 20;
 };
 
 // A sorted table of opaque keys and values kept beside the records, as durable as they are
@@ -131,7 +135,10 @@ class Engine {
   // "engine_"); none by default. RocksDB: engine_write_groups (groups committed),
   // engine_writes_grouped (the callers' writes in them), engine_merge_reads_skipped (keys a
   // group wrote without reading, their record being newer than every version stored),
-  // engine_writes_waiting (writes queued for the next group, now).
+  // engine_fresh_keys_unread (keys a group decided without reading because the engine opened
+  // with no records and never wrote them: EngineOptions::fresh_keys_capacity),
+  // engine_fresh_keys_tracking (1 while it keeps track of them), engine_writes_waiting
+  // (writes queued for the next group, now).
   virtual std::map<std::string, int64_t> stats() { return {}; }
 
   // ---- change observation (the anti-entropy digests) ----

@@ -19,6 +19,12 @@
 // same WriteBatch as any record above it (raised with headroom, so about once a second under
 // clock-stamped writes), so it is an upper bound of the data after a crash too. A database
 // from before the mark has none: the first open scans it once for its greatest version.
+//
+// Fresh keys: a database that opens with no records keeps, in the committer, a filter of the
+// keys it has written since (WrittenKeys). A key the filter has never seen has no record, so
+// any entry for it wins and the record it replaces is "none": the committer decides it
+// unread, with or without an observer (a joining node's handoff, the anti-entropy digests
+// on). Every other key is read as before.
 #include <algorithm>
 #include <atomic>
 #include <cstring>
@@ -42,6 +48,7 @@
 #include "diststore/storage/engine.h"
 #include "diststore/storage/group_commit.h"
 #include "diststore/storage/record_codec.h"
+#include "diststore/storage/written_keys.h"
 
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)
@@ -57,6 +64,14 @@ std::string_view ToView(const rocksdb::Slice& s) { return std::string_view(s.dat
 
 [[noreturn]] void ThrowStatus(const std::string& what, const rocksdb::Status& status) {
   throw StorageError(what + ": " + status.ToString());
+}
+
+// Whether the default column family holds any record (a tombstone is one).
+bool HasRecords(rocksdb::DB* db) {
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  it->SeekToFirst();
+  if (!it->status().ok()) ThrowStatus("looking for records", it->status());
+  return it->Valid();
 }
 
 rocksdb::Options MakeOptions(const EngineOptions& options) {
@@ -171,9 +186,15 @@ class RocksDbEngine final : public Engine {
         families_(std::move(families)),
         path_(options.path),
         hints_(db_.get(), families_.at(1), write_options_, &tsan_write_mu_),
-        committer_(kMaxGroupBytes) {
+        committer_(kMaxGroupBytes),
+        written_(HasRecords(db_.get()) ? 0 : options.fresh_keys_capacity) {
     write_options_.sync = options.sync;
     load_version_mark();
+    fresh_tracking_.store(written_.active());
+    if (written_.active()) {
+      LOG(INFO) << "RocksDB at " << path_ << " opened with no records: keys it never wrote are "
+                << "written without a read (up to " << options.fresh_keys_capacity << " keys)";
+    }
   }
 
   SideTable& hints_table() override { return hints_; }
@@ -303,6 +324,8 @@ class RocksDbEngine final : public Engine {
     return {{"engine_write_groups", write_groups_.load()},
             {"engine_writes_grouped", writes_grouped_.load()},
             {"engine_merge_reads_skipped", reads_skipped_.load()},
+            {"engine_fresh_keys_unread", fresh_unread_.load()},
+            {"engine_fresh_keys_tracking", fresh_tracking_.load() ? 1 : 0},
             {"engine_writes_waiting", static_cast<int64_t>(committer_.waiting())}};
   }
 
@@ -327,7 +350,11 @@ class RocksDbEngine final : public Engine {
   // What a group knows of one key. Views point into the group's MultiGet results or into
   // the callers' records, both alive until the group is done.
   struct Slot {
-    bool read = false;             // looked up (else: every entry is newer than all data)
+    bool needs_stored = false;     // an entry must know the stored record (else: newer than all)
+    bool never_written = false;    // no record: the engine opened empty and never wrote it
+    bool erases = false;           // an entry is a delete
+    bool probed = false;           // never_written came from the filter
+    bool read = false;             // looked up: needs_stored and not never_written
     rocksdb::Status read_status;   // of the lookup, when read
     std::string_view stored_bytes;  // what the lookup found, when read and found
     std::optional<RecordView> stored;   // before the group (known when read)
@@ -368,20 +395,40 @@ class RocksDbEngine final : public Engine {
     // a write replaced); else a key with a delete, or with a record that is not newer than
     // every version stored, among its entries. Any entry of an unread key beats the stored
     // record, so it may be decided against the group's entries alone, whichever of them
-    // are undone (decide).
+    // are undone (decide). A key the engine never wrote since it opened empty is known to
+    // have none: not read either (its slot stays "absent", which is the truth).
     std::map<std::string_view, Slot> slots;  // sorted: MultiGet's sorted_input
     for (const PendingWrite* w : group) {
       for (const Entry& e : w->entries) {
         Slot& slot = slots[e.key];
-        slot.read = slot.read || observer != nullptr || e.record == nullptr ||
-                    e.record->version <= stored_max_;
+        slot.needs_stored = slot.needs_stored || observer != nullptr || e.record == nullptr ||
+                            e.record->version <= stored_max_;
+        slot.erases = slot.erases || e.record == nullptr;
       }
     }
     std::vector<std::string_view> to_read;
-    for (const auto& [key, slot] : slots) {
-      if (slot.read) to_read.push_back(key);
+    int64_t fresh = 0, probed = 0;
+    for (auto& [key, slot] : slots) {
+      if (!slot.needs_stored) continue;
+      // A delete names a key the caller saw stored: not worth a probe.
+      if (!slot.erases && written_.active()) {
+        ++probed;
+        slot.never_written = !written_.maybe_written(key);
+        slot.probed = true;
+        // Its merge will be written (nothing stored to lose to): noted now, while the
+        // filter's block is in cache. A failed write leaves it "maybe", which costs a read.
+        if (slot.never_written) written_.add(key);
+      }
+      slot.read = !slot.never_written;
+      if (slot.read) {
+        to_read.push_back(key);
+      } else {
+        ++fresh;
+      }
     }
-    reads_skipped_ += static_cast<int64_t>(slots.size() - to_read.size());
+    note_fresh_probes(probed, fresh);
+    reads_skipped_ += static_cast<int64_t>(slots.size() - to_read.size()) - fresh;
+    fresh_unread_ += fresh;
     StoredValues found = read_sorted(to_read);
     size_t i = 0;
     for (auto& [key, slot] : slots) {
@@ -411,11 +458,16 @@ class RocksDbEngine final : public Engine {
       if (slot.current) {
         status = batch.Put(ToSlice(key), EncodeRecord(*slot.current));
         max_written = std::max(max_written, slot.current->version);
+        // A probed key is in the filter already (noted above, or it answered "maybe", which
+        // it always will). Others are noted before the write: a failed write leaves the key
+        // "maybe written", which only costs a read.
+        if (!slot.probed) written_.add(key);
       } else {
         status = batch.Delete(ToSlice(key));
       }
       if (!status.ok()) ThrowStatus("batching key " + QuoteKey(key), status);
     }
+    fresh_tracking_.store(written_.active());
     if (batch.Count() == 0) return;
     const bool raise_mark = max_written > persisted_mark_;
     const int64_t new_mark = MarkAbove(max_written);
@@ -487,6 +539,25 @@ class RocksDbEngine final : public Engine {
       return;
     }
     w.applied = applied;
+  }
+
+  // The filter pays while writes bring keys this engine never wrote (a handoff into a new
+  // node, a first load); once nearly every key it is asked about may have been written, each
+  // probe is a cache miss that saves nothing: after a window of kFreshWindow probes of which
+  // fewer than 1 in kFreshMinShare were fresh, the filter is switched off for good.
+  static constexpr int64_t kFreshWindow = 1 << 16;
+  static constexpr int64_t kFreshMinShare = 8;
+  void note_fresh_probes(int64_t probed, int64_t fresh) {
+    if (probed == 0) return;
+    window_probes_ += probed;
+    window_fresh_ += fresh;
+    if (window_probes_ < kFreshWindow) return;
+    if (window_fresh_ * kFreshMinShare < window_probes_) {
+      LOG(INFO) << "RocksDB at " << path_ << ": " << window_fresh_ << " of the last "
+                << window_probes_ << " keys written were new to it; keys are read from now on";
+      written_.stop();
+    }
+    window_probes_ = window_fresh_ = 0;
   }
 
   // Sets stored_max_ and persisted_mark_ from the mark in the meta family; a database without
@@ -593,7 +664,12 @@ class RocksDbEngine final : public Engine {
   // orders one group's writes before the next's reads), and by the constructor.
   int64_t stored_max_ = 0;      // >= every version stored
   int64_t persisted_mark_ = 0;  // the mark on disk; >= stored_max_ once a group's write is done
+  WrittenKeys written_;         // keys written since an empty open (off: the db had records)
+  int64_t window_probes_ = 0;   // note_fresh_probes' window
+  int64_t window_fresh_ = 0;
   std::atomic<int64_t> write_groups_{0};
+  std::atomic<int64_t> fresh_unread_{0};
+  std::atomic<bool> fresh_tracking_{false};
   std::atomic<int64_t> writes_grouped_{0};
   std::atomic<int64_t> reads_skipped_{0};
 };

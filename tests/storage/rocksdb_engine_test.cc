@@ -8,6 +8,7 @@
 #include <thread>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -257,8 +258,11 @@ TEST_F(RocksDbEngineTest, ARecordNewerThanEverythingStoredIsWrittenWithoutReadin
   EXPECT_EQ(engine->get("a")->value, "3");
   // A version between the stored record's and the greatest stored is read: it loses to b's.
   EXPECT_FALSE(engine->merge("b", Value("5", base + 5)));
-  EXPECT_TRUE(engine->merge("c", Value("5", base + 5)));  // absent: read, and written
+  // Never written by this engine, which opened empty: known absent, written unread, and
+  // counted apart (engine_fresh_keys_unread; the next tests).
+  EXPECT_TRUE(engine->merge("c", Value("5", base + 5)));
   EXPECT_EQ(skipped(), 4);
+  EXPECT_EQ(Stat(*engine, "engine_fresh_keys_unread"), 1);
 
   // A delete is always decided on the stored version; what it removed stays below the bound.
   EXPECT_TRUE(engine->erase_if_version("b", base + 10));
@@ -320,6 +324,124 @@ TEST_F(RocksDbEngineTest, ADatabaseWithoutTheBoundIsScannedOnFirstOpen) {
   auto engine = OpenRocksDbEngine(Options());
   EXPECT_FALSE(engine->merge("old", Value("older", 4998)));
   EXPECT_EQ(engine->get("old")->version, 5000);
+}
+
+// Records every change report: key -> (version before or 0, version after or 0), in order.
+struct ChangeLog : ChangeObserver {
+  void on_change(std::string_view key, const std::optional<RecordView>& before,
+                 const std::optional<RecordView>& after) override {
+    std::lock_guard<std::mutex> lock(mu);
+    changes.push_back({std::string(key), before ? before->version : 0, after ? after->version : 0});
+  }
+  struct Change {
+    std::string key;
+    int64_t before, after;
+  };
+  std::mutex mu;
+  std::vector<Change> changes;
+};
+
+// A joining node's engine opens empty: every key it never wrote has no record, so a batch of
+// them (a handoff) is written without a read, below the version bound and with the digest
+// observer on too, and the observer hears "no record before". Keys it wrote since (a client's
+// write during the handoff) are read and keep the newest version.
+TEST_F(RocksDbEngineTest, AnEngineThatOpenedEmptyWritesKeysItNeverWroteUnread) {
+  auto engine = OpenRocksDbEngine(Options());
+  EXPECT_EQ(Stat(*engine, "engine_fresh_keys_tracking"), 1);
+  ChangeLog log;
+  engine->set_observer(&log);
+  const int64_t base = int64_t{1} << 40;
+  // A client's write: the bound rises above everything the handoff brings.
+  ASSERT_TRUE(engine->merge("client", Value("newest", base + 100)));
+  std::vector<std::pair<std::string, Record>> handoff;
+  for (int i = 0; i < 1000; ++i) handoff.emplace_back("k" + std::to_string(i), Value("v", base + i % 50));
+  handoff.emplace_back("client", Value("older", base + 60));
+  EXPECT_EQ(engine->merge_batch(handoff), 1000u);  // "client" lost
+  EXPECT_EQ(engine->get("client")->value, "newest");
+  // 1001 keys never written ("client" once, before the batch), none read but "client".
+  EXPECT_EQ(Stat(*engine, "engine_fresh_keys_unread"), 1 + 1000);
+  EXPECT_EQ(Stat(*engine, "engine_merge_reads_skipped"), 0);
+  engine->set_observer(nullptr);
+  ASSERT_EQ(log.changes.size(), 1001u);
+  for (const auto& change : log.changes) EXPECT_EQ(change.before, 0) << change.key;
+
+  // The same keys again (another holder's copy of a replica): read and compared now.
+  engine->set_observer(&log);
+  log.changes.clear();
+  EXPECT_EQ(engine->merge_batch({{"k1", Value("older", base)}, {"k2", Value("newer", base + 99)}}),
+            1u);
+  engine->set_observer(nullptr);
+  EXPECT_EQ(Stat(*engine, "engine_fresh_keys_unread"), 1001);
+  EXPECT_EQ(engine->get("k1")->version, base + 1);
+  EXPECT_EQ(engine->get("k2")->value, "newer");
+  ASSERT_EQ(log.changes.size(), 1u);
+  EXPECT_EQ(log.changes[0].before, base + 2);
+  EXPECT_EQ(log.changes[0].after, base + 99);
+  // A key deleted since is "maybe written": read, and the older record stays out.
+  ASSERT_TRUE(engine->erase_if_version("k3", base + 3));
+  EXPECT_TRUE(engine->merge("k3", Value("again", base + 3)));  // nothing stored: it wins
+  EXPECT_EQ(Stat(*engine, "engine_fresh_keys_unread"), 1001);
+}
+
+// An engine that opened with records reads every key below the bound, as before: a key it
+// holds keeps its newer version.
+TEST_F(RocksDbEngineTest, AnEngineThatOpenedWithRecordsReadsEveryKey) {
+  const int64_t base = int64_t{1} << 40;
+  {
+    auto engine = OpenRocksDbEngine(Options());
+    ASSERT_TRUE(engine->merge("held", Value("newest", base + 10)));
+  }
+  auto engine = OpenRocksDbEngine(Options());
+  EXPECT_EQ(Stat(*engine, "engine_fresh_keys_tracking"), 0);
+  EXPECT_EQ(engine->merge_batch({{"held", Value("older", base + 5)}, {"new", Value("n", base)}}),
+            1u);
+  EXPECT_EQ(engine->get("held")->value, "newest");
+  EXPECT_EQ(Stat(*engine, "engine_fresh_keys_unread"), 0);
+  EXPECT_EQ(Stat(*engine, "engine_merge_reads_skipped"), 0);
+}
+
+// Past its capacity the engine stops tracking the keys it wrote and reads every key.
+TEST_F(RocksDbEngineTest, PastItsCapacityAFreshEngineReadsEveryKey) {
+  EngineOptions options = Options();
+  options.fresh_keys_capacity = 2;
+  auto engine = OpenRocksDbEngine(options);
+  const int64_t base = int64_t{1} << 40;
+  ASSERT_TRUE(engine->merge("z", Value("bound", base + 100)));
+  ASSERT_EQ(engine->merge_batch({{"a", Value("a", base)}, {"b", Value("b", base)}}), 2u);
+  EXPECT_EQ(Stat(*engine, "engine_fresh_keys_tracking"), 0);  // the third key turned it off
+  // z was above the bound (engine_merge_reads_skipped); a and b were fresh.
+  EXPECT_EQ(Stat(*engine, "engine_fresh_keys_unread"), 2);
+  EXPECT_TRUE(engine->merge("c", Value("c", base)));
+  EXPECT_FALSE(engine->merge("a", Value("older", base - 1)));
+  EXPECT_EQ(Stat(*engine, "engine_fresh_keys_unread"), 2);
+  EXPECT_EQ(engine->get("a")->value, "a");
+}
+
+// Once the keys written are no longer new to it, the engine stops probing the filter (every
+// probe would say "maybe"): after a window of 65,536 probes with fewer than 1 in 8 fresh.
+TEST_F(RocksDbEngineTest, AFreshEngineStopsTrackingWhenKeysAreNoLongerNew) {
+  auto engine = OpenRocksDbEngine(Options());
+  const int64_t base = int64_t{1} << 40;
+  ASSERT_TRUE(engine->merge("z", Value("bound", base + 1'000'000)));
+  // In batches of 1,000, as a handoff sends them.
+  const auto write_all = [&](int64_t offset) {
+    for (int first = 0; first < 70000; first += 1000) {
+      std::vector<std::pair<std::string, Record>> batch;
+      for (int i = first; i < first + 1000; ++i) {
+        batch.emplace_back("k" + std::to_string(i), Value("v", base + offset + i));
+      }
+      ASSERT_EQ(engine->merge_batch(batch), batch.size());
+    }
+  };
+  write_all(0);
+  EXPECT_EQ(Stat(*engine, "engine_fresh_keys_unread"), 70000);
+  EXPECT_EQ(Stat(*engine, "engine_fresh_keys_tracking"), 1);  // all new: it pays
+  write_all(100000);  // all read: none new
+  EXPECT_EQ(Stat(*engine, "engine_fresh_keys_tracking"), 0);
+  EXPECT_EQ(Stat(*engine, "engine_fresh_keys_unread"), 70000);
+  EXPECT_TRUE(engine->merge("new", Value("n", base)));  // read now, absent: written
+  EXPECT_FALSE(engine->merge("k5", Value("older", base + 5)));
+  EXPECT_EQ(engine->get("k5")->version, base + 100005);
 }
 
 // Holds every change report (and with it the group that makes it) until the gate opens.

@@ -1,11 +1,17 @@
 #include "tools/bench/handoff_baseline.h"
 
 #include <chrono>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include <thrift/TApplicationException.h>
 
+#include "diststore/service/replica_set.h"
+#include "locator/membership/member_table.h"
 #include "locator/rpc/address.h"
+#include "locator/service/cluster_snapshot.h"
+#include "locator/service/peer_auth.h"
 
 namespace thrifty::bench {
 
@@ -21,7 +27,10 @@ bool SameNode(const locator::wire::Location& a, const locator::wire::Location& b
   return a.port == b.port && a.address == b.address;
 }
 
-locator::Ring RingWith(const ThriftTarget& target, const locator::wire::Location& node) {
+// The ring members of the cluster of `target.entry`, with `node` added if it is not one yet,
+// and the cluster's placement.
+std::pair<std::vector<locator::wire::Member>, std::string> MembersWith(
+    const ThriftTarget& target, const locator::wire::Location& node) {
   const locator::wire::View view = FetchView(target);
   auto members = RingMembers(view);
   bool present = false;
@@ -32,8 +41,13 @@ locator::Ring RingWith(const ThriftTarget& target, const locator::wire::Location
     extra.state = locator::wire::MemberState::ALIVE;
     members.push_back(extra);
   }
+  return {members, view.placement};
+}
+
+locator::Ring RingWith(const ThriftTarget& target, const locator::wire::Location& node) {
+  const auto [members, placement] = MembersWith(target, node);
   try {
-    return locator::Ring(members, view.placement);
+    return locator::Ring(members, placement);
   } catch (const std::exception& e) {
     throw FatalError("cannot build the ring of " + rpc::ToString(target.entry) + ": " + e.what());
   }
@@ -53,8 +67,26 @@ std::vector<uint64_t> OwnedKeys(const locator::Ring& ring, const locator::wire::
 }  // namespace
 
 uint64_t CountOwned(const ThriftTarget& target, const locator::wire::Location& node,
-                    uint64_t keyspace) {
-  return OwnedKeys(RingWith(target, node), node, keyspace).size();
+                    uint64_t keyspace, int replicas) {
+  if (replicas <= 1) return OwnedKeys(RingWith(target, node), node, keyspace).size();
+  auto [members, placement_name] = MembersWith(target, node);
+  std::shared_ptr<const locator::ClusterSnapshot> snapshot;
+  try {
+    snapshot = locator::ClusterSnapshot::Build(1, std::move(members), membership::MemberName(node),
+                                               placement_name, nullptr);
+  } catch (const std::exception& e) {
+    throw FatalError("cannot build the ring of " + rpc::ToString(target.entry) + ": " + e.what());
+  }
+  const diststore::ReplicaPlacement placement(*snapshot, static_cast<size_t>(replicas),
+                                              /*without_self=*/false);
+  const std::string name = membership::MemberName(node);
+  uint64_t held = 0;
+  std::string key;
+  for (uint64_t i = 0; i < keyspace; ++i) {
+    FormatKey(i, &key);
+    held += placement.of(key).contains(name);
+  }
+  return held;
 }
 
 CopyResult PerKeyCopy(const ThriftTarget& target, const locator::wire::Location& node,
@@ -65,6 +97,15 @@ CopyResult PerKeyCopy(const ThriftTarget& target, const locator::wire::Location&
   result.owned = owned.size();
   ThriftConnection conn = ConnectThrift(node, target);
   const std::string where = rpc::ToString(node);
+  // owner_get is a node-to-node call: prove the development key, as storectl's operator
+  // commands do without --cluster-key-file (the benchmark's clusters are on loopback).
+  try {
+    locator::PeerAuth(std::make_shared<const membership::KeyRing>(
+                          membership::KeyRing::DevelopmentKey()))
+        .authenticate(*conn.client);
+  } catch (const apache::thrift::TException& e) {
+    throw FatalError("cannot prove the development cluster key to " + where + ": " + e.what());
+  }
 
   // What the node holds itself, read in batches (not the part being measured).
   std::vector<diststore::wire::Record> records;

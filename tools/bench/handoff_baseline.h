@@ -13,10 +13,11 @@
 namespace thrifty::bench {
 
 // How many keys of the keyspace [0, keyspace) `node` owns in the ring of the cluster
-// `target.entry` belongs to. A node not yet in the view is added to it (weight 1), so the
+// `target.entry` belongs to; with `replicas` > 1, how many keys' replica sets (of that many
+// nodes, replica_set.h) hold it. A node not yet in the view is added to it (weight 1), so the
 // count can be taken before that node joins.
 uint64_t CountOwned(const ThriftTarget& target, const locator::wire::Location& node,
-                    uint64_t keyspace);
+                    uint64_t keyspace, int replicas = 1);
 
 struct CopyResult {
   uint64_t owned = 0;      // keys of the keyspace that `node` owns
