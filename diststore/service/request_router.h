@@ -59,7 +59,7 @@ class RequestRouter {
   void multi_put(const std::vector<wire::Entry>& entries,
                  Consistency level = wire::Consistency::DEFAULT);
 
-  // get() and put() answered through `done` instead of returned (request_router_async.cc):
+  // get(), put() and erase() answered through `done` instead of returned (request_router_async.cc):
   // `done` runs exactly once, with the result or the exception the blocking form throws, on
   // this thread or on a peer channel's loop thread. A key another node owns is forwarded with
   // an asynchronous call, so no thread waits for the owner (the Store connection's
@@ -68,6 +68,7 @@ class RequestRouter {
   void get_async(std::string key, Consistency level, rpc::OutcomeHandler<std::string> done);
   void put_async(std::string key, std::string value, Consistency level,
                  rpc::OutcomeHandler<bool> done);
+  void erase_async(std::string key, Consistency level, rpc::OutcomeHandler<bool> done);
 
   // owner_put as a peer sent it: with replicas, unversioned records are led here
   // (ReplicaWriter), versioned ones are this node's copy (OwnerStore).

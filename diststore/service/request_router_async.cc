@@ -158,6 +158,27 @@ void RequestRouter::put_async(std::string key, std::string value, Consistency le
   put_async_on(std::move(r), cluster_.snapshot(), false, std::move(done));
 }
 
+void RequestRouter::erase_async(std::string key, Consistency level,
+                                rpc::OutcomeHandler<bool> done) {
+  try {
+    CheckKey(limits_, key);
+  } catch (...) {
+    done(Failed<bool>(std::current_exception()));
+    return;
+  }
+  ++counters_.erases;
+  wire::Record r;
+  r.key = std::move(key);
+  r.tombstone = true;
+  r.version = 0;
+  if (replicated()) {
+    write_via_leaders(cluster_.snapshot(), {std::move(r)}, Resolve(level, replication_.write), {},
+                      std::move(done));
+    return;
+  }
+  put_async_on(std::move(r), cluster_.snapshot(), false, std::move(done));
+}
+
 void RequestRouter::put_async_on(wire::Record record,
                                  std::shared_ptr<const locator::ClusterSnapshot> snapshot,
                                  bool rerouted, rpc::OutcomeHandler<bool> done) {

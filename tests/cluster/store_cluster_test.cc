@@ -602,7 +602,7 @@ TEST(StoreCluster, BatchesAcrossOwnersThroughANonOwner) {
 }
 
 // Requests a node forwards wait for the owner holding no call worker (continuation calls,
-// store_calls.h). With the owner stopped (SIGSTOP), 12 gets and puts forwarded to it wait on a
+// store_calls.h). With the owner stopped (SIGSTOP), 12 gets, puts and erases forwarded to it wait on a
 // node with 4 workers; that node still answers a key it owns at once; once the owner goes on,
 // every forwarded request is answered. (With a worker held per forwarded call, the 4 workers
 // wait for the stopped owner and the local read waits behind them.)
@@ -650,12 +650,15 @@ TEST(StoreCluster, RequestsWaitingOnAStoppedOwnerHoldNoWorker) {
       rpc::ConnectionPool<diststore::wire::StoreClient> own(options);  // a connection each
       try {
         own.call(cluster.location(a), [&](diststore::wire::StoreClient& c) {
-          if (i % 2 == 0) {
+          if (i % 3 == 0) {
             std::string value;
             c.get(value, of_b[i], diststore::wire::Consistency::DEFAULT);
             if (value == "v-" + of_b[i]) ++right;
-          } else {
+          } else if (i % 3 == 1) {
             c.put(of_b[i], "v2-" + of_b[i], diststore::wire::Consistency::DEFAULT);
+            ++right;
+          } else {
+            c.erase(of_b[i], diststore::wire::Consistency::DEFAULT);
             ++right;
           }
         });
