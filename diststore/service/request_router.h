@@ -106,10 +106,11 @@ class RequestRouter {
                     bool rerouted, rpc::OutcomeHandler<std::string> done);
   void put_async_on(wire::Record record, std::shared_ptr<const locator::ClusterSnapshot> snapshot,
                     bool rerouted, rpc::OutcomeHandler<bool> done);
-  // The current snapshot if its routing ring differs from `before`'s (the ring changed since
-  // a request routed by `before`), else null.
-  std::shared_ptr<const locator::ClusterSnapshot> changed_since(
-      const locator::ClusterSnapshot& before) const;
+  // Unless the request was `rerouted` already: the current snapshot if its routing ring
+  // differs from `before`'s (the ring changed since the request routed by `before`; counted as
+  // rerouted), else null.
+  std::shared_ptr<const locator::ClusterSnapshot> reroute(const locator::ClusterSnapshot& before,
+                                                          bool rerouted);
   bool replicated() const { return replication_.replicas > 1; }
   // A remote owner's failure as the client sees it: its own StoreError's message, or, for any
   // other failure, "owner ... is unreachable (...)", reported to the cluster view.

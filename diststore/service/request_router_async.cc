@@ -37,15 +37,29 @@ std::exception_ptr StoreErrorOf(const std::string& message) {
   return nullptr;
 }
 
+// A StoreError: what routed() reroutes on (the owner's answer, or "unreachable").
+bool IsStoreError(const std::exception_ptr& error) {
+  if (!error) return false;
+  try {
+    std::rethrow_exception(error);
+  } catch (const wire::StoreError&) {
+    return true;
+  } catch (...) {
+  }
+  return false;
+}
+
 }  // namespace
 
-std::shared_ptr<const locator::ClusterSnapshot> RequestRouter::changed_since(
-    const locator::ClusterSnapshot& before) const {
+std::shared_ptr<const locator::ClusterSnapshot> RequestRouter::reroute(
+    const locator::ClusterSnapshot& before, bool rerouted) {
+  if (rerouted) return nullptr;
   auto now = cluster_.snapshot();
   const auto& now_ring = moving_.routing_ring(*now);
   if (now_ring->empty() || now_ring->signature() == moving_.routing_ring(before)->signature()) {
     return nullptr;
   }
+  ++counters_.rerouted;
   return now;
 }
 
@@ -88,15 +102,9 @@ void RequestRouter::get_async_on(std::string key,
   const locator::wire::Location owner = ring->owner(key);
   if (MemberName(owner) == self_name_) {
     auto outcome = rpc::OutcomeOf<std::string>([&] { return get_on(*snapshot, *ring, key); });
-    if (outcome.error && !rerouted) {
-      try {
-        std::rethrow_exception(outcome.error);
-      } catch (const wire::StoreError&) {
-        if (auto now = changed_since(*snapshot)) {
-          ++counters_.rerouted;
-          return get_async_on(std::move(key), std::move(now), true, std::move(done));
-        }
-      } catch (...) {
+    if (IsStoreError(outcome.error)) {
+      if (auto now = reroute(*snapshot, rerouted)) {
+        return get_async_on(std::move(key), std::move(now), true, std::move(done));
       }
     }
     done(std::move(outcome));
@@ -110,18 +118,15 @@ void RequestRouter::get_async_on(std::string key,
         if (answer.error) {
           ++counters_.errors;
           const std::string why = describe_failure(owner, answer.error);
-          if (!rerouted) {
-            if (auto now = changed_since(*snapshot)) {
-              // Not here, on a peer channel's loop: the new owner may be this node, whose read
-              // can wait on other peers (fallback holders) through this very loop.
-              ++counters_.rerouted;
-              boost::asio::post(fan_out_.executor(), [this, key = std::move(key),
-                                                      now = std::move(now),
-                                                      done = std::move(done)]() mutable {
-                get_async_on(std::move(key), std::move(now), true, std::move(done));
-              });
-              return;
-            }
+          if (auto now = reroute(*snapshot, rerouted)) {
+            // Not here, on a peer channel's loop: the new owner may be this node, whose read
+            // can wait on other peers (fallback holders) through this very loop.
+            boost::asio::post(fan_out_.executor(), [this, key = std::move(key),
+                                                    now = std::move(now),
+                                                    done = std::move(done)]() mutable {
+              get_async_on(std::move(key), std::move(now), true, std::move(done));
+            });
+            return;
           }
           return done(Failed<std::string>(StoreErrorOf(why)));
         }
@@ -193,15 +198,9 @@ void RequestRouter::put_async_on(wire::Record record,
       owner_.write(*snapshot, {record});
       return true;
     });
-    if (outcome.error && !rerouted) {
-      try {
-        std::rethrow_exception(outcome.error);
-      } catch (const wire::StoreError&) {
-        if (auto now = changed_since(*snapshot)) {
-          ++counters_.rerouted;
-          return put_async_on(std::move(record), std::move(now), true, std::move(done));
-        }
-      } catch (...) {
+    if (IsStoreError(outcome.error)) {
+      if (auto now = reroute(*snapshot, rerouted)) {
+        return put_async_on(std::move(record), std::move(now), true, std::move(done));
       }
     }
     done(std::move(outcome));
@@ -216,16 +215,14 @@ void RequestRouter::put_async_on(wire::Record record,
         if (!answer.error) return done(std::move(answer));
         ++counters_.errors;
         const std::string why = describe_failure(owner, answer.error);
-        if (!rerouted) {
-          if (auto now = changed_since(*snapshot)) {
-            ++counters_.rerouted;  // off the channel's loop, as a get's reroute
-            boost::asio::post(fan_out_.executor(), [this, record = std::move(record),
-                                                    now = std::move(now),
-                                                    done = std::move(done)]() mutable {
-              put_async_on(std::move(record), std::move(now), true, std::move(done));
-            });
-            return;
-          }
+        if (auto now = reroute(*snapshot, rerouted)) {
+          // Off the channel's loop, as a get's reroute.
+          boost::asio::post(fan_out_.executor(), [this, record = std::move(record),
+                                                  now = std::move(now),
+                                                  done = std::move(done)]() mutable {
+            put_async_on(std::move(record), std::move(now), true, std::move(done));
+          });
+          return;
         }
         done(Failed<bool>(StoreErrorOf(why)));
       });

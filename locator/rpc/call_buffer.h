@@ -16,6 +16,7 @@
 #include <string>
 
 #include <thrift/TConfiguration.h>
+#include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/TVirtualTransport.h>
 
@@ -23,6 +24,22 @@ namespace thrifty::rpc {
 
 // The frame header: `size`, big-endian, in the 4 bytes at `out`.
 void PutFrameSize(char* out, size_t size);
+
+// One whole message as a frame, header included: the message header (`name`, `type`, `seqid`)
+// and `body` (a generated struct, or a TApplicationException) in the binary protocol.
+template <class Body>
+std::string MessageFrame(const std::string& name, apache::thrift::protocol::TMessageType type,
+                         int32_t seqid, const Body& body) {
+  auto buffer = std::make_shared<apache::thrift::transport::TMemoryBuffer>();
+  apache::thrift::protocol::TBinaryProtocol protocol(buffer);
+  protocol.writeMessageBegin(name, type, seqid);
+  body.write(&protocol);
+  protocol.writeMessageEnd();
+  std::string out(4, '\0');
+  buffer->appendBufferToString(out);
+  PutFrameSize(out.data(), out.size() - 4);
+  return out;
+}
 
 class CallBuffer
     : public apache::thrift::transport::TVirtualTransport<CallBuffer,

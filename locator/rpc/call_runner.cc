@@ -97,15 +97,8 @@ bool CallArgsReader::finish(bool ok) {
 
 std::string ExceptionFrame(const std::string& name, int32_t seqid, const std::string& message,
                            TApplicationException::TApplicationExceptionType type) {
-  auto buffer = std::make_shared<apache::thrift::transport::TMemoryBuffer>();
-  apache::thrift::protocol::TBinaryProtocol protocol(buffer);
-  protocol.writeMessageBegin(name, apache::thrift::protocol::T_EXCEPTION, seqid);
-  TApplicationException(type, message).write(&protocol);
-  protocol.writeMessageEnd();
-  std::string out(4, '\0');
-  buffer->appendBufferToString(out);
-  PutFrameSize(out.data(), out.size() - 4);
-  return out;
+  return MessageFrame(name, apache::thrift::protocol::T_EXCEPTION, seqid,
+                      TApplicationException(type, message));
 }
 
 }  // namespace thrifty::rpc

@@ -13,9 +13,6 @@
 #include <memory>
 #include <string>
 
-#include <thrift/protocol/TBinaryProtocol.h>
-#include <thrift/transport/TBufferTransports.h>
-
 #include "locator/rpc/call_buffer.h"
 
 namespace thrifty::rpc {
@@ -41,15 +38,7 @@ class ContinuationCalls {
 // would).
 template <class Result>
 std::string ReplyFrame(const std::string& name, int32_t seqid, const Result& result) {
-  auto buffer = std::make_shared<apache::thrift::transport::TMemoryBuffer>();
-  apache::thrift::protocol::TBinaryProtocol protocol(buffer);
-  protocol.writeMessageBegin(name, apache::thrift::protocol::T_REPLY, seqid);
-  result.write(&protocol);
-  protocol.writeMessageEnd();
-  std::string out(4, '\0');
-  buffer->appendBufferToString(out);
-  PutFrameSize(out.data(), out.size() - 4);
-  return out;
+  return MessageFrame(name, apache::thrift::protocol::T_REPLY, seqid, result);
 }
 
 }  // namespace thrifty::rpc
