@@ -55,6 +55,12 @@ class TimedPeerClient : public PeerClient {
     inner_->owner_put_async(peer, std::move(records), consistency,
                             Timed(latency_.of(PeerCall::kOwnerPut), std::move(done)));
   }
+  void keep_hints_async(const Location& peer, std::vector<wire::Record> records,
+                        std::string target_host_id, Location target,
+                        rpc::OutcomeHandler<bool> done) override {
+    inner_->keep_hints_async(peer, std::move(records), std::move(target_host_id),
+                             std::move(target), Timed(latency_.of(PeerCall::kOwnerPut), std::move(done)));
+  }
   void handoff_async(const Location& peer, std::vector<wire::Record> records, Location sender,
                      rpc::OutcomeHandler<wire::HandoffAck> done) override {
     inner_->handoff_async(peer, std::move(records), std::move(sender),

@@ -74,12 +74,9 @@ wire::HandoffAck ChannelPeerClient::handoff(const Location& peer,
 
 void ChannelPeerClient::keep_hints(const Location& peer, const std::vector<wire::Record>& records,
                                    const std::string& target_host_id, const Location& target) {
-  wait<bool>(
-      peer, Lane::kLeaf, [&](wire::StoreClient& c) { c.send_keep_hints(records, target_host_id, target); },
-      [](wire::StoreClient& c) {
-        c.recv_keep_hints();
-        return true;
-      });
+  wait<bool>([&](auto done) {
+    keep_hints_async(peer, records, target_host_id, target, std::move(done));
+  });
 }
 
 std::map<std::string, int64_t> ChannelPeerClient::stats(const Location& peer) {
@@ -152,6 +149,19 @@ void ChannelPeerClient::owner_put_async(const Location& peer, std::vector<wire::
       [&](wire::StoreClient& c) { c.send_owner_put(records, consistency); },
       [](wire::StoreClient& c) {
         c.recv_owner_put();
+        return true;
+      },
+      std::move(done));
+}
+
+void ChannelPeerClient::keep_hints_async(const Location& peer, std::vector<wire::Record> records,
+                                         std::string target_host_id, Location target,
+                                         rpc::OutcomeHandler<bool> done) {
+  start<bool>(
+      peer, Lane::kLeaf,
+      [&](wire::StoreClient& c) { c.send_keep_hints(records, target_host_id, target); },
+      [](wire::StoreClient& c) {
+        c.recv_keep_hints();
         return true;
       },
       std::move(done));

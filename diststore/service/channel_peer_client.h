@@ -54,6 +54,9 @@ class ChannelPeerClient : public PeerClient {
                        rpc::OutcomeHandler<std::vector<wire::Record>> done) override;
   void owner_put_async(const Location& peer, std::vector<wire::Record> records,
                        wire::Consistency::type consistency, rpc::OutcomeHandler<bool> done) override;
+  void keep_hints_async(const Location& peer, std::vector<wire::Record> records,
+                        std::string target_host_id, Location target,
+                        rpc::OutcomeHandler<bool> done) override;
   void handoff_async(const Location& peer, std::vector<wire::Record> records, Location sender,
                      rpc::OutcomeHandler<wire::HandoffAck> done) override;
 

@@ -64,6 +64,16 @@ class PeerClient {
                              Location sender, rpc::OutcomeHandler<wire::HandoffAck> done) {
     RunNow<wire::HandoffAck>([&] { return handoff(peer, records, sender); }, done);
   }
+  virtual void keep_hints_async(const Location& peer, std::vector<wire::Record> records,
+                                std::string target_host_id, Location target,
+                                rpc::OutcomeHandler<bool> done) {
+    RunNow<bool>(
+        [&] {
+          keep_hints(peer, records, target_host_id, target);
+          return true;
+        },
+        done);
+  }
 
   // Anti-entropy (anti_entropy.h). A client without them (a unit test's fake) throws
   // std::runtime_error.

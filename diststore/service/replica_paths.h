@@ -19,7 +19,7 @@ namespace thrifty::diststore {
 
 // Every reference must outlive the objects given it. The calls to replicas are asynchronous
 // (PeerClient's *_async forms); `pool` runs what may block around them, off the peer
-// channels' loops: failure reports, hints, this node's share of a read repair, keep_hints. It
+// channels' loops: failure reports, hints, this node's share of a read repair. It
 // must be joined after the reader and writer are destroyed and before `peers`, `cluster` and
 // `owner` go; its tasks never wait for other tasks. Its timers run the speculative retries.
 struct ReplicaPaths {

@@ -196,35 +196,38 @@ void ReplicaWriter::lead_async(const locator::ClusterSnapshot& snapshot,
     state->call_indexes.push_back(share.indexes);
     ++paths_.counters.replica_writes;
     if (!share.hint_for.empty()) {
-      // A hint holder: keep_hints blocks, so it runs on the pool; if the holder cannot keep
-      // the hint, this node keeps it (it does not count).
+      // A hint holder. If it cannot keep the hint, this node keeps it (it does not count):
+      // reporting the failure and keeping the hint may block, so on the pool, before the
+      // failure counts.
       const std::string host_id = HintedHandoff::HostIdOf(snapshot, share.hint_for);
+      auto batch = std::make_shared<const std::vector<wire::Record>>(std::move(share.records));
       calls.emplace_back(share.replica, [this, life = life_.watch(), host_id,
                                          holder = share.replica, dead = share.hint_for,
-                                         target = share.hint_target,
-                                         batch = std::move(share.records)](auto done) {
-        paths_.pool.submit([this, life, host_id, holder, dead, target, batch, done] {
-          rpc::Outcome<bool> outcome;
-          {
-            Lifetime::Hold hold(life);
-            if (!hold) return done({std::nullopt, std::make_exception_ptr(std::runtime_error(
-                                                      "the node is stopping"))});
-            outcome = rpc::OutcomeOf<bool>([&] {
-              paths_.peers.keep_hints(holder, batch, host_id, target);
-              return true;
+                                         target = share.hint_target, batch](auto done) {
+        paths_.peers.keep_hints_async(
+            holder, *batch, host_id, target,
+            [this, life, host_id, holder, dead, batch,
+             done = std::move(done)](rpc::Outcome<bool> outcome) mutable {
+              if (outcome.value) return done(std::move(outcome));
+              Lifetime::Hold hold(life);
+              if (!hold) return done(std::move(outcome));  // the pool may be gone
+              paths_.pool.submit([this, life, host_id, holder, dead, batch, done,
+                                  outcome = std::move(outcome)]() mutable {
+                {
+                  Lifetime::Hold still(life);
+                  if (still) {
+                    if (!IsRefusal(outcome.error)) paths_.cluster.report_failure(holder);
+                    try {
+                      hints_->keep(host_id, dead, *batch);
+                    } catch (const std::exception& e) {
+                      LOG_EVERY_T(WARNING, 1) << "keeping the hints for " << dead
+                                              << " failed: " << e.what();
+                    }
+                  }
+                }
+                done(std::move(outcome));
+              });
             });
-            if (!outcome.value) {
-              if (!IsRefusal(outcome.error)) paths_.cluster.report_failure(holder);
-              try {
-                hints_->keep(host_id, dead, batch);
-              } catch (const std::exception& e) {
-                LOG_EVERY_T(WARNING, 1) << "keeping the hints for " << dead << " failed: "
-                                        << e.what();
-              }
-            }
-          }
-          done(std::move(outcome));
-        });
       });
       continue;
     }

@@ -19,9 +19,9 @@
 // is it a StoreError (nothing written). Thread-safe.
 //
 // The calls to replicas are asynchronous (PeerClient::owner_put_async): no thread waits for
-// one. What may block after a call failed (reporting the failure, keeping the hint in the
-// HintStore) and the blocking keep_hints to a hint holder run on `paths.pool`; a failed call
-// counts toward the outcome only after its hint is kept.
+// one, nor for a hint holder's keep_hints. What may block after a call failed (reporting the
+// failure, keeping the hint in the HintStore) runs on `paths.pool`; a failed call counts
+// toward the outcome only after its hint is kept.
 #pragma once
 
 #include <string>

@@ -75,8 +75,7 @@ struct StoreOptions {
   // off the peer channels' loops. fan_out_threads: after a call to a write's leader failed,
   // reporting it and routing to the next leader. replica_work_threads: after a replica call
   // failed, reporting it and keeping the hint (an engine write); this node's share of a read
-  // repair; keep_hints to a hint holder (--hints-count-for-w: a blocking call); the timers of
-  // speculative reads. Neither runs a call per thread, so neither grows with load.
+  // repair; the timers of speculative reads. Neither runs a call per thread, so neither grows with load.
   size_t fan_out_threads = 2;
   size_t replica_work_threads = 4;
   // How long a clean leave may take to hand off its keys before it leaves anyway.
