@@ -1,15 +1,71 @@
+// RequestRouter: client requests on one copy of each key (reads and writes forwarded to the
+// key's owner with asynchronous calls, rerouted once after a ring change), the entry points
+// that send replicated requests to the ReplicaReader or the leaders
+// (request_router_leaders.cc), and the waiting forms over them.
 #include "diststore/service/request_router.h"
 
+#include <boost/asio/post.hpp>
 #include <glog/logging.h>
 
-#include <thrift/transport/TTransportException.h>
-
-#include "diststore/service/replica_set.h"
 #include "locator/membership/member_table.h"
 
 namespace thrifty::diststore {
 
 using membership::MemberName;
+
+namespace {
+
+template <class Result>
+rpc::Outcome<Result> Failed(std::exception_ptr error) {
+  rpc::Outcome<Result> outcome;
+  outcome.error = std::move(error);
+  return outcome;
+}
+
+template <class Result>
+rpc::Outcome<Result> Succeeded(Result value) {
+  rpc::Outcome<Result> outcome;
+  outcome.value.emplace(std::move(value));
+  return outcome;
+}
+
+std::exception_ptr StoreErrorOf(const std::string& message) {
+  try {
+    ThrowStoreError(message);
+  } catch (...) {
+    return std::current_exception();
+  }
+  return nullptr;
+}
+
+// A StoreError: what a request is rerouted on (the owner's answer, or "unreachable").
+bool IsStoreError(const std::exception_ptr& error) {
+  if (!error) return false;
+  try {
+    std::rethrow_exception(error);
+  } catch (const wire::StoreError&) {
+    return true;
+  } catch (...) {
+  }
+  return false;
+}
+
+std::exception_ptr NotFoundOf(const std::string& key) {
+  wire::NotFound missing;
+  missing.key = key;
+  return std::make_exception_ptr(missing);
+}
+
+// The first of `outcomes` that failed, or null.
+template <class Result>
+const CallOutcome<Result>* FirstFailure(const std::vector<CallOutcome<Result>>& outcomes) {
+  for (const auto& outcome : outcomes) {
+    if (outcome.error) return &outcome;
+  }
+  return nullptr;
+}
+
+}  // namespace
 
 RequestRouter::RequestRouter(ClusterView& cluster, OwnerStore& owner, PeerClient& peers,
                              MovingKeys& moving, ReplicaReader& reader, ReplicaWriter& writer,
@@ -27,26 +83,6 @@ RequestRouter::RequestRouter(ClusterView& cluster, OwnerStore& owner, PeerClient
       counters_(counters),
       self_name_(cluster.self_name()) {}
 
-template <typename Fn>
-auto RequestRouter::routed(Fn&& fn)
-    -> decltype(fn(std::declval<const locator::ClusterSnapshot&>(),
-                   std::declval<const locator::Ring&>())) {
-  const auto snapshot = cluster_.snapshot();
-  const auto& ring = moving_.routing_ring(*snapshot);
-  if (ring->empty()) ThrowStoreError("no node in the ring");
-  try {
-    return fn(*snapshot, *ring);
-  } catch (const wire::StoreError&) {
-    // An owner failed while the ring changed under the request (it left or died, and this node
-    // heard of it meanwhile): route the request once more, on the new snapshot.
-    const auto now = cluster_.snapshot();
-    const auto& now_ring = moving_.routing_ring(*now);
-    if (now_ring->empty() || now_ring->signature() == ring->signature()) throw;
-    ++counters_.rerouted;
-    return fn(*now, *now_ring);
-  }
-}
-
 std::string RequestRouter::describe_failure(const locator::wire::Location& owner,
                                             const std::exception_ptr& error) {
   try {
@@ -58,336 +94,355 @@ std::string RequestRouter::describe_failure(const locator::wire::Location& owner
   }
 }
 
-// ---- reads ----
-
-std::string RequestRouter::get(const std::string& key, Consistency level) {
-  CheckKey(limits_, key);
-  ++counters_.gets;
-  if (replicated()) {
-    auto found = read_replicated({key}, level);
-    if (!found[0] || found[0]->tombstone) {
-      ++counters_.not_found;
-      wire::NotFound missing;
-      missing.key = key;
-      throw missing;
-    }
-    return std::move(found[0]->value);
+std::shared_ptr<const locator::ClusterSnapshot> RequestRouter::reroute(
+    const locator::ClusterSnapshot& before, bool rerouted) {
+  if (rerouted) return nullptr;
+  auto now = cluster_.snapshot();
+  const auto& now_ring = moving_.routing_ring(*now);
+  if (now_ring->empty() || now_ring->signature() == moving_.routing_ring(before)->signature()) {
+    return nullptr;
   }
-  return routed([&](const locator::ClusterSnapshot& snapshot, const locator::Ring& ring) {
-    return get_on(snapshot, ring, key);
-  });
+  ++counters_.rerouted;
+  return now;
 }
 
-std::string RequestRouter::get_on(const locator::ClusterSnapshot& snapshot,
-                                  const locator::Ring& ring, const std::string& key) {
-  const locator::wire::Location& owner = ring.owner(key);
-  std::optional<storage::Record> record;
-  if (MemberName(owner) == self_name_) {
-    record = owner_.read(snapshot, {key}, true)[0];
-  } else {
-    ++counters_.forwarded;
-    std::vector<wire::Record> records;
-    try {
-      records = peers_.owner_get(owner, {key}, true);
-    } catch (...) {
-      ++counters_.errors;
-      ThrowStoreError(describe_failure(owner, std::current_exception()));
-    }
-    if (!records.empty()) record = FromRpc(records.front());
-  }
-  if (!record || record->tombstone) {
-    ++counters_.not_found;
-    wire::NotFound missing;
-    missing.key = key;
-    throw missing;
-  }
-  return std::move(record->value);
+void RequestRouter::run_rerouted(std::function<void()> retry) {
+  boost::asio::post(fan_out_.executor(), std::move(retry));
+}
+
+// ---- the waiting forms ----
+
+std::string RequestRouter::get(const std::string& key, Consistency level) {
+  return rpc::AwaitOutcome<std::string>(
+      [&](rpc::OutcomeHandler<std::string> done) { get_async(key, level, std::move(done)); });
+}
+
+void RequestRouter::put(const std::string& key, const std::string& value, Consistency level) {
+  rpc::AwaitOutcome<bool>(
+      [&](rpc::OutcomeHandler<bool> done) { put_async(key, value, level, std::move(done)); });
+}
+
+void RequestRouter::erase(const std::string& key, Consistency level) {
+  rpc::AwaitOutcome<bool>(
+      [&](rpc::OutcomeHandler<bool> done) { erase_async(key, level, std::move(done)); });
 }
 
 std::map<std::string, std::string> RequestRouter::multi_get(const std::vector<std::string>& keys,
                                                             Consistency level) {
-  CheckBatch(limits_, keys.size());
-  for (const auto& key : keys) CheckKey(limits_, key);
-  counters_.gets += static_cast<int64_t>(keys.size());
-  if (replicated()) {
-    auto found = read_replicated(keys, level);
-    std::map<std::string, std::string> out;
-    for (size_t i = 0; i < keys.size(); ++i) {
-      if (found[i] && !found[i]->tombstone) out[keys[i]] = std::move(found[i]->value);
-    }
-    counters_.not_found += static_cast<int64_t>(keys.size() - out.size());
-    return out;
-  }
-  return routed([&](const locator::ClusterSnapshot& snapshot, const locator::Ring& ring) {
-    return multi_get_on(snapshot, ring, keys);
-  });
-}
-
-std::map<std::string, std::string> RequestRouter::multi_get_on(
-    const locator::ClusterSnapshot& snapshot, const locator::Ring& ring,
-    const std::vector<std::string>& keys) {
-  auto groups = GroupByOwner(ring, keys, [](const std::string& key) { return key; });
-  std::map<std::string, std::string> out;
-  std::vector<std::pair<locator::wire::Location, StartCall<std::vector<wire::Record>>>> remote;
-  for (auto& entry : groups) {  // (C++17: a lambda cannot capture a structured binding)
-    if (entry.first == self_name_) continue;
-    const OwnerGroup<std::string>* group = &entry.second;
-    ++counters_.forwarded;
-    remote.emplace_back(group->owner, [this, group](auto done) {
-      peers_.owner_get_async(group->owner, group->items, true, std::move(done));
-    });
-  }
-  std::function<void()> local;
-  if (auto mine = groups.find(self_name_); mine != groups.end()) {
-    local = [&, keys_here = &mine->second.items] {
-      auto found = owner_.read(snapshot, *keys_here, true);
-      for (size_t i = 0; i < found.size(); ++i) {
-        if (found[i] && !found[i]->tombstone) out[(*keys_here)[i]] = found[i]->value;
-      }
-    };
-  }
-  auto outcomes = ScatterCalls(std::move(remote), local);
-  std::optional<std::string> failure;
-  for (auto& outcome : outcomes) {
-    if (outcome.error) {
-      const std::string why = describe_failure(outcome.peer, outcome.error);
-      if (!failure) failure = why;
-      continue;
-    }
-    for (const auto& r : *outcome.result) {
-      if (!r.tombstone) out[r.key] = r.value;
-    }
-  }
-  if (failure) {
-    ++counters_.errors;
-    ThrowStoreError("multi_get: " + *failure);
-  }
-  counters_.not_found += static_cast<int64_t>(keys.size() - out.size());
-  return out;
-}
-
-// ---- writes ----
-
-void RequestRouter::put(const std::string& key, const std::string& value, Consistency level) {
-  CheckKey(limits_, key);
-  CheckValue(limits_, key, value);
-  ++counters_.puts;
-  wire::Record r;
-  r.key = key;
-  r.value = value;
-  r.version = 0;  // stamped by the owner
-  if (replicated()) return write_replicated({r}, level);
-  routed([&](const locator::ClusterSnapshot& snapshot, const locator::Ring& ring) {
-    write_on(snapshot, ring, {r});
-  });
-}
-
-void RequestRouter::erase(const std::string& key, Consistency level) {
-  CheckKey(limits_, key);
-  ++counters_.erases;
-  wire::Record r;
-  r.key = key;
-  r.tombstone = true;
-  r.version = 0;
-  if (replicated()) return write_replicated({r}, level);
-  routed([&](const locator::ClusterSnapshot& snapshot, const locator::Ring& ring) {
-    write_on(snapshot, ring, {r});
-  });
+  return rpc::AwaitOutcome<Found>(
+      [&](rpc::OutcomeHandler<Found> done) { multi_get_async(keys, level, std::move(done)); });
 }
 
 void RequestRouter::multi_put(const std::vector<wire::Entry>& entries, Consistency level) {
-  CheckBatch(limits_, entries.size());
-  std::vector<wire::Record> records;
-  records.reserve(entries.size());
-  for (const auto& e : entries) {
-    CheckKey(limits_, e.key);
-    CheckValue(limits_, e.key, e.value);
-    wire::Record r;
-    r.key = e.key;
-    r.value = e.value;
-    r.version = 0;  // stamped by the owner
-    records.push_back(std::move(r));
-  }
-  counters_.puts += static_cast<int64_t>(entries.size());
-  if (replicated()) return write_replicated(records, level);
-  routed([&](const locator::ClusterSnapshot& snapshot, const locator::Ring& ring) {
-    write_on(snapshot, ring, records);
-  });
-}
-
-void RequestRouter::write_on(const locator::ClusterSnapshot& snapshot, const locator::Ring& ring,
-                             const std::vector<wire::Record>& records) {
-  auto groups = GroupByOwner(ring, records, [](const wire::Record& r) { return r.key; });
-  std::vector<std::pair<locator::wire::Location, StartCall<bool>>> remote;
-  for (auto& entry : groups) {
-    if (entry.first == self_name_) continue;
-    const OwnerGroup<wire::Record>* group = &entry.second;
-    ++counters_.forwarded;
-    remote.emplace_back(group->owner, [this, group](auto done) {
-      peers_.owner_put_async(group->owner, group->items, wire::Consistency::DEFAULT,
-                             std::move(done));
-    });
-  }
-  std::function<void()> local;
-  if (auto mine = groups.find(self_name_); mine != groups.end()) {
-    local = [&, records_here = &mine->second.items] { owner_.write(snapshot, *records_here); };
-  }
-  // Our own share's StoreError (a refused version, a storage failure) comes out of
-  // ScatterCalls only after every remote call finished.
-  auto outcomes = ScatterCalls(std::move(remote), local);
-  for (auto& outcome : outcomes) {
-    if (!outcome.error) continue;
-    ++counters_.errors;
-    std::string why = describe_failure(outcome.peer, outcome.error);
-    if (groups.size() > 1) why += "; keys of other owners were written";
-    ThrowStoreError(why);
-  }
-}
-
-// ---- with replicas ----
-
-std::vector<std::optional<storage::Record>> RequestRouter::read_replicated(
-    const std::vector<std::string>& keys, Consistency level) {
-  return reader_.read(*cluster_.snapshot(), keys, Resolve(level, replication_.read));
-}
-
-void RequestRouter::write_replicated(const std::vector<wire::Record>& records, Consistency level) {
-  level = Resolve(level, replication_.write);
   rpc::AwaitOutcome<bool>([&](rpc::OutcomeHandler<bool> done) {
-    write_via_leaders(cluster_.snapshot(), records, level, {}, std::move(done));
-  });
-}
-
-void RequestRouter::write_via_leaders(std::shared_ptr<const locator::ClusterSnapshot> snapshot,
-                                      std::vector<wire::Record> records, Consistency level,
-                                      std::set<std::string> unreachable,
-                                      rpc::OutcomeHandler<bool> done) {
-  const ReplicaPlacement placement(*snapshot, static_cast<size_t>(replication_.replicas),
-                                   moving_.draining());
-  const size_t required = RequiredReplies(level, placement.effective_n());
-  // Each key's leader: its first live replica that has not failed this request yet.
-  std::map<std::string, OwnerGroup<wire::Record>> by_leader;
-  try {
-    for (size_t i = 0; i < records.size(); ++i) {
-      const ReplicaSet set = placement.of(records[i].key);
-      int leader = -1;
-      for (size_t r = 0; r < set.size() && leader < 0; ++r) {
-        if (set.alive[r] && unreachable.count(set.names[r]) == 0) leader = static_cast<int>(r);
-      }
-      if (leader < 0 && unreachable.empty()) {  // none alive: nothing was sent
-        ++counters_.unavailable;
-        ThrowUnavailable("write at " + ConsistencyName(level) + " of key '" + records[i].key + "'",
-                         required, 0);
-      }
-      if (leader < 0) {
-        ++counters_.errors;
-        ++counters_.timed_out;
-        ThrowTimedOut("write at " + ConsistencyName(level) + " of key '" + records[i].key +
-                          "': no live replica could be reached to lead it",
-                      required, 0);
-      }
-      auto& group = by_leader[set.names[static_cast<size_t>(leader)]];
-      group.owner = set.replicas[static_cast<size_t>(leader)];
-      group.items.push_back(std::move(records[i]));
-      group.indexes.push_back(i);
-    }
-  } catch (...) {
-    return done(rpc::Outcome<bool>{std::nullopt, std::current_exception()});
-  }
-  std::vector<std::pair<locator::wire::Location, StartCall<bool>>> calls;
-  for (auto& [name, group] : by_leader) {
-    auto items = std::make_shared<std::vector<wire::Record>>(std::move(group.items));
-    if (name == self_name_) {
-      calls.emplace_back(group.owner, [this, snapshot, items, level](auto led) {
-        writer_.lead_async(*snapshot, std::move(*items), level, std::move(led));
-      });
-      continue;
-    }
-    ++counters_.forwarded;
-    calls.emplace_back(group.owner, [this, life = life_.watch(), snapshot, items, level,
-                                     unreachable, leader = group.owner,
-                                     required](auto led) {
-      peers_.owner_put_async(leader, *items, level, [=](rpc::Outcome<bool> outcome) {
-        if (outcome.value) return led(std::move(outcome));
-        try {
-          std::rethrow_exception(outcome.error);
-        } catch (const wire::StoreError&) {
-          return led(std::move(outcome));  // the leader's own answers, for the client
-        } catch (const wire::Unavailable&) {
-          return led(std::move(outcome));
-        } catch (const wire::TimedOut&) {
-          return led(std::move(outcome));
-        } catch (...) {
-        }
-        // The call failed: reporting it may block (and the next leader's write starts from
-        // there), so not on the channel's loop.
-        Lifetime::Hold hold(life);
-        if (!hold) return led(std::move(outcome));
-        fan_out_.submit([=]() mutable {
-          Lifetime::Hold still(life);
-          if (!still) return led(std::move(outcome));
-          try {
-            std::rethrow_exception(outcome.error);
-          } catch (const apache::thrift::transport::TTransportException& e) {
-            // No connection to the leader, or it closed the connection (it crashed or
-            // stopped) before answering: the next live replica leads. (A replica, not this
-            // node: it has seen the key's versions, so its clock stamps above them.) Applying
-            // an unacknowledged write once more is safe: it is the same write, stamped later.
-            // A call that timed out is not sent again (the leader may be running it): the
-            // client hears TimedOut.
-            using apache::thrift::transport::TTransportException;
-            if (e.getType() == TTransportException::NOT_OPEN ||
-                e.getType() == TTransportException::END_OF_FILE) {
-              cluster_.report_failure(leader);
-              std::set<std::string> failed = unreachable;
-              failed.insert(MemberName(leader));
-              return write_via_leaders(snapshot, std::move(*items), level, std::move(failed),
-                                       std::move(led));
-            }
-          } catch (...) {
-          }
-          led(rpc::Outcome<bool>{std::nullopt, rpc::OutcomeOf<bool>([&]() -> bool {
-                                   std::string why;
-                                   try {
-                                     std::rethrow_exception(outcome.error);
-                                   } catch (const std::exception& e) {
-                                     why = cluster_.owner_unreachable(leader, e);
-                                   } catch (...) {
-                                     why = "unknown error";
-                                   }
-                                   ++counters_.errors;
-                                   ++counters_.timed_out;
-                                   ThrowTimedOut("write at " + ConsistencyName(level) +
-                                                     " led by " + rpc::ToString(leader) + ": " +
-                                                     why,
-                                                 required, 0);
-                                 }).error});
-        });
-      });
-    });
-  }
-  // The first failure in leader order is the request's.
-  StartScatterCalls<bool>(std::move(calls), [done = std::move(done)](auto outcomes) {
-    for (auto& outcome : outcomes) {
-      if (outcome.error) return done(rpc::Outcome<bool>{std::nullopt, outcome.error});
-    }
-    done(rpc::Outcome<bool>{true, nullptr});
+    multi_put_async(entries, level, std::move(done));
   });
 }
 
 void RequestRouter::owner_put(std::vector<wire::Record> records, Consistency level) {
-  if (!replicated()) return owner_.owner_put(std::move(records));
-  std::vector<wire::Record> to_lead, copies;
-  for (auto& r : records) (r.version == 0 ? to_lead : copies).push_back(std::move(r));
-  if (!copies.empty()) owner_.owner_put(std::move(copies));
-  if (!to_lead.empty()) {
-    CheckBatch(limits_, to_lead.size());
-    for (const auto& r : to_lead) {
-      CheckKey(limits_, r.key);
-      if (!r.tombstone) CheckValue(limits_, r.key, r.value);
-    }
-    writer_.lead(*cluster_.snapshot(), std::move(to_lead), Resolve(level, replication_.write));
+  rpc::AwaitOutcome<bool>([&](rpc::OutcomeHandler<bool> done) {
+    owner_put_async(std::move(records), level, std::move(done));
+  });
+}
+
+// ---- reads ----
+
+void RequestRouter::get_async(std::string key, Consistency level,
+                              rpc::OutcomeHandler<std::string> done) {
+  try {
+    CheckKey(limits_, key);
+  } catch (...) {
+    return done(Failed<std::string>(std::current_exception()));
   }
+  ++counters_.gets;
+  if (replicated()) {
+    reader_.read_async(
+        *cluster_.snapshot(), {key}, Resolve(level, replication_.read),
+        [this, key, done = std::move(done)](rpc::Outcome<ReplicaReader::Found> found) {
+          if (found.error) return done(Failed<std::string>(found.error));
+          auto& record = found.value->at(0);
+          if (!record || record->tombstone) {
+            ++counters_.not_found;
+            return done(Failed<std::string>(NotFoundOf(key)));
+          }
+          done(Succeeded<std::string>(std::move(record->value)));
+        });
+    return;
+  }
+  get_async_on(std::move(key), cluster_.snapshot(), false, std::move(done));
+}
+
+void RequestRouter::get_async_on(std::string key,
+                                 std::shared_ptr<const locator::ClusterSnapshot> snapshot,
+                                 bool rerouted, rpc::OutcomeHandler<std::string> done) {
+  const auto& ring = moving_.routing_ring(*snapshot);
+  if (ring->empty()) return done(Failed<std::string>(StoreErrorOf("no node in the ring")));
+  const locator::wire::Location owner = ring->owner(key);
+  if (MemberName(owner) == self_name_) {
+    auto outcome = rpc::OutcomeOf<std::optional<storage::Record>>(
+        [&] { return std::move(owner_.read(*snapshot, {key}, true)[0]); });
+    if (outcome.error) {
+      if (IsStoreError(outcome.error)) {
+        if (auto now = reroute(*snapshot, rerouted)) {
+          return get_async_on(std::move(key), std::move(now), true, std::move(done));
+        }
+      }
+      return done(Failed<std::string>(outcome.error));
+    }
+    auto& record = *outcome.value;
+    if (!record || record->tombstone) {
+      ++counters_.not_found;
+      return done(Failed<std::string>(NotFoundOf(key)));
+    }
+    return done(Succeeded<std::string>(std::move(record->value)));
+  }
+  ++counters_.forwarded;
+  peers_.owner_get_async(
+      owner, {key}, true,
+      [this, key, snapshot, owner, rerouted,
+       done = std::move(done)](rpc::Outcome<std::vector<wire::Record>> answer) mutable {
+        if (answer.error) {
+          ++counters_.errors;
+          const std::string why = describe_failure(owner, answer.error);
+          if (auto now = reroute(*snapshot, rerouted)) {
+            return run_rerouted([this, key = std::move(key), now = std::move(now),
+                                 done = std::move(done)]() mutable {
+              get_async_on(std::move(key), std::move(now), true, std::move(done));
+            });
+          }
+          return done(Failed<std::string>(StoreErrorOf(why)));
+        }
+        const std::vector<wire::Record>& records = *answer.value;
+        if (records.empty() || records.front().tombstone) {
+          ++counters_.not_found;
+          return done(Failed<std::string>(NotFoundOf(key)));
+        }
+        done(Succeeded<std::string>(records.front().value));
+      });
+}
+
+void RequestRouter::multi_get_async(std::vector<std::string> keys, Consistency level,
+                                    rpc::OutcomeHandler<Found> done) {
+  try {
+    CheckBatch(limits_, keys.size());
+    for (const auto& key : keys) CheckKey(limits_, key);
+  } catch (...) {
+    return done(Failed<Found>(std::current_exception()));
+  }
+  counters_.gets += static_cast<int64_t>(keys.size());
+  auto shared_keys = std::make_shared<const std::vector<std::string>>(std::move(keys));
+  if (replicated()) {
+    reader_.read_async(
+        *cluster_.snapshot(), *shared_keys, Resolve(level, replication_.read),
+        [this, keys = shared_keys, done = std::move(done)](rpc::Outcome<ReplicaReader::Found> found) {
+          if (found.error) return done(Failed<Found>(found.error));
+          Found out;
+          for (size_t i = 0; i < keys->size(); ++i) {
+            auto& record = found.value->at(i);
+            if (record && !record->tombstone) out[(*keys)[i]] = std::move(record->value);
+          }
+          counters_.not_found += static_cast<int64_t>(keys->size() - out.size());
+          done(Succeeded<Found>(std::move(out)));
+        });
+    return;
+  }
+  multi_get_async_on(std::move(shared_keys), cluster_.snapshot(), false, std::move(done));
+}
+
+void RequestRouter::multi_get_async_on(std::shared_ptr<const std::vector<std::string>> keys,
+                                       std::shared_ptr<const locator::ClusterSnapshot> snapshot,
+                                       bool rerouted, rpc::OutcomeHandler<Found> done) {
+  const auto& ring = moving_.routing_ring(*snapshot);
+  if (ring->empty()) return done(Failed<Found>(StoreErrorOf("no node in the ring")));
+  auto groups = GroupByOwner(*ring, *keys, [](const std::string& key) { return key; });
+  // The remote owners' calls first, then this node's share, read here: one outcome each.
+  std::vector<std::pair<locator::wire::Location, StartCall<std::vector<wire::Record>>>> calls;
+  const OwnerGroup<std::string>* mine = nullptr;
+  for (auto& entry : groups) {  // (C++17: a lambda cannot capture a structured binding)
+    if (entry.first == self_name_) {
+      mine = &entry.second;
+      continue;
+    }
+    const OwnerGroup<std::string>* group = &entry.second;
+    ++counters_.forwarded;
+    calls.emplace_back(group->owner, [this, group](auto answered) {
+      peers_.owner_get_async(group->owner, group->items, true, std::move(answered));
+    });
+  }
+  const size_t local = mine ? calls.size() : SIZE_MAX;
+  if (mine) {
+    calls.emplace_back(mine->owner, [this, mine, &snapshot](auto answered) {
+      answered(rpc::OutcomeOf<std::vector<wire::Record>>([&] {
+        auto found = owner_.read(*snapshot, mine->items, true);
+        std::vector<wire::Record> records;
+        for (size_t i = 0; i < found.size(); ++i) {
+          if (found[i]) records.push_back(ToRpc(mine->items[i], *found[i]));
+        }
+        return records;
+      }));
+    });
+  }
+  StartScatterCalls<std::vector<wire::Record>>(
+      std::move(calls), [this, keys, snapshot, rerouted, local,
+                         done = std::move(done)](auto outcomes) mutable {
+        const auto* failed = FirstFailure(outcomes);
+        if (failed) {
+          // This node's own failure comes first (its StoreError as it is); an owner's is
+          // worded for the client and counted.
+          std::exception_ptr error;
+          if (local != SIZE_MAX && outcomes[local].error) {
+            error = outcomes[local].error;
+          } else {
+            ++counters_.errors;
+            error = StoreErrorOf("multi_get: " + describe_failure(failed->peer, failed->error));
+          }
+          if (IsStoreError(error)) {
+            if (auto now = reroute(*snapshot, rerouted)) {
+              return run_rerouted([this, keys = std::move(keys), now = std::move(now),
+                                   done = std::move(done)]() mutable {
+                multi_get_async_on(std::move(keys), std::move(now), true, std::move(done));
+              });
+            }
+          }
+          return done(Failed<Found>(std::move(error)));
+        }
+        Found out;
+        for (auto& outcome : outcomes) {
+          for (auto& r : *outcome.result) {
+            if (!r.tombstone) out[r.key] = std::move(r.value);
+          }
+        }
+        counters_.not_found += static_cast<int64_t>(keys->size() - out.size());
+        done(Succeeded<Found>(std::move(out)));
+      });
+}
+
+// ---- writes ----
+
+void RequestRouter::put_async(std::string key, std::string value, Consistency level,
+                              rpc::OutcomeHandler<bool> done) {
+  try {
+    CheckKey(limits_, key);
+    CheckValue(limits_, key, value);
+  } catch (...) {
+    return done(Failed<bool>(std::current_exception()));
+  }
+  ++counters_.puts;
+  std::vector<wire::Record> records(1);
+  records[0].key = std::move(key);
+  records[0].value = std::move(value);
+  records[0].version = 0;  // stamped by the owner (the leader, with replicas)
+  if (replicated()) {
+    return write_via_leaders(cluster_.snapshot(), std::move(records),
+                             Resolve(level, replication_.write), {}, std::move(done));
+  }
+  write_async_on(std::make_shared<const std::vector<wire::Record>>(std::move(records)),
+                 cluster_.snapshot(), false, std::move(done));
+}
+
+void RequestRouter::erase_async(std::string key, Consistency level,
+                                rpc::OutcomeHandler<bool> done) {
+  try {
+    CheckKey(limits_, key);
+  } catch (...) {
+    return done(Failed<bool>(std::current_exception()));
+  }
+  ++counters_.erases;
+  std::vector<wire::Record> records(1);
+  records[0].key = std::move(key);
+  records[0].tombstone = true;
+  records[0].version = 0;
+  if (replicated()) {
+    return write_via_leaders(cluster_.snapshot(), std::move(records),
+                             Resolve(level, replication_.write), {}, std::move(done));
+  }
+  write_async_on(std::make_shared<const std::vector<wire::Record>>(std::move(records)),
+                 cluster_.snapshot(), false, std::move(done));
+}
+
+void RequestRouter::multi_put_async(std::vector<wire::Entry> entries, Consistency level,
+                                    rpc::OutcomeHandler<bool> done) {
+  std::vector<wire::Record> records;
+  try {
+    CheckBatch(limits_, entries.size());
+    for (const auto& e : entries) {
+      CheckKey(limits_, e.key);
+      CheckValue(limits_, e.key, e.value);
+    }
+  } catch (...) {
+    return done(Failed<bool>(std::current_exception()));
+  }
+  records.resize(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    records[i].key = std::move(entries[i].key);
+    records[i].value = std::move(entries[i].value);
+    records[i].version = 0;  // stamped by the owner
+  }
+  counters_.puts += static_cast<int64_t>(records.size());
+  if (replicated()) {
+    return write_via_leaders(cluster_.snapshot(), std::move(records),
+                             Resolve(level, replication_.write), {}, std::move(done));
+  }
+  write_async_on(std::make_shared<const std::vector<wire::Record>>(std::move(records)),
+                 cluster_.snapshot(), false, std::move(done));
+}
+
+void RequestRouter::write_async_on(std::shared_ptr<const std::vector<wire::Record>> records,
+                                   std::shared_ptr<const locator::ClusterSnapshot> snapshot,
+                                   bool rerouted, rpc::OutcomeHandler<bool> done) {
+  const auto& ring = moving_.routing_ring(*snapshot);
+  if (ring->empty()) return done(Failed<bool>(StoreErrorOf("no node in the ring")));
+  auto groups = GroupByOwner(*ring, *records, [](const wire::Record& r) { return r.key; });
+  std::vector<std::pair<locator::wire::Location, StartCall<bool>>> calls;
+  const OwnerGroup<wire::Record>* mine = nullptr;
+  for (auto& entry : groups) {
+    if (entry.first == self_name_) {
+      mine = &entry.second;
+      continue;
+    }
+    OwnerGroup<wire::Record>* group = &entry.second;
+    ++counters_.forwarded;
+    // Applying a write once more after a failure is safe: the owner stamps it again, later.
+    calls.emplace_back(group->owner, [this, group](auto answered) {
+      peers_.owner_put_async(group->owner, std::move(group->items), wire::Consistency::DEFAULT,
+                             std::move(answered));
+    });
+  }
+  const size_t local = mine ? calls.size() : SIZE_MAX;
+  if (mine) {
+    calls.emplace_back(mine->owner, [this, mine, &snapshot](auto answered) {
+      answered(rpc::OutcomeOf<bool>([&] {
+        owner_.write(*snapshot, mine->items);
+        return true;
+      }));
+    });
+  }
+  StartScatterCalls<bool>(
+      std::move(calls), [this, records, snapshot, rerouted, local, several = groups.size() > 1,
+                         done = std::move(done)](auto outcomes) mutable {
+        const auto* failed = FirstFailure(outcomes);
+        if (!failed) return done(Succeeded<bool>(true));
+        // This node's own failure comes first (a refused version, a storage failure: its
+        // StoreError as it is); an owner's is worded for the client and counted.
+        std::exception_ptr error;
+        if (local != SIZE_MAX && outcomes[local].error) {
+          error = outcomes[local].error;
+        } else {
+          ++counters_.errors;
+          std::string why = describe_failure(failed->peer, failed->error);
+          if (several) why += "; keys of other owners were written";
+          error = StoreErrorOf(why);
+        }
+        if (IsStoreError(error)) {
+          if (auto now = reroute(*snapshot, rerouted)) {
+            return run_rerouted([this, records = std::move(records), now = std::move(now),
+                                 done = std::move(done)]() mutable {
+              write_async_on(std::move(records), std::move(now), true, std::move(done));
+            });
+          }
+        }
+        done(Failed<bool>(std::move(error)));
+      });
 }
 
 }  // namespace thrifty::diststore

@@ -46,10 +46,36 @@ class RequestRouter {
                 const StoreLimits& limits, const ReplicationOptions& replication,
                 StoreCounters& counters);
 
-  // Each throws wire::NotFound (get), or wire::StoreError (a limit, an unreachable owner, a
+  // Client requests, answered through `done` instead of returned: `done` runs exactly once,
+  // with the result or the exception the request fails with, on this thread (before this
+  // returns) or on a peer channel's loop thread (where it must not block). A key another node
+  // owns is forwarded with an asynchronous call, so no thread waits for the owner (the Store
+  // connection's continuation calls, store_calls.h, answer from `done`). What stays on this
+  // node runs here before this returns.
+  //
+  // The failures: wire::NotFound (get), or wire::StoreError (a limit, an unreachable owner, a
   // storage failure, a key whose owner is DEAD), with nothing changed unless it says so; with
-  // replicas also wire::Unavailable (fewer live replicas than `level` needs: nothing done) and,
-  // for writes, wire::TimedOut (some replicas stored it, fewer than needed).
+  // replicas also wire::Unavailable (fewer live replicas than `level` needs: nothing done)
+  // and, for writes, wire::TimedOut (some replicas stored it, fewer than needed). A multi_get
+  // leaves out the keys that do not exist; a multi_put that fails on one owner says whether
+  // other owners' keys were written.
+  void get_async(std::string key, Consistency level, rpc::OutcomeHandler<std::string> done);
+  void put_async(std::string key, std::string value, Consistency level,
+                 rpc::OutcomeHandler<bool> done);
+  void erase_async(std::string key, Consistency level, rpc::OutcomeHandler<bool> done);
+  void multi_get_async(std::vector<std::string> keys, Consistency level,
+                       rpc::OutcomeHandler<std::map<std::string, std::string>> done);
+  void multi_put_async(std::vector<wire::Entry> entries, Consistency level,
+                       rpc::OutcomeHandler<bool> done);
+
+  // owner_put as a peer sent it, answered the same way: with replicas, unversioned records are
+  // led here (ReplicaWriter::lead_async, which waits for the other replicas through `done`),
+  // versioned ones are this node's copy (OwnerStore, here).
+  void owner_put_async(std::vector<wire::Record> records, Consistency level,
+                       rpc::OutcomeHandler<bool> done);
+
+  // The same, waiting: each returns once its `done` ran, or throws what `done` got. Never on a
+  // peer channel's loop thread (the calls it waits for complete there).
   std::string get(const std::string& key, Consistency level = wire::Consistency::DEFAULT);
   void put(const std::string& key, const std::string& value,
            Consistency level = wire::Consistency::DEFAULT);
@@ -58,40 +84,10 @@ class RequestRouter {
                                                Consistency level = wire::Consistency::DEFAULT);
   void multi_put(const std::vector<wire::Entry>& entries,
                  Consistency level = wire::Consistency::DEFAULT);
-
-  // get(), put() and erase() answered through `done` instead of returned (request_router_async.cc):
-  // `done` runs exactly once, with the result or the exception the blocking form throws, on
-  // this thread or on a peer channel's loop thread. A key another node owns is forwarded with
-  // an asynchronous call, so no thread waits for the owner (the Store connection's
-  // continuation call, store_calls.h, answers from `done`). What stays on this node runs here
-  // before this returns.
-  void get_async(std::string key, Consistency level, rpc::OutcomeHandler<std::string> done);
-  void put_async(std::string key, std::string value, Consistency level,
-                 rpc::OutcomeHandler<bool> done);
-  void erase_async(std::string key, Consistency level, rpc::OutcomeHandler<bool> done);
-
-  // owner_put as a peer sent it: with replicas, unversioned records are led here
-  // (ReplicaWriter), versioned ones are this node's copy (OwnerStore).
   void owner_put(std::vector<wire::Record> records, Consistency level);
 
  private:
-  // Runs fn(snapshot, ring) on the routing ring of the current snapshot; if it throws
-  // StoreError and the ring has changed since, once more on the new one.
-  template <typename Fn>
-  auto routed(Fn&& fn)
-      -> decltype(fn(std::declval<const locator::ClusterSnapshot&>(),
-                     std::declval<const locator::Ring&>()));
-  std::string get_on(const locator::ClusterSnapshot& snapshot, const locator::Ring& ring,
-                     const std::string& key);
-  std::map<std::string, std::string> multi_get_on(const locator::ClusterSnapshot& snapshot,
-                                                  const locator::Ring& ring,
-                                                  const std::vector<std::string>& keys);
-  void write_on(const locator::ClusterSnapshot& snapshot, const locator::Ring& ring,
-                const std::vector<wire::Record>& records);
-  // The replicated paths (--replicas > 1).
-  std::vector<std::optional<storage::Record>> read_replicated(const std::vector<std::string>& keys,
-                                                              Consistency level);
-  void write_replicated(const std::vector<wire::Record>& records, Consistency level);
+  using Found = std::map<std::string, std::string>;
   // Sends each record to its leader: its first live replica not in `unreachable` (this node's
   // ReplicaWriter, or owner_put_async), and returns; `done` runs once when every leader
   // answered (on this thread, a peer channel's loop or `fan_out_`). A leader that cannot be
@@ -100,12 +96,22 @@ class RequestRouter {
   void write_via_leaders(std::shared_ptr<const locator::ClusterSnapshot> snapshot,
                          std::vector<wire::Record> records, Consistency level,
                          std::set<std::string> unreachable, rpc::OutcomeHandler<bool> done);
-  // The single-copy get and write of one key as of `snapshot`, answered through `done`; on a
-  // failure after the ring changed, once more on the new one (as routed()), unless `rerouted`.
+  // The single-copy forms as of `snapshot`, answered through `done`. On a StoreError after the
+  // ring changed (an owner left or died while the request was in flight, and this node heard
+  // of it meanwhile) the request is routed once more on the new snapshot, unless `rerouted`.
   void get_async_on(std::string key, std::shared_ptr<const locator::ClusterSnapshot> snapshot,
                     bool rerouted, rpc::OutcomeHandler<std::string> done);
-  void put_async_on(wire::Record record, std::shared_ptr<const locator::ClusterSnapshot> snapshot,
-                    bool rerouted, rpc::OutcomeHandler<bool> done);
+  // Each owner's keys in one call, all owners at once, this node's share read here.
+  void multi_get_async_on(std::shared_ptr<const std::vector<std::string>> keys,
+                          std::shared_ptr<const locator::ClusterSnapshot> snapshot,
+                          bool rerouted, rpc::OutcomeHandler<Found> done);
+  // put, erase and multi_put: each owner's records in one call, this node's share written here.
+  void write_async_on(std::shared_ptr<const std::vector<wire::Record>> records,
+                      std::shared_ptr<const locator::ClusterSnapshot> snapshot, bool rerouted,
+                      rpc::OutcomeHandler<bool> done);
+  // Runs `retry` on the fan-out pool: a reroute never runs on a peer channel's loop (the new
+  // owner may be this node, whose read can wait on other peers through that very loop).
+  void run_rerouted(std::function<void()> retry);
   // Unless the request was `rerouted` already: the current snapshot if its routing ring
   // differs from `before`'s (the ring changed since the request routed by `before`; counted as
   // rerouted), else null.

@@ -1,10 +1,9 @@
-// RequestRouter's continuation forms (get_async, put_async): with replicas, the reader's and
-// the leaders' asynchronous paths; with one copy, get_on and write_on for one key with the
-// owner's answer taken by a completion instead of a waiting thread, and the reroute of
-// routed().
-#include <boost/asio/post.hpp>
-#include <glog/logging.h>
+// RequestRouter with replicas (--replicas > 1): writes go to each key's leader (its first live
+// replica: this node's ReplicaWriter, or one hop away with owner_put), which stamps them and
+// waits for W replicas; a peer's owner_put of unversioned records is led here.
+#include <thrift/transport/TTransportException.h>
 
+#include "diststore/service/replica_set.h"
 #include "diststore/service/request_router.h"
 #include "locator/membership/member_table.h"
 
@@ -12,220 +11,147 @@ namespace thrifty::diststore {
 
 using membership::MemberName;
 
-namespace {
-
-template <class Result>
-rpc::Outcome<Result> Failed(std::exception_ptr error) {
-  rpc::Outcome<Result> outcome;
-  outcome.error = std::move(error);
-  return outcome;
-}
-
-template <class Result>
-rpc::Outcome<Result> Succeeded(Result value) {
-  rpc::Outcome<Result> outcome;
-  outcome.value.emplace(std::move(value));
-  return outcome;
-}
-
-std::exception_ptr StoreErrorOf(const std::string& message) {
-  try {
-    ThrowStoreError(message);
-  } catch (...) {
-    return std::current_exception();
-  }
-  return nullptr;
-}
-
-// A StoreError: what routed() reroutes on (the owner's answer, or "unreachable").
-bool IsStoreError(const std::exception_ptr& error) {
-  if (!error) return false;
-  try {
-    std::rethrow_exception(error);
-  } catch (const wire::StoreError&) {
-    return true;
-  } catch (...) {
-  }
-  return false;
-}
-
-}  // namespace
-
-std::shared_ptr<const locator::ClusterSnapshot> RequestRouter::reroute(
-    const locator::ClusterSnapshot& before, bool rerouted) {
-  if (rerouted) return nullptr;
-  auto now = cluster_.snapshot();
-  const auto& now_ring = moving_.routing_ring(*now);
-  if (now_ring->empty() || now_ring->signature() == moving_.routing_ring(before)->signature()) {
-    return nullptr;
-  }
-  ++counters_.rerouted;
-  return now;
-}
-
-void RequestRouter::get_async(std::string key, Consistency level,
-                              rpc::OutcomeHandler<std::string> done) {
-  try {
-    CheckKey(limits_, key);
-  } catch (...) {
-    done(Failed<std::string>(std::current_exception()));
-    return;
-  }
-  ++counters_.gets;
-  if (replicated()) {
-    reader_.read_async(
-        *cluster_.snapshot(), {key}, Resolve(level, replication_.read),
-        [this, key, done = std::move(done)](rpc::Outcome<ReplicaReader::Found> found) {
-          if (found.error) return done(Failed<std::string>(found.error));
-          auto& record = found.value->at(0);
-          if (!record || record->tombstone) {
-            ++counters_.not_found;
-            wire::NotFound missing;
-            missing.key = key;
-            return done(Failed<std::string>(std::make_exception_ptr(missing)));
-          }
-          done(Succeeded<std::string>(std::move(record->value)));
-        });
-    return;
-  }
-  get_async_on(std::move(key), cluster_.snapshot(), false, std::move(done));
-}
-
-void RequestRouter::get_async_on(std::string key,
-                                 std::shared_ptr<const locator::ClusterSnapshot> snapshot,
-                                 bool rerouted, rpc::OutcomeHandler<std::string> done) {
-  const auto& ring = moving_.routing_ring(*snapshot);
-  if (ring->empty()) {
-    done(Failed<std::string>(StoreErrorOf("no node in the ring")));
-    return;
-  }
-  const locator::wire::Location owner = ring->owner(key);
-  if (MemberName(owner) == self_name_) {
-    auto outcome = rpc::OutcomeOf<std::string>([&] { return get_on(*snapshot, *ring, key); });
-    if (IsStoreError(outcome.error)) {
-      if (auto now = reroute(*snapshot, rerouted)) {
-        return get_async_on(std::move(key), std::move(now), true, std::move(done));
-      }
-    }
-    done(std::move(outcome));
-    return;
-  }
-  ++counters_.forwarded;
-  peers_.owner_get_async(
-      owner, {key}, true,
-      [this, key, snapshot, owner, rerouted,
-       done = std::move(done)](rpc::Outcome<std::vector<wire::Record>> answer) mutable {
-        if (answer.error) {
-          ++counters_.errors;
-          const std::string why = describe_failure(owner, answer.error);
-          if (auto now = reroute(*snapshot, rerouted)) {
-            // Not here, on a peer channel's loop: the new owner may be this node, whose read
-            // can wait on other peers (fallback holders) through this very loop.
-            boost::asio::post(fan_out_.executor(), [this, key = std::move(key),
-                                                    now = std::move(now),
-                                                    done = std::move(done)]() mutable {
-              get_async_on(std::move(key), std::move(now), true, std::move(done));
-            });
-            return;
-          }
-          return done(Failed<std::string>(StoreErrorOf(why)));
-        }
-        const std::vector<wire::Record>& records = *answer.value;
-        if (records.empty() || records.front().tombstone) {
-          ++counters_.not_found;
-          wire::NotFound missing;
-          missing.key = key;
-          return done(Failed<std::string>(std::make_exception_ptr(missing)));
-        }
-        done(Succeeded<std::string>(records.front().value));
-      });
-}
-
-void RequestRouter::put_async(std::string key, std::string value, Consistency level,
-                              rpc::OutcomeHandler<bool> done) {
-  try {
-    CheckKey(limits_, key);
-    CheckValue(limits_, key, value);
-  } catch (...) {
-    done(Failed<bool>(std::current_exception()));
-    return;
-  }
-  ++counters_.puts;
-  wire::Record r;
-  r.key = std::move(key);
-  r.value = std::move(value);
-  r.version = 0;  // stamped by the owner (the leader, with replicas)
-  if (replicated()) {
-    write_via_leaders(cluster_.snapshot(), {std::move(r)}, Resolve(level, replication_.write), {},
-                      std::move(done));
-    return;
-  }
-  put_async_on(std::move(r), cluster_.snapshot(), false, std::move(done));
-}
-
-void RequestRouter::erase_async(std::string key, Consistency level,
-                                rpc::OutcomeHandler<bool> done) {
-  try {
-    CheckKey(limits_, key);
-  } catch (...) {
-    done(Failed<bool>(std::current_exception()));
-    return;
-  }
-  ++counters_.erases;
-  wire::Record r;
-  r.key = std::move(key);
-  r.tombstone = true;
-  r.version = 0;
-  if (replicated()) {
-    write_via_leaders(cluster_.snapshot(), {std::move(r)}, Resolve(level, replication_.write), {},
-                      std::move(done));
-    return;
-  }
-  put_async_on(std::move(r), cluster_.snapshot(), false, std::move(done));
-}
-
-void RequestRouter::put_async_on(wire::Record record,
-                                 std::shared_ptr<const locator::ClusterSnapshot> snapshot,
-                                 bool rerouted, rpc::OutcomeHandler<bool> done) {
-  const auto& ring = moving_.routing_ring(*snapshot);
-  if (ring->empty()) {
-    done(Failed<bool>(StoreErrorOf("no node in the ring")));
-    return;
-  }
-  const locator::wire::Location owner = ring->owner(record.key);
-  if (MemberName(owner) == self_name_) {
-    auto outcome = rpc::OutcomeOf<bool>([&] {
-      owner_.write(*snapshot, {record});
+void RequestRouter::owner_put_async(std::vector<wire::Record> records, Consistency level,
+                                    rpc::OutcomeHandler<bool> done) {
+  std::vector<wire::Record> to_lead;
+  const auto outcome = rpc::OutcomeOf<bool>([&] {
+    if (!replicated()) {
+      owner_.owner_put(std::move(records));
       return true;
-    });
-    if (IsStoreError(outcome.error)) {
-      if (auto now = reroute(*snapshot, rerouted)) {
-        return put_async_on(std::move(record), std::move(now), true, std::move(done));
+    }
+    std::vector<wire::Record> copies;
+    for (auto& r : records) (r.version == 0 ? to_lead : copies).push_back(std::move(r));
+    if (!copies.empty()) owner_.owner_put(std::move(copies));
+    if (!to_lead.empty()) {
+      CheckBatch(limits_, to_lead.size());
+      for (const auto& r : to_lead) {
+        CheckKey(limits_, r.key);
+        if (!r.tombstone) CheckValue(limits_, r.key, r.value);
       }
     }
-    done(std::move(outcome));
-    return;
-  }
-  ++counters_.forwarded;
-  // Applying a write once more after a failure is safe: the owner stamps it again, later.
-  peers_.owner_put_async(
-      owner, {record}, wire::Consistency::DEFAULT,
-      [this, record, snapshot, owner, rerouted,
-       done = std::move(done)](rpc::Outcome<bool> answer) mutable {
-        if (!answer.error) return done(std::move(answer));
+    return true;
+  });
+  if (outcome.error || to_lead.empty()) return done(outcome);
+  // The leader's wait for the other replicas holds no thread: `done` answers the peer.
+  writer_.lead_async(*cluster_.snapshot(), std::move(to_lead), Resolve(level, replication_.write),
+                     std::move(done));
+}
+
+void RequestRouter::write_via_leaders(std::shared_ptr<const locator::ClusterSnapshot> snapshot,
+                                      std::vector<wire::Record> records, Consistency level,
+                                      std::set<std::string> unreachable,
+                                      rpc::OutcomeHandler<bool> done) {
+  const ReplicaPlacement placement(*snapshot, static_cast<size_t>(replication_.replicas),
+                                   moving_.draining());
+  const size_t required = RequiredReplies(level, placement.effective_n());
+  // Each key's leader: its first live replica that has not failed this request yet.
+  std::map<std::string, OwnerGroup<wire::Record>> by_leader;
+  try {
+    for (size_t i = 0; i < records.size(); ++i) {
+      const ReplicaSet set = placement.of(records[i].key);
+      int leader = -1;
+      for (size_t r = 0; r < set.size() && leader < 0; ++r) {
+        if (set.alive[r] && unreachable.count(set.names[r]) == 0) leader = static_cast<int>(r);
+      }
+      if (leader < 0 && unreachable.empty()) {  // none alive: nothing was sent
+        ++counters_.unavailable;
+        ThrowUnavailable("write at " + ConsistencyName(level) + " of key '" + records[i].key + "'",
+                         required, 0);
+      }
+      if (leader < 0) {
         ++counters_.errors;
-        const std::string why = describe_failure(owner, answer.error);
-        if (auto now = reroute(*snapshot, rerouted)) {
-          // Off the channel's loop, as a get's reroute.
-          boost::asio::post(fan_out_.executor(), [this, record = std::move(record),
-                                                  now = std::move(now),
-                                                  done = std::move(done)]() mutable {
-            put_async_on(std::move(record), std::move(now), true, std::move(done));
-          });
-          return;
-        }
-        done(Failed<bool>(StoreErrorOf(why)));
+        ++counters_.timed_out;
+        ThrowTimedOut("write at " + ConsistencyName(level) + " of key '" + records[i].key +
+                          "': no live replica could be reached to lead it",
+                      required, 0);
+      }
+      auto& group = by_leader[set.names[static_cast<size_t>(leader)]];
+      group.owner = set.replicas[static_cast<size_t>(leader)];
+      group.items.push_back(std::move(records[i]));
+      group.indexes.push_back(i);
+    }
+  } catch (...) {
+    return done(rpc::Outcome<bool>{std::nullopt, std::current_exception()});
+  }
+  std::vector<std::pair<locator::wire::Location, StartCall<bool>>> calls;
+  for (auto& [name, group] : by_leader) {
+    auto items = std::make_shared<std::vector<wire::Record>>(std::move(group.items));
+    if (name == self_name_) {
+      calls.emplace_back(group.owner, [this, snapshot, items, level](auto led) {
+        writer_.lead_async(*snapshot, std::move(*items), level, std::move(led));
       });
+      continue;
+    }
+    ++counters_.forwarded;
+    calls.emplace_back(group.owner, [this, life = life_.watch(), snapshot, items, level,
+                                     unreachable, leader = group.owner,
+                                     required](auto led) {
+      peers_.owner_put_async(leader, *items, level, [=](rpc::Outcome<bool> outcome) {
+        if (outcome.value) return led(std::move(outcome));
+        try {
+          std::rethrow_exception(outcome.error);
+        } catch (const wire::StoreError&) {
+          return led(std::move(outcome));  // the leader's own answers, for the client
+        } catch (const wire::Unavailable&) {
+          return led(std::move(outcome));
+        } catch (const wire::TimedOut&) {
+          return led(std::move(outcome));
+        } catch (...) {
+        }
+        // The call failed: reporting it may block (and the next leader's write starts from
+        // there), so not on the channel's loop.
+        Lifetime::Hold hold(life);
+        if (!hold) return led(std::move(outcome));
+        fan_out_.submit([=]() mutable {
+          Lifetime::Hold still(life);
+          if (!still) return led(std::move(outcome));
+          try {
+            std::rethrow_exception(outcome.error);
+          } catch (const apache::thrift::transport::TTransportException& e) {
+            // No connection to the leader, or it closed the connection (it crashed or
+            // stopped) before answering: the next live replica leads. (A replica, not this
+            // node: it has seen the key's versions, so its clock stamps above them.) Applying
+            // an unacknowledged write once more is safe: it is the same write, stamped later.
+            // A call that timed out is not sent again (the leader may be running it): the
+            // client hears TimedOut.
+            using apache::thrift::transport::TTransportException;
+            if (e.getType() == TTransportException::NOT_OPEN ||
+                e.getType() == TTransportException::END_OF_FILE) {
+              cluster_.report_failure(leader);
+              std::set<std::string> failed = unreachable;
+              failed.insert(MemberName(leader));
+              return write_via_leaders(snapshot, std::move(*items), level, std::move(failed),
+                                       std::move(led));
+            }
+          } catch (...) {
+          }
+          led(rpc::Outcome<bool>{std::nullopt, rpc::OutcomeOf<bool>([&]() -> bool {
+                                   std::string why;
+                                   try {
+                                     std::rethrow_exception(outcome.error);
+                                   } catch (const std::exception& e) {
+                                     why = cluster_.owner_unreachable(leader, e);
+                                   } catch (...) {
+                                     why = "unknown error";
+                                   }
+                                   ++counters_.errors;
+                                   ++counters_.timed_out;
+                                   ThrowTimedOut("write at " + ConsistencyName(level) +
+                                                     " led by " + rpc::ToString(leader) + ": " +
+                                                     why,
+                                                 required, 0);
+                                 }).error});
+        });
+      });
+    });
+  }
+  // The first failure in leader order is the request's.
+  StartScatterCalls<bool>(std::move(calls), [done = std::move(done)](auto outcomes) {
+    for (auto& outcome : outcomes) {
+      if (outcome.error) return done(rpc::Outcome<bool>{std::nullopt, outcome.error});
+    }
+    done(rpc::Outcome<bool>{true, nullptr});
+  });
 }
 
 }  // namespace thrifty::diststore

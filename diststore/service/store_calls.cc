@@ -1,6 +1,7 @@
 #include "diststore/service/store_calls.h"
 
 #include <chrono>
+#include <type_traits>
 
 #include "diststore/service/replication.h"
 #include "diststore/service/store_node.h"
@@ -12,22 +13,84 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The reply to `method` for a failure: the declared exception `result` has a field for (set by
-// `declare`, which returns false for an undeclared one), else a TApplicationException.
-template <class Result, class Declare>
-std::string FailureReply(const std::string& method, int32_t seqid, const std::exception_ptr& error,
-                         Declare declare) {
-  Result result;
+// Which declared exceptions a generated *_result struct has beyond StoreError and Unavailable
+// (every client call and owner_put declare those two).
+template <class Result, class = void>
+struct DeclaresNotFound : std::false_type {};
+template <class Result>
+struct DeclaresNotFound<Result, std::void_t<decltype(std::declval<Result>().missing)>>
+    : std::true_type {};
+template <class Result, class = void>
+struct DeclaresTimedOut : std::false_type {};
+template <class Result>
+struct DeclaresTimedOut<Result, std::void_t<decltype(std::declval<Result>().timed_out)>>
+    : std::true_type {};
+
+// Sets the field of `result` for `error` if the method declares it; false if it does not.
+template <class Result>
+bool Declare(const std::exception_ptr& error, Result* result) {
   try {
-    if (declare(error, &result)) return rpc::ReplyFrame(method, seqid, result);
     std::rethrow_exception(error);
+  } catch (const wire::NotFound& x) {
+    if constexpr (DeclaresNotFound<Result>::value) {
+      result->missing = x;
+      result->__isset.missing = true;
+      return true;
+    }
+  } catch (const wire::StoreError& x) {
+    result->error = x;
+    result->__isset.error = true;
+    return true;
+  } catch (const wire::Unavailable& x) {
+    result->unavailable = x;
+    result->__isset.unavailable = true;
+    return true;
+  } catch (const wire::TimedOut& x) {
+    if constexpr (DeclaresTimedOut<Result>::value) {
+      result->timed_out = x;
+      result->__isset.timed_out = true;
+      return true;
+    }
+  } catch (...) {
+  }
+  return false;
+}
+
+// The reply to `method` for `outcome`: the result struct (with `success`, unless the method
+// returns nothing: Value bool), its declared exception, or a TApplicationException.
+template <class Result, class Value>
+std::string ReplyOf(const std::string& method, int32_t seqid, rpc::Outcome<Value>& outcome) {
+  Result result;
+  if (outcome.value) {
+    if constexpr (!std::is_same_v<Value, bool>) {
+      result.success = std::move(*outcome.value);
+      result.__isset.success = true;
+    }
+    return rpc::ReplyFrame(method, seqid, result);
+  }
+  if (Declare(outcome.error, &result)) return rpc::ReplyFrame(method, seqid, result);
+  try {
+    std::rethrow_exception(outcome.error);
   } catch (const std::exception& e) {
     return rpc::ExceptionFrame(method, seqid, e.what(),
                                apache::thrift::TApplicationException::UNKNOWN);
   } catch (...) {
-    return rpc::ExceptionFrame(method, seqid, "unknown error",
-                               apache::thrift::TApplicationException::UNKNOWN);
   }
+  return rpc::ExceptionFrame(method, seqid, "unknown error",
+                             apache::thrift::TApplicationException::UNKNOWN);
+}
+
+// The completion of a continuation call of `method`: writes its reply to `reply` and records
+// the latency in `latency` (if any).
+template <class Result, class Value>
+rpc::OutcomeHandler<Value> Answer(const char* method, int32_t seqid,
+                                  metrics::LatencyHistogram* latency, rpc::ContinuationCalls::Reply& reply) {
+  return [method, seqid, latency, start = Clock::now(),
+          reply = std::move(reply)](rpc::Outcome<Value> outcome) {
+    std::string frame = ReplyOf<Result>(method, seqid, outcome);
+    if (latency) latency->record(Clock::now() - start);
+    reply(std::move(frame));
+  };
 }
 
 }  // namespace
@@ -41,9 +104,13 @@ StoreCalls::StoreCalls(std::shared_ptr<StoreHandler> handler)
 bool StoreCalls::start_call(const std::string& frame, Reply reply) {
   const auto head = rpc::PeekMessageHead(frame);
   if (!head) return false;
-  if (head->name == "get") return start_get(frame, reply);
-  if (head->name == "put") return start_put(frame, reply);
-  if (head->name == "erase") return start_erase(frame, reply);
+  const std::string& name = head->name;
+  if (name == "get") return start_get(frame, reply);
+  if (name == "put") return start_put(frame, reply);
+  if (name == "erase") return start_erase(frame, reply);
+  if (name == "multi_get") return start_multi_get(frame, reply);
+  if (name == "multi_put") return start_multi_put(frame, reply);
+  if (name == "owner_put") return start_owner_put(frame, reply);
   return false;
 }
 
@@ -65,75 +132,11 @@ bool StoreCalls::start_get(const std::string& frame, Reply& reply) {
   int32_t seqid = 0;
   Consistency level;
   if (!read_call(frame, "get", &args, &seqid, &level)) return false;
-  auto& latency = store_.latency().of(ClientOp::kGet);
   store_.router().get_async(
       std::move(args.key), level,
-      [seqid, &latency, start = Clock::now(),
-       reply = std::move(reply)](rpc::Outcome<std::string> outcome) {
-        std::string frame;
-        if (outcome.value) {
-          wire::Store_get_result result;
-          result.success = std::move(*outcome.value);
-          result.__isset.success = true;
-          frame = rpc::ReplyFrame("get", seqid, result);
-        } else {
-          frame = FailureReply<wire::Store_get_result>(
-              "get", seqid, outcome.error, [](const std::exception_ptr& e, auto* result) {
-                try {
-                  std::rethrow_exception(e);
-                } catch (const wire::NotFound& x) {
-                  result->missing = x;
-                  result->__isset.missing = true;
-                } catch (const wire::StoreError& x) {
-                  result->error = x;
-                  result->__isset.error = true;
-                } catch (const wire::Unavailable& x) {
-                  result->unavailable = x;
-                  result->__isset.unavailable = true;
-                } catch (...) {
-                  return false;
-                }
-                return true;
-              });
-        }
-        latency.record(Clock::now() - start);
-        reply(std::move(frame));
-      });
+      Answer<wire::Store_get_result, std::string>("get", seqid,
+                                                  &store_.latency().of(ClientOp::kGet), reply));
   return true;
-}
-
-// put and erase: no result value; StoreError, Unavailable and TimedOut declared.
-template <class Result>
-rpc::OutcomeHandler<bool> StoreCalls::write_reply(const std::string& method, int32_t seqid,
-                                                  ClientOp op, Reply& reply) {
-  return [method, seqid, &latency = store_.latency().of(op), start = Clock::now(),
-          reply = std::move(reply)](rpc::Outcome<bool> outcome) {
-    std::string frame;
-    if (outcome.value) {
-      frame = rpc::ReplyFrame(method, seqid, Result());
-    } else {
-      frame = FailureReply<Result>(
-          method, seqid, outcome.error, [](const std::exception_ptr& e, Result* result) {
-            try {
-              std::rethrow_exception(e);
-            } catch (const wire::StoreError& x) {
-              result->error = x;
-              result->__isset.error = true;
-            } catch (const wire::Unavailable& x) {
-              result->unavailable = x;
-              result->__isset.unavailable = true;
-            } catch (const wire::TimedOut& x) {
-              result->timed_out = x;
-              result->__isset.timed_out = true;
-            } catch (...) {
-              return false;
-            }
-            return true;
-          });
-    }
-    latency.record(Clock::now() - start);
-    reply(std::move(frame));
-  };
 }
 
 bool StoreCalls::start_put(const std::string& frame, Reply& reply) {
@@ -141,8 +144,10 @@ bool StoreCalls::start_put(const std::string& frame, Reply& reply) {
   int32_t seqid = 0;
   Consistency level;
   if (!read_call(frame, "put", &args, &seqid, &level)) return false;
-  store_.router().put_async(std::move(args.key), std::move(args.value), level,
-                            write_reply<wire::Store_put_result>("put", seqid, ClientOp::kPut, reply));
+  store_.router().put_async(
+      std::move(args.key), std::move(args.value), level,
+      Answer<wire::Store_put_result, bool>("put", seqid, &store_.latency().of(ClientOp::kPut),
+                                           reply));
   return true;
 }
 
@@ -153,7 +158,45 @@ bool StoreCalls::start_erase(const std::string& frame, Reply& reply) {
   if (!read_call(frame, "erase", &args, &seqid, &level)) return false;
   store_.router().erase_async(
       std::move(args.key), level,
-      write_reply<wire::Store_erase_result>("erase", seqid, ClientOp::kErase, reply));
+      Answer<wire::Store_erase_result, bool>("erase", seqid,
+                                             &store_.latency().of(ClientOp::kErase), reply));
+  return true;
+}
+
+bool StoreCalls::start_multi_get(const std::string& frame, Reply& reply) {
+  wire::Store_multi_get_args args;
+  int32_t seqid = 0;
+  Consistency level;
+  if (!read_call(frame, "multi_get", &args, &seqid, &level)) return false;
+  store_.router().multi_get_async(
+      std::move(args.keys), level,
+      Answer<wire::Store_multi_get_result, std::map<std::string, std::string>>(
+          "multi_get", seqid, &store_.latency().of(ClientOp::kMultiGet), reply));
+  return true;
+}
+
+bool StoreCalls::start_multi_put(const std::string& frame, Reply& reply) {
+  wire::Store_multi_put_args args;
+  int32_t seqid = 0;
+  Consistency level;
+  if (!read_call(frame, "multi_put", &args, &seqid, &level)) return false;
+  store_.router().multi_put_async(
+      std::move(args.entries), level,
+      Answer<wire::Store_multi_put_result, bool>("multi_put", seqid,
+                                                 &store_.latency().of(ClientOp::kMultiPut), reply));
+  return true;
+}
+
+bool StoreCalls::start_owner_put(const std::string& frame, Reply& reply) {
+  // A stranger's owner_put goes to the generated processor, whose handler refuses and counts it.
+  if (!handler_->proved_peer()) return false;
+  wire::Store_owner_put_args args;
+  int32_t seqid = 0;
+  Consistency level;
+  if (!read_call(frame, "owner_put", &args, &seqid, &level)) return false;
+  store_.router().owner_put_async(
+      std::move(args.records), level,
+      Answer<wire::Store_owner_put_result, bool>("owner_put", seqid, nullptr, reply));
   return true;
 }
 

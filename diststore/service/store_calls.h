@@ -1,13 +1,16 @@
-// StoreCalls: the Store processor of one client connection (the node serves it with
-// rpc::PerConnection): the generated processor over the connection's StoreHandler, plus `get`,
-// `put` and `erase` taken as continuation calls (locator/rpc/continuation_calls.h).
+// StoreCalls: the Store processor of one connection (the node serves it with
+// rpc::PerConnection): the generated processor over the connection's StoreHandler, plus every
+// call that may wait on another node taken as a continuation call
+// (locator/rpc/continuation_calls.h): a client's get, put, erase, multi_get and multi_put, and
+// a peer's owner_put (with replicas, the records it asks this node to lead).
 //
-// A get, put or erase the RequestRouter forwards to the key's owner then holds no call worker while
-// the owner works: the worker starts it (RequestRouter::get_async / put_async / erase_async) and goes back to
-// the pool, and the reply is written when the owner's answer comes, on the peer channel's loop
-// thread. What stays on this node (the key is this node's) is answered before start_call
-// returns, on the worker. Every other call, and a get or put that does not parse, runs through
-// the generated processor as before (which refuses what is malformed).
+// Such a call holds no call worker while other nodes work: the worker starts it (the
+// RequestRouter's *_async forms) and goes back to the pool, and the reply is written when the
+// last answer comes, on a peer channel's loop thread. What stays on this node (the keys are
+// this node's) is answered before start_call returns, on the worker. Every other call, and
+// one that does not parse, names an unknown consistency level, or is an owner_put on a
+// connection that has not proved the cluster key, runs through the generated processor as
+// before (which refuses what is malformed or unauthorized).
 //
 // Replies are the generated processor's, byte for byte: the result struct with the declared
 // exception set, or a TApplicationException for an undeclared one. Latencies go to the same
@@ -22,6 +25,7 @@
 #include "diststore/ops/store_latency.h"
 #include "diststore/service/replication.h"
 #include "diststore/service/store_handler.h"
+#include "locator/metrics/latency_histogram.h"
 #include "locator/rpc/call_runner.h"
 #include "locator/rpc/channel_call.h"
 #include "locator/rpc/continuation_calls.h"
@@ -47,11 +51,9 @@ class StoreCalls : public wire::StoreProcessor, public rpc::ContinuationCalls {
   bool start_get(const std::string& frame, Reply& reply);
   bool start_put(const std::string& frame, Reply& reply);
   bool start_erase(const std::string& frame, Reply& reply);
-  // The completion of a put or erase: writes `Result` (or its declared exception) to `reply`
-  // and records the latency under `op`.
-  template <class Result>
-  rpc::OutcomeHandler<bool> write_reply(const std::string& method, int32_t seqid, ClientOp op,
-                                        Reply& reply);
+  bool start_multi_get(const std::string& frame, Reply& reply);
+  bool start_multi_put(const std::string& frame, Reply& reply);
+  bool start_owner_put(const std::string& frame, Reply& reply);
 
   std::shared_ptr<StoreHandler> handler_;
   StoreNode& store_;

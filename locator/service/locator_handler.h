@@ -52,6 +52,9 @@ class LocatorHandler : virtual public wire::LocatorIf {
             const std::string& proof) override;
   void stats(std::map<std::string, int64_t>& out) override;
 
+  // Whether this connection proved the cluster key (node-to-node calls are served).
+  bool proved_peer() const { return session_.authenticated; }
+
  protected:
   // Throws wire::Unauthorized unless this connection proved the cluster key.
   void require_peer(const char* call) { node_.peer_auth().require(session_, call); }

@@ -3,6 +3,8 @@
 // QUORUM writer and reader (no failed request, no stale read, nothing lost), a join and a
 // clean leave (every key on its 3 replicas after each), and a node with another factor
 // refused at join. Every process is killed by pid when a test ends.
+#include <signal.h>
+
 #include <atomic>
 #include <chrono>
 #include <iostream>
@@ -30,18 +32,21 @@ constexpr int kReplicas = 3;
 const std::vector<std::string> kFastDetection = {"--probe-interval-ms=200",
                                                  "--probe-timeout-ms=100"};
 
-// The arguments of a replicated node here: three replicas, fast failure detection.
-std::vector<std::string> ReplicatedArgs(std::vector<std::string> extra = {}) {
+// The arguments of a replicated node here: three replicas, fast failure detection (unless
+// `detection` says otherwise).
+std::vector<std::string> ReplicatedArgs(std::vector<std::string> extra = {},
+                                        const std::vector<std::string>& detection = kFastDetection) {
   extra.push_back("--replicas=" + std::to_string(kReplicas));
-  extra.insert(extra.end(), kFastDetection.begin(), kFastDetection.end());
+  extra.insert(extra.end(), detection.begin(), detection.end());
   return extra;
 }
 
 // Starts n replicated nodes and waits (bounded) until none is still rebuilding: a node that
 // joined takes its ranges first and refuses replica reads meanwhile, so an ALL read right after
 // the start could find one replica short.
-std::vector<int> StartReplicated(Cluster& cluster, int n, std::vector<std::string> extra = {}) {
-  auto live = StartNodes(cluster, n, ReplicatedArgs(std::move(extra)), 15000);
+std::vector<int> StartReplicated(Cluster& cluster, int n, std::vector<std::string> extra = {},
+                                 const std::vector<std::string>& detection = kFastDetection) {
+  auto live = StartNodes(cluster, n, ReplicatedArgs(std::move(extra), detection), 15000);
   const bool rebuilt = WaitFor(
       [&] {
         for (int i : live) {
@@ -379,6 +384,85 @@ TEST(Replication, StrictQuorumKeepsNoHints) {
   for (int i = 0; i < 50; ++i) PutAtLevel(cluster, live[0], Key(i), "v", diststore::wire::Consistency::QUORUM);
   EXPECT_EQ(SumOfStat(cluster, {live[0], live[1]}, "hints_pending"), 0);
   EXPECT_EQ(SumOfStat(cluster, {live[0], live[1]}, "hints_stored"), 0);
+}
+
+// A peer's owner_put that this node leads waits for the other replicas holding no call worker
+// (store_calls.h). Node 0 has the fewest workers a node may have (4) and leads 24 keys that
+// node 4 is a replica of; with node 4 stopped (SIGSTOP, slow failure detection: it stays a
+// member), 24 writes at ALL sent to nodes 1, 2 and 3 are forwarded to node 0 and wait there
+// for node 4, on the coordinators' peer connections (up to 2 each). Node 0 still answers a read
+// at once; once node 4 goes on, every write is answered. (With a worker held per owner_put,
+// the coordinators' connections hold all of node 0's workers and the read waits behind them.)
+TEST(Replication, WritesALeaderWaitsOnHoldNoWorkerThere) {
+  constexpr size_t kWrites = 24;
+  Cluster cluster;
+  const auto live = StartReplicated(cluster, 5, {"--rpc-threads=4"}, {"--probe-interval-ms=20000"});
+  ASSERT_EQ(live.size(), 5u);
+  const int leader = live[0], stopped = live[4];
+  const std::vector<int> coordinators = {live[1], live[2], live[3]};
+  std::vector<std::string> led;
+  for (int i = 0; led.size() < kWrites && i < 10000; ++i) {
+    const std::string key = "led-" + std::to_string(i);
+    const auto replicas = ReplicasOf(cluster, leader, key);
+    if (replicas.front() == leader &&
+        std::find(replicas.begin(), replicas.end(), stopped) != replicas.end()) {
+      led.push_back(key);
+    }
+  }
+  ASSERT_EQ(led.size(), kWrites);
+  for (const auto& key : led) PutAtLevel(cluster, coordinators[0], key, "v-" + key, Level::ALL);
+
+  std::atomic<int> answered{0};
+  ASSERT_EQ(kill(cluster.pid(stopped), SIGSTOP), 0);
+  struct Waiting {  // whatever happens below: the replica goes on, the writes end
+    pid_t replica;
+    std::vector<std::thread> threads;
+    ~Waiting() {
+      kill(replica, SIGCONT);
+      for (auto& t : threads) t.join();
+    }
+  } waiting{cluster.pid(stopped), {}};
+  const int64_t forwarded_before = SumOfStat(cluster, coordinators, "forwarded");
+  for (size_t i = 0; i < led.size(); ++i) {
+    waiting.threads.emplace_back([&, i] {
+      rpc::PoolOptions options;
+      options.call_timeout_ms = 25000;
+      rpc::ConnectionPool<diststore::wire::StoreClient> own(options);  // a connection each
+      try {
+        own.call(cluster.location(coordinators[i % coordinators.size()]), [&](diststore::wire::StoreClient& c) {
+          c.put(led[i], "v2-" + led[i], Level::ALL);
+        });
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "the write of " << led[i] << " failed: " << e.what();
+      }
+      ++answered;
+    });
+  }
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return SumOfStat(cluster, coordinators, "forwarded") >=
+               forwarded_before + static_cast<int64_t>(kWrites);
+      },
+      10000, 20))
+      << "the writes were not all forwarded to their leader";
+  EXPECT_EQ(answered.load(), 0) << "a write at ALL was answered while a replica was stopped";
+  // A read on the leader, on another connection: answered within the pool's call deadline.
+  rpc::PoolOptions quick;
+  quick.call_timeout_ms = 3000;
+  rpc::ConnectionPool<diststore::wire::StoreClient> other(quick);
+  std::string value;
+  EXPECT_NO_THROW(other.call(cluster.location(leader), [&](diststore::wire::StoreClient& c) {
+    c.get(value, led[0], Level::ONE);
+  })) << "the leader's workers were all held by owner_puts waiting on the stopped replica";
+  EXPECT_TRUE(value == "v-" + led[0] || value == "v2-" + led[0]) << value;
+
+  ASSERT_EQ(kill(cluster.pid(stopped), SIGCONT), 0);
+  for (auto& t : waiting.threads) t.join();
+  waiting.threads.clear();
+  EXPECT_EQ(answered.load(), static_cast<int>(kWrites));
+  for (const auto& key : led) {
+    EXPECT_EQ(GetAtLevel(cluster, stopped, key, Level::ALL), "v2-" + key);
+  }
 }
 
 }  // namespace

@@ -602,11 +602,13 @@ TEST(StoreCluster, BatchesAcrossOwnersThroughANonOwner) {
 }
 
 // Requests a node forwards wait for the owner holding no call worker (continuation calls,
-// store_calls.h). With the owner stopped (SIGSTOP), 12 gets, puts and erases forwarded to it wait on a
-// node with 4 workers; that node still answers a key it owns at once; once the owner goes on,
-// every forwarded request is answered. (With a worker held per forwarded call, the 4 workers
-// wait for the stopped owner and the local read waits behind them.)
+// store_calls.h). With the owner stopped (SIGSTOP), 15 gets, puts, erases, multi_gets and
+// multi_puts forwarded to it (the batches with a key of this node too) wait on a node with 4
+// workers; that node still answers a key it owns at once; once the owner goes on, every
+// forwarded request is answered. (With a worker held per forwarded call, the 4 workers wait
+// for the stopped owner and the local read waits behind them.)
 TEST(StoreCluster, RequestsWaitingOnAStoppedOwnerHoldNoWorker) {
+  constexpr size_t kWaiting = 15;
   SingleCopyCluster cluster;
   // Slow failure detection: the stopped owner must stay a member while the requests wait (a
   // sanitized build polls slowly; once it is DEAD, requests reroute and are answered).
@@ -615,13 +617,13 @@ TEST(StoreCluster, RequestsWaitingOnAStoppedOwnerHoldNoWorker) {
   ASSERT_TRUE(WaitFor([&] { return RingsAre(cluster, {a, b}, {a, b}); }, 20000, 50));
   const auto ring = RingFromView(cluster, a);
   std::vector<std::string> of_b, of_a;
-  for (int i = 0; (of_b.size() < 12 || of_a.empty()) && i < 10000; ++i) {
+  for (int i = 0; (of_b.size() < kWaiting || of_a.empty()) && i < 10000; ++i) {
     const std::string key = "wait-" + std::to_string(i);
     const bool owned_by_b = ring->owner(key).port == cluster.port(b);
-    if (owned_by_b && of_b.size() < 12) of_b.push_back(key);
+    if (owned_by_b && of_b.size() < kWaiting) of_b.push_back(key);
     if (!owned_by_b && of_a.empty()) of_a.push_back(key);
   }
-  ASSERT_EQ(of_b.size(), 12u);
+  ASSERT_EQ(of_b.size(), kWaiting);
   auto& pool = cluster.client_pool();
   for (const auto& key : of_b) {
     pool.call(cluster.location(a), [&](diststore::wire::StoreClient& c) {
@@ -648,18 +650,41 @@ TEST(StoreCluster, RequestsWaitingOnAStoppedOwnerHoldNoWorker) {
       rpc::PoolOptions options;
       options.call_timeout_ms = 20000;
       rpc::ConnectionPool<diststore::wire::StoreClient> own(options);  // a connection each
+      const std::string& key = of_b[i];
       try {
         own.call(cluster.location(a), [&](diststore::wire::StoreClient& c) {
-          if (i % 3 == 0) {
-            std::string value;
-            c.get(value, of_b[i], diststore::wire::Consistency::DEFAULT);
-            if (value == "v-" + of_b[i]) ++right;
-          } else if (i % 3 == 1) {
-            c.put(of_b[i], "v2-" + of_b[i], diststore::wire::Consistency::DEFAULT);
-            ++right;
-          } else {
-            c.erase(of_b[i], diststore::wire::Consistency::DEFAULT);
-            ++right;
+          switch (i % 5) {
+            case 0: {
+              std::string value;
+              c.get(value, key, diststore::wire::Consistency::DEFAULT);
+              if (value == "v-" + key) ++right;
+              break;
+            }
+            case 1:
+              c.put(key, "v2-" + key, diststore::wire::Consistency::DEFAULT);
+              ++right;
+              break;
+            case 2:
+              c.erase(key, diststore::wire::Consistency::DEFAULT);
+              ++right;
+              break;
+            case 3: {
+              std::map<std::string, std::string> found;
+              c.multi_get(found, {key, of_a[0]}, diststore::wire::Consistency::DEFAULT);
+              const std::map<std::string, std::string> expected = {{key, "v-" + key},
+                                                                   {of_a[0], "mine"}};
+              if (found == expected) ++right;
+              break;
+            }
+            default: {
+              std::vector<diststore::wire::Entry> batch(2);
+              batch[0].key = key;
+              batch[0].value = "v2-" + key;
+              batch[1].key = of_a[0];
+              batch[1].value = "mine";
+              c.multi_put(batch, diststore::wire::Consistency::DEFAULT);
+              ++right;
+            }
           }
         });
       } catch (const std::exception& e) {
@@ -671,7 +696,8 @@ TEST(StoreCluster, RequestsWaitingOnAStoppedOwnerHoldNoWorker) {
   const bool all_waiting = WaitFor(
       [&] {
         try {
-          return Stats(cluster, a).at("forwarded") >= forwarded_before + 12;
+          return Stats(cluster, a).at("forwarded") >=
+                 forwarded_before + static_cast<int64_t>(kWaiting);
         } catch (const std::exception&) {
           return false;  // no worker free to answer (what this test is about)
         }
@@ -692,8 +718,8 @@ TEST(StoreCluster, RequestsWaitingOnAStoppedOwnerHoldNoWorker) {
   ASSERT_EQ(kill(cluster.pid(b), SIGCONT), 0);
   for (auto& t : waiting.threads) t.join();
   waiting.threads.clear();
-  EXPECT_EQ(answered.load(), 12);
-  EXPECT_EQ(right.load(), 12);
+  EXPECT_EQ(answered.load(), static_cast<int>(kWaiting));
+  EXPECT_EQ(right.load(), static_cast<int>(kWaiting));
 }
 
 TEST(StoreCluster, OversizedKeysAndValuesAreRefusedWithAClearErrorAndNothingIsStored) {
