@@ -48,8 +48,7 @@ void OwnerStore::storage_failed(const std::exception& e) const {
 
 // ---- reads ----
 
-std::vector<std::optional<storage::Record>> OwnerStore::read_local(
-    const std::vector<std::string>& keys) {
+OwnerStore::Found OwnerStore::read_here(const std::vector<std::string>& keys) {
   try {
     return engine_.multi_get(keys);
   } catch (const std::exception& e) {
@@ -59,36 +58,25 @@ std::vector<std::optional<storage::Record>> OwnerStore::read_local(
 
 std::set<std::string> OwnerStore::merge_newer_from(
     const HolderAsks& asks, const std::vector<std::string>& keys,
-    std::vector<std::optional<storage::Record>>& found) {
+    std::vector<CallOutcome<std::vector<wire::Record>>>& outcomes, Found& found) {
   std::set<std::string> failed;
-  // Every holder at once: the slowest one, not their sum, bounds the read.
-  std::vector<std::pair<locator::wire::Location, StartCall<std::vector<wire::Record>>>> calls;
-  std::vector<const std::vector<size_t>*> indexes_of;
+  size_t c = 0;
   for (const auto& [name, indexes] : asks.keys_of) {
-    const locator::wire::Location holder = asks.holders.at(name);
-    std::vector<std::string> batch;
-    batch.reserve(indexes.size());
-    for (size_t i : indexes) batch.push_back(keys[i]);
-    calls.emplace_back(holder, [this, holder, batch = std::move(batch)](auto done) {
-      peers_.owner_get_async(holder, batch, false, std::move(done));
-    });
-    indexes_of.push_back(&indexes);
-  }
-  auto outcomes = ScatterCalls<std::vector<wire::Record>>(std::move(calls), nullptr);
-  for (size_t c = 0; c < outcomes.size(); ++c) {
-    if (outcomes[c].error) {
+    auto& outcome = outcomes[c++];
+    if (outcome.error) {
       try {
-        std::rethrow_exception(outcomes[c].error);
+        std::rethrow_exception(outcome.error);
       } catch (const std::exception& e) {
-        LOG_EVERY_T(WARNING, 1) << "read of " << indexes_of[c]->size() << " keys on "
-                                << rpc::ToString(outcomes[c].peer) << " failed: " << e.what();
+        LOG_EVERY_T(WARNING, 1) << "read of " << indexes.size() << " keys on " << name
+                                << " failed: " << e.what();
+      } catch (...) {
       }
-      failed.insert(MemberName(outcomes[c].peer));
+      failed.insert(name);
       continue;  // the holder may have left; what we have is the best answer
     }
     std::map<std::string, storage::Record> theirs;
-    for (auto& r : *outcomes[c].result) theirs.emplace(r.key, FromRpc(r));
-    for (size_t i : *indexes_of[c]) {
+    for (auto& r : *outcome.result) theirs.emplace(r.key, FromRpc(r));
+    for (size_t i : indexes) {
       auto it = theirs.find(keys[i]);
       if (it != theirs.end() && (!found[i] || storage::Supersedes(it->second, *found[i]))) {
         found[i] = std::move(it->second);
@@ -126,61 +114,110 @@ void OwnerStore::check_owners_answered(const locator::ClusterSnapshot& snapshot,
                   "dead)");
 }
 
-std::vector<std::optional<storage::Record>> OwnerStore::read(
-    const locator::ClusterSnapshot& snapshot, const std::vector<std::string>& keys,
-    bool fallback) {
+void OwnerStore::read_async(std::shared_ptr<const locator::ClusterSnapshot> snapshot,
+                            std::vector<std::string> keys, bool fallback,
+                            rpc::OutcomeHandler<Found> done) {
   // With replicas, the coordinator asks R of them and the previous holders (ReplicaReader).
-  if (!fallback || replication_.replicas > 1) return read_local(keys);
-  std::vector<std::optional<storage::Record>> found = read_as_of(snapshot, keys);
-  // The ring may have changed since `snapshot` was taken, and a key this read missed moved
-  // meanwhile: its handoff to a node `snapshot` does not know was acknowledged and the copy
-  // here deleted while the read was under way (handoff starts only once this node published
-  // the new ring). Look for what is missing once more, as of the current ring.
-  std::vector<size_t> missing;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    if (!found[i]) missing.push_back(i);
+  if (!fallback || replication_.replicas > 1) {
+    return done(rpc::OutcomeOf<Found>([&] { return read_here(keys); }));
   }
-  if (missing.empty()) return found;
-  const auto now = cluster_.snapshot();
-  if (now->ring()->signature() == snapshot.ring()->signature()) return found;
-  ++counters_.rerouted;
-  std::vector<std::string> again;
-  again.reserve(missing.size());
-  for (size_t i : missing) again.push_back(keys[i]);
-  auto second = read_as_of(*now, again);
-  for (size_t j = 0; j < missing.size(); ++j) found[missing[j]] = std::move(second[j]);
-  return found;
+  auto shared = std::make_shared<const std::vector<std::string>>(std::move(keys));
+  read_as_of_async(snapshot, shared, [this, snapshot, keys = shared,
+                                      done = std::move(done)](rpc::Outcome<Found> first) mutable {
+    if (first.error) return done(std::move(first));
+    // The ring may have changed since `snapshot` was taken, and a key this read missed moved
+    // meanwhile: its handoff to a node `snapshot` does not know was acknowledged and the copy
+    // here deleted while the read was under way (handoff starts only once this node published
+    // the new ring). Look for what is missing once more, as of the current ring.
+    auto found = std::make_shared<Found>(std::move(*first.value));
+    std::vector<size_t> missing;
+    for (size_t i = 0; i < keys->size(); ++i) {
+      if (!(*found)[i]) missing.push_back(i);
+    }
+    if (missing.empty()) return done(rpc::Outcome<Found>{std::move(*found), nullptr});
+    auto now = cluster_.snapshot();
+    if (now->ring()->signature() == snapshot->ring()->signature()) {
+      return done(rpc::Outcome<Found>{std::move(*found), nullptr});
+    }
+    ++counters_.rerouted;
+    auto again = std::make_shared<std::vector<std::string>>();
+    again->reserve(missing.size());
+    for (size_t i : missing) again->push_back((*keys)[i]);
+    read_as_of_async(std::move(now), std::move(again),
+                     [found, missing, done = std::move(done)](rpc::Outcome<Found> second) mutable {
+                       if (second.error) return done(std::move(second));
+                       for (size_t j = 0; j < missing.size(); ++j) {
+                         (*found)[missing[j]] = std::move((*second.value)[j]);
+                       }
+                       done(rpc::Outcome<Found>{std::move(*found), nullptr});
+                     });
+  });
 }
 
-std::vector<std::optional<storage::Record>> OwnerStore::read_as_of(
-    const locator::ClusterSnapshot& snapshot, const std::vector<std::string>& keys) {
-  std::vector<std::optional<storage::Record>> found = read_local(keys);
-  const HolderAsks asks = moving_.plan(snapshot, keys, found);
-  counters_.forwarded += static_cast<int64_t>(asks.owners.size());
-  counters_.fallback_reads += static_cast<int64_t>(asks.fallback_asks);
-  if (asks.empty()) {
-    check_unavailable(snapshot, keys, found);
-    return found;
+OwnerStore::Found OwnerStore::read(std::shared_ptr<const locator::ClusterSnapshot> snapshot,
+                                   const std::vector<std::string>& keys, bool fallback) {
+  return rpc::AwaitOutcome<Found>([&](rpc::OutcomeHandler<Found> done) {
+    read_async(std::move(snapshot), keys, fallback, std::move(done));
+  });
+}
+
+void OwnerStore::read_as_of_async(std::shared_ptr<const locator::ClusterSnapshot> snapshot,
+                                  std::shared_ptr<const std::vector<std::string>> keys,
+                                  rpc::OutcomeHandler<Found> done) {
+  struct Read {
+    Found found;
+    HolderAsks asks;
+  };
+  auto read = std::make_shared<Read>();
+  const auto planned = rpc::OutcomeOf<bool>([&] {
+    read->found = read_here(*keys);
+    read->asks = moving_.plan(*snapshot, *keys, read->found);
+    counters_.forwarded += static_cast<int64_t>(read->asks.owners.size());
+    counters_.fallback_reads += static_cast<int64_t>(read->asks.fallback_asks);
+    if (read->asks.empty()) check_unavailable(*snapshot, *keys, read->found);
+    return true;
+  });
+  if (planned.error) return done(rpc::Outcome<Found>{std::nullopt, planned.error});
+  if (read->asks.empty()) return done(rpc::Outcome<Found>{std::move(read->found), nullptr});
+  // Every holder at once: the slowest one, not their sum, bounds the read.
+  std::vector<std::pair<locator::wire::Location, StartCall<std::vector<wire::Record>>>> calls;
+  for (const auto& [name, indexes] : read->asks.keys_of) {
+    const locator::wire::Location holder = read->asks.holders.at(name);
+    std::vector<std::string> batch;
+    batch.reserve(indexes.size());
+    for (size_t i : indexes) batch.push_back((*keys)[i]);
+    calls.emplace_back(holder, [this, holder, batch = std::move(batch)](auto answered) {
+      peers_.owner_get_async(holder, batch, false, std::move(answered));
+    });
   }
-  const std::set<std::string> failed = merge_newer_from(asks, keys, found);
-  // A handoff may have delivered a key between our read and the holder's (the holder deletes
-  // only after we acknowledged it), so the holder no longer has it and our first read had an
-  // older copy or none: read once more what we asked about, and keep the newer.
-  std::vector<size_t> again;
-  std::vector<std::string> again_keys;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    if (!asks.asked[i]) continue;
-    again.push_back(i);
-    again_keys.push_back(keys[i]);
-  }
-  auto now_here = read_local(again_keys);
-  for (size_t j = 0; j < again.size(); ++j) {
-    auto& mine = found[again[j]];
-    if (now_here[j] && (!mine || storage::Supersedes(*now_here[j], *mine))) mine = now_here[j];
-  }
-  check_owners_answered(snapshot, keys, found, asks, failed);
-  check_unavailable(snapshot, keys, found);
-  return found;
+  StartScatterCalls<std::vector<wire::Record>>(
+      std::move(calls), [this, read, snapshot, keys, done = std::move(done)](auto outcomes) {
+        done(rpc::OutcomeOf<Found>([&] {
+          Found& found = read->found;
+          const std::set<std::string> failed = merge_newer_from(read->asks, *keys, outcomes, found);
+          // A handoff may have delivered a key between our read and the holder's (the holder
+          // deletes only after we acknowledged it), so the holder no longer has it and our
+          // first read had an older copy or none: read once more what we asked about, and keep
+          // the newer.
+          std::vector<size_t> again;
+          std::vector<std::string> again_keys;
+          for (size_t i = 0; i < keys->size(); ++i) {
+            if (!read->asks.asked[i]) continue;
+            again.push_back(i);
+            again_keys.push_back((*keys)[i]);
+          }
+          auto now_here = read_here(again_keys);
+          for (size_t j = 0; j < again.size(); ++j) {
+            auto& mine = found[again[j]];
+            if (now_here[j] && (!mine || storage::Supersedes(*now_here[j], *mine))) {
+              mine = now_here[j];
+            }
+          }
+          check_owners_answered(*snapshot, *keys, found, read->asks, failed);
+          check_unavailable(*snapshot, *keys, found);
+          return std::move(found);
+        }));
+      });
 }
 
 void OwnerStore::check_unavailable(const locator::ClusterSnapshot& snapshot,
@@ -207,20 +244,35 @@ void OwnerStore::check_unavailable(const locator::ClusterSnapshot& snapshot,
                   ", which is DEAD (unreachable): unavailable until it returns");
 }
 
+void OwnerStore::owner_get_async(std::vector<std::string> keys, bool fallback,
+                                 rpc::OutcomeHandler<std::vector<wire::Record>> done) {
+  const auto checked = rpc::OutcomeOf<bool>([&] {
+    CheckBatch(limits_, keys.size());
+    if (!fallback && rebuilding_.load()) {
+      ThrowStoreError(self_name_ +
+                      " is rebuilding its replicas (it started with a new host ID: a first join "
+                      "or a wiped return): not a replica for reads until it took its ranges");
+    }
+    return true;
+  });
+  if (checked.error) return done({std::nullopt, checked.error});
+  auto shared = std::make_shared<const std::vector<std::string>>(keys);
+  read_async(cluster_.snapshot(), std::move(keys), fallback,
+             [keys = std::move(shared), done = std::move(done)](rpc::Outcome<Found> found) {
+               if (found.error) return done({std::nullopt, found.error});
+               std::vector<wire::Record> out;
+               for (size_t i = 0; i < keys->size(); ++i) {
+                 if ((*found.value)[i]) out.push_back(ToRpc((*keys)[i], *(*found.value)[i]));
+               }
+               done({std::move(out), nullptr});
+             });
+}
+
 std::vector<wire::Record> OwnerStore::owner_get(const std::vector<std::string>& keys,
                                                bool fallback) {
-  CheckBatch(limits_, keys.size());
-  if (!fallback && rebuilding_.load()) {
-    ThrowStoreError(self_name_ +
-                    " is rebuilding its replicas (it started with a new host ID: a first join "
-                    "or a wiped return): not a replica for reads until it took its ranges");
-  }
-  auto found = read(*cluster_.snapshot(), keys, fallback);
-  std::vector<wire::Record> out;
-  for (size_t i = 0; i < keys.size(); ++i) {
-    if (found[i]) out.push_back(ToRpc(keys[i], *found[i]));
-  }
-  return out;
+  return rpc::AwaitOutcome<std::vector<wire::Record>>([&](auto done) {
+    owner_get_async(keys, fallback, std::move(done));
+  });
 }
 
 // ---- writes ----
@@ -262,30 +314,59 @@ void OwnerStore::owner_put(std::vector<wire::Record> records) {
   write(*cluster_.snapshot(), std::move(records));
 }
 
+void OwnerStore::owner_put_async(std::vector<wire::Record> records,
+                                 rpc::OutcomeHandler<bool> done) {
+  write_async(*cluster_.snapshot(), std::move(records), std::move(done));
+}
+
 void OwnerStore::write(const locator::ClusterSnapshot& snapshot, std::vector<wire::Record> records) {
-  CheckBatch(limits_, records.size());
-  check_versions(records, "owner_put");
+  rpc::AwaitOutcome<bool>([&](rpc::OutcomeHandler<bool> done) {
+    write_async(snapshot, std::move(records), std::move(done));
+  });
+}
+
+void OwnerStore::write_async(const locator::ClusterSnapshot& snapshot,
+                             std::vector<wire::Record> records, rpc::OutcomeHandler<bool> done) {
   std::map<std::string, std::vector<wire::Record>> elsewhere;
   std::map<std::string, locator::wire::Location> owners;
-  {
+  const auto stored = rpc::OutcomeOf<bool>([&] {
+    CheckBatch(limits_, records.size());
+    check_versions(records, "owner_put");
     // From the routing decision until the records are stored: a drain waits for us.
     const auto hold = moving_.hold_routing();
     write_mine(snapshot, records, &elsewhere, &owners);
-  }
+    return true;
+  });
+  if (stored.error || elsewhere.empty()) return done(stored);
   // The sender thought we own these; our newer view says otherwise. Hand them on (merge only,
   // the receiver never forwards a handoff): one extra hop at most.
-  for (const auto& [name, batch] : elsewhere) {
+  std::vector<std::pair<locator::wire::Location, StartCall<wire::HandoffAck>>> calls;
+  for (auto& [name, batch] : elsewhere) {
     const locator::wire::Location& owner = owners[name];
     ++counters_.forwarded;
-    try {
-      peers_.handoff(owner, batch, cluster_.self());
-    } catch (const wire::StoreError&) {
-      throw;
-    } catch (const std::exception& e) {
-      ++counters_.errors;
-      ThrowStoreError(cluster_.owner_unreachable(owner, e));
-    }
+    calls.emplace_back(owner, [this, owner, batch = std::move(batch)](auto answered) mutable {
+      peers_.handoff_async(owner, std::move(batch), cluster_.self(), std::move(answered));
+    });
   }
+  StartScatterCalls<wire::HandoffAck>(
+      std::move(calls), [this, done = std::move(done)](auto outcomes) {
+        for (auto& outcome : outcomes) {
+          if (!outcome.error) continue;
+          std::exception_ptr error = outcome.error;  // the owner's StoreError as it is
+          try {
+            std::rethrow_exception(outcome.error);
+          } catch (const wire::StoreError&) {
+          } catch (const std::exception& e) {
+            ++counters_.errors;
+            error = rpc::OutcomeOf<bool>([&]() -> bool {
+                      ThrowStoreError(cluster_.owner_unreachable(outcome.peer, e));
+                    }).error;
+          } catch (...) {
+          }
+          return done(rpc::Outcome<bool>{std::nullopt, error});
+        }
+        done(rpc::Outcome<bool>{true, nullptr});
+      });
 }
 
 void OwnerStore::write_mine(const locator::ClusterSnapshot& snapshot,

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -22,6 +23,7 @@
 #include "diststore/service/moving_keys.h"
 #include "diststore/service/peer_client.h"
 #include "diststore/service/replication.h"
+#include "diststore/service/scatter.h"
 #include "diststore/service/store_counters.h"
 #include "diststore/storage/engine.h"
 #include "diststore/storage/hlc.h"
@@ -40,16 +42,41 @@ class OwnerStore {
   // the other places a key may be while keys move. Throws wire::StoreError (limits, storage,
   // a missing key whose owner is DEAD).
   std::vector<wire::Record> owner_get(const std::vector<std::string>& keys, bool fallback);
+  // The same through `done` (as read_async): a peer's owner_get that asks other holders holds
+  // no thread while they answer.
+  void owner_get_async(std::vector<std::string> keys, bool fallback,
+                       rpc::OutcomeHandler<std::vector<wire::Record>> done);
   // Writes: version 0 is stamped here; other versions are merged (newer wins) if the clock
   // admits them. Throws wire::StoreError, nothing of the batch written for a refused version.
   void owner_put(std::vector<wire::Record> records);
+  // The same through `done` (as write_async).
+  void owner_put_async(std::vector<wire::Record> records, rpc::OutcomeHandler<bool> done);
   // One batch of a handoff: merged, newer wins, never forwarded.
   wire::HandoffAck handoff(const std::vector<wire::Record>& records, const locator::wire::Location& sender);
 
   // ---- for the router's local share of a request ----
-  std::vector<std::optional<storage::Record>> read(const locator::ClusterSnapshot& snapshot,
-                                                   const std::vector<std::string>& keys,
-                                                   bool fallback);
+  using Found = std::vector<std::optional<storage::Record>>;
+  // What this node has of `keys` (found[i] for keys[i]); with `fallback` (and one copy of each
+  // key), merged with the copies of the holders a moving key may still be on (MovingKeys::plan)
+  // as of `snapshot`, and a miss looked up once more as of the current ring if it changed.
+  // `done` runs once with the records or a wire::StoreError (storage; a key whose owner is DEAD
+  // or did not answer): here, before this returns, when no holder is asked; else on a peer
+  // channel's loop thread once the holders answered (the engine's second look runs there).
+  void read_async(std::shared_ptr<const locator::ClusterSnapshot> snapshot,
+                  std::vector<std::string> keys, bool fallback, rpc::OutcomeHandler<Found> done);
+  // The same, waiting (never on a peer channel's loop thread).
+  Found read(std::shared_ptr<const locator::ClusterSnapshot> snapshot,
+             const std::vector<std::string>& keys, bool fallback);
+  // This node's engine alone. Throws wire::StoreError (storage).
+  Found read_here(const std::vector<std::string>& keys);
+  // Stores the records `snapshot`'s routing ring gives this node (with replicas: whose replica
+  // set holds it) and hands the rest on to their owners (a sender with an older view). `done`
+  // runs once with true or a wire::StoreError (a limit, a refused version, storage, an owner
+  // that did not take its records): here, before this returns, when nothing is handed on; else
+  // on a peer channel's loop thread. `snapshot` is not used after this returns.
+  void write_async(const locator::ClusterSnapshot& snapshot, std::vector<wire::Record> records,
+                   rpc::OutcomeHandler<bool> done);
+  // The same, waiting (never on a peer channel's loop thread).
   void write(const locator::ClusterSnapshot& snapshot, std::vector<wire::Record> records);
 
   // A node that started with a new host ID (a first join, a wiped data dir, a --memory restart) lacks what its
@@ -71,16 +98,16 @@ class OwnerStore {
   storage::HybridLogicalClock& clock() { return clock_; }
 
  private:
-  std::vector<std::optional<storage::Record>> read_local(const std::vector<std::string>& keys);
-  // read() as of `snapshot` alone.
-  std::vector<std::optional<storage::Record>> read_as_of(const locator::ClusterSnapshot& snapshot,
-                                                         const std::vector<std::string>& keys);
-  // Asks each planned holder in parallel and keeps every record newer than found[i]; an
-  // unreachable holder is skipped (what we have is the best answer). Returns the names of
-  // the holders that failed.
-  std::set<std::string> merge_newer_from(const HolderAsks& asks,
-                                         const std::vector<std::string>& keys,
-                                         std::vector<std::optional<storage::Record>>& found);
+  // read_async() as of `snapshot` alone.
+  void read_as_of_async(std::shared_ptr<const locator::ClusterSnapshot> snapshot,
+                        std::shared_ptr<const std::vector<std::string>> keys,
+                        rpc::OutcomeHandler<Found> done);
+  // Keeps every record of the holders' answers (`outcomes`, one per holder of `asks`, in its
+  // order) newer than found[i]; an unreachable holder is skipped (what we have is the best
+  // answer). Returns the names of the holders that failed.
+  std::set<std::string> merge_newer_from(
+      const HolderAsks& asks, const std::vector<std::string>& keys,
+      std::vector<CallOutcome<std::vector<wire::Record>>>& outcomes, Found& found);
   // Throws StoreError if a key still missing is owned, on the routing ring, by a holder that
   // failed: its data exists there, so "not found" would be a lie.
   void check_owners_answered(const locator::ClusterSnapshot& snapshot,

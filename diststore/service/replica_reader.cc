@@ -211,7 +211,7 @@ void ReplicaReader::read_async(const locator::ClusterSnapshot& snapshot,
       }
       std::vector<std::optional<storage::Record>> found;
       try {
-        found = paths_.owner.read(snapshot, share.keys, false);
+        found = paths_.owner.read_here(share.keys);
       } catch (const wire::StoreError& e) {
         request->failure = e.message;  // this node's engine failed: the others may suffice
         return false;

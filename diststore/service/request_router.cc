@@ -179,22 +179,29 @@ void RequestRouter::get_async_on(std::string key,
   if (ring->empty()) return done(Failed<std::string>(StoreErrorOf("no node in the ring")));
   const locator::wire::Location owner = ring->owner(key);
   if (MemberName(owner) == self_name_) {
-    auto outcome = rpc::OutcomeOf<std::optional<storage::Record>>(
-        [&] { return std::move(owner_.read(*snapshot, {key}, true)[0]); });
-    if (outcome.error) {
-      if (IsStoreError(outcome.error)) {
-        if (auto now = reroute(*snapshot, rerouted)) {
-          return get_async_on(std::move(key), std::move(now), true, std::move(done));
-        }
-      }
-      return done(Failed<std::string>(outcome.error));
-    }
-    auto& record = *outcome.value;
-    if (!record || record->tombstone) {
-      ++counters_.not_found;
-      return done(Failed<std::string>(NotFoundOf(key)));
-    }
-    return done(Succeeded<std::string>(std::move(record->value)));
+    // Answered here, or (keys moving) once the previous holders answered, on a channel's loop.
+    return owner_.read_async(
+        snapshot, {key}, true,
+        [this, key, snapshot, rerouted,
+         done = std::move(done)](rpc::Outcome<OwnerStore::Found> found) mutable {
+          if (found.error) {
+            if (IsStoreError(found.error)) {
+              if (auto now = reroute(*snapshot, rerouted)) {
+                return run_rerouted([this, key = std::move(key), now = std::move(now),
+                                     done = std::move(done)]() mutable {
+                  get_async_on(std::move(key), std::move(now), true, std::move(done));
+                });
+              }
+            }
+            return done(Failed<std::string>(found.error));
+          }
+          auto& record = found.value->at(0);
+          if (!record || record->tombstone) {
+            ++counters_.not_found;
+            return done(Failed<std::string>(NotFoundOf(key)));
+          }
+          done(Succeeded<std::string>(std::move(record->value)));
+        });
   }
   ++counters_.forwarded;
   peers_.owner_get_async(
@@ -272,14 +279,17 @@ void RequestRouter::multi_get_async_on(std::shared_ptr<const std::vector<std::st
   const size_t local = mine ? calls.size() : SIZE_MAX;
   if (mine) {
     calls.emplace_back(mine->owner, [this, mine, &snapshot](auto answered) {
-      answered(rpc::OutcomeOf<std::vector<wire::Record>>([&] {
-        auto found = owner_.read(*snapshot, mine->items, true);
-        std::vector<wire::Record> records;
-        for (size_t i = 0; i < found.size(); ++i) {
-          if (found[i]) records.push_back(ToRpc(mine->items[i], *found[i]));
-        }
-        return records;
-      }));
+      auto items = std::make_shared<const std::vector<std::string>>(mine->items);
+      owner_.read_async(snapshot, mine->items, true,
+                        [items, answered = std::move(answered)](rpc::Outcome<OwnerStore::Found> found) {
+                          if (found.error) return answered({std::nullopt, found.error});
+                          std::vector<wire::Record> records;
+                          for (size_t i = 0; i < items->size(); ++i) {
+                            const auto& record = found.value->at(i);
+                            if (record) records.push_back(ToRpc((*items)[i], *record));
+                          }
+                          answered({std::move(records), nullptr});
+                        });
     });
   }
   StartScatterCalls<std::vector<wire::Record>>(
@@ -411,10 +421,7 @@ void RequestRouter::write_async_on(std::shared_ptr<const std::vector<wire::Recor
   const size_t local = mine ? calls.size() : SIZE_MAX;
   if (mine) {
     calls.emplace_back(mine->owner, [this, mine, &snapshot](auto answered) {
-      answered(rpc::OutcomeOf<bool>([&] {
-        owner_.write(*snapshot, mine->items);
-        return true;
-      }));
+      owner_.write_async(*snapshot, mine->items, std::move(answered));
     });
   }
   StartScatterCalls<bool>(

@@ -13,15 +13,10 @@ using membership::MemberName;
 
 void RequestRouter::owner_put_async(std::vector<wire::Record> records, Consistency level,
                                     rpc::OutcomeHandler<bool> done) {
-  std::vector<wire::Record> to_lead;
-  const auto outcome = rpc::OutcomeOf<bool>([&] {
-    if (!replicated()) {
-      owner_.owner_put(std::move(records));
-      return true;
-    }
-    std::vector<wire::Record> copies;
-    for (auto& r : records) (r.version == 0 ? to_lead : copies).push_back(std::move(r));
-    if (!copies.empty()) owner_.owner_put(std::move(copies));
+  if (!replicated()) return owner_.owner_put_async(std::move(records), std::move(done));
+  std::vector<wire::Record> to_lead, copies;
+  for (auto& r : records) (r.version == 0 ? to_lead : copies).push_back(std::move(r));
+  const auto checked = rpc::OutcomeOf<bool>([&] {
     if (!to_lead.empty()) {
       CheckBatch(limits_, to_lead.size());
       for (const auto& r : to_lead) {
@@ -31,10 +26,18 @@ void RequestRouter::owner_put_async(std::vector<wire::Record> records, Consisten
     }
     return true;
   });
-  if (outcome.error || to_lead.empty()) return done(outcome);
-  // The leader's wait for the other replicas holds no thread: `done` answers the peer.
-  writer_.lead_async(*cluster_.snapshot(), std::move(to_lead), Resolve(level, replication_.write),
-                     std::move(done));
+  if (checked.error) return done(checked);
+  // This node's copies (stored here, or handed on to replicas a newer view gives them), then
+  // the records it leads: the leader's wait for the other replicas holds no thread, `done`
+  // answers the peer.
+  auto lead = [this, to_lead = std::move(to_lead), level,
+               done = std::move(done)](rpc::Outcome<bool> stored) mutable {
+    if (stored.error || to_lead.empty()) return done(std::move(stored));
+    writer_.lead_async(*cluster_.snapshot(), std::move(to_lead),
+                       Resolve(level, replication_.write), std::move(done));
+  };
+  if (copies.empty()) return lead(rpc::Outcome<bool>{true, nullptr});
+  owner_.owner_put_async(std::move(copies), std::move(lead));
 }
 
 void RequestRouter::write_via_leaders(std::shared_ptr<const locator::ClusterSnapshot> snapshot,

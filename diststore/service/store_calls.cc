@@ -13,8 +13,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Which declared exceptions a generated *_result struct has beyond StoreError and Unavailable
-// (every client call and owner_put declare those two).
+// Which declared exceptions a generated *_result struct has beyond StoreError (every call
+// taken here declares it).
+template <class Result, class = void>
+struct DeclaresUnavailable : std::false_type {};
+template <class Result>
+struct DeclaresUnavailable<Result, std::void_t<decltype(std::declval<Result>().unavailable)>>
+    : std::true_type {};
 template <class Result, class = void>
 struct DeclaresNotFound : std::false_type {};
 template <class Result>
@@ -42,9 +47,11 @@ bool Declare(const std::exception_ptr& error, Result* result) {
     result->__isset.error = true;
     return true;
   } catch (const wire::Unavailable& x) {
-    result->unavailable = x;
-    result->__isset.unavailable = true;
-    return true;
+    if constexpr (DeclaresUnavailable<Result>::value) {
+      result->unavailable = x;
+      result->__isset.unavailable = true;
+      return true;
+    }
   } catch (const wire::TimedOut& x) {
     if constexpr (DeclaresTimedOut<Result>::value) {
       result->timed_out = x;
@@ -111,6 +118,7 @@ bool StoreCalls::start_call(const std::string& frame, Reply reply) {
   if (name == "multi_get") return start_multi_get(frame, reply);
   if (name == "multi_put") return start_multi_put(frame, reply);
   if (name == "owner_put") return start_owner_put(frame, reply);
+  if (name == "owner_get") return start_owner_get(frame, reply);
   return false;
 }
 
@@ -197,6 +205,18 @@ bool StoreCalls::start_owner_put(const std::string& frame, Reply& reply) {
   store_.router().owner_put_async(
       std::move(args.records), level,
       Answer<wire::Store_owner_put_result, bool>("owner_put", seqid, nullptr, reply));
+  return true;
+}
+
+bool StoreCalls::start_owner_get(const std::string& frame, Reply& reply) {
+  if (!handler_->proved_peer()) return false;
+  wire::Store_owner_get_args args;
+  if (!reader_.read(frame, "owner_get", &args)) return false;
+  // With one copy and keys moving, a fallback read asks the previous holders: no worker waits.
+  store_.owner().owner_get_async(
+      std::move(args.keys), args.fallback,
+      Answer<wire::Store_owner_get_result, std::vector<wire::Record>>("owner_get", reader_.seqid(),
+                                                                       nullptr, reply));
   return true;
 }
 

@@ -2,13 +2,15 @@
 // rpc::PerConnection): the generated processor over the connection's StoreHandler, plus every
 // call that may wait on another node taken as a continuation call
 // (locator/rpc/continuation_calls.h): a client's get, put, erase, multi_get and multi_put, and
-// a peer's owner_put (with replicas, the records it asks this node to lead).
+// a peer's owner_put (with replicas, the records it asks this node to lead; records a newer
+// view gives to other nodes are handed on) and owner_get (with one copy and keys moving, a
+// fallback read asks the previous holders).
 //
 // Such a call holds no call worker while other nodes work: the worker starts it (the
 // RequestRouter's *_async forms) and goes back to the pool, and the reply is written when the
 // last answer comes, on a peer channel's loop thread. What stays on this node (the keys are
 // this node's) is answered before start_call returns, on the worker. Every other call, and
-// one that does not parse, names an unknown consistency level, or is an owner_put on a
+// one that does not parse, names an unknown consistency level, or is a node-to-node call on a
 // connection that has not proved the cluster key, runs through the generated processor as
 // before (which refuses what is malformed or unauthorized).
 //
@@ -54,6 +56,7 @@ class StoreCalls : public wire::StoreProcessor, public rpc::ContinuationCalls {
   bool start_multi_get(const std::string& frame, Reply& reply);
   bool start_multi_put(const std::string& frame, Reply& reply);
   bool start_owner_put(const std::string& frame, Reply& reply);
+  bool start_owner_get(const std::string& frame, Reply& reply);
 
   std::shared_ptr<StoreHandler> handler_;
   StoreNode& store_;

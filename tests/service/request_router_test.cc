@@ -281,6 +281,30 @@ TEST(OwnerStore, AMissWhoseOwnerDidNotAnswerIsUnavailableNotMissing) {
 }
 
 
+// A read that asks another holder (keys moving, one copy) holds no thread while it waits:
+// owner_get_async returns before the holder answered, and answers when it does. (The peer's
+// owner_get and the router's own share of a request are served this way: StoreCalls.)
+TEST(OwnerStore, AReadThatAsksAnotherHolderWaitsForItHoldingNoThread) {
+  Node node;
+  node.change({MemberAt(kSelf), MemberAt(kB)});
+  node.advance(60000);
+  const auto of_b = KeysOwnedBy(*node.cluster.snapshot(), kB, 2);
+  node.peers.store(kB, of_b[0], "at b", 5);
+  node.peers.hold_owner_gets();
+  std::optional<rpc::Outcome<std::vector<wire::Record>>> answer;
+  node.owner->owner_get_async(of_b, true, [&](rpc::Outcome<std::vector<wire::Record>> outcome) {
+    answer = std::move(outcome);
+  });
+  EXPECT_FALSE(answer.has_value()) << "answered before the holder did";
+  EXPECT_EQ(node.peers.owner_gets_waiting(), 1u);
+  node.peers.release_owner_gets();
+  ASSERT_TRUE(answer.has_value());
+  ASSERT_FALSE(answer->error);
+  ASSERT_EQ(answer->value->size(), 1u);  // the key B lacks is absent, not an error
+  EXPECT_EQ(answer->value->at(0).key, of_b[0]);
+  EXPECT_EQ(answer->value->at(0).value, "at b");
+}
+
 // Cluster test WeightedJoinReadsNeverMiss: a false NotFound during a join. A read took its
 // snapshot before this node heard of the joiner; by the time it read its engine, the handoff
 // (started by the newer ring) had moved the key to the joiner and deleted it here, and the
@@ -301,12 +325,12 @@ TEST(OwnerStore, AMissOnASnapshotOlderThanAHandoffLooksAgainOnTheCurrentRing) {
   }
   ASSERT_FALSE(moved.empty());
   node.peers.store(kC, moved, "at the joiner", 5);  // handed off: no copy left here
-  const auto found = node.owner->read(*before, {moved}, true);
+  const auto found = node.owner->read(before, {moved}, true);
   ASSERT_TRUE(found[0].has_value()) << "answered NotFound for a key the joiner holds";
   EXPECT_EQ(found[0]->value, "at the joiner");
   EXPECT_EQ(node.counters.rerouted.load(), 1);
   // On the current snapshot the same read finds it in one pass.
-  EXPECT_EQ(node.owner->read(*node.cluster.snapshot(), {moved}, true)[0]->value, "at the joiner");
+  EXPECT_EQ(node.owner->read(node.cluster.snapshot(), {moved}, true)[0]->value, "at the joiner");
   EXPECT_EQ(node.counters.rerouted.load(), 1);
 }
 

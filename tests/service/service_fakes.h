@@ -168,6 +168,41 @@ class FakePeers : public PeerClient {
   // Runs before every call (outside the lock): tests stall or change the cluster here.
   std::function<void(const locator::wire::Location&, const char* method)> hook;
 
+  // While held, owner_get_async starts nothing and returns: the call waits here, unanswered,
+  // until release_owner_gets() answers every waiting call (on the releasing thread), as a
+  // peer channel would from its loop.
+  void owner_get_async(const locator::wire::Location& peer, std::vector<std::string> keys,
+                       bool fallback,
+                       rpc::OutcomeHandler<std::vector<wire::Record>> done) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (hold_owner_gets_) {
+        held_owner_gets_.push_back([this, peer, keys, fallback, done] {
+          PeerClient::owner_get_async(peer, keys, fallback, done);
+        });
+        return;
+      }
+    }
+    PeerClient::owner_get_async(peer, std::move(keys), fallback, std::move(done));
+  }
+  void hold_owner_gets() {
+    std::lock_guard<std::mutex> lock(mu_);
+    hold_owner_gets_ = true;
+  }
+  size_t owner_gets_waiting() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return held_owner_gets_.size();
+  }
+  void release_owner_gets() {
+    std::vector<std::function<void()>> waiting;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      hold_owner_gets_ = false;
+      waiting.swap(held_owner_gets_);
+    }
+    for (auto& call : waiting) call();
+  }
+
  private:
   void before(const locator::wire::Location& peer, const char* method) {
     if (hook) hook(peer, method);
@@ -191,6 +226,8 @@ class FakePeers : public PeerClient {
   std::map<std::string, std::string> refusing_;
   std::map<std::string, int> calls_;
   int64_t clock_ = 1000;
+  bool hold_owner_gets_ = false;
+  std::vector<std::function<void()>> held_owner_gets_;
 };
 
 // The memory engine, with a hook that runs before every batch is merged (tests stall it).
