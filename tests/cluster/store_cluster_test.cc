@@ -636,6 +636,9 @@ TEST(StoreCluster, RequestsWaitingOnAStoppedOwnerHoldNoWorker) {
   const int64_t forwarded_before = Stats(cluster, a).at("forwarded");
 
   std::atomic<int> answered{0}, right{0};
+  std::mutex answered_mu;
+  std::string answered_early;  // "i (kind) after N ms; ..." of each answer, for a failure
+  const auto stopped_at = std::chrono::steady_clock::now();
   ASSERT_EQ(kill(cluster.pid(b), SIGSTOP), 0);
   struct Waiting {  // whatever happens below: the owner goes on, the requests end
     pid_t owner;
@@ -690,6 +693,15 @@ TEST(StoreCluster, RequestsWaitingOnAStoppedOwnerHoldNoWorker) {
       } catch (const std::exception& e) {
         ADD_FAILURE() << "forwarded request " << i << " failed: " << e.what();
       }
+      {
+        static const char* const kKinds[] = {"get", "put", "erase", "multi_get", "multi_put"};
+        std::lock_guard<std::mutex> lock(answered_mu);
+        answered_early += std::to_string(i) + " (" + kKinds[i % 5] + ") after " +
+                          std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::steady_clock::now() - stopped_at)
+                                             .count()) +
+                          " ms; ";
+      }
       ++answered;
     });
   }
@@ -704,7 +716,13 @@ TEST(StoreCluster, RequestsWaitingOnAStoppedOwnerHoldNoWorker) {
       },
       10000, 20);
   EXPECT_TRUE(all_waiting) << "the forwarded requests did not all reach the owner's channel";
-  EXPECT_EQ(answered.load(), 0) << "answered while the owner was stopped";
+  {
+    std::lock_guard<std::mutex> lock(answered_mu);
+    EXPECT_EQ(answered.load(), 0) << "answered while the owner was stopped: " << answered_early
+                                  << "a's stats: forwarded " << Stats(cluster, a).at("forwarded")
+                                  << " (before " << forwarded_before << "), rerouted "
+                                  << Stats(cluster, a).at("rerouted");
+  }
   // A key the node owns, on another connection: answered within the pool's call deadline.
   rpc::PoolOptions quick;
   quick.call_timeout_ms = 3000;
