@@ -29,11 +29,23 @@ What is checked:
             did not complete before M (one concurrent with or after it; an indeterminate write
             never completes), that began before R completed and that did not fail. A read
             finding nothing after some write was acknowledged is stale too.
+
+            "Completed before M" allows for the versions' clock: a version is a hybrid logical
+            clock stamp whose physical part counts milliseconds (storage/hlc.h). Two writes
+            stamped by different leaders (two coordinators whose views of who is alive differ,
+            as in the seconds after a partition heals) within the same millisecond are ordered
+            by the clocks' logical counters, not by real time; one stamped at least a
+            millisecond later on the same wall clock always wins. So a write counts as
+            overwritten only if it completed CLOCK_RESOLUTION_MS or more before M.
 """
 
 import bisect
 import json
 from collections import defaultdict
+
+
+# The physical resolution of a version stamp (see the module's docstring).
+CLOCK_RESOLUTION_MS = 1.0
 
 
 class Anomaly:
@@ -157,7 +169,8 @@ def _judge_read(r, frontier, writes):
         return "read %r, a write that was refused" % r["value"]
     if w["invoke"] > r["complete"]:
         return "read %r, a write that began after the read completed" % r["value"]
-    if frontier is not None and w["complete"] is not None and w["complete"] < frontier["invoke"]:
+    if (frontier is not None and w["complete"] is not None
+            and w["complete"] + CLOCK_RESOLUTION_MS <= frontier["invoke"]):
         return ("read %r, overwritten by %r (acknowledged before the read began)"
                 % (r["value"], frontier["value"]))
     return None

@@ -86,6 +86,19 @@ class RegisterTest(unittest.TestCase):
         self.assertIn("overwritten by 'b'", r.anomalies[0].message)
         self.assertEqual([o["value"] for o in r.anomalies[0].ops], ["a", "b", "a"])
 
+    def test_writes_within_the_version_clocks_resolution_are_concurrent(self):
+        # Chaos partition run (seed 3), right after the heal: a through node 0 and b through
+        # node 2 (whose views gave the key different leaders), 0.42 ms apart; both stamped in
+        # one millisecond, a won on the logical counter.
+        h = [op("write", "r", "a", 10376.761, 10377.175, client=3),
+             op("write", "r", "b", 10377.594, 10377.981, client=1),
+             op("read", "r", "a", 10386.11, 10386.609, client=1)]
+        self.assertTrue(checker.check(h).valid)
+        # A millisecond or more later, b's stamp is above a's on any leader: a is stale.
+        h[1] = op("write", "r", "b", 10378.175, 10378.5, client=1)
+        r = checker.check(h)
+        self.assertEqual(r.stale, 1, checker.describe(r))
+
     def test_not_found_after_an_acknowledged_write_is_stale(self):
         h = [op("write", "r", "a", 0, 5), op("read", "r", None, 6, 7, result="not_found")]
         self.assertEqual(checker.check(h).stale, 1)
