@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <glog/logging.h>
 
+#include "diststore/service/replica_paths.h"
 #include "locator/membership/member_table.h"
 
 namespace thrifty::diststore {
@@ -36,18 +37,6 @@ std::exception_ptr StoreErrorOf(const std::string& message) {
     return std::current_exception();
   }
   return nullptr;
-}
-
-// A StoreError: what a request is rerouted on (the owner's answer, or "unreachable").
-bool IsStoreError(const std::exception_ptr& error) {
-  if (!error) return false;
-  try {
-    std::rethrow_exception(error);
-  } catch (const wire::StoreError&) {
-    return true;
-  } catch (...) {
-  }
-  return false;
 }
 
 std::exception_ptr NotFoundOf(const std::string& key) {
@@ -185,7 +174,7 @@ void RequestRouter::get_async_on(std::string key,
         [this, key, snapshot, rerouted,
          done = std::move(done)](rpc::Outcome<OwnerStore::Found> found) mutable {
           if (found.error) {
-            if (IsStoreError(found.error)) {
+            if (IsRefusal(found.error)) {
               if (auto now = reroute(*snapshot, rerouted)) {
                 return run_rerouted([this, key = std::move(key), now = std::move(now),
                                      done = std::move(done)]() mutable {
@@ -306,7 +295,7 @@ void RequestRouter::multi_get_async_on(std::shared_ptr<const std::vector<std::st
             ++counters_.errors;
             error = StoreErrorOf("multi_get: " + describe_failure(failed->peer, failed->error));
           }
-          if (IsStoreError(error)) {
+          if (IsRefusal(error)) {
             if (auto now = reroute(*snapshot, rerouted)) {
               return run_rerouted([this, keys = std::move(keys), now = std::move(now),
                                    done = std::move(done)]() mutable {
@@ -440,7 +429,7 @@ void RequestRouter::write_async_on(std::shared_ptr<const std::vector<wire::Recor
           if (several) why += "; keys of other owners were written";
           error = StoreErrorOf(why);
         }
-        if (IsStoreError(error)) {
+        if (IsRefusal(error)) {
           if (auto now = reroute(*snapshot, rerouted)) {
             return run_rerouted([this, records = std::move(records), now = std::move(now),
                                  done = std::move(done)]() mutable {

@@ -283,6 +283,17 @@ bool Cluster::wait_ready(Node& node, int timeout_ms) {
       timeout_ms, 25) && node.pid > 0;
 }
 
+StoppedProcess::StoppedProcess(pid_t pid) : pid_(pid), stopped_(kill(pid, SIGSTOP) == 0) {}
+
+StoppedProcess::~StoppedProcess() { resume(); }
+
+bool StoppedProcess::resume() {
+  const bool resumed = kill(pid_, SIGCONT) == 0;
+  for (auto& t : threads) t.join();
+  threads.clear();
+  return resumed;
+}
+
 int Cluster::start(std::vector<std::string> args, int port, int timeout_ms) {
   nodes_.emplace_back();
   Node& node = nodes_.back();

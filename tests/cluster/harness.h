@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "Store.h"
@@ -58,6 +59,26 @@ pid_t StartProcess(const std::vector<std::string>& argv, const std::string& log_
 // exit; then SIGKILLs and reaps it if it still runs. Returns its exit status (or 128+signal),
 // -1 if it had to be killed.
 int StopProcess(pid_t pid, int signal, int timeout_ms = 10000);
+
+// A process stopped (SIGSTOP) while this object lives, with the threads whose requests wait on
+// it: resume() (or the destructor, whatever failed in between) sends SIGCONT and joins them.
+class StoppedProcess {
+ public:
+  explicit StoppedProcess(pid_t pid);
+  ~StoppedProcess();
+  StoppedProcess(const StoppedProcess&) = delete;
+  StoppedProcess& operator=(const StoppedProcess&) = delete;
+
+  bool stopped() const { return stopped_; }  // SIGSTOP was delivered
+  // SIGCONT, then joins `threads`; false if the signal could not be sent.
+  bool resume();
+
+  std::vector<std::thread> threads;
+
+ private:
+  pid_t pid_;
+  bool stopped_;
+};
 
 class Cluster {
  public:

@@ -413,18 +413,11 @@ TEST(Replication, WritesALeaderWaitsOnHoldNoWorkerThere) {
   for (const auto& key : led) PutAtLevel(cluster, coordinators[0], key, "v-" + key, Level::ALL);
 
   std::atomic<int> answered{0};
-  ASSERT_EQ(kill(cluster.pid(stopped), SIGSTOP), 0);
-  struct Waiting {  // whatever happens below: the replica goes on, the writes end
-    pid_t replica;
-    std::vector<std::thread> threads;
-    ~Waiting() {
-      kill(replica, SIGCONT);
-      for (auto& t : threads) t.join();
-    }
-  } waiting{cluster.pid(stopped), {}};
+  StoppedProcess replica(cluster.pid(stopped));  // whatever happens below, it goes on at the end
+  ASSERT_TRUE(replica.stopped());
   const int64_t forwarded_before = SumOfStat(cluster, coordinators, "forwarded");
   for (size_t i = 0; i < led.size(); ++i) {
-    waiting.threads.emplace_back([&, i] {
+    replica.threads.emplace_back([&, i] {
       rpc::PoolOptions options;
       options.call_timeout_ms = 25000;
       rpc::ConnectionPool<diststore::wire::StoreClient> own(options);  // a connection each
@@ -456,9 +449,7 @@ TEST(Replication, WritesALeaderWaitsOnHoldNoWorkerThere) {
   })) << "the leader's workers were all held by owner_puts waiting on the stopped replica";
   EXPECT_TRUE(value == "v-" + led[0] || value == "v2-" + led[0]) << value;
 
-  ASSERT_EQ(kill(cluster.pid(stopped), SIGCONT), 0);
-  for (auto& t : waiting.threads) t.join();
-  waiting.threads.clear();
+  ASSERT_TRUE(replica.resume());
   EXPECT_EQ(answered.load(), static_cast<int>(kWrites));
   for (const auto& key : led) {
     EXPECT_EQ(GetAtLevel(cluster, stopped, key, Level::ALL), "v2-" + key);

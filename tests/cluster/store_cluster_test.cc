@@ -639,17 +639,10 @@ TEST(StoreCluster, RequestsWaitingOnAStoppedOwnerHoldNoWorker) {
   std::mutex answered_mu;
   std::string answered_early;  // "i (kind) after N ms; ..." of each answer, for a failure
   const auto stopped_at = std::chrono::steady_clock::now();
-  ASSERT_EQ(kill(cluster.pid(b), SIGSTOP), 0);
-  struct Waiting {  // whatever happens below: the owner goes on, the requests end
-    pid_t owner;
-    std::vector<std::thread> threads;
-    ~Waiting() {
-      kill(owner, SIGCONT);
-      for (auto& t : threads) t.join();
-    }
-  } waiting{cluster.pid(b), {}};
+  StoppedProcess owner(cluster.pid(b));  // whatever happens below, it goes on at the end
+  ASSERT_TRUE(owner.stopped());
   for (size_t i = 0; i < of_b.size(); ++i) {
-    waiting.threads.emplace_back([&, i] {
+    owner.threads.emplace_back([&, i] {
       rpc::PoolOptions options;
       options.call_timeout_ms = 20000;
       rpc::ConnectionPool<diststore::wire::StoreClient> own(options);  // a connection each
@@ -733,9 +726,7 @@ TEST(StoreCluster, RequestsWaitingOnAStoppedOwnerHoldNoWorker) {
   })) << "the node's workers were all held by requests waiting on the stopped owner";
   EXPECT_EQ(mine, "mine");
 
-  ASSERT_EQ(kill(cluster.pid(b), SIGCONT), 0);
-  for (auto& t : waiting.threads) t.join();
-  waiting.threads.clear();
+  ASSERT_TRUE(owner.resume());
   EXPECT_EQ(answered.load(), static_cast<int>(kWaiting));
   EXPECT_EQ(right.load(), static_cast<int>(kWaiting));
 }
