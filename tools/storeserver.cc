@@ -1,6 +1,8 @@
 // storeserver: a diststore node. It joins (or starts) a cluster, stores the keys it owns in
 // RocksDB (or memory), answers get/put from any node, and hands its keys off on a clean leave.
 // Flags -> StoreOptions -> StoreNode (diststore/service/store_node.h).
+#include <malloc.h>
+
 #include <iostream>
 
 #include <glog/logging.h>
@@ -84,6 +86,13 @@ struct StoreFlags {
 
 int main(int argc, char** argv) {
   using namespace thrifty;
+  // Large buffers (a big value's frame, a batch) straight from and back to the kernel. With
+  // glibc's default sliding threshold, freeing one mmapped chunk raises the threshold to its
+  // size (up to 32 MiB), so the doubling buffer of the next big frame comes from the heap and
+  // stays there after it is freed (measured: 66 MB kept after 20 refused 60 MB puts, one run
+  // in three). A fixed threshold turns the sliding off; small allocations are unaffected.
+  mallopt(M_MMAP_THRESHOLD, 256 << 10);
+  mallopt(M_TRIM_THRESHOLD, 4 << 20);
   cli::CommandLine command(
       "usage: storeserver [--port N] [--peer HOST:PORT,... | --discovery etcd://HOST:PORT/PREFIX]\n"
       "                   [--data-dir DIR | --memory]\n"
