@@ -16,6 +16,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -186,7 +187,31 @@ Cluster::Cluster(std::string binary, int ports, std::vector<std::string> node_ar
       node_args_(std::move(node_args)),
       ports_(ports),
       first_port_(FreePortRange(ports)) {
+  nodes_.reserve(kMaxNodes);
   use_tls(nullptr);
+}
+
+Cluster::Node& Cluster::add_node() {
+  std::lock_guard<std::mutex> lock(nodes_mu_);
+  if (nodes_.size() == kMaxNodes) {
+    throw std::logic_error("a test cluster has at most " + std::to_string(kMaxNodes) + " nodes");
+  }
+  return nodes_.emplace_back();
+}
+
+int Cluster::size() const {
+  std::lock_guard<std::mutex> lock(nodes_mu_);
+  return static_cast<int>(nodes_.size());
+}
+
+int Cluster::port(int i) const {
+  std::lock_guard<std::mutex> lock(nodes_mu_);
+  return nodes_.at(i).port;
+}
+
+pid_t Cluster::pid(int i) const {
+  std::lock_guard<std::mutex> lock(nodes_mu_);
+  return nodes_.at(i).pid;
 }
 
 void Cluster::use_tls(std::shared_ptr<apache::thrift::transport::TSSLSocketFactory> tls) {
@@ -295,12 +320,11 @@ bool StoppedProcess::resume() {
 }
 
 int Cluster::start(std::vector<std::string> args, int port, int timeout_ms) {
-  nodes_.emplace_back();
-  Node& node = nodes_.back();
+  Node& node = add_node();
   node.port = port;
   node.args = std::move(args);
   spawn(node);
-  const int index = static_cast<int>(nodes_.size()) - 1;
+  const int index = static_cast<int>(&node - nodes_.data());
   if (!wait_ready(node, timeout_ms)) {
     ADD_FAILURE() << binary_ << " node " << index << " did not become ready; log:\n"
                   << ReadFile(node.log_path);
@@ -312,10 +336,7 @@ int Cluster::start(std::vector<std::string> args, int port, int timeout_ms) {
 std::vector<int> Cluster::start_together(int n, const std::vector<std::string>& args,
                                          int timeout_ms) {
   const int first = size();
-  for (int i = 0; i < n; ++i) {
-    nodes_.emplace_back();
-    nodes_.back().args = args;
-  }
+  for (int i = 0; i < n; ++i) add_node().args = args;
   for (int i = first; i < first + n; ++i) spawn(nodes_[i]);
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   std::vector<int> ready;
@@ -376,7 +397,7 @@ bool Cluster::running(int i) {
 }
 
 locator::wire::Location Cluster::location(int i) const {
-  return rpc::MakeLocation("127.0.0.1", nodes_.at(i).port);
+  return rpc::MakeLocation("127.0.0.1", port(i));
 }
 
 std::string Cluster::log(int i) const { return ReadFile(nodes_.at(i).log_path); }

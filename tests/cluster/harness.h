@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -108,10 +109,13 @@ class Cluster {
   void kill9(int i);
   bool running(int i);
 
-  int size() const { return static_cast<int>(nodes_.size()); }
+  // location(), port(), pid() and size() may be called from load threads while start()
+  // adds nodes: nodes_ never reallocates (at most kMaxNodes) and its size is guarded.
+  static constexpr size_t kMaxNodes = 64;
+  int size() const;
   locator::wire::Location location(int i) const;
-  int port(int i) const { return nodes_.at(i).port; }
-  pid_t pid(int i) const { return nodes_.at(i).pid; }
+  int port(int i) const;
+  pid_t pid(int i) const;
   std::string log(int i) const;
   const std::string& dir() const { return dir_.path(); }
   int first_port() const { return first_port_; }
@@ -135,6 +139,8 @@ class Cluster {
     std::string log_path;
     int generation = 0;
   };
+  // Appends a node (under nodes_mu_); throws std::logic_error past kMaxNodes.
+  Node& add_node();
   void spawn(Node& node);
   bool wait_ready(Node& node, int timeout_ms);
 
@@ -143,6 +149,7 @@ class Cluster {
   int ports_;
   int first_port_;
   TempDir dir_;
+  mutable std::mutex nodes_mu_;  // guards nodes_'s size (see kMaxNodes)
   std::vector<Node> nodes_;
   std::unique_ptr<locator::PeerAuth> peer_auth_;
   std::unique_ptr<rpc::ConnectionPool<diststore::wire::StoreClient>> pool_;
