@@ -8,6 +8,12 @@ void ThrowStoreError(const std::string& message) {
   throw error;
 }
 
+std::exception_ptr StoreErrorOf(const std::string& message) {
+  wire::StoreError error;
+  error.message = message;
+  return std::make_exception_ptr(error);
+}
+
 namespace {
 std::string Shown(const std::string& key) {
   if (key.size() <= 40) return "'" + key + "'";

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,8 @@ void CheckValue(const StoreLimits& limits, const std::string& key, const std::st
 void CheckBatch(const StoreLimits& limits, size_t entries);
 
 [[noreturn]] void ThrowStoreError(const std::string& message);
+// The same error as an exception_ptr, for a completion handler (rpc::Outcome).
+std::exception_ptr StoreErrorOf(const std::string& message);
 
 // The limits as a node reports them in its stats (keys "max_key_bytes", "max_value_bytes",
 // "max_batch_entries"), so clients can check a batch whole before splitting it per owner.

@@ -24,6 +24,15 @@ wire::Record ToRpc(const std::string& key, const storage::Record& record) {
   return out;
 }
 
+std::vector<wire::Record> ToRpc(const std::vector<std::string>& keys,
+                                const std::vector<std::optional<storage::Record>>& found) {
+  std::vector<wire::Record> out;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (found[i]) out.push_back(ToRpc(keys[i], *found[i]));
+  }
+  return out;
+}
+
 storage::Record FromRpc(const wire::Record& record) {
   return storage::Record{record.value, record.version, record.tombstone};
 }
@@ -115,14 +124,13 @@ void OwnerStore::check_owners_answered(const locator::ClusterSnapshot& snapshot,
 }
 
 void OwnerStore::read_async(std::shared_ptr<const locator::ClusterSnapshot> snapshot,
-                            std::vector<std::string> keys, bool fallback,
+                            std::shared_ptr<const std::vector<std::string>> keys, bool fallback,
                             rpc::OutcomeHandler<Found> done) {
   // With replicas, the coordinator asks R of them and the previous holders (ReplicaReader).
   if (!fallback || replication_.replicas > 1) {
-    return done(rpc::OutcomeOf<Found>([&] { return read_here(keys); }));
+    return done(rpc::OutcomeOf<Found>([&] { return read_here(*keys); }));
   }
-  auto shared = std::make_shared<const std::vector<std::string>>(std::move(keys));
-  read_as_of_async(snapshot, shared, [this, snapshot, keys = shared,
+  read_as_of_async(snapshot, keys, [this, snapshot, keys,
                                       done = std::move(done)](rpc::Outcome<Found> first) mutable {
     if (first.error) return done(std::move(first));
     // The ring may have changed since `snapshot` was taken, and a key this read missed moved
@@ -157,7 +165,8 @@ void OwnerStore::read_async(std::shared_ptr<const locator::ClusterSnapshot> snap
 OwnerStore::Found OwnerStore::read(std::shared_ptr<const locator::ClusterSnapshot> snapshot,
                                    const std::vector<std::string>& keys, bool fallback) {
   return rpc::AwaitOutcome<Found>([&](rpc::OutcomeHandler<Found> done) {
-    read_async(std::move(snapshot), keys, fallback, std::move(done));
+    read_async(std::move(snapshot), std::make_shared<const std::vector<std::string>>(keys),
+               fallback, std::move(done));
   });
 }
 
@@ -256,15 +265,11 @@ void OwnerStore::owner_get_async(std::vector<std::string> keys, bool fallback,
     return true;
   });
   if (checked.error) return done({std::nullopt, checked.error});
-  auto shared = std::make_shared<const std::vector<std::string>>(keys);
-  read_async(cluster_.snapshot(), std::move(keys), fallback,
-             [keys = std::move(shared), done = std::move(done)](rpc::Outcome<Found> found) {
+  auto shared = std::make_shared<const std::vector<std::string>>(std::move(keys));
+  read_async(cluster_.snapshot(), shared, fallback,
+             [keys = shared, done = std::move(done)](rpc::Outcome<Found> found) {
                if (found.error) return done({std::nullopt, found.error});
-               std::vector<wire::Record> out;
-               for (size_t i = 0; i < keys->size(); ++i) {
-                 if ((*found.value)[i]) out.push_back(ToRpc((*keys)[i], *(*found.value)[i]));
-               }
-               done({std::move(out), nullptr});
+               done({ToRpc(*keys, *found.value), nullptr});
              });
 }
 
@@ -358,9 +363,7 @@ void OwnerStore::write_async(const locator::ClusterSnapshot& snapshot,
           } catch (const wire::StoreError&) {
           } catch (const std::exception& e) {
             ++counters_.errors;
-            error = rpc::OutcomeOf<bool>([&]() -> bool {
-                      ThrowStoreError(cluster_.owner_unreachable(outcome.peer, e));
-                    }).error;
+            error = StoreErrorOf(cluster_.owner_unreachable(outcome.peer, e));
           } catch (...) {
           }
           return done(rpc::Outcome<bool>{std::nullopt, error});

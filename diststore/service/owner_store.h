@@ -63,7 +63,8 @@ class OwnerStore {
   // or did not answer): here, before this returns, when no holder is asked; else on a peer
   // channel's loop thread once the holders answered (the engine's second look runs there).
   void read_async(std::shared_ptr<const locator::ClusterSnapshot> snapshot,
-                  std::vector<std::string> keys, bool fallback, rpc::OutcomeHandler<Found> done);
+                  std::shared_ptr<const std::vector<std::string>> keys, bool fallback,
+                  rpc::OutcomeHandler<Found> done);
   // The same, waiting (never on a peer channel's loop thread).
   Found read(std::shared_ptr<const locator::ClusterSnapshot> snapshot,
              const std::vector<std::string>& keys, bool fallback);
@@ -141,5 +142,8 @@ class OwnerStore {
 // The Thrift/engine record conversions.
 wire::Record ToRpc(const std::string& key, const storage::Record& record);
 storage::Record FromRpc(const wire::Record& record);
+// The records found[i] of keys[i] that exist (tombstones included), as the RPCs carry them.
+std::vector<wire::Record> ToRpc(const std::vector<std::string>& keys,
+                                const std::vector<std::optional<storage::Record>>& found);
 
 }  // namespace thrifty::diststore

@@ -30,15 +30,6 @@ rpc::Outcome<Result> Succeeded(Result value) {
   return outcome;
 }
 
-std::exception_ptr StoreErrorOf(const std::string& message) {
-  try {
-    ThrowStoreError(message);
-  } catch (...) {
-    return std::current_exception();
-  }
-  return nullptr;
-}
-
 std::exception_ptr NotFoundOf(const std::string& key) {
   wire::NotFound missing;
   missing.key = key;
@@ -170,7 +161,7 @@ void RequestRouter::get_async_on(std::string key,
   if (MemberName(owner) == self_name_) {
     // Answered here, or (keys moving) once the previous holders answered, on a channel's loop.
     return owner_.read_async(
-        snapshot, {key}, true,
+        snapshot, std::make_shared<const std::vector<std::string>>(1, key), true,
         [this, key, snapshot, rerouted,
          done = std::move(done)](rpc::Outcome<OwnerStore::Found> found) mutable {
           if (found.error) {
@@ -269,15 +260,10 @@ void RequestRouter::multi_get_async_on(std::shared_ptr<const std::vector<std::st
   if (mine) {
     calls.emplace_back(mine->owner, [this, mine, &snapshot](auto answered) {
       auto items = std::make_shared<const std::vector<std::string>>(mine->items);
-      owner_.read_async(snapshot, mine->items, true,
+      owner_.read_async(snapshot, items, true,
                         [items, answered = std::move(answered)](rpc::Outcome<OwnerStore::Found> found) {
                           if (found.error) return answered({std::nullopt, found.error});
-                          std::vector<wire::Record> records;
-                          for (size_t i = 0; i < items->size(); ++i) {
-                            const auto& record = found.value->at(i);
-                            if (record) records.push_back(ToRpc((*items)[i], *record));
-                          }
-                          answered({std::move(records), nullptr});
+                          answered({ToRpc(*items, *found.value), nullptr});
                         });
     });
   }
