@@ -135,77 +135,66 @@ bool StoreCalls::read_call(const std::string& frame, const std::string& method, 
   return true;
 }
 
-bool StoreCalls::start_get(const std::string& frame, Reply& reply) {
-  wire::Store_get_args args;
+template <class Args, class Result, class Value, class Start>
+bool StoreCalls::take(const std::string& frame, const char* method,
+                      metrics::LatencyHistogram* latency, Reply& reply, Start start) {
+  Args args;
   int32_t seqid = 0;
   Consistency level;
-  if (!read_call(frame, "get", &args, &seqid, &level)) return false;
-  store_.router().get_async(
-      std::move(args.key), level,
-      Answer<wire::Store_get_result, std::string>("get", seqid,
-                                                  &store_.latency().of(ClientOp::kGet), reply));
+  if (!read_call(frame, method, &args, &seqid, &level)) return false;
+  start(args, level, Answer<Result, Value>(method, seqid, latency, reply));
   return true;
+}
+
+bool StoreCalls::start_get(const std::string& frame, Reply& reply) {
+  return take<wire::Store_get_args, wire::Store_get_result, std::string>(
+      frame, "get", &store_.latency().of(ClientOp::kGet), reply,
+      [this](auto& args, Consistency level, auto done) {
+        store_.router().get_async(std::move(args.key), level, std::move(done));
+      });
 }
 
 bool StoreCalls::start_put(const std::string& frame, Reply& reply) {
-  wire::Store_put_args args;
-  int32_t seqid = 0;
-  Consistency level;
-  if (!read_call(frame, "put", &args, &seqid, &level)) return false;
-  store_.router().put_async(
-      std::move(args.key), std::move(args.value), level,
-      Answer<wire::Store_put_result, bool>("put", seqid, &store_.latency().of(ClientOp::kPut),
-                                           reply));
-  return true;
+  return take<wire::Store_put_args, wire::Store_put_result, bool>(
+      frame, "put", &store_.latency().of(ClientOp::kPut), reply,
+      [this](auto& args, Consistency level, auto done) {
+        store_.router().put_async(std::move(args.key), std::move(args.value), level,
+                                  std::move(done));
+      });
 }
 
 bool StoreCalls::start_erase(const std::string& frame, Reply& reply) {
-  wire::Store_erase_args args;
-  int32_t seqid = 0;
-  Consistency level;
-  if (!read_call(frame, "erase", &args, &seqid, &level)) return false;
-  store_.router().erase_async(
-      std::move(args.key), level,
-      Answer<wire::Store_erase_result, bool>("erase", seqid,
-                                             &store_.latency().of(ClientOp::kErase), reply));
-  return true;
+  return take<wire::Store_erase_args, wire::Store_erase_result, bool>(
+      frame, "erase", &store_.latency().of(ClientOp::kErase), reply,
+      [this](auto& args, Consistency level, auto done) {
+        store_.router().erase_async(std::move(args.key), level, std::move(done));
+      });
 }
 
 bool StoreCalls::start_multi_get(const std::string& frame, Reply& reply) {
-  wire::Store_multi_get_args args;
-  int32_t seqid = 0;
-  Consistency level;
-  if (!read_call(frame, "multi_get", &args, &seqid, &level)) return false;
-  store_.router().multi_get_async(
-      std::move(args.keys), level,
-      Answer<wire::Store_multi_get_result, std::map<std::string, std::string>>(
-          "multi_get", seqid, &store_.latency().of(ClientOp::kMultiGet), reply));
-  return true;
+  return take<wire::Store_multi_get_args, wire::Store_multi_get_result,
+              std::map<std::string, std::string>>(
+      frame, "multi_get", &store_.latency().of(ClientOp::kMultiGet), reply,
+      [this](auto& args, Consistency level, auto done) {
+        store_.router().multi_get_async(std::move(args.keys), level, std::move(done));
+      });
 }
 
 bool StoreCalls::start_multi_put(const std::string& frame, Reply& reply) {
-  wire::Store_multi_put_args args;
-  int32_t seqid = 0;
-  Consistency level;
-  if (!read_call(frame, "multi_put", &args, &seqid, &level)) return false;
-  store_.router().multi_put_async(
-      std::move(args.entries), level,
-      Answer<wire::Store_multi_put_result, bool>("multi_put", seqid,
-                                                 &store_.latency().of(ClientOp::kMultiPut), reply));
-  return true;
+  return take<wire::Store_multi_put_args, wire::Store_multi_put_result, bool>(
+      frame, "multi_put", &store_.latency().of(ClientOp::kMultiPut), reply,
+      [this](auto& args, Consistency level, auto done) {
+        store_.router().multi_put_async(std::move(args.entries), level, std::move(done));
+      });
 }
 
 bool StoreCalls::start_owner_put(const std::string& frame, Reply& reply) {
   // A stranger's owner_put goes to the generated processor, whose handler refuses and counts it.
   if (!handler_->proved_peer()) return false;
-  wire::Store_owner_put_args args;
-  int32_t seqid = 0;
-  Consistency level;
-  if (!read_call(frame, "owner_put", &args, &seqid, &level)) return false;
-  store_.router().owner_put_async(
-      std::move(args.records), level,
-      Answer<wire::Store_owner_put_result, bool>("owner_put", seqid, nullptr, reply));
-  return true;
+  return take<wire::Store_owner_put_args, wire::Store_owner_put_result, bool>(
+      frame, "owner_put", nullptr, reply, [this](auto& args, Consistency level, auto done) {
+        store_.router().owner_put_async(std::move(args.records), level, std::move(done));
+      });
 }
 
 bool StoreCalls::start_owner_get(const std::string& frame, Reply& reply) {

@@ -50,6 +50,11 @@ class StoreCalls : public wire::StoreProcessor, public rpc::ContinuationCalls {
   template <class Args>
   bool read_call(const std::string& frame, const std::string& method, Args* args,
                  int32_t* seqid, Consistency* level);
+  // Reads the call (read_call) and starts it: start(args, level, done), `done` writing the
+  // reply of `method` (Result, with a Value unless Value is bool) and recording its latency.
+  template <class Args, class Result, class Value, class Start>
+  bool take(const std::string& frame, const char* method, metrics::LatencyHistogram* latency,
+            Reply& reply, Start start);
   bool start_get(const std::string& frame, Reply& reply);
   bool start_put(const std::string& frame, Reply& reply);
   bool start_erase(const std::string& frame, Reply& reply);
